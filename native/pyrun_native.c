@@ -1,0 +1,42 @@
+/* Thin wrappers for runtime._native (see build_native.py). Each returns -1 and leaves errno set
+ * on failure, like the libc call it stands for. */
+#define _GNU_SOURCE
+#include <sched.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+
+struct pyrun_open_how {
+    uint64_t flags;
+    uint64_t mode;
+    uint64_t resolve;
+};
+
+static int pyrun_pivot_root(const char *new_root, const char *put_old)
+{
+    return (int)syscall(SYS_pivot_root, new_root, put_old);
+}
+
+static int pyrun_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode,
+                         uint64_t resolve)
+{
+    struct pyrun_open_how how;
+    memset(&how, 0, sizeof(how));
+    how.flags = flags;
+    how.mode = mode;
+    how.resolve = resolve;
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+}
+
+static int pyrun_prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4,
+                       unsigned long arg5)
+{
+    return prctl(option, arg2, arg3, arg4, arg5);
+}

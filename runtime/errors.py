@@ -1,0 +1,45 @@
+"""The one family of errors pyrun raises on purpose.
+
+Library code raises these with a message a user can act on; only the command-line layers turn
+them into exit codes (Docker's convention: 125 the engine failed, 126 the command cannot be
+invoked, 127 the command was not found).
+"""
+
+
+class PyrunError(Exception):
+    """Something pyrun could not do; the message says what and where."""
+
+    exit_code = 125
+
+
+class ConfigError(PyrunError):
+    """A bundle's config.json (or a flag) is malformed or asks for something impossible."""
+
+
+class ContainerNotFound(PyrunError):
+    """No container by that id. The wording is matched by containerd: keep it."""
+
+    def __init__(self, container_id: str):
+        super().__init__(f"container does not exist: {container_id}")
+        self.container_id = container_id
+
+
+class ContainerStateError(PyrunError):
+    """The container is in the wrong state for the request ("container not running")."""
+
+
+class ContainerExists(PyrunError):
+    def __init__(self, container_id: str):
+        super().__init__(f"container with id exists: {container_id}")
+
+
+class SetupError(PyrunError):
+    """A step of container setup failed; the message names the step and the path."""
+
+
+class CannotInvoke(PyrunError):
+    exit_code = 126
+
+
+class CommandNotFound(PyrunError):
+    exit_code = 127

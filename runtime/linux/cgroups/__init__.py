@@ -1,0 +1,182 @@
+"""cgroups v1 and v2 behind one interface, chosen by looking at the host.
+
+    mgr = cgroups.manager(cgroups_path, container_id)   # CgroupV1 or CgroupV2
+    mgr.create(resources)      # mkdir + write limits; remembers which dirs it made
+    mgr.join(pid)              # move a process in (pid 0: the caller)
+    mgr.pids() / freeze() / thaw() / is_frozen() / destroy()
+    mgr.to_dict() / manager_from_dict(d)   # persisted in the container's state
+
+A host is "unified" (cgroup2 at /sys/fs/cgroup, v2) or "legacy"/"hybrid" (v1 hierarchies, maybe
+a cgroup2 mount beside them that holds few or no controllers). Hybrid hosts are driven as v1,
+and the container also gets a directory in the cgroup2 mount so its processes are tracked there.
+"""
+
+from __future__ import annotations
+
+import os
+
+from runtime.errors import ConfigError
+
+CGROUP_ROOT = "/sys/fs/cgroup"
+DEFAULT_PARENT = "/pyrun"
+
+
+def mode(root: str = CGROUP_ROOT) -> str:
+    """"unified" (v2 only), "hybrid" (v1 plus a cgroup2 mount) or "legacy" (v1 only)."""
+    if os.path.exists(os.path.join(root, "cgroup.controllers")):
+        return "unified"
+    if os.path.exists(os.path.join(root, "unified", "cgroup.controllers")):
+        return "hybrid"
+    return "legacy"
+
+
+def own_cgroup(pid="self") -> dict[str, str]:
+    """Controller (or "" for the v2 entry, "name=x" for named ones) → path, from /proc/PID/cgroup."""
+    out = {}
+    with open(f"/proc/{pid}/cgroup") as f:
+        for line in f:
+            _, controllers, path = line.rstrip("\n").split(":", 2)
+            if not controllers:
+                out[""] = path
+            for c in controllers.split(","):
+                out[c] = path
+    return out
+
+
+def resolve_path(cgroups_path: str | None, container_id: str) -> str:
+    """The cgroup path a container gets, relative to each hierarchy's root.
+
+    - absent: /pyrun/<id>
+    - absolute: as given
+    - "slice:prefix:name" (systemd's form, given with --systemd-cgroup): /slice/prefix-name.scope,
+      laid out by pyrun itself since it drives cgroupfs directly
+    - relative: under the runtime's own cgroup, as runc does
+    """
+    if not cgroups_path:
+        return f"{DEFAULT_PARENT}/{container_id}"
+    if ":" in cgroups_path and not cgroups_path.startswith("/"):
+        parts = cgroups_path.split(":")
+        if len(parts) != 3:
+            raise ConfigError(f"linux.cgroupsPath: expected slice:prefix:name, got {cgroups_path!r}")
+        slice_, prefix, name = parts
+        slice_ = slice_ or "system.slice"
+        return "/" + "/".join([slice_, f"{prefix}-{name}.scope" if prefix else f"{name}.scope"])
+    path = os.path.normpath(cgroups_path)
+    if path.startswith("/"):
+        if path == "/":
+            raise ConfigError("linux.cgroupsPath: the root cgroup cannot hold a container")
+        return path
+    if path.startswith(".."):
+        raise ConfigError(f"linux.cgroupsPath: {cgroups_path!r} leaves its parent")
+    base = own_cgroup().get("", "/")
+    return os.path.normpath(os.path.join(base, path))
+
+
+def write(path: str, value) -> None:
+    """Write one cgroup file; the error names the file and the value."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC)
+    except OSError as e:
+        raise OSError(e.errno, f"open {path}: {e.strerror}", path) from None
+    try:
+        os.write(fd, str(value).encode())
+    except OSError as e:
+        raise OSError(e.errno, f"write {value!r} to {path}: {e.strerror}", path) from None
+    finally:
+        os.close(fd)
+
+
+def read(path: str) -> str:
+    with open(path) as f:
+        return f.read().strip()
+
+
+def make_dirs(root: str, rel: str) -> list[str]:
+    """mkdir -p root/rel; returns the directories that were made, outermost first."""
+    made = []
+    cur = root
+    for part in rel.strip("/").split("/"):
+        cur = os.path.join(cur, part)
+        try:
+            os.mkdir(cur, 0o755)
+            made.append(cur)
+        except FileExistsError:
+            pass
+    return made
+
+
+def remove_dirs(dirs: list[str]) -> None:
+    """rmdir what make_dirs made, innermost first; a directory still in use stays."""
+    for d in reversed(dirs):
+        try:
+            os.rmdir(d)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            if d is dirs[-1]:
+                raise
+            # A parent we made is now shared with another container: leave it.
+
+
+def manager(cgroups_path: str | None, container_id: str, root: str = CGROUP_ROOT):
+    rel = resolve_path(cgroups_path, container_id)
+    if mode(root) == "unified":
+        from runtime.linux.cgroups.v2 import CgroupV2
+        return CgroupV2(rel, root)
+    from runtime.linux.cgroups.v1 import CgroupV1
+    return CgroupV1(rel, root)
+
+
+def manager_from_dict(d: dict):
+    if d["version"] == 2:
+        from runtime.linux.cgroups.v2 import CgroupV2
+        return CgroupV2.from_dict(d)
+    from runtime.linux.cgroups.v1 import CgroupV1
+    return CgroupV1.from_dict(d)
+
+
+# ---- value conversions shared by both versions (pure) -----------------------------------------
+
+def shares_to_weight(shares: int) -> int:
+    """cpu.shares (2..262144) → cpu.weight (1..10000), the conversion runc and crun use."""
+    if shares == 0:
+        return 0
+    return 1 + ((shares - 2) * 9999) // 262142
+
+
+def blkio_to_io_weight(weight: int) -> int:
+    """blkio.weight (10..1000) → io.weight (1..10000)."""
+    if weight == 0:
+        return 0
+    return 1 + (weight - 10) * 9999 // 990
+
+
+def device_rule(d: dict) -> str:
+    """A linux.resources.devices entry as the v1 devices.allow/deny line: "c 1:3 rwm"."""
+    dtype = d.get("type") or "a"
+    major = d.get("major")
+    minor = d.get("minor")
+    access = d.get("access") or "rwm"
+    if dtype == "a":
+        return "a *:* rwm" if access == "rwm" else f"a *:* {access}"
+    ma = "*" if major is None or major == -1 else str(major)
+    mi = "*" if minor is None or minor == -1 else str(minor)
+    return f"{dtype} {ma}:{mi} {access}"
+
+
+# Devices every container may use whatever its config says (runc's AllowedDevices): the ones
+# pyrun creates in /dev, and the pty multiplexers.
+DEFAULT_DEVICE_RULES = [
+    {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"},    # null
+    {"allow": True, "type": "c", "major": 1, "minor": 5, "access": "rwm"},    # zero
+    {"allow": True, "type": "c", "major": 1, "minor": 7, "access": "rwm"},    # full
+    {"allow": True, "type": "c", "major": 1, "minor": 8, "access": "rwm"},    # random
+    {"allow": True, "type": "c", "major": 1, "minor": 9, "access": "rwm"},    # urandom
+    {"allow": True, "type": "c", "major": 5, "minor": 0, "access": "rwm"},    # tty
+    {"allow": True, "type": "c", "major": 5, "minor": 2, "access": "rwm"},    # ptmx
+    {"allow": True, "type": "c", "major": 136, "minor": None, "access": "rwm"},  # pts/*
+]
+
+
+def memory_value(v) -> str:
+    return "max" if v is None or v < 0 else str(v)

@@ -1,0 +1,225 @@
+"""cgroup v1: one directory per hierarchy (cpu, memory, pids, ... and named ones)."""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+
+from runtime.linux import cgroups as cg
+
+# Controllers a container's limits live in; other hierarchies (named ones such as
+# name=systemd, net_cls, perf_event) still get a directory so the processes are tracked there.
+KNOWN = ("cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids",
+         "hugetlb", "net_cls", "net_prio", "perf_event", "rdma", "misc")
+
+
+def hierarchies(mountinfo: str = "/proc/self/mountinfo") -> dict[str, str]:
+    """Controller (or "name=x", or "" for a cgroup2 mount) → mount point, from mountinfo."""
+    out: dict[str, str] = {}
+    with open(mountinfo) as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            fstype, _source, superopts = (right.split() + ["", "", ""])[:3]
+            mountpoint = left.split()[4]
+            if fstype == "cgroup":
+                for opt in superopts.split(","):
+                    if opt in KNOWN or opt.startswith("name="):
+                        out.setdefault(opt, mountpoint)
+            elif fstype == "cgroup2":
+                out.setdefault("", mountpoint)
+    return out
+
+
+class CgroupV1:
+    version = 1
+
+    def __init__(self, rel: str, root: str = cg.CGROUP_ROOT, mounts: dict[str, str] | None = None):
+        self.rel = rel
+        self.mounts = mounts if mounts is not None else hierarchies()
+        # One directory per distinct mount point (cpu and cpuacct may share one).
+        self.paths = {c: os.path.join(m, rel.lstrip("/")) for c, m in self.mounts.items()}
+        self.made: list[list[str]] = []
+
+    # -- persistence
+    def to_dict(self) -> dict:
+        return {"version": 1, "rel": self.rel, "mounts": self.mounts, "made": self.made}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "CgroupV1":
+        self = cls(d["rel"], mounts=d["mounts"])
+        self.made = d.get("made", [])
+        return self
+
+    def _unique_dirs(self) -> list[str]:
+        return list(dict.fromkeys(self.paths.values()))
+
+    # -- lifecycle
+    def create(self, resources: dict) -> None:
+        done = set()
+        for controller, mount in self.mounts.items():
+            if mount in done:
+                continue
+            done.add(mount)
+            made = cg.make_dirs(mount, self.rel)
+            self.made.append(made)
+            if controller == "cpuset" or "cpuset" in self._controllers_at(mount):
+                self._fill_cpuset(made)
+        self.apply(resources)
+
+    def _controllers_at(self, mount: str) -> list[str]:
+        return [c for c, m in self.mounts.items() if m == mount]
+
+    @staticmethod
+    def _fill_cpuset(made: list[str]) -> None:
+        # A new v1 cpuset starts with no cpus and no mems, and no process may join it then:
+        # copy the parent's, outermost first.
+        for d in made:
+            parent = os.path.dirname(d)
+            for f in ("cpuset.cpus", "cpuset.mems"):
+                if not cg.read(os.path.join(d, f)):
+                    cg.write(os.path.join(d, f), cg.read(os.path.join(parent, f)))
+
+    def apply(self, r: dict) -> None:
+        p = self.paths
+        mem = r.get("memory") or {}
+        if mem and "memory" in p:
+            self._memory(p["memory"], mem)
+        cpu = r.get("cpu") or {}
+        if cpu:
+            if "cpu" in p:
+                if cpu.get("shares"):
+                    cg.write(f"{p['cpu']}/cpu.shares", cpu["shares"])
+                if cpu.get("period"):
+                    cg.write(f"{p['cpu']}/cpu.cfs_period_us", cpu["period"])
+                if cpu.get("quota") is not None and cpu.get("quota") != 0:
+                    cg.write(f"{p['cpu']}/cpu.cfs_quota_us", cpu["quota"])
+                if cpu.get("realtimePeriod"):
+                    cg.write(f"{p['cpu']}/cpu.rt_period_us", cpu["realtimePeriod"])
+                if cpu.get("realtimeRuntime"):
+                    cg.write(f"{p['cpu']}/cpu.rt_runtime_us", cpu["realtimeRuntime"])
+            if "cpuset" in p:
+                if cpu.get("cpus"):
+                    cg.write(f"{p['cpuset']}/cpuset.cpus", cpu["cpus"])
+                if cpu.get("mems"):
+                    cg.write(f"{p['cpuset']}/cpuset.mems", cpu["mems"])
+        pids = r.get("pids") or {}
+        if "limit" in pids and "pids" in p:
+            limit = pids["limit"]
+            cg.write(f"{p['pids']}/pids.max", "max" if limit <= 0 else limit)
+        blkio = r.get("blockIO") or {}
+        if blkio.get("weight") and "blkio" in p:
+            self._first_existing(p["blkio"], ("blkio.weight", "blkio.bfq.weight"),
+                                 blkio["weight"])
+        if "devices" in p and r.get("devices") is not None:
+            self._devices(p["devices"], r["devices"])
+        for h in r.get("hugepageLimits") or []:
+            if "hugetlb" in p:
+                cg.write(f"{p['hugetlb']}/hugetlb.{h['pageSize']}.limit_in_bytes", h["limit"])
+        net = r.get("network") or {}
+        if net.get("classID") is not None and "net_cls" in p:
+            cg.write(f"{p['net_cls']}/net_cls.classid", net["classID"])
+
+    @staticmethod
+    def _first_existing(d: str, names, value) -> None:
+        for n in names:
+            if os.path.exists(os.path.join(d, n)):
+                cg.write(os.path.join(d, n), value)
+                return
+        raise OSError(errno.ENOENT, f"{d}: none of {', '.join(names)} exists on this host", d)
+
+    @staticmethod
+    def _memory(d: str, mem: dict) -> None:
+        limit, swap = mem.get("limit"), mem.get("swap")
+        memsw = os.path.join(d, "memory.memsw.limit_in_bytes")
+        if swap is not None and swap != 0 and not os.path.exists(memsw):
+            if swap != limit and swap != -1:
+                raise OSError(errno.ENOTSUP, "memory.swap: this host's kernel has no swap "
+                              "accounting (memory.memsw.limit_in_bytes is missing)", memsw)
+            swap = None
+        # memsw must stay >= limit at every moment, so the order depends on the direction.
+        writes = []
+        if limit is not None and limit != 0:
+            writes.append(("memory.limit_in_bytes", limit))
+        if swap is not None and swap != 0:
+            writes.append(("memory.memsw.limit_in_bytes", swap))
+        try:
+            for name, value in writes:
+                cg.write(os.path.join(d, name), value)
+        except OSError as e:
+            if e.errno != errno.EINVAL or len(writes) < 2:
+                raise
+            for name, value in reversed(writes):
+                cg.write(os.path.join(d, name), value)
+        if mem.get("reservation"):
+            cg.write(os.path.join(d, "memory.soft_limit_in_bytes"), mem["reservation"])
+        if mem.get("swappiness") is not None and 0 <= mem["swappiness"] <= 100:
+            cg.write(os.path.join(d, "memory.swappiness"), mem["swappiness"])
+        if mem.get("disableOOMKiller"):
+            cg.write(os.path.join(d, "memory.oom_control"), 1)
+
+    @staticmethod
+    def _devices(d: str, rules: list[dict]) -> None:
+        # Start from "nothing allowed", then replay the rules in order, then the defaults.
+        cg.write(os.path.join(d, "devices.deny"), "a")
+        for rule in list(rules) + cg.DEFAULT_DEVICE_RULES:
+            name = "devices.allow" if rule.get("allow") else "devices.deny"
+            line = cg.device_rule(rule)
+            if name == "devices.deny" and line == "a *:* rwm":
+                line = "a"
+            cg.write(os.path.join(d, name), line)
+
+    def join(self, pid: int = 0) -> None:
+        for d in self._unique_dirs():
+            cg.write(os.path.join(d, "cgroup.procs"), pid)
+
+    def pids(self) -> list[int]:
+        d = self.paths.get("pids") or self.paths.get("memory") or self._unique_dirs()[0]
+        try:
+            with open(os.path.join(d, "cgroup.procs")) as f:
+                return [int(x) for x in f.read().split()]
+        except FileNotFoundError:
+            return []
+
+    def _freezer(self, state: str) -> None:
+        d = self.paths.get("freezer")
+        if d is None:
+            raise OSError(errno.ENOTSUP, "this host has no freezer cgroup", None)
+        cg.write(os.path.join(d, "freezer.state"), state)
+        for _ in range(1000):  # FREEZING → FROZEN takes a moment with busy tasks
+            if cg.read(os.path.join(d, "freezer.state")) == state:
+                return
+            time.sleep(0.001)
+            cg.write(os.path.join(d, "freezer.state"), state)
+        raise OSError(errno.EBUSY, f"freezer did not reach {state}", d)
+
+    def freeze(self) -> None:
+        self._freezer("FROZEN")
+
+    def thaw(self) -> None:
+        self._freezer("THAWED")
+
+    def is_frozen(self) -> bool:
+        d = self.paths.get("freezer")
+        try:
+            return d is not None and cg.read(os.path.join(d, "freezer.state")) != "THAWED"
+        except FileNotFoundError:
+            return False
+
+    def stats(self) -> dict:
+        """A few counters tests and `ps` use."""
+        out = {}
+        d = self.paths.get("memory")
+        if d:
+            for k in ("memory.usage_in_bytes", "memory.failcnt", "memory.limit_in_bytes"):
+                try:
+                    out[k] = int(cg.read(os.path.join(d, k)))
+                except (FileNotFoundError, ValueError):
+                    pass
+        return out
+
+    def destroy(self) -> None:
+        for made in self.made:
+            if made:
+                cg.remove_dirs(made)
+        self.made = []

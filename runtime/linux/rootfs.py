@@ -1,0 +1,320 @@
+"""Building a container's root filesystem inside its new mount namespace.
+
+Runs on the container side (the init, before it execs). Every target inside the rootfs is
+resolved with openat2(RESOLVE_IN_ROOT), so a symlink planted in the image ("/proc -> /etc" or
+"/dev/x -> /../../host") is followed as if the rootfs were "/", never out of it; the mount is
+then made on the resolved file through its /proc/self/fd magic link, so nothing can swap the
+path between the check and the mount (the CVE-2021-30465 race in runc's bind mounts).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+
+from runtime.errors import SetupError
+from runtime.linux import syscalls as sc
+
+O_PATH = os.O_PATH
+
+DEFAULT_DEVICES = (  # (name, major, minor): what every container gets, as runc makes them
+    ("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9),
+    ("tty", 5, 0),
+)
+DEV_SYMLINKS = (
+    ("/proc/self/fd", "fd"), ("/proc/self/fd/0", "stdin"), ("/proc/self/fd/1", "stdout"),
+    ("/proc/self/fd/2", "stderr"), ("pts/ptmx", "ptmx"),
+)
+# Files under /proc a bind mount may cover (lxcfs-style); anything else under /proc is refused,
+# since a mount over /proc/self/attr or /proc/sys could disable protections (CVE-2019-16884,
+# CVE-2019-19921).
+PROC_BIND_ALLOWED = {"/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat",
+                     "/proc/swaps", "/proc/uptime", "/proc/loadavg", "/proc/slabinfo"}
+
+
+def fd_path(fd: int) -> str:
+    return f"/proc/self/fd/{fd}"
+
+
+def open_in_root(rootfd: int, path: str, flags: int = O_PATH) -> int:
+    """Open PATH as if rootfd were "/", with symlinks unable to leave it."""
+    return sc.openat2(rootfd, path.lstrip("/") or ".", flags,
+                      sc.RESOLVE_IN_ROOT | sc.RESOLVE_NO_MAGICLINKS)
+
+
+def mkdir_all_in_root(rootfd: int, path: str, mode: int = 0o755) -> int:
+    """mkdir -p inside the root; returns an O_PATH fd of the final directory."""
+    cur = os.dup(rootfd)
+    try:
+        for part in [p for p in path.split("/") if p and p != "."]:
+            try:
+                nxt = open_in_root(cur, part, O_PATH | os.O_DIRECTORY)
+            except FileNotFoundError:
+                try:
+                    os.mkdir(part, mode, dir_fd=cur)
+                except FileExistsError:
+                    pass  # a dangling symlink: the open below resolves it inside the root
+                nxt = open_in_root(cur, part, O_PATH | os.O_DIRECTORY)
+            os.close(cur)
+            cur = nxt
+        return cur
+    except BaseException:
+        os.close(cur)
+        raise
+
+
+def make_target(rootfd: int, path: str, is_dir: bool) -> int:
+    """Ensure a mount target exists in the root (directory or empty file); O_PATH fd of it."""
+    try:
+        fd = open_in_root(rootfd, path)
+    except FileNotFoundError:
+        pass
+    else:
+        st = os.fstat(fd)
+        if not is_dir or stat.S_ISDIR(st.st_mode):
+            return fd
+        os.close(fd)
+        raise SetupError(f"mount {path}: target is a file, source is a directory")
+    if is_dir:
+        return mkdir_all_in_root(rootfd, path)
+    parent, name = os.path.split(path.rstrip("/"))
+    pfd = mkdir_all_in_root(rootfd, parent)
+    try:
+        try:
+            os.close(os.open(name, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC | os.O_NOFOLLOW,
+                             0o644, dir_fd=pfd))
+        except FileExistsError:
+            pass
+        return open_in_root(pfd, name)
+    finally:
+        os.close(pfd)
+
+
+def _locked_flags(path: str) -> int:
+    """Flags of an existing mount that a bind remount must keep (the kernel refuses to drop
+    nosuid/nodev/noexec/atime flags of a mount locked by a less privileged namespace)."""
+    f = os.statvfs(path).f_flag
+    out = 0
+    for st_flag, ms_flag in ((os.ST_NOSUID, sc.MS_NOSUID), (os.ST_NODEV, sc.MS_NODEV),
+                             (os.ST_NOEXEC, sc.MS_NOEXEC), (os.ST_NOATIME, sc.MS_NOATIME),
+                             (os.ST_NODIRATIME, sc.MS_NODIRATIME),
+                             (os.ST_RELATIME, sc.MS_RELATIME)):
+        if f & st_flag:
+            out |= ms_flag
+    return out
+
+
+def bind_remount(target: str, flags: int) -> None:
+    """Apply ro/nosuid/... to a bind mount (the first bind ignores them)."""
+    keep = _locked_flags(target)
+    sc.mount(None, target, None, sc.MS_BIND | sc.MS_REMOUNT | keep | flags)
+
+
+def set_root_propagation(name: str | None) -> None:
+    from runtime.oci.spec import PROPAGATION_FLAGS
+    flags = PROPAGATION_FLAGS[name] if name else sc.MS_SLAVE | sc.MS_REC
+    sc.mount(None, "/", None, flags)
+
+
+def bind_rootfs(rootfs: str) -> None:
+    """pivot_root needs the new root to be a mount point: bind it onto itself."""
+    sc.mount(rootfs, rootfs, None, sc.MS_BIND | sc.MS_REC)
+
+
+def mount_one(rootfd: int, rootfs: str, m, bundle: str, cgroup_binds=None) -> None:
+    """Make one entry of config.json's mounts inside the rootfs."""
+    dest = m.destination
+    if m.is_bind:
+        source = m.source or ""
+        if not os.path.isabs(source):
+            source = os.path.join(bundle, source)
+        try:
+            is_dir = stat.S_ISDIR(os.stat(source).st_mode)
+        except OSError as e:
+            raise SetupError(f"mount {dest}: source {source}: {e.strerror}") from None
+    else:
+        source = m.source or m.type or "none"
+        is_dir = True
+    if dest == "/proc" or dest.startswith("/proc/"):
+        if not (dest == "/proc" and m.type == "proc") and dest not in PROC_BIND_ALLOWED:
+            raise SetupError(f"mount {dest}: mounting over /proc is not allowed")
+    fd = make_target(rootfd, dest, is_dir)
+    try:
+        # The fd was resolved inside the root; check it still is (a symlink swapped in by a
+        # racing process in another container sharing this rootfs would show here).
+        target = fd_path(fd)
+        real = os.readlink(target)
+        if real != rootfs and not real.startswith(rootfs.rstrip("/") + "/"):
+            raise SetupError(f"mount {dest}: resolves to {real}, outside the root")
+        if m.type == "cgroup" and cgroup_binds:
+            _mount_cgroup(rootfd, target, m, cgroup_binds)
+        elif m.type == "cgroup":  # a v2 host: the container's cgroup namespace root
+            sc.mount("cgroup2", target, "cgroup2", m.flags & ~sc.MS_BIND, m.data or None)
+        elif m.is_bind:
+            sc.mount(source, target, None, m.flags & (sc.MS_BIND | sc.MS_REC))
+            extra = m.flags & ~(sc.MS_BIND | sc.MS_REC | sc.MS_REMOUNT)
+            if extra:
+                _on_new_mount(rootfd, dest, lambda p: bind_remount(p, extra))
+        else:
+            data = m.data
+            if m.type == "devpts" and "newinstance" not in data:
+                data = ",".join(x for x in ("newinstance", "ptmxmode=0666", data) if x)
+            try:
+                sc.mount(source, target, m.type, m.flags & ~sc.MS_BIND, data or None)
+            except OSError as e:
+                if m.type == "sysfs" and e.errno == errno.EPERM:
+                    # No netns of our own under a user namespace: the kernel refuses a new
+                    # sysfs; a read-only recursive bind of the host's is what runc does.
+                    sc.mount("/sys", target, None, sc.MS_BIND | sc.MS_REC)
+                    bind_remount(target, sc.MS_RDONLY | sc.MS_NOSUID | sc.MS_NODEV |
+                                 sc.MS_NOEXEC)
+                else:
+                    raise
+        for flag in m.propagation:
+            _on_new_mount(rootfd, dest, lambda p: sc.mount(None, p, None, flag))
+    finally:
+        os.close(fd)
+
+
+def _on_new_mount(rootfd: int, dest: str, action) -> None:
+    """Act on the mount now at dest. An fd opened before the mount still names the directory
+    underneath it, so resolve the path again (still inside the root)."""
+    fd = open_in_root(rootfd, dest)
+    try:
+        action(fd_path(fd))
+    finally:
+        os.close(fd)
+
+
+def _mount_cgroup(rootfd: int, target: str, m, cgroup_binds) -> None:
+    """type "cgroup" in a v1 world: a tmpfs holding a bind of the container's own directory
+    in each hierarchy (what runc does)."""
+    ro = m.flags & sc.MS_RDONLY
+    locked = sc.MS_RDONLY | sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC
+    sc.mount("tmpfs", target, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC, "mode=755")
+    # The fd behind `target` still names the directory under the new tmpfs: look again.
+    top = open_in_root(rootfd, m.destination, O_PATH | os.O_DIRECTORY)
+    try:
+        for name, host_dir in cgroup_binds:
+            os.mkdir(name, 0o755, dir_fd=top)
+            sub = open_in_root(top, name, O_PATH | os.O_DIRECTORY)
+            try:
+                sc.mount(host_dir, fd_path(sub), None, sc.MS_BIND | sc.MS_REC)
+            finally:
+                os.close(sub)
+            if ro:
+                _on_new_mount(top, name, lambda p: bind_remount(p, locked))
+    finally:
+        os.close(top)
+    if ro:
+        _on_new_mount(rootfd, m.destination, lambda p: bind_remount(p, locked))
+
+
+def make_devices(rootfd: int, devices, bind_from_host: bool) -> None:
+    """Create /dev nodes: the defaults, then the config's. In a user namespace mknod is not
+    allowed, so the host's node is bind-mounted onto an empty file instead."""
+    dev_fd = mkdir_all_in_root(rootfd, "/dev")
+    old_umask = os.umask(0)
+    try:
+        todo = [(f"/dev/{name}", "c", ma, mi, 0o666, 0, 0) for name, ma, mi in DEFAULT_DEVICES]
+        for d in devices:
+            todo.append((d.path, d.type, d.major, d.minor,
+                         0o666 if d.file_mode is None else d.file_mode, d.uid or 0, d.gid or 0))
+        for path, dtype, major, minor, mode, uid, gid in todo:
+            rel = path[len("/dev/"):]
+            parent, name = os.path.split(rel)
+            pfd = mkdir_all_in_root(dev_fd, parent) if parent else os.dup(dev_fd)
+            try:
+                try:
+                    os.unlink(name, dir_fd=pfd)
+                except FileNotFoundError:
+                    pass
+                if bind_from_host:
+                    os.close(os.open(name, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644,
+                                     dir_fd=pfd))
+                    tfd = open_in_root(pfd, name)
+                    try:
+                        sc.mount(path, fd_path(tfd), None, sc.MS_BIND)
+                    finally:
+                        os.close(tfd)
+                    continue
+                kind = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK,
+                        "p": stat.S_IFIFO}[dtype]
+                os.mknod(name, kind | (mode & 0o7777), os.makedev(major, minor), dir_fd=pfd)
+                os.chown(name, uid, gid, dir_fd=pfd, follow_symlinks=False)
+            finally:
+                os.close(pfd)
+        for src, name in DEV_SYMLINKS:
+            try:
+                os.symlink(src, name, dir_fd=dev_fd)
+            except FileExistsError:
+                pass
+        for name in ("pts", "shm"):
+            try:
+                os.mkdir(name, 0o755 if name == "pts" else 0o1777, dir_fd=dev_fd)
+            except FileExistsError:
+                pass
+    finally:
+        os.umask(old_umask)
+        os.close(dev_fd)
+
+
+def pivot_root(rootfs: str) -> None:
+    """Make rootfs "/" and drop the old root, without a put_old directory (runc's way:
+    pivot_root(".", ".") stacks the old root on top, then it is detached)."""
+    old = os.open("/", os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
+    new = os.open(rootfs, os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fchdir(new)
+        sc.pivot_root(".", ".")
+        os.fchdir(old)
+        # Keep the host from seeing the unmount of the old root.
+        sc.mount(None, ".", None, sc.MS_SLAVE | sc.MS_REC)
+        sc.umount2(".", sc.MNT_DETACH)
+        os.chdir("/")
+    except OSError as e:
+        if e.filename in (".", None):
+            raise SetupError(f"pivot_root {rootfs}: {os.strerror(e.errno)}") from None
+        raise
+    finally:
+        os.close(old)
+        os.close(new)
+
+
+def move_root(rootfs: str) -> None:
+    """--no-pivot: for a root on ramfs/initramfs, where pivot_root is impossible."""
+    os.chdir(rootfs)
+    sc.mount(rootfs, "/", None, sc.MS_MOVE)
+    os.chroot(".")
+    os.chdir("/")
+
+
+def mask_path(path: str) -> None:
+    """Hide a path: /dev/null over a file, an empty read-only tmpfs over a directory."""
+    try:
+        st = os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    if stat.S_ISDIR(st.st_mode):
+        sc.mount("tmpfs", path, "tmpfs", sc.MS_RDONLY, None)
+    else:
+        try:
+            sc.mount("/dev/null", path, None, sc.MS_BIND)
+        except OSError as e:
+            if e.errno != errno.ENOENT:
+                raise
+
+
+def readonly_path(path: str) -> None:
+    try:
+        sc.mount(path, path, None, sc.MS_BIND | sc.MS_REC)
+    except OSError as e:
+        if e.errno == errno.ENOENT:
+            return
+        raise
+    bind_remount(path, sc.MS_RDONLY | sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
+
+
+def remount_root_readonly() -> None:
+    bind_remount("/", sc.MS_RDONLY)

@@ -1,0 +1,145 @@
+"""The one door to the kernel calls that Python 3.11 lacks.
+
+Everything in pyrun that mounts, unshares, joins namespaces or pivots goes through the functions
+here, which turn a failed call into ``OSError(errno, strerror, path)`` so messages read like
+"pivot_root /path: Invalid argument". Unit tests replace these functions with a recorder
+(tests/unit/fakes.py), so nothing else may import ``runtime._native`` directly.
+"""
+
+import os
+
+from runtime._native import ffi as _ffi, lib as _lib
+
+# clone(2)/unshare(2) flags
+CLONE_NEWTIME = 0x00000080
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+
+# mount(2) flags
+MS_RDONLY = 0x1
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
+MS_SYNCHRONOUS = 0x10
+MS_REMOUNT = 0x20
+MS_MANDLOCK = 0x40
+MS_DIRSYNC = 0x80
+MS_NOSYMFOLLOW = 0x100
+MS_NOATIME = 0x400
+MS_NODIRATIME = 0x800
+MS_BIND = 0x1000
+MS_MOVE = 0x2000
+MS_REC = 0x4000
+MS_SILENT = 0x8000
+MS_UNBINDABLE = 0x20000
+MS_PRIVATE = 0x40000
+MS_SLAVE = 0x80000
+MS_SHARED = 0x100000
+MS_RELATIME = 0x200000
+MS_STRICTATIME = 0x1000000
+MS_LAZYTIME = 0x2000000
+MS_PROPAGATION = MS_SHARED | MS_SLAVE | MS_PRIVATE | MS_UNBINDABLE
+
+# umount2(2) flags
+MNT_DETACH = 0x2
+UMOUNT_NOFOLLOW = 0x8
+
+# openat2(2) resolve flags
+RESOLVE_NO_XDEV = 0x01
+RESOLVE_NO_MAGICLINKS = 0x02
+RESOLVE_NO_SYMLINKS = 0x04
+RESOLVE_BENEATH = 0x08
+RESOLVE_IN_ROOT = 0x10
+
+# prctl(2)
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_RAISE = 2
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+
+
+class SyscallError(OSError):
+    """An OSError whose text is "call path: strerror", as runc words it."""
+
+    def __str__(self):
+        return self.strerror
+
+
+_classes: dict[type, type] = {}
+
+
+def error(err: int, call: str, path=None) -> SyscallError:
+    """The OSError for a failed call, of the subclass Python would pick for the errno
+    (FileNotFoundError for ENOENT, ...), so callers can catch it the usual way."""
+    base = type(OSError(err, ""))
+    cls = _classes.get(base)
+    if cls is None:
+        cls = _classes[base] = type(f"Syscall{base.__name__}", (SyscallError, base), {})
+    where = f"{call} {os.fsdecode(path)}" if path is not None else call
+    return cls(err, f"{where}: {os.strerror(err)}", path)
+
+
+def _fail(call: str, path=None):
+    raise error(_ffi.errno, call, path)
+
+
+def _b(s):
+    return None if s is None else os.fsencode(s)
+
+
+def unshare(flags: int) -> None:
+    if _lib.unshare(flags) < 0:
+        _fail("unshare")
+
+
+def setns(fd: int, nstype: int = 0, path=None) -> None:
+    if _lib.setns(fd, nstype) < 0:
+        _fail("setns", path)
+
+
+def mount(source, target, fstype=None, flags: int = 0, data=None) -> None:
+    d = _b(data)
+    if _lib.mount(_b(source) or _ffi.NULL, _b(target), _b(fstype) or _ffi.NULL, flags,
+                  d if d else _ffi.NULL) < 0:
+        _fail("mount", target)
+
+
+def umount2(target, flags: int = 0) -> None:
+    if _lib.umount2(_b(target), flags) < 0:
+        _fail("umount", target)
+
+
+def pivot_root(new_root, put_old) -> None:
+    if _lib.pyrun_pivot_root(_b(new_root), _b(put_old)) < 0:
+        _fail("pivot_root", new_root)
+
+
+def sethostname(name: str) -> None:
+    b = name.encode()
+    if _lib.sethostname(b, len(b)) < 0:
+        _fail("sethostname", name)
+
+
+def setdomainname(name: str) -> None:
+    b = name.encode()
+    if _lib.setdomainname(b, len(b)) < 0:
+        _fail("setdomainname", name)
+
+
+def openat2(dirfd: int, path, flags: int, resolve: int, mode: int = 0) -> int:
+    """openat2(2); the returned descriptor is close-on-exec like every fd Python makes."""
+    fd = _lib.pyrun_openat2(dirfd, _b(path), flags | os.O_CLOEXEC, mode, resolve)
+    if fd < 0:
+        _fail("openat2", path)
+    return fd
+
+
+def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
+    r = _lib.pyrun_prctl(option, arg2, arg3, arg4, arg5)
+    if r < 0:
+        _fail(f"prctl({option})")
+    return r

@@ -1,0 +1,257 @@
+"""create and run: the host side of bringing a bundle up.
+
+Order (what the kernel needs, and what a failure must unwind):
+  state dir → cgroup (limits written before any process is in it) → fork the intermediate
+  (joins the cgroup, enters namespaces, forks the init) → write uid/gid maps when asked →
+  prestart/createRuntime hooks when asked → Ready → state.json and the pid file.
+A failure at any step kills the init, removes the cgroup and the state dir, and reports the step.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+
+from runtime.errors import ConfigError, ContainerExists, PyrunError, SetupError
+from runtime.oci import channel as ch
+from runtime.oci import spec as specmod
+from runtime.oci.init import InitContext, intermediate
+from runtime.oci.state import State, proc_start_time, rfc3339, validate_id
+
+
+def _write_id_map(pid: int, name: str, mappings) -> None:
+    text = "".join(f"{m.container_id} {m.host_id} {m.size}\n" for m in mappings)
+    path = f"/proc/{pid}/{name}"
+    try:
+        with open(path, "w") as f:
+            f.write(text)
+    except OSError as e:
+        raise SetupError(f"write {path}: {e.strerror}") from None
+
+
+def _connect_console(path: str) -> int:
+    import socket
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+    except OSError as e:
+        s.close()
+        raise SetupError(f"connect to console socket {path}: {e.strerror}") from None
+    return s.detach()
+
+
+def write_pid_file(path: str, pid: int) -> None:
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w") as f:
+        f.write(str(pid))
+    os.rename(tmp, path)
+
+
+def cgroup_binds(mgr) -> list[tuple[str, str]]:
+    """For a type "cgroup" mount on v1: (name in the container, host directory)."""
+    if mgr is None or getattr(mgr, "version", 2) != 1:
+        return []
+    out, seen = [], set()
+    for controller, mount in mgr.mounts.items():
+        if mount in seen:
+            continue
+        seen.add(mount)
+        out.append((os.path.basename(mount), mgr.paths[controller]))
+    return out
+
+
+class Creation:
+    """One create in progress; `run` keeps it to start the process and wait for it."""
+
+    def __init__(self, root: str, container_id: str, bundle: str):
+        self.root = root
+        self.id = validate_id(container_id)
+        self.bundle = os.path.abspath(bundle)
+        self.state_dir = os.path.join(root, container_id)
+        self.pid = 0
+        self.cgroup = None
+        self.chan: ch.Channel | None = None
+        self.state: State | None = None
+        self._made_dir = False
+
+    def cleanup(self) -> None:
+        """Undo whatever was made; safe to call at any point."""
+        if self.pid:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            _reap(self.pid)
+        if self.cgroup is not None:
+            _kill_cgroup(self.cgroup)
+            try:
+                self.cgroup.destroy()
+            except OSError:
+                pass
+        if self.chan is not None:
+            self.chan.close()
+        if self._made_dir:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+
+    def run(self, *, console_socket=None, no_pivot=False, start_socket=True,
+            preserve_fds=0, pid_file=None) -> State:
+        spec, raw = specmod.load(self.bundle)
+        proc = spec.process
+        if proc.terminal and console_socket is None:
+            raise ConfigError("process.terminal is true: a console socket is needed "
+                              "(--console-socket)")
+        if not proc.terminal and console_socket is not None:
+            raise ConfigError("--console-socket given but process.terminal is false")
+        rootfs = os.path.realpath(os.path.join(self.bundle, spec.root_path))
+        if not os.path.isdir(rootfs):
+            raise ConfigError(f"root.path: {rootfs} is not a directory")
+        os.makedirs(self.root, 0o711, exist_ok=True)
+        try:
+            os.mkdir(self.state_dir, 0o711)
+        except FileExistsError:
+            raise ContainerExists(self.id) from None
+        self._made_dir = True
+
+        from runtime.linux import cgroups
+        try:
+            self.cgroup = cgroups.manager(spec.linux.cgroups_path, self.id)
+            self.cgroup.create(spec.linux.resources)
+        except OSError as e:
+            raise SetupError(f"cgroup: {e.strerror or e}") from None
+
+        console_fd = _connect_console(console_socket) if console_socket else None
+        host, child = ch.Channel.pair()
+        self.chan = host
+        ctx = InitContext(spec=spec, bundle=self.bundle, rootfs=rootfs,
+                          state_dir=self.state_dir, chan=child, start_socket=start_socket,
+                          cgroup=self.cgroup, console_fd=console_fd, no_pivot=no_pivot,
+                          preserve_fds=preserve_fds, cgroup_binds=cgroup_binds(self.cgroup))
+        mid = os.fork()
+        if mid == 0:
+            host.close()
+            intermediate(ctx)  # never returns
+        child.close()
+        if console_fd is not None:
+            os.close(console_fd)
+        try:
+            msg = host.expect(ch.Pid, ch.MapIds)
+            if isinstance(msg, ch.MapIds):
+                _write_id_map(msg.pid, "uid_map", spec.linux.uid_mappings)
+                _write_id_map(msg.pid, "gid_map", spec.linux.gid_mappings)
+                host.send(ch.Continue())
+                msg = host.expect(ch.Pid)
+            self.pid = msg.pid
+        finally:
+            _reap(mid)
+        self.state = State(self.root, self.id, {
+            "id": self.id, "pid": self.pid, "pid_start": (proc_start_time(self.pid) or (0,))[0],
+            "bundle": self.bundle, "rootfs": rootfs, "created": rfc3339(),
+            "oci_version": spec.oci_version, "annotations": spec.annotations,
+            "cgroup": self.cgroup.to_dict(), "hooks": raw.get("hooks") or {},
+            "process": raw.get("process"), "namespaces": [
+                {"type": n.type, "path": n.path} for n in spec.linux.namespaces],
+        })
+        msg = host.expect(ch.RunHooks, ch.Ready)
+        if isinstance(msg, ch.RunHooks):
+            from runtime.oci import hooks
+            st = dict(self.state.oci_state(), status="creating", pid=self.pid)
+            hooks.run("prestart", spec.hooks.get("prestart", []), st)
+            hooks.run("createRuntime", spec.hooks.get("createRuntime", []), st)
+            host.send(ch.Continue())
+            host.expect(ch.Ready)
+        self.state.save()
+        if pid_file:
+            write_pid_file(pid_file, self.pid)
+        return self.state
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def _kill_cgroup(mgr) -> None:
+    """SIGKILL everything left in a cgroup and wait until it is empty (bounded)."""
+    import time
+    for _ in range(200):
+        pids = mgr.pids()
+        if not pids:
+            return
+        for p in pids:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.005)
+
+
+def create(root: str, container_id: str, bundle: str, **kw) -> State:
+    c = Creation(root, container_id, bundle)
+    try:
+        state = c.run(**kw)
+    except BaseException:
+        c.cleanup()
+        raise
+    c.chan.close()
+    return state
+
+
+def run(root: str, container_id: str, bundle: str, *, detach=False, pid_file=None,
+        console_socket=None, no_pivot=False, preserve_fds=0, keep=False) -> int:
+    """create + start; in the foreground, wait and return the exit code (128+n on signal n),
+    then delete the container (unless keep)."""
+    from runtime.linux import capabilities
+    from runtime.oci import delete as deletemod
+
+    if not detach:
+        # The init's parent (the intermediate) exits; as subreaper we inherit and reap it.
+        capabilities.set_subreaper()
+    c = Creation(root, container_id, bundle)
+    try:
+        state = c.run(console_socket=console_socket, no_pivot=no_pivot, start_socket=False,
+                      preserve_fds=preserve_fds, pid_file=pid_file)
+        c.chan.send(ch.Continue())
+        try:
+            c.chan.expect()  # end-of-file: the program is running
+        except ch.ChannelClosed:
+            pass
+    except BaseException:
+        c.cleanup()
+        raise
+    c.chan.close()
+    from runtime.oci import start as startmod
+    startmod.poststart(state)
+    if detach:
+        return 0
+    code = _wait_forwarding_signals(state.pid)
+    if not keep:
+        try:
+            deletemod.delete(root, container_id, force=True)
+        except PyrunError:
+            pass
+    return code
+
+
+def _wait_forwarding_signals(pid: int) -> int:
+    import _signal
+
+    def forward(signum, _frame):
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
+              signal.SIGUSR2, signal.SIGWINCH):
+        _signal.signal(s, forward)
+    while True:
+        try:
+            wpid, status = os.wait()
+        except ChildProcessError:
+            return 255
+        if wpid == pid:
+            return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else \
+                128 + os.WTERMSIG(status)

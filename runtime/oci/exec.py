@@ -1,0 +1,142 @@
+"""exec: run another process in a running container.
+
+host side ──fork──▶ joiner: non-dumpable, joins the cgroup, setns into each of the init's
+                    namespaces (user first, mount last) ──fork──▶ the process (inside the pid
+                    namespace): user, capabilities, cwd, execve.
+The joiner reports the process's host pid and exits; the host side waits (subreaper) unless
+--detach, in which case the process is left to whoever supervises us.
+"""
+
+from __future__ import annotations
+
+import os
+
+from runtime.errors import ContainerStateError, PyrunError
+from runtime.linux import syscalls as sc
+from runtime.oci import channel as ch
+from runtime.oci.create import _connect_console, _reap, _wait_forwarding_signals, write_pid_file
+from runtime.oci.spec import NAMESPACE_FLAGS, NAMESPACE_ORDER, NAMESPACE_PROC_NAMES, Process
+from runtime.oci.state import State
+
+
+def _namespace_fds(state: State) -> list[tuple[str, int, str]]:
+    """Open the init's namespaces that differ from ours, in joining order."""
+    out = []
+    kinds = {n["type"] for n in state.data.get("namespaces", [])}
+    for kind in NAMESPACE_ORDER:
+        if kind not in kinds:
+            continue
+        name = NAMESPACE_PROC_NAMES[kind]
+        path = f"/proc/{state.pid}/ns/{name}"
+        try:
+            if os.stat(path).st_ino == os.stat(f"/proc/self/ns/{name}").st_ino:
+                continue  # joining one's own user namespace is EINVAL; others are no-ops
+            out.append((kind, os.open(path, os.O_RDONLY | os.O_CLOEXEC), path))
+        except FileNotFoundError:
+            raise ContainerStateError("container not running") from None
+    return out
+
+
+def _joiner(state: State, proc: Process, chan: ch.Channel, console_fd, preserve_fds) -> None:
+    from runtime.linux import capabilities
+    from runtime.oci import process as pr
+    try:
+        # CVE-2019-5736: the container must not be able to open our /proc/PID/exe (the
+        # host's interpreter) once we are in its pid namespace.
+        capabilities.set_dumpable(False)
+        pr.preload(proc)
+        cg = state.cgroup()
+        if cg is not None:
+            cg.join(0)
+        for kind, fd, path in _namespace_fds(state):
+            sc.setns(fd, NAMESPACE_FLAGS[kind], path)
+            os.close(fd)
+        pid = os.fork()
+        if pid:
+            chan.send(ch.Pid(pid))
+            os._exit(0)
+        os.setsid()
+        slave = None
+        if proc.terminal and console_fd is not None:
+            master, slave = pr.open_pty(proc.console_size)
+            pr.send_console(console_fd, master)
+            os.close(master)
+        if proc.apparmor_profile or proc.selinux_label:
+            pass  # neither LSM is on this host; the host side logged it
+        pr.finish_and_exec(proc, preserve_fds=preserve_fds, slave=slave)
+    except BaseException as e:  # noqa: BLE001
+        code = getattr(e, "exit_code", 1)
+        try:
+            chan.send(ch.Failed(str(e) or type(e).__name__, code if isinstance(code, int) else 1))
+        except OSError:
+            pass
+        os._exit(1)
+
+
+def exec_process(root: str, container_id: str, proc: Process, *, detach=False, pid_file=None,
+                 console_socket=None, preserve_fds=0) -> int:
+    from runtime.linux import capabilities
+    from runtime.oci import log
+
+    state = State.load(root, container_id)
+    status = state.status()
+    if status not in ("running", "created"):
+        raise ContainerStateError("container not running" if status == "stopped"
+                                  else f"cannot exec in a {status} container")
+    if proc.terminal and console_socket is None and detach:
+        raise PyrunError("cannot allocate a tty for a detached exec without --console-socket")
+    if proc.apparmor_profile or proc.selinux_label:
+        log.info("apparmorProfile/selinuxLabel ignored: no such LSM on this host")
+    if not detach:
+        capabilities.set_subreaper()
+    console_fd = _connect_console(console_socket) if console_socket else None
+    if proc.terminal and console_fd is None:
+        proc.terminal = False  # foreground exec without a console socket: inherit stdio
+    host, child = ch.Channel.pair()
+    mid = os.fork()
+    if mid == 0:
+        host.close()
+        _joiner(state, proc, child, console_fd, preserve_fds)
+    child.close()
+    if console_fd is not None:
+        os.close(console_fd)
+    try:
+        pid = host.expect(ch.Pid).pid
+        try:
+            host.expect()  # end-of-file: exec'd
+        except ch.ChannelClosed:
+            pass
+    finally:
+        _reap(mid)
+        host.close()
+    if pid_file:
+        write_pid_file(pid_file, pid)
+    if detach:
+        return 0
+    return _wait_forwarding_signals(pid)
+
+
+def process_from_args(state: State, args: list[str], *, env=(), cwd=None, user=None,
+                      tty=False, caps=(), no_new_privs=None) -> Process:
+    """`exec ID CMD...`: the container's own process settings, with CMD and the flags."""
+    from runtime.oci.spec import parse_capability, parse_process
+    base = dict(state.data.get("process") or {})
+    base["args"] = list(args)
+    base["terminal"] = tty
+    base["env"] = list(base.get("env") or []) + list(env)
+    if cwd:
+        base["cwd"] = cwd
+    if user:
+        uid, _, gid = user.partition(":")
+        base["user"] = {"uid": int(uid), "gid": int(gid or 0)}
+    if no_new_privs is not None:
+        base["noNewPrivileges"] = no_new_privs
+    proc = parse_process(base)
+    if caps and proc.capabilities is not None:
+        for name in caps:
+            n = parse_capability(name, "--cap")
+            for s in ("bounding", "effective", "permitted", "inheritable"):
+                lst = getattr(proc.capabilities, s)
+                if n not in lst:
+                    lst.append(n)
+    return proc

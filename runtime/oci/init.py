@@ -1,0 +1,228 @@
+"""The container side of create: runs in the forked children, never returns.
+
+    host (create/run) ──fork──▶ intermediate: join the cgroup, enter namespaces, fork
+                                   └──fork──▶ init (PID 1 of a new pid namespace): build the
+                                              rootfs, pivot_root, report Ready, wait for start,
+                                              exec process.args
+The intermediate exists because a new pid namespace only applies to children of the caller.
+It reports the init's host pid and exits; the init is then reparented to the host side (a
+subreaper during `run`) or to whoever supervises the runtime (containerd's shim, conmon).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from runtime.linux import rootfs as rfs
+from runtime.linux import syscalls as sc
+from runtime.oci import channel as ch
+from runtime.oci.spec import NAMESPACE_FLAGS, NAMESPACE_ORDER, Spec
+
+
+@dataclass
+class InitContext:
+    spec: Spec
+    bundle: str
+    rootfs: str                 # absolute, resolved
+    state_dir: str
+    chan: ch.Channel
+    start_socket: bool          # True: wait on state_dir/start.sock; False: on the channel
+    cgroup: object = None       # the manager, already created (the intermediate joins it)
+    console_fd: int | None = None
+    no_pivot: bool = False
+    preserve_fds: int = 0
+    cgroup_binds: list = field(default_factory=list)
+
+
+def _report_and_exit(chan: ch.Channel, exc: BaseException) -> None:
+    code = getattr(exc, "exit_code", 1)
+    msg = str(exc) or type(exc).__name__
+    try:
+        chan.send(ch.Failed(msg, code if isinstance(code, int) else 1))
+    except OSError:
+        pass
+    os._exit(1)
+
+
+def enter_namespaces(spec: Spec, chan: ch.Channel) -> None:
+    """Join the namespaces given by path and make the new ones, user namespace first."""
+    linux = spec.linux
+    joins = []
+    unshare_flags = 0
+    for kind in NAMESPACE_ORDER:
+        ns = linux.namespace(kind)
+        if ns is None:
+            continue
+        if ns.path:
+            # Open every path before joining any: joining a mount namespace changes what
+            # the later paths would mean.
+            try:
+                fd = os.open(ns.path, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError as e:
+                raise sc.error(e.errno, f"open {kind} namespace", ns.path) from None
+            joins.append((kind, fd, ns.path))
+        else:
+            unshare_flags |= NAMESPACE_FLAGS[kind]
+    for kind, fd, path in [j for j in joins if j[0] == "user"]:
+        sc.setns(fd, sc.CLONE_NEWUSER, path)
+    if unshare_flags & sc.CLONE_NEWUSER:
+        sc.unshare(sc.CLONE_NEWUSER)
+        chan.send(ch.MapIds(os.getpid()))
+        chan.expect(ch.Continue)
+        os.setresgid(0, 0, 0)
+        os.setresuid(0, 0, 0)
+    for kind, fd, path in joins:
+        if kind != "user":
+            sc.setns(fd, NAMESPACE_FLAGS[kind], path)
+        os.close(fd)
+    rest = unshare_flags & ~sc.CLONE_NEWUSER
+    if rest:
+        sc.unshare(rest)
+
+
+def intermediate(ctx: InitContext) -> None:
+    """First child: cgroup, namespaces, then fork the init. Exits, never returns."""
+    try:
+        if ctx.cgroup is not None:
+            ctx.cgroup.join(0)
+        enter_namespaces(ctx.spec, ctx.chan)
+        pid = os.fork()
+        if pid == 0:
+            container_init(ctx)  # never returns
+        ctx.chan.send(ch.Pid(pid))
+        os._exit(0)
+    except BaseException as e:  # noqa: BLE001 - everything goes back over the channel
+        _report_and_exit(ctx.chan, e)
+
+
+def build_rootfs(ctx: InitContext) -> None:
+    spec = ctx.spec
+    linux = spec.linux
+    if linux.namespace("mount") is None:
+        return  # no mount namespace of its own: the container sees the host's root
+    rfs.set_root_propagation(linux.rootfs_propagation)
+    rfs.bind_rootfs(ctx.rootfs)
+    rootfd = os.open(ctx.rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        dev_bound = False
+        for m in spec.mounts:
+            rfs.mount_one(rootfd, ctx.rootfs, m, ctx.bundle,
+                          ctx.cgroup_binds if ctx.cgroup_binds else None)
+            dev_bound |= m.destination == "/dev" and m.is_bind
+        if not dev_bound:
+            rfs.make_devices(rootfd, linux.devices, bind_from_host=linux.namespace("user")
+                             is not None)
+    finally:
+        os.close(rootfd)
+
+
+def container_init(ctx: InitContext) -> None:
+    """The container's PID 1 until it execs. Never returns."""
+    from runtime.linux import capabilities
+    from runtime.oci import process as pr
+
+    spec, chan = ctx.spec, ctx.chan
+    proc = spec.process
+    try:
+        # CVE-2019-5736: nothing in the container may open this process's /proc/PID/exe
+        # (the host's interpreter) while it is still the runtime. execve resets this.
+        capabilities.set_dumpable(False)
+        os.setsid()
+        if proc.oom_score_adj is not None:
+            with open("/proc/self/oom_score_adj", "w") as f:
+                f.write(str(proc.oom_score_adj))
+        listener = None
+        if ctx.start_socket:
+            import _socket
+            listener = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+            os.chdir(ctx.state_dir)  # bind by a short relative name: sun_path is 108 bytes
+            listener.bind("start.sock")
+            listener.listen(1)
+        pr.preload(proc, hooks=bool(spec.hooks.get("startContainer")))
+        build_rootfs(ctx)
+        if spec.hooks.get("prestart") or spec.hooks.get("createRuntime"):
+            chan.send(ch.RunHooks())
+            chan.expect(ch.Continue)
+        if spec.hooks.get("createContainer"):
+            from runtime.oci import hooks
+            hooks.run("createContainer", spec.hooks["createContainer"],
+                      {"ociVersion": spec.oci_version, "id": os.path.basename(ctx.state_dir),
+                       "status": "creating", "pid": os.getpid(), "bundle": ctx.bundle})
+        if spec.linux.namespace("mount") is not None:
+            if ctx.no_pivot:
+                rfs.move_root(ctx.rootfs)
+            else:
+                rfs.pivot_root(ctx.rootfs)
+        slave = None
+        if proc.terminal and ctx.console_fd is not None:
+            master, slave = pr.open_pty(proc.console_size)
+            try:
+                _bind_console(slave)
+            finally:
+                pr.send_console(ctx.console_fd, master)
+                os.close(master)
+        if spec.linux.namespace("mount") is not None:
+            for path in spec.linux.masked_paths:
+                rfs.mask_path(path)
+            for path in spec.linux.readonly_paths:
+                rfs.readonly_path(path)
+        if spec.hostname:
+            sc.sethostname(spec.hostname)
+        if spec.domainname:
+            sc.setdomainname(spec.domainname)
+        for key, value in spec.linux.sysctl.items():
+            with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
+                f.write(value)
+        if spec.root_readonly and spec.linux.namespace("mount") is not None:
+            rfs.remount_root_readonly()
+        # Fail at create, not at start, when the program is not there (runc does the same).
+        pr.lookup(proc.args[0], proc.env)
+        chan.send(ch.Ready())
+    except BaseException as e:  # noqa: BLE001
+        _report_and_exit(chan, e)
+
+    # Wait for start. From here, errors go to whoever started us.
+    report = chan
+    if listener is not None:
+        chan.close()
+        try:
+            conn_fd, _ = listener._accept()
+        except BaseException:  # noqa: BLE001
+            os._exit(1)
+        listener.close()
+        conn = ch.Channel(conn_fd, conn_fd)
+        try:
+            conn.expect(ch.Continue)
+        except BaseException:  # noqa: BLE001 - `start` went away: do not run
+            os._exit(1)
+        report = conn
+    else:
+        try:
+            chan.expect(ch.Continue)
+        except BaseException:  # noqa: BLE001 - the host side died: do not run
+            os._exit(1)
+
+    def start_hooks():
+        if spec.hooks.get("startContainer"):
+            from runtime.oci import hooks
+            hooks.run("startContainer", spec.hooks["startContainer"],
+                      {"ociVersion": spec.oci_version, "id": os.path.basename(ctx.state_dir),
+                       "status": "created", "pid": os.getpid(), "bundle": ctx.bundle})
+
+    try:
+        pr.finish_and_exec(proc, preserve_fds=ctx.preserve_fds, slave=slave,
+                           start_hooks=start_hooks)
+    except BaseException as e:  # noqa: BLE001
+        _report_and_exit(report, e)
+
+
+def _bind_console(slave: int) -> None:
+    """/dev/console is the container's pty, as in runc."""
+    try:
+        fd = os.open("/dev/console", os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC | os.O_NOFOLLOW,
+                     0o600)
+        os.close(fd)
+        sc.mount(f"/proc/self/fd/{slave}", "/dev/console", None, sc.MS_BIND)
+    except OSError:
+        pass  # no writable /dev: the pty still serves as stdio

@@ -1,0 +1,56 @@
+"""runc's --log/--log-format: text lines or one JSON object per line.
+
+containerd reads the log file after a failed call and shows the last "error" line to its user,
+so every error the CLI reports is also written here, last.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+_path: str | None = None
+_format = "text"
+_debug = False
+
+
+def configure(path: str | None, fmt: str = "text", debug: bool = False) -> None:
+    global _path, _format, _debug
+    _path, _format, _debug = path, fmt, debug
+
+
+def _emit(level: str, msg: str) -> None:
+    from runtime.oci.state import rfc3339
+    now = rfc3339()
+    if _format == "json":
+        line = json.dumps({"level": level, "msg": msg, "time": now})
+    else:
+        line = f'time="{now}" level={level} msg="{msg}"'
+    if _path:
+        fd = os.open(_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            os.write(fd, line.encode() + b"\n")
+        finally:
+            os.close(fd)
+    elif level in ("error", "warning") or _debug:
+        print(line if _format == "json" else f"pyrun-oci: {level}: {msg}", file=sys.stderr)
+
+
+def error(msg: str) -> None:
+    _emit("error", msg)
+
+
+def warning(msg: str) -> None:
+    _emit("warning", msg)
+
+
+def info(msg: str) -> None:
+    if _debug:
+        _emit("info", msg)
+
+
+def debug(msg: str) -> None:
+    if _debug:
+        _emit("debug", msg)
+

@@ -1,0 +1,133 @@
+"""The verbs that only look: state, list, ps, and the documents spec and features print."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from runtime.errors import PyrunError
+from runtime.oci.spec import CAPABILITY_NAMES, HOOK_NAMES, NAMESPACE_FLAGS, OCI_VERSION
+from runtime.oci.state import State, list_ids
+
+
+def state_json(root: str, container_id: str) -> str:
+    return json.dumps(State.load(root, container_id).runc_view(), indent=2)
+
+
+def list_containers(root: str, fmt: str = "table", quiet: bool = False) -> str:
+    views = []
+    for cid in list_ids(root):
+        try:
+            views.append(State.load(root, cid).runc_view())
+        except PyrunError:
+            continue
+    if quiet:
+        return "".join(v["id"] + "\n" for v in views)
+    if fmt == "json":
+        return json.dumps([{**v, "status": v["status"]} for v in views]) + "\n"
+    rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
+    rows += [(v["id"], str(v["pid"]), v["status"], v["bundle"], v["created"], v["owner"] or "root")
+             for v in views]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "".join("   ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() + "\n"
+                   for r in rows)
+
+
+def ps(root: str, container_id: str, fmt: str = "table") -> str:
+    state = State.load(root, container_id)
+    cg = state.cgroup()
+    pids = sorted(cg.pids()) if cg is not None else ([state.pid] if state.alive() else [])
+    if fmt == "json":
+        return json.dumps(pids) + "\n"
+    lines = ["PID   CMD"]
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        lines.append(f"{pid:<5} {cmd}")
+    return "\n".join(lines) + "\n"
+
+
+DEFAULT_CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+
+
+def default_spec(rootless: bool = False) -> dict:
+    """The config.json `spec` writes: runc's default, a busybox-style sh in a rootfs dir."""
+    caps = list(DEFAULT_CAPS)
+    spec = {
+        "ociVersion": OCI_VERSION,
+        "process": {
+            "terminal": True, "user": {"uid": 0, "gid": 0}, "args": ["sh"],
+            "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                    "TERM=xterm"],
+            "cwd": "/",
+            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps,
+                             "ambient": caps},
+            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
+            "noNewPrivileges": True,
+        },
+        "root": {"path": "rootfs", "readonly": True},
+        "hostname": "pyrun",
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+            {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620",
+                         "gid=5"]},
+            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+             "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+            {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+             "options": ["nosuid", "noexec", "nodev"]},
+            {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+             "options": ["nosuid", "noexec", "nodev", "ro"]},
+            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+             "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]},
+        ],
+        "linux": {
+            "resources": {"devices": [{"allow": False, "access": "rwm"}]},
+            "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount",
+                                                 "cgroup")],
+            "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
+                            "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+                            "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
+            "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
+                              "/proc/sysrq-trigger"],
+        },
+    }
+    if rootless:
+        spec["linux"]["namespaces"].append({"type": "user"})
+        spec["linux"]["uidMappings"] = [{"containerID": 0, "hostID": os.getuid(), "size": 1}]
+        spec["linux"]["gidMappings"] = [{"containerID": 0, "hostID": os.getgid(), "size": 1}]
+    return spec
+
+
+def write_spec(bundle: str, rootless: bool = False) -> str:
+    path = os.path.join(bundle, "config.json")
+    if os.path.exists(path):
+        raise PyrunError(f"File {path} exists. Remove it first")
+    with open(path, "w") as f:
+        json.dump(default_spec(rootless), f, indent=2)
+        f.write("\n")
+    return path
+
+
+def features() -> dict:
+    from runtime.oci.spec import _MOUNT_FLAGS, _RUNTIME_OPTIONS, PROPAGATION_FLAGS
+    return {
+        "ociVersionMin": "1.0.0",
+        "ociVersionMax": OCI_VERSION,
+        "hooks": list(HOOK_NAMES),
+        "mountOptions": sorted(set(_MOUNT_FLAGS) | set(PROPAGATION_FLAGS) | _RUNTIME_OPTIONS),
+        "linux": {
+            "namespaces": sorted(NAMESPACE_FLAGS),
+            "capabilities": list(CAPABILITY_NAMES),
+            "cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False},
+            "apparmor": {"enabled": False},
+            "selinux": {"enabled": False},
+            "seccomp": {"enabled": False},
+        },
+        "annotations": {"org.opencontainers.runtime-spec.features.runtime": "pyrun-oci"},
+    }

@@ -1,0 +1,446 @@
+"""config.json (OCI runtime-spec, Linux) → typed, validated objects.
+
+Pure: no I/O beyond reading the one file in ``load``. Every error names the JSON path of the
+offending field ("process.args: must be a non-empty list of strings"), so a user can find it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+
+from runtime.errors import ConfigError
+from runtime.linux import syscalls as sc
+
+OCI_VERSION = "1.0.2"
+
+NAMESPACE_FLAGS = {
+    "pid": sc.CLONE_NEWPID,
+    "network": sc.CLONE_NEWNET,
+    "mount": sc.CLONE_NEWNS,
+    "ipc": sc.CLONE_NEWIPC,
+    "uts": sc.CLONE_NEWUTS,
+    "user": sc.CLONE_NEWUSER,
+    "cgroup": sc.CLONE_NEWCGROUP,
+    "time": sc.CLONE_NEWTIME,
+}
+# The name of each namespace under /proc/PID/ns/.
+NAMESPACE_PROC_NAMES = {
+    "pid": "pid", "network": "net", "mount": "mnt", "ipc": "ipc", "uts": "uts",
+    "user": "user", "cgroup": "cgroup", "time": "time",
+}
+# The order in which namespaces are joined or made: the user namespace first, so the others are
+# owned by it; mount late, because joining it changes what paths mean.
+NAMESPACE_ORDER = ("user", "ipc", "uts", "network", "pid", "time", "cgroup", "mount")
+
+# option → (flags to clear, flags to set); "rec" options are handled as MS_REC on top.
+_MOUNT_FLAGS = {
+    "ro": (0, sc.MS_RDONLY), "rw": (sc.MS_RDONLY, 0),
+    "nosuid": (0, sc.MS_NOSUID), "suid": (sc.MS_NOSUID, 0),
+    "nodev": (0, sc.MS_NODEV), "dev": (sc.MS_NODEV, 0),
+    "noexec": (0, sc.MS_NOEXEC), "exec": (sc.MS_NOEXEC, 0),
+    "sync": (0, sc.MS_SYNCHRONOUS), "async": (sc.MS_SYNCHRONOUS, 0),
+    "dirsync": (0, sc.MS_DIRSYNC),
+    "remount": (0, sc.MS_REMOUNT),
+    "mand": (0, sc.MS_MANDLOCK), "nomand": (sc.MS_MANDLOCK, 0),
+    "atime": (sc.MS_NOATIME, 0), "noatime": (0, sc.MS_NOATIME),
+    "diratime": (sc.MS_NODIRATIME, 0), "nodiratime": (0, sc.MS_NODIRATIME),
+    "relatime": (0, sc.MS_RELATIME), "norelatime": (sc.MS_RELATIME, 0),
+    "strictatime": (0, sc.MS_STRICTATIME), "nostrictatime": (sc.MS_STRICTATIME, 0),
+    "lazytime": (0, sc.MS_LAZYTIME), "nolazytime": (sc.MS_LAZYTIME, 0),
+    "nosymfollow": (0, sc.MS_NOSYMFOLLOW), "symfollow": (sc.MS_NOSYMFOLLOW, 0),
+    "bind": (0, sc.MS_BIND), "rbind": (0, sc.MS_BIND | sc.MS_REC),
+}
+PROPAGATION_FLAGS = {
+    "private": sc.MS_PRIVATE, "rprivate": sc.MS_PRIVATE | sc.MS_REC,
+    "shared": sc.MS_SHARED, "rshared": sc.MS_SHARED | sc.MS_REC,
+    "slave": sc.MS_SLAVE, "rslave": sc.MS_SLAVE | sc.MS_REC,
+    "unbindable": sc.MS_UNBINDABLE, "runbindable": sc.MS_UNBINDABLE | sc.MS_REC,
+}
+# Options that a runtime acts on itself, not the kernel (crun/runc extensions).
+_RUNTIME_OPTIONS = {"tmpcopyup", "copy-symlink", "idmap", "ridmap", "rro", "rrw"}
+
+CAPABILITY_NAMES = (
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
+    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
+    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
+    "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+)
+CAPABILITY_NUMBERS = {name: i for i, name in enumerate(CAPABILITY_NAMES)}
+
+RLIMITS = {
+    "RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3, "RLIMIT_CORE": 4,
+    "RLIMIT_RSS": 5, "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7, "RLIMIT_MEMLOCK": 8,
+    "RLIMIT_AS": 9, "RLIMIT_LOCKS": 10, "RLIMIT_SIGPENDING": 11, "RLIMIT_MSGQUEUE": 12,
+    "RLIMIT_NICE": 13, "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15,
+}
+
+HOOK_NAMES = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart",
+              "poststop")
+
+
+@dataclass
+class Mount:
+    destination: str
+    type: str | None = None
+    source: str | None = None
+    options: list[str] = field(default_factory=list)
+    flags: int = 0           # mount(2) flags from options
+    clear_flags: int = 0     # flags an option explicitly turned off (for remounts)
+    propagation: list[int] = field(default_factory=list)  # applied after the mount, in order
+    data: str = ""           # options the kernel's filesystem takes as its data string
+
+    @property
+    def is_bind(self) -> bool:
+        return bool(self.flags & sc.MS_BIND)
+
+
+@dataclass
+class Namespace:
+    type: str
+    path: str | None = None
+
+
+@dataclass
+class IdMapping:
+    container_id: int
+    host_id: int
+    size: int
+
+
+@dataclass
+class Device:
+    path: str
+    type: str
+    major: int
+    minor: int
+    file_mode: int | None = None
+    uid: int | None = None
+    gid: int | None = None
+
+
+@dataclass
+class Hook:
+    path: str
+    args: list[str] = field(default_factory=list)
+    env: list[str] = field(default_factory=list)
+    timeout: int | None = None
+
+
+@dataclass
+class Capabilities:
+    bounding: list[int] = field(default_factory=list)
+    effective: list[int] = field(default_factory=list)
+    inheritable: list[int] = field(default_factory=list)
+    permitted: list[int] = field(default_factory=list)
+    ambient: list[int] = field(default_factory=list)
+
+
+@dataclass
+class User:
+    uid: int = 0
+    gid: int = 0
+    umask: int | None = None
+    additional_gids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Process:
+    args: list[str]
+    env: list[str] = field(default_factory=list)
+    cwd: str = "/"
+    terminal: bool = False
+    console_size: tuple[int, int] | None = None  # (height, width)
+    user: User = field(default_factory=User)
+    capabilities: Capabilities | None = None
+    rlimits: list[tuple[int, int, int]] = field(default_factory=list)  # (resource, soft, hard)
+    no_new_privileges: bool = False
+    apparmor_profile: str | None = None
+    selinux_label: str | None = None
+    oom_score_adj: int | None = None
+
+
+@dataclass
+class Linux:
+    namespaces: list[Namespace] = field(default_factory=list)
+    uid_mappings: list[IdMapping] = field(default_factory=list)
+    gid_mappings: list[IdMapping] = field(default_factory=list)
+    devices: list[Device] = field(default_factory=list)
+    cgroups_path: str | None = None
+    resources: dict = field(default_factory=dict)
+    rootfs_propagation: str | None = None
+    masked_paths: list[str] = field(default_factory=list)
+    readonly_paths: list[str] = field(default_factory=list)
+    sysctl: dict[str, str] = field(default_factory=dict)
+    mount_label: str | None = None
+
+    def namespace(self, kind: str) -> Namespace | None:
+        for ns in self.namespaces:
+            if ns.type == kind:
+                return ns
+        return None
+
+
+@dataclass
+class Spec:
+    oci_version: str
+    root_path: str
+    root_readonly: bool
+    process: Process | None
+    mounts: list[Mount]
+    linux: Linux
+    hostname: str | None = None
+    domainname: str | None = None
+    hooks: dict[str, list[Hook]] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+
+def _want(obj, typ, where: str, what: str):
+    if not isinstance(obj, typ) or (typ is int and isinstance(obj, bool)):
+        raise ConfigError(f"{where}: must be {what}")
+    return obj
+
+
+def _str_list(obj, where: str) -> list[str]:
+    if obj is None:
+        return []
+    if not isinstance(obj, list) or not all(isinstance(x, str) for x in obj):
+        raise ConfigError(f"{where}: must be a list of strings")
+    return list(obj)
+
+
+def _int(obj, where: str, default=None):
+    if obj is None:
+        return default
+    return _want(obj, int, where, "an integer")
+
+
+def parse_mount_options(options: list[str]) -> tuple[int, int, list[int], str]:
+    """Split a mount's options into (flags, cleared flags, propagation steps, data string)."""
+    flags = clear = 0
+    propagation: list[int] = []
+    data: list[str] = []
+    for opt in options:
+        if opt in _MOUNT_FLAGS:
+            off, on = _MOUNT_FLAGS[opt]
+            flags = (flags & ~off) | on
+            clear = (clear | off) & ~on
+        elif opt in PROPAGATION_FLAGS:
+            propagation.append(PROPAGATION_FLAGS[opt])
+        elif opt in _RUNTIME_OPTIONS:
+            continue
+        else:
+            data.append(opt)
+    return flags, clear, propagation, ",".join(data)
+
+
+def parse_capability(name: str, where: str) -> int:
+    if not isinstance(name, str) or name.upper() not in CAPABILITY_NUMBERS:
+        raise ConfigError(f"{where}: unknown capability {name!r}")
+    return CAPABILITY_NUMBERS[name.upper()]
+
+
+def _parse_mount(raw, where: str) -> Mount:
+    _want(raw, dict, where, "an object")
+    dest = raw.get("destination")
+    if not isinstance(dest, str) or not dest.startswith("/"):
+        raise ConfigError(f"{where}.destination: must be an absolute path, got {dest!r}")
+    options = _str_list(raw.get("options"), f"{where}.options")
+    mtype = raw.get("type")
+    flags, clear, propagation, data = parse_mount_options(options)
+    if mtype == "bind":  # runc and crun treat type "bind" as a bind mount even without option
+        flags |= sc.MS_BIND
+    return Mount(destination=os.path.normpath(dest), type=mtype, source=raw.get("source"),
+                 options=options, flags=flags, clear_flags=clear, propagation=propagation,
+                 data=data)
+
+
+def _parse_id_mappings(raw, where: str) -> list[IdMapping]:
+    out = []
+    for i, m in enumerate(raw or []):
+        w = f"{where}[{i}]"
+        _want(m, dict, w, "an object")
+        out.append(IdMapping(_int(m.get("containerID"), f"{w}.containerID", 0),
+                             _int(m.get("hostID"), f"{w}.hostID", 0),
+                             _int(m.get("size"), f"{w}.size", 0)))
+    return out
+
+
+def _parse_process(raw) -> Process:
+    _want(raw, dict, "process", "an object")
+    args = raw.get("args")
+    if not isinstance(args, list) or not args or not all(isinstance(a, str) for a in args):
+        raise ConfigError("process.args: must be a non-empty list of strings")
+    cwd = raw.get("cwd", "/")
+    if not isinstance(cwd, str) or not cwd.startswith("/"):
+        raise ConfigError(f"process.cwd: must be an absolute path, got {cwd!r}")
+    u = raw.get("user") or {}
+    _want(u, dict, "process.user", "an object")
+    umask = _int(u.get("umask"), "process.user.umask")
+    user = User(uid=_int(u.get("uid"), "process.user.uid", 0),
+                gid=_int(u.get("gid"), "process.user.gid", 0), umask=umask,
+                additional_gids=[_int(g, "process.user.additionalGids")
+                                 for g in u.get("additionalGids") or []])
+    caps = None
+    if raw.get("capabilities") is not None:
+        c = _want(raw["capabilities"], dict, "process.capabilities", "an object")
+        caps = Capabilities(**{
+            k: [parse_capability(n, f"process.capabilities.{k}")
+                for n in _str_list(c.get(k), f"process.capabilities.{k}")]
+            for k in ("bounding", "effective", "inheritable", "permitted", "ambient")})
+    rlimits = []
+    for i, r in enumerate(raw.get("rlimits") or []):
+        w = f"process.rlimits[{i}]"
+        _want(r, dict, w, "an object")
+        name = r.get("type")
+        if name not in RLIMITS:
+            raise ConfigError(f"{w}.type: unknown rlimit {name!r}")
+        rlimits.append((RLIMITS[name], _int(r.get("soft"), f"{w}.soft", 0),
+                        _int(r.get("hard"), f"{w}.hard", 0)))
+    size = raw.get("consoleSize")
+    console_size = None
+    if isinstance(size, dict):
+        console_size = (_int(size.get("height"), "process.consoleSize.height", 0),
+                        _int(size.get("width"), "process.consoleSize.width", 0))
+    env = _str_list(raw.get("env"), "process.env")
+    return Process(args=list(args), env=env, cwd=os.path.normpath(cwd),
+                   terminal=bool(raw.get("terminal", False)), console_size=console_size,
+                   user=user, capabilities=caps, rlimits=rlimits,
+                   no_new_privileges=bool(raw.get("noNewPrivileges", False)),
+                   apparmor_profile=raw.get("apparmorProfile") or None,
+                   selinux_label=raw.get("selinuxLabel") or None,
+                   oom_score_adj=_int(raw.get("oomScoreAdj"), "process.oomScoreAdj"))
+
+
+def _parse_linux(raw) -> Linux:
+    raw = raw or {}
+    _want(raw, dict, "linux", "an object")
+    namespaces, seen = [], set()
+    for i, ns in enumerate(raw.get("namespaces") or []):
+        w = f"linux.namespaces[{i}]"
+        _want(ns, dict, w, "an object")
+        kind = ns.get("type")
+        if kind not in NAMESPACE_FLAGS:
+            raise ConfigError(f"{w}.type: unknown namespace type {kind!r}")
+        if kind in seen:
+            raise ConfigError(f"{w}: namespace {kind!r} listed twice")
+        seen.add(kind)
+        path = ns.get("path") or None
+        if path is not None and not path.startswith("/"):
+            raise ConfigError(f"{w}.path: must be an absolute path")
+        namespaces.append(Namespace(kind, path))
+    devices = []
+    for i, d in enumerate(raw.get("devices") or []):
+        w = f"linux.devices[{i}]"
+        _want(d, dict, w, "an object")
+        path, dtype = d.get("path"), d.get("type")
+        if not isinstance(path, str) or not path.startswith("/dev/"):
+            raise ConfigError(f"{w}.path: must be a path under /dev, got {path!r}")
+        if dtype not in ("c", "b", "u", "p"):
+            raise ConfigError(f"{w}.type: must be one of c, b, u, p, got {dtype!r}")
+        devices.append(Device(path=os.path.normpath(path), type=dtype,
+                              major=_int(d.get("major"), f"{w}.major", 0),
+                              minor=_int(d.get("minor"), f"{w}.minor", 0),
+                              file_mode=_int(d.get("fileMode"), f"{w}.fileMode"),
+                              uid=_int(d.get("uid"), f"{w}.uid"),
+                              gid=_int(d.get("gid"), f"{w}.gid")))
+    prop = raw.get("rootfsPropagation") or None
+    if prop is not None and prop not in PROPAGATION_FLAGS:
+        raise ConfigError(f"linux.rootfsPropagation: unknown propagation {prop!r}")
+    sysctl = raw.get("sysctl") or {}
+    _want(sysctl, dict, "linux.sysctl", "an object")
+    resources = raw.get("resources") or {}
+    _want(resources, dict, "linux.resources", "an object")
+    linux = Linux(namespaces=namespaces,
+                  uid_mappings=_parse_id_mappings(raw.get("uidMappings"), "linux.uidMappings"),
+                  gid_mappings=_parse_id_mappings(raw.get("gidMappings"), "linux.gidMappings"),
+                  devices=devices, cgroups_path=raw.get("cgroupsPath") or None,
+                  resources=resources, rootfs_propagation=prop,
+                  masked_paths=_str_list(raw.get("maskedPaths"), "linux.maskedPaths"),
+                  readonly_paths=_str_list(raw.get("readonlyPaths"), "linux.readonlyPaths"),
+                  sysctl={str(k): str(v) for k, v in sysctl.items()},
+                  mount_label=raw.get("mountLabel") or None)
+    user_ns = linux.namespace("user")
+    if (linux.uid_mappings or linux.gid_mappings) and user_ns is None:
+        raise ConfigError("linux.uidMappings: id mappings need a user namespace")
+    if user_ns is not None and user_ns.path is None and not linux.uid_mappings:
+        raise ConfigError("linux.uidMappings: a new user namespace needs uid mappings")
+    return linux
+
+
+def _parse_hooks(raw) -> dict[str, list[Hook]]:
+    hooks: dict[str, list[Hook]] = {}
+    if not raw:
+        return hooks
+    _want(raw, dict, "hooks", "an object")
+    for name, entries in raw.items():
+        if name not in HOOK_NAMES:
+            raise ConfigError(f"hooks.{name}: unknown hook kind")
+        lst = []
+        for i, h in enumerate(entries or []):
+            w = f"hooks.{name}[{i}]"
+            _want(h, dict, w, "an object")
+            path = h.get("path")
+            if not isinstance(path, str) or not path.startswith("/"):
+                raise ConfigError(f"{w}.path: must be an absolute path")
+            timeout = _int(h.get("timeout"), f"{w}.timeout")
+            if timeout is not None and timeout <= 0:
+                raise ConfigError(f"{w}.timeout: must be greater than zero")
+            lst.append(Hook(path=path, args=_str_list(h.get("args"), f"{w}.args"),
+                            env=_str_list(h.get("env"), f"{w}.env"), timeout=timeout))
+        hooks[name] = lst
+    return hooks
+
+
+def parse(raw: dict, need_process: bool = True) -> Spec:
+    """Validate a decoded config.json and return the typed Spec."""
+    _want(raw, dict, "config.json", "a JSON object")
+    version = raw.get("ociVersion")
+    if not isinstance(version, str) or not version.startswith("1."):
+        raise ConfigError(f"ociVersion: unsupported version {version!r} (want 1.x)")
+    root = raw.get("root")
+    if not isinstance(root, dict) or not isinstance(root.get("path"), str) or not root["path"]:
+        raise ConfigError("root.path: must name the root filesystem")
+    process = None
+    if raw.get("process") is not None:
+        process = _parse_process(raw["process"])
+    elif need_process:
+        raise ConfigError("process: missing (the container needs a process to run)")
+    mounts = [_parse_mount(m, f"mounts[{i}]") for i, m in enumerate(raw.get("mounts") or [])]
+    annotations = raw.get("annotations") or {}
+    _want(annotations, dict, "annotations", "an object")
+    hostname = raw.get("hostname") or None
+    linux = _parse_linux(raw.get("linux"))
+    if hostname and linux.namespace("uts") is None:
+        raise ConfigError("hostname: setting a hostname needs a uts namespace")
+    return Spec(oci_version=version, root_path=root["path"],
+                root_readonly=bool(root.get("readonly", False)), process=process,
+                mounts=mounts, linux=linux, hostname=hostname,
+                domainname=raw.get("domainname") or None, hooks=_parse_hooks(raw.get("hooks")),
+                annotations={str(k): str(v) for k, v in annotations.items()})
+
+
+def load(bundle: str) -> tuple[Spec, dict]:
+    """Read BUNDLE/config.json; returns the Spec and the raw document."""
+    path = os.path.join(bundle, "config.json")
+    try:
+        with open(path, "rb") as f:
+            raw = json.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file (is {bundle!r} an OCI bundle?)") from None
+    except ValueError as e:
+        raise ConfigError(f"{path}: not valid JSON: {e}") from None
+    return parse(raw), raw
+
+
+def parse_process(raw: dict) -> Process:
+    """A process.json as given to `exec --process`."""
+    return _parse_process(raw)

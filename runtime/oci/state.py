@@ -1,0 +1,135 @@
+"""A container's state on disk, and its status derived from the kernel.
+
+<root>/<id>/state.json   what `create` learnt (pid and its start time, bundle, cgroup, ...)
+<root>/<id>/start.sock   the init waits on it for `start`; present only while "created"
+
+Status is never stored: it is read off the kernel each time (is the pid the same process, is
+it a zombie, is its cgroup frozen, is it still waiting for start), so a crash or a reboot
+cannot leave a lie on disk.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+
+from runtime.errors import ContainerNotFound, PyrunError
+
+DEFAULT_ROOT = "/run/pyrun-oci"
+START_SOCKET = "start.sock"
+
+
+def validate_id(container_id: str) -> str:
+    ok = container_id and len(container_id) <= 1024 and all(
+        c.isalnum() or c in "._-+" for c in container_id) and container_id not in (".", "..")
+    if not ok:
+        raise PyrunError(f"invalid container id {container_id!r}: use letters, digits and ._-+")
+    return container_id
+
+
+def proc_start_time(pid: int) -> tuple[int, str] | None:
+    """(start time in clock ticks, state letter) of a pid, or None if it does not exist."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    # comm may contain spaces and parentheses: split after the last ')'.
+    rest = data[data.rindex(b")") + 2:].split()
+    return int(rest[19]), rest[0].decode()
+
+
+class State:
+    def __init__(self, root: str, container_id: str, data: dict):
+        self.root = root
+        self.id = container_id
+        self.dir = os.path.join(root, container_id)
+        self.data = data
+
+    # -- storage
+    @classmethod
+    def load(cls, root: str, container_id: str) -> "State":
+        validate_id(container_id)
+        try:
+            with open(os.path.join(root, container_id, "state.json"), "rb") as f:
+                return cls(root, container_id, json.load(f))
+        except (FileNotFoundError, NotADirectoryError):
+            raise ContainerNotFound(container_id) from None
+        except ValueError:
+            raise PyrunError(f"container {container_id}: state.json is damaged") from None
+
+    def save(self) -> None:
+        tmp = os.path.join(self.dir, "state.json.tmp")
+        with open(tmp, "w") as f:
+            json.dump(self.data, f)
+        os.rename(tmp, os.path.join(self.dir, "state.json"))
+
+    def lock(self) -> int:
+        """An exclusive lock on the container (held until the fd is closed)."""
+        fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return fd
+
+    # -- derived facts
+    @property
+    def pid(self) -> int:
+        return self.data.get("pid", 0)
+
+    def alive(self) -> bool:
+        """Is the init the same process create made, and not yet a zombie?"""
+        if not self.pid:
+            return False
+        st = proc_start_time(self.pid)
+        return st is not None and st[0] == self.data.get("pid_start") and st[1] not in "ZX"
+
+    def status(self) -> str:
+        if not self.alive():
+            return "stopped"
+        if os.path.exists(os.path.join(self.dir, START_SOCKET)):
+            return "created"
+        cg = self.cgroup()
+        if cg is not None and cg.is_frozen():
+            return "paused"
+        return "running"
+
+    def cgroup(self):
+        d = self.data.get("cgroup")
+        if not d:
+            return None
+        from runtime.linux.cgroups import manager_from_dict
+        return manager_from_dict(d)
+
+    def oci_state(self) -> dict:
+        """The runtime-spec state object."""
+        status = self.status()
+        out = {"ociVersion": self.data.get("oci_version", "1.0.2"), "id": self.id,
+               "status": status, "bundle": self.data["bundle"],
+               "annotations": self.data.get("annotations") or {}}
+        if status != "stopped":
+            out["pid"] = self.pid
+        return out
+
+    def runc_view(self) -> dict:
+        """`state`'s output: the spec's object plus what runc adds (rootfs, created, owner)."""
+        out = self.oci_state()
+        out.setdefault("pid", 0)
+        out["rootfs"] = self.data.get("rootfs", "")
+        out["created"] = self.data.get("created", "")
+        out["owner"] = ""
+        return out
+
+
+def rfc3339(ts: float | None = None) -> str:
+    ts = time.time() if ts is None else ts
+    frac = f"{ts % 1:.9f}"[1:]
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + frac + "Z"
+
+
+def list_ids(root: str) -> list[str]:
+    try:
+        return sorted(n for n in os.listdir(root)
+                      if os.path.exists(os.path.join(root, n, "state.json")))
+    except FileNotFoundError:
+        return []
