@@ -17,38 +17,38 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, fields
 
 from runtime.errors import SetupError
+from runtime.record import as_dict, record
 
 
-@dataclass
+@record
 class Pid:
     pid: int
 
 
-@dataclass
+@record
 class MapIds:
     pid: int
 
 
-@dataclass
+@record
 class RunHooks:
     pass
 
 
-@dataclass
+@record
 class Ready:
     pass
 
 
-@dataclass
+@record
 class Failed:
     message: str
     exit_code: int = 1
 
 
-@dataclass
+@record
 class Continue:
     pass
 
@@ -75,7 +75,7 @@ class Channel:
         return cls(c2h_r, h2c_w), cls(h2c_r, c2h_w)
 
     def send(self, msg) -> None:
-        line = json.dumps({"type": type(msg).__name__, **asdict(msg)}).encode() + b"\n"
+        line = json.dumps({"type": type(msg).__name__, **as_dict(msg)}).encode() + b"\n"
         os.write(self.wfd, line)
 
     def recv(self):
@@ -87,7 +87,7 @@ class Channel:
         line, self._buf = self._buf.split(b"\n", 1)
         raw = json.loads(line)
         cls = MESSAGES[raw.pop("type")]
-        return cls(**{f.name: raw[f.name] for f in fields(cls) if f.name in raw})
+        return cls(**{n: raw[n] for n in cls._fields if n in raw})
 
     def expect(self, *types):
         """Receive one message of the given types; a Failed becomes a SetupError."""

@@ -114,7 +114,11 @@ def dispatch(argv: list[str]) -> int:
     cmd, args = rest[0], rest[1:]
     if cmd not in COMMANDS:
         raise UsageError(f"no such command: {cmd}")
+    if cmd in ("create", "run", "exec"):
+        from runtime.linux import cgroups
+        cgroups.start_warm_up()  # overlaps a kernel grace period with the imports below
     o, args = parse_options(args, COMMANDS[cmd])
+    log.trace(f"{cmd}: parsed")
 
     if cmd == "create":
         from runtime.oci.create import create

@@ -10,14 +10,14 @@ A failure at any step kills the init, removes the cgroup and the state dir, and 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 
 from runtime.errors import ConfigError, ContainerExists, PyrunError, SetupError
 from runtime.oci import channel as ch
+from runtime.oci import log
 from runtime.oci import spec as specmod
 from runtime.oci.init import InitContext, intermediate
-from runtime.oci.state import State, proc_start_time, rfc3339, validate_id
+from runtime.oci.state import State, proc_start_time, remove_dir, rfc3339, validate_id
 
 
 def _write_id_map(pid: int, name: str, mappings) -> None:
@@ -92,10 +92,11 @@ class Creation:
         if self.chan is not None:
             self.chan.close()
         if self._made_dir:
-            shutil.rmtree(self.state_dir, ignore_errors=True)
+            remove_dir(self.state_dir)
 
     def run(self, *, console_socket=None, no_pivot=False, start_socket=True,
             preserve_fds=0, pid_file=None) -> State:
+        log.trace("host: loading config")
         spec, raw = specmod.load(self.bundle)
         proc = spec.process
         if proc.terminal and console_socket is None:
@@ -120,6 +121,7 @@ class Creation:
         except OSError as e:
             raise SetupError(f"cgroup: {e.strerror or e}") from None
 
+        log.trace("host: cgroup created")
         console_fd = _connect_console(console_socket) if console_socket else None
         host, child = ch.Channel.pair()
         self.chan = host
@@ -127,6 +129,7 @@ class Creation:
                           state_dir=self.state_dir, chan=child, start_socket=start_socket,
                           cgroup=self.cgroup, console_fd=console_fd, no_pivot=no_pivot,
                           preserve_fds=preserve_fds, cgroup_binds=cgroup_binds(self.cgroup))
+        cgroups.finish_warm_up()  # no thread may live across the fork
         mid = os.fork()
         if mid == 0:
             host.close()
@@ -152,6 +155,7 @@ class Creation:
             "process": raw.get("process"), "namespaces": [
                 {"type": n.type, "path": n.path} for n in spec.linux.namespaces],
         })
+        log.trace("host: got init pid")
         msg = host.expect(ch.RunHooks, ch.Ready)
         if isinstance(msg, ch.RunHooks):
             from runtime.oci import hooks
@@ -160,6 +164,7 @@ class Creation:
             hooks.run("createRuntime", spec.hooks.get("createRuntime", []), st)
             host.send(ch.Continue())
             host.expect(ch.Ready)
+        log.trace("host: init ready")
         self.state.save()
         if pid_file:
             write_pid_file(pid_file, self.pid)
@@ -226,7 +231,9 @@ def run(root: str, container_id: str, bundle: str, *, detach=False, pid_file=Non
     startmod.poststart(state)
     if detach:
         return 0
+    log.trace("host: started")
     code = _wait_forwarding_signals(state.pid)
+    log.trace("host: container exited")
     if not keep:
         try:
             deletemod.delete(root, container_id, force=True)

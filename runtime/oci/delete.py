@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import time
 
 from runtime.errors import ContainerStateError, SetupError
@@ -29,7 +28,7 @@ def delete(root: str, container_id: str, force: bool = False) -> None:
                 raise SetupError(f"remove cgroup of {container_id}: {e.strerror or e}") \
                     from None
         _poststop(state)
-        shutil.rmtree(state.dir, ignore_errors=True)
+        state.remove()
     finally:
         os.close(lock)
 

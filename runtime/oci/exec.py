@@ -93,6 +93,8 @@ def exec_process(root: str, container_id: str, proc: Process, *, detach=False, p
     if proc.terminal and console_fd is None:
         proc.terminal = False  # foreground exec without a console socket: inherit stdio
     host, child = ch.Channel.pair()
+    from runtime.linux import cgroups
+    cgroups.finish_warm_up()  # no thread may live across the fork
     mid = os.fork()
     if mid == 0:
         host.close()

@@ -12,15 +12,15 @@ subreaper during `run`) or to whoever supervises the runtime (containerd's shim,
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-
 from runtime.linux import rootfs as rfs
 from runtime.linux import syscalls as sc
+from runtime.oci import log
 from runtime.oci import channel as ch
 from runtime.oci.spec import NAMESPACE_FLAGS, NAMESPACE_ORDER, Spec
+from runtime.record import record
 
 
-@dataclass
+@record
 class InitContext:
     spec: Spec
     bundle: str
@@ -32,7 +32,7 @@ class InitContext:
     console_fd: int | None = None
     no_pivot: bool = False
     preserve_fds: int = 0
-    cgroup_binds: list = field(default_factory=list)
+    cgroup_binds: list = list
 
 
 def _report_and_exit(chan: ch.Channel, exc: BaseException) -> None:
@@ -84,9 +84,12 @@ def enter_namespaces(spec: Spec, chan: ch.Channel) -> None:
 def intermediate(ctx: InitContext) -> None:
     """First child: cgroup, namespaces, then fork the init. Exits, never returns."""
     try:
+        log.trace("intermediate: started")
         if ctx.cgroup is not None:
             ctx.cgroup.join(0)
+        log.trace("intermediate: joined cgroup")
         enter_namespaces(ctx.spec, ctx.chan)
+        log.trace("intermediate: entered namespaces")
         pid = os.fork()
         if pid == 0:
             container_init(ctx)  # never returns
@@ -127,6 +130,7 @@ def container_init(ctx: InitContext) -> None:
     try:
         # CVE-2019-5736: nothing in the container may open this process's /proc/PID/exe
         # (the host's interpreter) while it is still the runtime. execve resets this.
+        log.trace("init: started")
         capabilities.set_dumpable(False)
         os.setsid()
         if proc.oom_score_adj is not None:
@@ -140,7 +144,9 @@ def container_init(ctx: InitContext) -> None:
             listener.bind("start.sock")
             listener.listen(1)
         pr.preload(proc, hooks=bool(spec.hooks.get("startContainer")))
+        log.trace("init: preloaded")
         build_rootfs(ctx)
+        log.trace("init: rootfs built")
         if spec.hooks.get("prestart") or spec.hooks.get("createRuntime"):
             chan.send(ch.RunHooks())
             chan.expect(ch.Continue)
@@ -176,6 +182,7 @@ def container_init(ctx: InitContext) -> None:
                 f.write(value)
         if spec.root_readonly and spec.linux.namespace("mount") is not None:
             rfs.remount_root_readonly()
+        log.trace("init: pivoted, masked, configured")
         # Fail at create, not at start, when the program is not there (runc does the same).
         pr.lookup(proc.args[0], proc.env)
         chan.send(ch.Ready())
@@ -202,6 +209,8 @@ def container_init(ctx: InitContext) -> None:
             chan.expect(ch.Continue)
         except BaseException:  # noqa: BLE001 - the host side died: do not run
             os._exit(1)
+
+    log.trace("init: start received")
 
     def start_hooks():
         if spec.hooks.get("startContainer"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 
 _path: str | None = None
 _format = "text"
@@ -54,3 +55,13 @@ def debug(msg: str) -> None:
     if _debug:
         _emit("debug", msg)
 
+
+
+_TRACE = os.environ.get("PYRUN_OCI_TRACE") == "1"
+
+
+def trace(step: str) -> None:
+    """PYRUN_OCI_TRACE=1: one stderr line per start-path step, with a monotonic timestamp,
+    from every process of the start (host, intermediate, init), for finding slow steps."""
+    if _TRACE:
+        os.write(2, f"[trace {time.monotonic() * 1000:.2f} pid {os.getpid()}] {step}\n".encode())

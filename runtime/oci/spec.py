@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
 
 from runtime.errors import ConfigError
 from runtime.linux import syscalls as sc
+from runtime.record import record
 
 OCI_VERSION = "1.0.2"
 
@@ -85,15 +85,15 @@ HOOK_NAMES = ("prestart", "createRuntime", "createContainer", "startContainer", 
               "poststop")
 
 
-@dataclass
+@record
 class Mount:
     destination: str
     type: str | None = None
     source: str | None = None
-    options: list[str] = field(default_factory=list)
+    options: list[str] = list
     flags: int = 0           # mount(2) flags from options
     clear_flags: int = 0     # flags an option explicitly turned off (for remounts)
-    propagation: list[int] = field(default_factory=list)  # applied after the mount, in order
+    propagation: list[int] = list  # applied after the mount, in order
     data: str = ""           # options the kernel's filesystem takes as its data string
 
     @property
@@ -101,20 +101,20 @@ class Mount:
         return bool(self.flags & sc.MS_BIND)
 
 
-@dataclass
+@record
 class Namespace:
     type: str
     path: str | None = None
 
 
-@dataclass
+@record
 class IdMapping:
     container_id: int
     host_id: int
     size: int
 
 
-@dataclass
+@record
 class Device:
     path: str
     type: str
@@ -125,59 +125,59 @@ class Device:
     gid: int | None = None
 
 
-@dataclass
+@record
 class Hook:
     path: str
-    args: list[str] = field(default_factory=list)
-    env: list[str] = field(default_factory=list)
+    args: list[str] = list
+    env: list[str] = list
     timeout: int | None = None
 
 
-@dataclass
+@record
 class Capabilities:
-    bounding: list[int] = field(default_factory=list)
-    effective: list[int] = field(default_factory=list)
-    inheritable: list[int] = field(default_factory=list)
-    permitted: list[int] = field(default_factory=list)
-    ambient: list[int] = field(default_factory=list)
+    bounding: list[int] = list
+    effective: list[int] = list
+    inheritable: list[int] = list
+    permitted: list[int] = list
+    ambient: list[int] = list
 
 
-@dataclass
+@record
 class User:
     uid: int = 0
     gid: int = 0
     umask: int | None = None
-    additional_gids: list[int] = field(default_factory=list)
+    additional_gids: list[int] = list
 
 
-@dataclass
+@record
 class Process:
     args: list[str]
-    env: list[str] = field(default_factory=list)
+    env: list[str] = list
     cwd: str = "/"
     terminal: bool = False
     console_size: tuple[int, int] | None = None  # (height, width)
-    user: User = field(default_factory=User)
+    user: User = User
     capabilities: Capabilities | None = None
-    rlimits: list[tuple[int, int, int]] = field(default_factory=list)  # (resource, soft, hard)
+    rlimits: list[tuple[int, int, int]] = list  # (resource, soft, hard)
     no_new_privileges: bool = False
     apparmor_profile: str | None = None
     selinux_label: str | None = None
     oom_score_adj: int | None = None
 
 
-@dataclass
+@record
 class Linux:
-    namespaces: list[Namespace] = field(default_factory=list)
-    uid_mappings: list[IdMapping] = field(default_factory=list)
-    gid_mappings: list[IdMapping] = field(default_factory=list)
-    devices: list[Device] = field(default_factory=list)
+    namespaces: list[Namespace] = list
+    uid_mappings: list[IdMapping] = list
+    gid_mappings: list[IdMapping] = list
+    devices: list[Device] = list
     cgroups_path: str | None = None
-    resources: dict = field(default_factory=dict)
+    resources: dict = dict
     rootfs_propagation: str | None = None
-    masked_paths: list[str] = field(default_factory=list)
-    readonly_paths: list[str] = field(default_factory=list)
-    sysctl: dict[str, str] = field(default_factory=dict)
+    masked_paths: list[str] = list
+    readonly_paths: list[str] = list
+    sysctl: dict[str, str] = dict
     mount_label: str | None = None
 
     def namespace(self, kind: str) -> Namespace | None:
@@ -187,7 +187,7 @@ class Linux:
         return None
 
 
-@dataclass
+@record
 class Spec:
     oci_version: str
     root_path: str
@@ -197,8 +197,8 @@ class Spec:
     linux: Linux
     hostname: str | None = None
     domainname: str | None = None
-    hooks: dict[str, list[Hook]] = field(default_factory=dict)
-    annotations: dict[str, str] = field(default_factory=dict)
+    hooks: dict[str, list[Hook]] = dict
+    annotations: dict[str, str] = dict
 
 
 # ---- helpers ---------------------------------------------------------------------------------

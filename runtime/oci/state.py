@@ -94,6 +94,9 @@ class State:
             return "paused"
         return "running"
 
+    def remove(self) -> None:
+        remove_dir(self.dir)
+
     def cgroup(self):
         d = self.data.get("cgroup")
         if not d:
@@ -125,6 +128,11 @@ def rfc3339(ts: float | None = None) -> str:
     ts = time.time() if ts is None else ts
     frac = f"{ts % 1:.9f}"[1:]
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + frac + "Z"
+
+
+def remove_dir(path: str) -> None:
+    import shutil  # not on the start path: 1.7 ms
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def list_ids(root: str) -> list[str]:

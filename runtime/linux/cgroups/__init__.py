@@ -180,3 +180,52 @@ DEFAULT_DEVICE_RULES = [
 
 def memory_value(v) -> str:
     return "max" if v is None or v < 0 else str(v)
+
+
+# ---- warming the migration lock -----------------------------------------------------------------
+# Moving a process into a cgroup takes the kernel's cgroup_threadgroup_rwsem for writing. The
+# first writer after a quiet period waits for an RCU grace period (measured: 7-9 ms here, then
+# under 1 ms for writers that follow soon after). A start path must move its process once, so
+# pyrun has a thread make a harmless move (its own pid into the cgroup it is already in) as
+# soon as the command is known, and the grace period passes while the main thread imports and
+# reads config.json. finish_warm_up() joins the thread; call it before any fork.
+
+_warm = None
+
+
+def start_warm_up() -> None:
+    global _warm
+    import _thread
+    done = _thread.allocate_lock()
+    done.acquire()
+
+    def run():
+        try:
+            write(_own_procs_file(), os.getpid())
+        except (OSError, ValueError, IndexError):
+            pass  # only an optimisation
+        finally:
+            done.release()
+
+    _thread.start_new_thread(run, ())
+    _warm = done
+
+
+def finish_warm_up() -> None:
+    global _warm
+    if _warm is not None:
+        _warm.acquire()
+        _warm = None
+
+
+def _own_procs_file() -> str:
+    """cgroup.procs of the cgroup we are in, found with as little Python as possible (the
+    thread shares the GIL with the imports it is meant to overlap)."""
+    with open("/proc/self/cgroup") as f:
+        first = f.readline().rstrip("\n").split(":", 2)
+    _, controllers, path = first
+    if not controllers:  # "0::/path": unified
+        return f"{CGROUP_ROOT}{path.rstrip('/')}/cgroup.procs"
+    name = controllers.split(",")[0]
+    name = name.partition("=")[2] if name.startswith("name=") else name
+    return f"{CGROUP_ROOT}/{name}{path.rstrip('/')}/cgroup.procs"
