@@ -43,25 +43,49 @@ def open_in_root(rootfd: int, path: str, flags: int = O_PATH) -> int:
                       sc.RESOLVE_IN_ROOT | sc.RESOLVE_NO_MAGICLINKS)
 
 
-def mkdir_all_in_root(rootfd: int, path: str, mode: int = 0o755) -> int:
-    """mkdir -p inside the root; returns an O_PATH fd of the final directory."""
-    cur = os.dup(rootfd)
-    try:
-        for part in [p for p in path.split("/") if p and p != "."]:
+def path_in_root(rootfd: int, fd: int) -> str:
+    """Where fd is, as a path inside the root ("/" for the root itself)."""
+    root = os.readlink(fd_path(rootfd)).rstrip("/")
+    here = os.readlink(fd_path(fd))
+    if here != root and not here.startswith(root + "/"):
+        raise SetupError(f"{here} is outside the root {root}")
+    return here[len(root):] or "/"
+
+
+def mkdir_all_in_root(rootfd: int, path: str, mode: int = 0o755, _depth: int = 0) -> int:
+    """mkdir -p inside the root; returns an O_PATH fd of the final directory.
+
+    Every lookup starts from rootfd, with the part already walked given as its real,
+    symlink-free path: an absolute symlink in the image means the root's "/", a ".." stops at
+    the root, and a dangling symlink on the way has its target made, inside the root.
+    """
+    parts = [p for p in path.split("/") if p and p != "."]
+    here = "/"  # the real path, inside the root, of the directory reached so far
+    fd = open_in_root(rootfd, here, O_PATH | os.O_DIRECTORY)
+    for i, part in enumerate(parts):
+        want = os.path.join(here, part)
+        try:
+            nxt = open_in_root(rootfd, want, O_PATH | os.O_DIRECTORY)
+        except FileNotFoundError:
             try:
-                nxt = open_in_root(cur, part, O_PATH | os.O_DIRECTORY)
-            except FileNotFoundError:
-                try:
-                    os.mkdir(part, mode, dir_fd=cur)
-                except FileExistsError:
-                    pass  # a dangling symlink: the open below resolves it inside the root
-                nxt = open_in_root(cur, part, O_PATH | os.O_DIRECTORY)
-            os.close(cur)
-            cur = nxt
-        return cur
-    except BaseException:
-        os.close(cur)
-        raise
+                os.mkdir(part, mode, dir_fd=fd)
+            except FileExistsError:
+                # A dangling symlink: make what it points to, resolved from the root.
+                link = os.readlink(part, dir_fd=fd)
+                os.close(fd)
+                if _depth >= 40:
+                    raise sc.error(40, "mkdir", path) from None  # ELOOP
+                target = os.path.join("/" if link.startswith("/") else here, link)
+                return mkdir_all_in_root(rootfd, "/".join([target] + parts[i + 1:]), mode,
+                                         _depth + 1)
+            except BaseException:
+                os.close(fd)
+                raise
+            nxt = open_in_root(rootfd, want, O_PATH | os.O_DIRECTORY)
+        os.close(fd)
+        fd = nxt
+        here = path_in_root(rootfd, fd)
+    return fd
 
 
 def make_target(rootfd: int, path: str, is_dir: bool) -> int:
@@ -86,7 +110,7 @@ def make_target(rootfd: int, path: str, is_dir: bool) -> int:
                              0o644, dir_fd=pfd))
         except FileExistsError:
             pass
-        return open_in_root(pfd, name)
+        return open_in_root(rootfd, os.path.join(path_in_root(rootfd, pfd), name))
     finally:
         os.close(pfd)
 

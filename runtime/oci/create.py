@@ -41,6 +41,22 @@ def _connect_console(path: str) -> int:
     return s.detach()
 
 
+def _listen_for_start(state_dir: str):
+    """The socket `start` connects to. Made here, by the host side, because the init may be
+    in a user namespace that cannot write to the state dir; the init inherits it."""
+    import _socket
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    here = os.open(".", os.O_PATH | os.O_CLOEXEC)
+    try:
+        os.chdir(state_dir)  # bind by a short relative name: sun_path is 108 bytes
+        sock.bind("start.sock")
+        sock.listen(1)
+    finally:
+        os.fchdir(here)
+        os.close(here)
+    return sock
+
+
 def write_pid_file(path: str, pid: int) -> None:
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "w") as f:
@@ -117,16 +133,18 @@ class Creation:
         from runtime.linux import cgroups
         try:
             self.cgroup = cgroups.manager(spec.linux.cgroups_path, self.id)
-            self.cgroup.create(spec.linux.resources)
+            self.cgroup.create(cgroups.with_config_devices(spec.linux.resources,
+                                                           spec.linux.devices))
         except OSError as e:
             raise SetupError(f"cgroup: {e.strerror or e}") from None
 
         log.trace("host: cgroup created")
         console_fd = _connect_console(console_socket) if console_socket else None
+        listener = _listen_for_start(self.state_dir) if start_socket else None
         host, child = ch.Channel.pair()
         self.chan = host
         ctx = InitContext(spec=spec, bundle=self.bundle, rootfs=rootfs,
-                          state_dir=self.state_dir, chan=child, start_socket=start_socket,
+                          state_dir=self.state_dir, chan=child, listener=listener,
                           cgroup=self.cgroup, console_fd=console_fd, no_pivot=no_pivot,
                           preserve_fds=preserve_fds, cgroup_binds=cgroup_binds(self.cgroup))
         cgroups.finish_warm_up()  # no thread may live across the fork
@@ -137,6 +155,8 @@ class Creation:
         child.close()
         if console_fd is not None:
             os.close(console_fd)
+        if listener is not None:
+            listener.close()  # the init holds it now
         try:
             msg = host.expect(ch.Pid, ch.MapIds)
             if isinstance(msg, ch.MapIds):

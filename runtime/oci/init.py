@@ -27,7 +27,8 @@ class InitContext:
     rootfs: str                 # absolute, resolved
     state_dir: str
     chan: ch.Channel
-    start_socket: bool          # True: wait on state_dir/start.sock; False: on the channel
+    listener: object = None     # a listening start.sock (made by the host), or None: wait
+                                # for "start" on the channel
     cgroup: object = None       # the manager, already created (the intermediate joins it)
     console_fd: int | None = None
     no_pivot: bool = False
@@ -83,8 +84,12 @@ def enter_namespaces(spec: Spec, chan: ch.Channel) -> None:
 
 def intermediate(ctx: InitContext) -> None:
     """First child: cgroup, namespaces, then fork the init. Exits, never returns."""
+    from runtime.oci import process as pr
     try:
         log.trace("intermediate: started")
+        # Import all the container side needs now: inside a user namespace the process may no
+        # longer read the host's Python library, and after pivot_root it cannot see it.
+        pr.preload(ctx.spec.process, hooks=bool(ctx.spec.hooks.get("startContainer")))
         if ctx.cgroup is not None:
             ctx.cgroup.join(0)
         log.trace("intermediate: joined cgroup")
@@ -136,15 +141,7 @@ def container_init(ctx: InitContext) -> None:
         if proc.oom_score_adj is not None:
             with open("/proc/self/oom_score_adj", "w") as f:
                 f.write(str(proc.oom_score_adj))
-        listener = None
-        if ctx.start_socket:
-            import _socket
-            listener = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-            os.chdir(ctx.state_dir)  # bind by a short relative name: sun_path is 108 bytes
-            listener.bind("start.sock")
-            listener.listen(1)
-        pr.preload(proc, hooks=bool(spec.hooks.get("startContainer")))
-        log.trace("init: preloaded")
+        listener = ctx.listener
         build_rootfs(ctx)
         log.trace("init: rootfs built")
         if spec.hooks.get("prestart") or spec.hooks.get("createRuntime"):
