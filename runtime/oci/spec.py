@@ -404,7 +404,7 @@ def parse(raw: dict, need_process: bool = True) -> Spec:
     """Validate a decoded config.json and return the typed Spec."""
     _want(raw, dict, "config.json", "a JSON object")
     version = raw.get("ociVersion")
-    if not isinstance(version, str) or not version.startswith("1."):
+    if not isinstance(version, str) or version.split(".")[0] not in ("0", "1"):
         raise ConfigError(f"ociVersion: unsupported version {version!r} (want 1.x)")
     root = raw.get("root")
     if not isinstance(root, dict) or not isinstance(root.get("path"), str) or not root["path"]:

@@ -1,0 +1,1 @@
+from tests.unit.fakes import fake_sc  # noqa: F401 - a fixture for every unit test

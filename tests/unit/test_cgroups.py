@@ -1,0 +1,219 @@
+"""cgroup path and value computation for v1 and v2, against fake cgroup trees in tmp dirs."""
+
+import os
+
+import pytest
+
+from runtime.errors import ConfigError
+from runtime.linux import cgroups as cg
+from runtime.linux.cgroups.v1 import CgroupV1, hierarchies
+from runtime.linux.cgroups.v2 import CgroupV2, v2_values
+
+
+@pytest.mark.parametrize("given,want", [
+    (None, "/pyrun/c1"),
+    ("/a/b", "/a/b"),
+    ("/a/../b", "/b"),
+    ("machine.slice:pyrun:c1", "/machine.slice/pyrun-c1.scope"),
+    (":pyrun:c1", "/system.slice/pyrun-c1.scope"),
+])
+def test_resolve_path(given, want):
+    assert cg.resolve_path(given, "c1") == want
+
+
+def test_resolve_path_refuses_bad_paths():
+    with pytest.raises(ConfigError, match="root cgroup"):
+        cg.resolve_path("/", "c1")
+    with pytest.raises(ConfigError, match="leaves its parent"):
+        cg.resolve_path("../x", "c1")
+    with pytest.raises(ConfigError, match="slice:prefix:name"):
+        cg.resolve_path("a:b", "c1")
+
+
+@pytest.mark.parametrize("shares,weight", [(2, 1), (1024, 39), (262144, 10000), (0, 0)])
+def test_shares_to_weight(shares, weight):
+    assert cg.shares_to_weight(shares) == weight
+
+
+def test_blkio_weight_conversion():
+    assert cg.blkio_to_io_weight(10) == 1
+    assert cg.blkio_to_io_weight(1000) == 10000
+    assert cg.blkio_to_io_weight(500) == 4950
+
+
+@pytest.mark.parametrize("rule,line", [
+    ({"allow": False, "access": "rwm"}, "a *:* rwm"),
+    ({"type": "c", "major": 1, "minor": 3, "access": "rw"}, "c 1:3 rw"),
+    ({"type": "c", "major": 136, "minor": None}, "c 136:* rwm"),
+    ({"type": "b", "major": -1, "minor": -1, "access": "m"}, "b *:* m"),
+])
+def test_device_rule(rule, line):
+    assert cg.device_rule(rule) == line
+
+
+def test_v2_values_convert_v1_style_resources():
+    r = {"memory": {"limit": 100 << 20, "reservation": 50 << 20, "swap": 200 << 20},
+         "cpu": {"shares": 1024, "quota": 50000, "period": 100000, "cpus": "0-1"},
+         "pids": {"limit": 0}, "blockIO": {"weight": 500},
+         "unified": {"memory.high": "90M"}}
+    assert v2_values(r) == {
+        "memory.max": str(100 << 20), "memory.low": str(50 << 20),
+        "memory.swap.max": str(100 << 20), "cpu.weight": "39", "cpu.max": "50000 100000",
+        "cpuset.cpus": "0-1", "pids.max": "max", "io.weight": "default 4950",
+        "memory.high": "90M"}
+
+
+def test_v2_refuses_swap_below_memory_and_bad_unified_keys():
+    with pytest.raises(ValueError, match="swap"):
+        v2_values({"memory": {"limit": 100, "swap": 50}})
+    with pytest.raises(ValueError, match="bad key"):
+        v2_values({"unified": {"../x": "1"}})
+
+
+def test_mode_detection(tmp_path):
+    assert cg.mode(str(tmp_path)) == "legacy"
+    (tmp_path / "unified").mkdir()
+    (tmp_path / "unified" / "cgroup.controllers").write_text("hugetlb\n")
+    assert cg.mode(str(tmp_path)) == "hybrid"
+    (tmp_path / "cgroup.controllers").write_text("cpu memory pids\n")
+    assert cg.mode(str(tmp_path)) == "unified"
+
+
+def test_hierarchies_from_mountinfo(tmp_path):
+    mi = tmp_path / "mountinfo"
+    mi.write_text(
+        "30 25 0:26 / /sys/fs/cgroup/cpu,cpuacct rw,relatime shared:9 - cgroup cgroup rw,cpu,cpuacct\n"
+        "31 25 0:27 / /sys/fs/cgroup/memory rw shared:10 - cgroup cgroup rw,memory\n"
+        "32 25 0:28 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,name=systemd\n"
+        "33 25 0:29 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw,nsdelegate\n"
+        "34 25 0:30 / /proc rw - proc proc rw\n")
+    assert hierarchies(str(mi)) == {
+        "cpu": "/sys/fs/cgroup/cpu,cpuacct", "cpuacct": "/sys/fs/cgroup/cpu,cpuacct",
+        "memory": "/sys/fs/cgroup/memory", "name=systemd": "/sys/fs/cgroup/systemd",
+        "": "/sys/fs/cgroup/unified"}
+
+
+@pytest.fixture
+def creating_writes(monkeypatch):
+    """cgroupfs has every file already; a tmp dir does not, so writes create them here."""
+    def write_creating(path, value):
+        with open(path, "w") as f:
+            f.write(str(value))
+    monkeypatch.setattr(cg, "write", write_creating)
+
+
+class FakeV1Tree:
+    """Directories that behave enough like cgroup v1 mounts: mkdir gives the files."""
+
+    def __init__(self, root):
+        self.root = root
+        self.mounts = {}
+        for c in ("cpu", "memory", "pids", "cpuset", "devices", "freezer"):
+            d = root / c
+            d.mkdir()
+            self.mounts[c] = str(d)
+        (root / "cpuset" / "cpuset.cpus").write_text("0-3\n")
+        (root / "cpuset" / "cpuset.mems").write_text("0\n")
+
+    def seed(self, made):
+        """What the kernel puts in new cpuset directories: empty cpus and mems."""
+        for d in made:
+            if d.startswith(self.mounts["cpuset"]):
+                for f in ("cpuset.cpus", "cpuset.mems"):
+                    open(os.path.join(d, f), "w").close()
+
+
+def test_v1_create_writes_limits_and_fills_cpuset(tmp_path, monkeypatch, creating_writes):
+    tree = FakeV1Tree(tmp_path)
+    mgr = CgroupV1("/pyrun/c1", mounts=tree.mounts)
+    real_make = cg.make_dirs
+
+    def make_and_seed(root, rel):
+        made = real_make(root, rel)
+        tree.seed(made)
+        return made
+    monkeypatch.setattr(cg, "make_dirs", make_and_seed)
+    mgr.create({"memory": {"limit": 64 << 20, "reservation": 32 << 20},
+                "cpu": {"shares": 512, "quota": 20000, "period": 100000},
+                "pids": {"limit": 10},
+                "devices": [{"allow": False, "access": "rwm"},
+                            {"allow": True, "type": "c", "major": 1, "minor": 3,
+                             "access": "rwm"}]})
+    d = lambda c, f: (tmp_path / c / "pyrun" / "c1" / f).read_text()  # noqa: E731
+    assert d("memory", "memory.limit_in_bytes") == str(64 << 20)
+    assert d("memory", "memory.soft_limit_in_bytes") == str(32 << 20)
+    assert d("cpu", "cpu.shares") == "512"
+    assert d("cpu", "cpu.cfs_quota_us") == "20000"
+    assert d("cpu", "cpu.cfs_period_us") == "100000"
+    assert d("pids", "pids.max") == "10"
+    assert d("cpuset", "cpuset.cpus") == "0-3"  # copied from the parent, outermost first
+    assert (tmp_path / "cpuset" / "pyrun" / "cpuset.cpus").read_text() == "0-3"
+    # devices.allow is rewritten per rule: the last line written is the last default rule
+    assert d("devices", "devices.allow") == "c 136:* rwm"
+    assert d("devices", "devices.deny") == "a"
+    state = mgr.to_dict()
+    again = cg.manager_from_dict(state)
+    assert again.paths == mgr.paths and again.made == mgr.made
+
+
+def test_v1_destroy_removes_only_what_it_made(tmp_path):
+    tree = FakeV1Tree(tmp_path)
+    (tmp_path / "memory" / "shared").mkdir()
+    mgr = CgroupV1("/shared/c1", mounts={"memory": tree.mounts["memory"]})
+    mgr.create({})
+    assert mgr.made == [[str(tmp_path / "memory" / "shared" / "c1")]]
+    mgr.destroy()
+    assert not (tmp_path / "memory" / "shared" / "c1").exists()
+    assert (tmp_path / "memory" / "shared").exists()  # not ours
+
+
+def test_v1_memory_swap_needs_swap_accounting(tmp_path):
+    tree = FakeV1Tree(tmp_path)
+    mgr = CgroupV1("/c1", mounts={"memory": tree.mounts["memory"]})
+    with pytest.raises(OSError, match="no swap accounting"):
+        mgr.create({"memory": {"limit": 100, "swap": 300}})
+
+
+def test_v2_create_enables_controllers_and_writes_values(tmp_path, creating_writes):
+    (tmp_path / "cgroup.controllers").write_text("cpu memory pids io\n")
+    (tmp_path / "cgroup.subtree_control").write_text("")
+    mgr = CgroupV2("/pyrun/c1", str(tmp_path))
+    orig = cg.make_dirs
+
+    def make(root, rel):
+        made = orig(root, rel)
+        for m in made:
+            open(os.path.join(m, "cgroup.subtree_control"), "w").close()
+        return made
+    cg.make_dirs, saved = make, cg.make_dirs
+    try:
+        # the parent must exist before its subtree_control is written
+        (tmp_path / "pyrun").mkdir()
+        (tmp_path / "pyrun" / "cgroup.subtree_control").write_text("")
+        mgr.create({"memory": {"limit": 1 << 20}, "pids": {"limit": 5}})
+    finally:
+        cg.make_dirs = saved
+    assert (tmp_path / "cgroup.subtree_control").read_text() == "+memory +pids"
+    assert (tmp_path / "pyrun" / "cgroup.subtree_control").read_text() == "+memory +pids"
+    assert (tmp_path / "pyrun" / "c1" / "memory.max").read_text() == str(1 << 20)
+    assert (tmp_path / "pyrun" / "c1" / "pids.max").read_text() == "5"
+    assert mgr.made == [str(tmp_path / "pyrun" / "c1")]
+
+
+def test_v2_freeze_waits_for_the_event(tmp_path):
+    d = tmp_path / "c1"
+    d.mkdir()
+    (d / "cgroup.freeze").write_text("0")
+    (d / "cgroup.events").write_text("populated 1\nfrozen 1\n")
+    mgr = CgroupV2("/c1", str(tmp_path))
+    mgr.freeze()
+    assert (d / "cgroup.freeze").read_text() == "1"
+    assert mgr.is_frozen()
+
+
+def test_config_devices_become_allow_rules():
+    from runtime.oci.spec import Device
+    r = cg.with_config_devices({"devices": []}, [Device("/dev/fuse", "c", 10, 229),
+                                                 Device("/dev/fifo", "p", 0, 0)])
+    assert r["_devices_of_config"] == [{"allow": True, "type": "c", "major": 10,
+                                        "minor": 229, "access": "rwm"}]
