@@ -94,6 +94,17 @@ def leftover_cgroups(name: str) -> list[str]:
     return out
 
 
+def remove_cgroup_tree(name: str) -> None:
+    """rmdir /sys/fs/cgroup/**/name and everything below it, deepest first (for parents that
+    a peer such as podman makes and leaves)."""
+    for path in leftover_cgroups(name):
+        for dirpath, _, _ in sorted(os.walk(path), key=lambda w: -w[0].count("/")):
+            try:
+                os.rmdir(dirpath)
+            except OSError:
+                pass
+
+
 @pytest.fixture
 def oci():
     root = f"/run/pyrun-test-{uuid.uuid4().hex[:8]}"
