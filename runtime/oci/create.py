@@ -89,6 +89,7 @@ class Creation:
         self.cgroup = None
         self.chan: ch.Channel | None = None
         self.state: State | None = None
+        self.console_peer = None  # our end of the pty hand-over when `run` relays the console
         self._made_dir = False
 
     def cleanup(self) -> None:
@@ -107,17 +108,19 @@ class Creation:
                 pass
         if self.chan is not None:
             self.chan.close()
+        if self.console_peer is not None:
+            self.console_peer.close()
         if self._made_dir:
             remove_dir(self.state_dir)
 
     def run(self, *, console_socket=None, no_pivot=False, start_socket=True,
-            preserve_fds=0, pid_file=None) -> State:
+            preserve_fds=0, pid_file=None, relay_console=False) -> State:
         log.trace("host: loading config")
         spec, raw = specmod.load(self.bundle)
         proc = spec.process
-        if proc.terminal and console_socket is None:
+        if proc.terminal and console_socket is None and not relay_console:
             raise ConfigError("process.terminal is true: a console socket is needed "
-                              "(--console-socket)")
+                              "(--console-socket), or run it in the foreground")
         if not proc.terminal and console_socket is not None:
             raise ConfigError("--console-socket given but process.terminal is false")
         rootfs = os.path.realpath(os.path.join(self.bundle, spec.root_path))
@@ -140,6 +143,10 @@ class Creation:
 
         log.trace("host: cgroup created")
         console_fd = _connect_console(console_socket) if console_socket else None
+        if proc.terminal and console_fd is None:
+            import socket
+            self.console_peer, theirs = socket.socketpair()
+            console_fd = theirs.detach()
         listener = _listen_for_start(self.state_dir) if start_socket else None
         host, child = ch.Channel.pair()
         self.chan = host
@@ -237,7 +244,7 @@ def run(root: str, container_id: str, bundle: str, *, detach=False, pid_file=Non
     c = Creation(root, container_id, bundle)
     try:
         state = c.run(console_socket=console_socket, no_pivot=no_pivot, start_socket=False,
-                      preserve_fds=preserve_fds, pid_file=pid_file)
+                      preserve_fds=preserve_fds, pid_file=pid_file, relay_console=not detach)
         c.chan.send(ch.Continue())
         try:
             c.chan.expect()  # end-of-file: the program is running
@@ -252,7 +259,11 @@ def run(root: str, container_id: str, bundle: str, *, detach=False, pid_file=Non
     if detach:
         return 0
     log.trace("host: started")
-    code = _wait_forwarding_signals(state.pid)
+    if c.console_peer is not None:
+        from runtime.oci.console import relay
+        code = relay(c.console_peer, state.pid)
+    else:
+        code = _wait_forwarding_signals(state.pid)
     log.trace("host: container exited")
     if not keep:
         try:

@@ -59,7 +59,10 @@ class Runtime:
         import tempfile
         if args and args[0] in ("create", "run") and args[-1] and not args[-1].startswith("-"):
             self.names.add(args[-1])
-        kw.setdefault("stdin", subprocess.DEVNULL)
+        if "input" not in kw:
+            kw.setdefault("stdin", subprocess.DEVNULL)
+        elif kw.get("stdin", 0) is None:
+            kw.pop("stdin")
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             kw.setdefault("stdout", out)
             kw.setdefault("stderr", err)

@@ -573,3 +573,15 @@ def test_list_shows_containers(oci, bundle, cid):
     (entry,) = json.loads(oci("list", "--format", "json").stdout)
     assert entry["id"] == cid and entry["status"] == "created"
     assert oci("list", "-q").stdout == cid + "\n"
+
+
+def test_foreground_run_relays_a_terminal_without_a_console_socket(oci, bundle, cid):
+    """`runc spec && runc run` works with terminal: true; so does pyrun-oci."""
+    bundle.write(terminal=True, args=sh("tty; read line; echo got:$line; exit 4"))
+    p = oci("run", "--bundle", str(bundle.path), cid, check=False,
+            input=b"typed\n", stdin=None)
+    assert p.returncode == 4, p.stderr
+    out = p.stdout.replace("\r", "")
+    assert out.startswith("/dev/pts/0\n") and "got:typed\n" in out
+    p = oci("run", "--detach", "--bundle", str(bundle.path), cid, check=False)
+    assert p.returncode != 0 and "console socket is needed" in p.stderr

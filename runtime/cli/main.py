@@ -1,0 +1,64 @@
+"""pyrun: the engine's command line (click). The image and container commands arrive with
+the image store and the engine; today it reports what this host offers and hands the
+low-level runtime verbs to pyrun-oci."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from runtime import __version__
+from runtime.errors import PyrunError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="pyrun")
+def cli():
+    """A container engine for Linux. The OCI runtime underneath is pyrun-oci."""
+
+
+@cli.command()
+def info():
+    """What this host offers: kernel, cgroup mode and controllers, runtime state root."""
+    from runtime.linux import cgroups
+    from runtime.linux.cgroups.v1 import hierarchies
+    mode = cgroups.mode()
+    click.echo(f"pyrun {__version__}")
+    click.echo(f"kernel: {os.uname().release}")
+    click.echo(f"cgroup mode: {mode} ({'v2' if mode == 'unified' else 'v1'} drives limits)")
+    if mode == "unified":
+        controllers = cgroups.read(os.path.join(cgroups.CGROUP_ROOT, "cgroup.controllers"))
+    else:
+        controllers = " ".join(sorted(c for c in hierarchies() if c))
+    click.echo(f"cgroup controllers: {controllers}")
+    click.echo(f"runtime root: {os.environ.get('PYRUN_OCI_ROOT', '/run/pyrun-oci')}")
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def oci(args):
+    """Run a low-level runtime verb: `pyrun oci run --bundle DIR ID` is `pyrun-oci run ...`."""
+    from runtime.oci.cli import main as oci_main
+    sys.exit(oci_main(list(args)))
+
+
+def main() -> int:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        return 130
+    except click.ClickException as e:
+        e.show()
+        return 125
+    except PyrunError as e:
+        click.echo(f"pyrun: {e}", err=True)
+        return e.exit_code
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
