@@ -15,9 +15,9 @@ Messages (container → host unless noted):
 
 from __future__ import annotations
 
-import json
 import os
 
+from runtime import jsonfast as json
 from runtime.errors import SetupError
 from runtime.record import as_dict, record
 

@@ -10,7 +10,9 @@ A failure at any step kills the init, removes the cgroup and the state dir, and 
 from __future__ import annotations
 
 import os
-import signal
+
+# _signal, not signal: the signal module builds enums at import, ~4 ms of every start.
+import _signal as signal
 
 from runtime.errors import ConfigError, ContainerExists, PyrunError, SetupError
 from runtime.oci import channel as ch

@@ -6,10 +6,11 @@ so every error the CLI reports is also written here, last.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
+
+from runtime import jsonfast as json
 
 _path: str | None = None
 _format = "text"

@@ -6,9 +6,9 @@ offending field ("process.args: must be a non-empty list of strings"), so a user
 
 from __future__ import annotations
 
-import json
 import os
 
+from runtime import jsonfast as json
 from runtime.errors import ConfigError
 from runtime.linux import syscalls as sc
 from runtime.record import record

@@ -279,3 +279,20 @@ def test_capabilities_drop_bounding_before_switching_user(monkeypatch, fake_sc):
     # ambient: cleared, then only what is permitted and inheritable is raised (2, not 1)
     assert fake_sc.named("prctl") == [("prctl", sc.PR_CAP_AMBIENT, sc.PR_CAP_AMBIENT_CLEAR_ALL),
                                       ("prctl", sc.PR_CAP_AMBIENT, sc.PR_CAP_AMBIENT_RAISE, 2)]
+
+
+def test_jsonfast_agrees_with_json():
+    import json as std
+
+    from runtime import jsonfast
+    docs = ['{"a": [1, 2.5, true, null, "x\\u00e9\\n"], "b": {"c": -1e3}}', "  [ ] ",
+            '"\\ud83d\\ude00"', '{"nested": {"deep": [[], {}]}}']
+    for d in docs:
+        assert jsonfast.loads(d) == std.loads(d)
+        assert std.loads(jsonfast.dumps(jsonfast.loads(d))) == std.loads(d)
+    assert jsonfast.loads(b'\xef\xbb\xbf{"bom": 1}') == {"bom": 1}
+    for bad in ["", "{", '{"a":1} x', "[1,]", '"\\x"', "{not json"]:
+        with pytest.raises(ValueError):
+            jsonfast.loads(bad)
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        jsonfast.dumps({"x": object()})
