@@ -1,6 +1,5 @@
-"""pyrun: the engine's command line (click). The image and container commands arrive with
-the image store and the engine; today it reports what this host offers and hands the
-low-level runtime verbs to pyrun-oci."""
+"""pyrun: the engine's command line (click). Images and the builder today; containers and
+networking arrive with the engine. Only this layer turns errors into exit codes."""
 
 from __future__ import annotations
 
@@ -15,8 +14,18 @@ from runtime.errors import PyrunError
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="pyrun")
-def cli():
+@click.option("--root", envvar="PYRUN_ROOT", help="Where images live (default /var/lib/pyrun)")
+@click.pass_context
+def cli(ctx, root):
     """A container engine for Linux. The OCI runtime underneath is pyrun-oci."""
+    ctx.ensure_object(dict)
+    ctx.obj["root"] = root
+
+
+from runtime.cli.image import build_cmd, image_group  # noqa: E402 - after cli exists
+
+cli.add_command(image_group)
+cli.add_command(build_cmd, "build")
 
 
 @cli.command()

@@ -1,0 +1,1 @@
+"""The Dockerfile builder: instructions → layered images, with a build cache."""

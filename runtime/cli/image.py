@@ -1,0 +1,322 @@
+"""`pyrun image ...` (and `pyrun build`): the image store and the builder on the command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+from runtime.cli.format import ago, human_size, table, truncate
+from runtime.errors import PyrunError
+
+
+def _store(ctx: click.Context):
+    from runtime.image.store import Store
+    return Store(ctx.obj.get("root") if ctx.obj else None)
+
+
+@click.group("image")
+def image_group():
+    """Manage images: build, list, inspect, tag, remove, import, bootstrap."""
+
+
+def build_options(f):
+    for opt in reversed([
+        click.option("-f", "--file", "dockerfile", help="Name of the Dockerfile (default: "
+                     "CONTEXT/Dockerfile)"),
+        click.option("-t", "--tag", "tags", multiple=True, help="Name and optionally a tag "
+                     "(name:tag)"),
+        click.option("--build-arg", "build_args", multiple=True, help="Set a build-time "
+                     "variable (KEY=VALUE)"),
+        click.option("--target", help="Build this stage"),
+        click.option("--no-cache", is_flag=True, help="Do not use the build cache"),
+        click.option("--pull", is_flag=True, help="Accepted; no registry is used yet"),
+        click.option("-q", "--quiet", is_flag=True, help="Print only the image ID"),
+        click.option("--network", default="host", help="Network for RUN steps (host)"),
+    ]):
+        f = opt(f)
+    return click.argument("context")(f)
+
+
+@image_group.command("build")
+@build_options
+@click.pass_context
+def build_cmd(ctx, context, dockerfile, tags, build_args, target, no_cache, pull, quiet,
+              network):
+    """Build an image from a Dockerfile. CONTEXT is a directory, or - for a Dockerfile on
+    stdin (no context)."""
+    from runtime.builder.builder import Builder
+    from runtime.image import reference
+    for t in tags:
+        reference.parse(t)  # a bad tag is an error before anything runs
+    args = {}
+    for kv in build_args:
+        k, eq, v = kv.partition("=")
+        args[k] = v if eq else os.environ.get(k, "")
+    if context == "-":
+        text, ctx_dir, name = sys.stdin.read(), None, "Dockerfile"
+    else:
+        if not os.path.isdir(context):
+            raise PyrunError(f"unable to prepare context: path {context!r} not found")
+        path = dockerfile if dockerfile and os.path.isabs(dockerfile) else \
+            os.path.join(context, dockerfile or "Dockerfile")
+        try:
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+        except FileNotFoundError:
+            raise PyrunError(f"unable to prepare context: Dockerfile not found at {path}") \
+                from None
+        ctx_dir, name = context, os.path.basename(path)
+    Builder(_store(ctx), text, ctx_dir, dockerfile_name=name, tags=tags, build_args=args,
+            target=target, no_cache=no_cache, quiet=quiet).build()
+
+
+@image_group.command("ls")
+@click.option("-a", "--all", "show_all", is_flag=True, help="Show intermediate images too")
+@click.option("-q", "--quiet", is_flag=True, help="Only IDs")
+@click.option("--no-trunc", is_flag=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.pass_context
+def ls_cmd(ctx, show_all, quiet, no_trunc, fmt):
+    """List images."""
+    from runtime.image import reference
+    store = _store(ctx)
+    images = store.images()
+    parents = {img.parent for img in images}
+    rows = []
+    for img in sorted(images, key=lambda i: i.created, reverse=True):
+        tags = img.tags
+        if not tags and not show_all and img.id in parents:
+            continue  # an intermediate build step
+        ident = img.id if no_trunc else img.short_id
+        for t in tags or [None]:
+            if t:
+                ref = reference.parse(t)
+                repo, tag = ref.familiar_repository, ref.tag
+            else:
+                repo = tag = "<none>"
+            rows.append({"Repository": repo, "Tag": tag, "ID": ident,
+                         "CreatedSince": ago(img.created), "CreatedAt": img.created,
+                         "Size": human_size(img.size)})
+    if quiet:
+        click.echo("".join(dict.fromkeys(r["ID"] + "\n" for r in rows)), nl=False)
+        return
+    if fmt == "json":
+        for r in rows:
+            click.echo(json.dumps(r))
+        return
+    lines = [["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]]
+    lines += [[r["Repository"], r["Tag"], r["ID"], r["CreatedSince"], r["Size"]] for r in rows]
+    click.echo(table(lines), nl=False)
+
+
+@image_group.command("history")
+@click.argument("image")
+@click.option("--no-trunc", is_flag=True)
+@click.option("-q", "--quiet", is_flag=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.pass_context
+def history_cmd(ctx, image, no_trunc, quiet, fmt):
+    """Show the history of an image: one row per instruction, newest first."""
+    store = _store(ctx)
+    img = store.resolve(image)
+    chain = _chain(store, img)
+    rows = []
+    diff_ids = img.diff_ids
+    sizes = store.layer_sizes()
+    layer_i = len(diff_ids)
+    for n, h in enumerate(reversed(img.config.get("history", []))):
+        step_image = chain[n] if n < len(chain) else None
+        if h.get("empty_layer"):
+            size = 0
+        else:
+            layer_i -= 1
+            size = sizes.get(diff_ids[layer_i], 0) if layer_i >= 0 else 0
+        ident = (step_image.id if no_trunc else step_image.short_id) if step_image \
+            else "<missing>"
+        created_by = h.get("created_by", "")
+        rows.append({"ID": ident, "CreatedSince": ago(h.get("created", "")),
+                     "CreatedAt": h.get("created", ""),
+                     "CreatedBy": created_by if no_trunc else truncate(created_by, 45),
+                     "Size": human_size(size), "Comment": h.get("comment", "")})
+    if quiet:
+        click.echo("".join(r["ID"] + "\n" for r in rows), nl=False)
+        return
+    if fmt == "json":
+        for r in rows:
+            click.echo(json.dumps(r))
+        return
+    lines = [["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"]]
+    lines += [[r["ID"], r["CreatedSince"], r["CreatedBy"], r["Size"], r["Comment"]]
+              for r in rows]
+    click.echo(table(lines), nl=False)
+
+
+def _chain(store, img) -> list:
+    """The image and its stored ancestors, newest first: the IDs of locally built steps."""
+    out = []
+    cur = img
+    while cur is not None and len(out) < 10000:
+        out.append(cur)
+        parent = cur.parent
+        cur = store.image(parent) if parent and parent in store.index()["images"] else None
+    return out
+
+
+@image_group.command("tag")
+@click.argument("source")
+@click.argument("target")
+@click.pass_context
+def tag_cmd(ctx, source, target):
+    """Give an image another name."""
+    store = _store(ctx)
+    store.tag(store.resolve(source).id, target)
+
+
+@image_group.command("rm")
+@click.argument("images", nargs=-1, required=True)
+@click.option("-f", "--force", is_flag=True, help="Remove even if other names point at it")
+@click.pass_context
+def rm_cmd(ctx, images, force):
+    """Remove images (untag; delete when no name is left)."""
+    from runtime.image import reference
+    store = _store(ctx)
+    failed = False
+    for name in images:
+        try:
+            img = store.resolve(name)
+            by_name = not reference.looks_like_id(name) or name in img.tags
+            tags = img.tags
+            if by_name and len(tags) > 1 and not force:
+                click.echo(f"Untagged: {store.untag(name) and reference.parse(name).familiar()}")
+                continue
+            if not by_name and len(tags) > 1 and not force:
+                raise PyrunError(f"conflict: unable to delete {img.short_id} (must be forced) - "
+                                 "image is referenced in multiple repositories")
+            for t in tags:
+                store.untag(t)
+                click.echo(f"Untagged: {reference.parse(t).familiar()}")
+            for removed in store.remove_image(img.id):
+                click.echo(f"Deleted: {removed}")
+        except PyrunError as e:
+            click.echo(f"Error: {e}", err=True)
+            failed = True
+    if failed:
+        sys.exit(1)
+
+
+@image_group.command("inspect")
+@click.argument("images", nargs=-1, required=True)
+@click.pass_context
+def inspect_cmd(ctx, images):
+    """Low-level information on images, as JSON (Docker's main fields)."""
+    from runtime.image import reference
+    store = _store(ctx)
+    out = []
+    for name in images:
+        img = store.resolve(name)
+        cfg = img.config
+        out.append({
+            "Id": img.id,
+            "RepoTags": [reference.parse(t).familiar() for t in img.tags],
+            "RepoDigests": [],
+            "Parent": img.parent or "",
+            "Comment": (cfg.get("history") or [{}])[-1].get("comment", ""),
+            "Created": img.created,
+            "Author": cfg.get("author", ""),
+            "Config": cfg.get("config", {}),
+            "Architecture": cfg.get("architecture", ""),
+            "Os": cfg.get("os", ""),
+            "Size": img.size,
+            "RootFS": {"Type": "layers", "Layers": img.diff_ids},
+            "Metadata": {"ManifestDigest": img.manifest_digest},
+        })
+    click.echo(json.dumps(out, indent=4))
+
+
+@image_group.command("import")
+@click.argument("tarball")
+@click.argument("name", required=False)
+@click.option("-c", "--change", "changes", multiple=True,
+              help='Apply a Dockerfile instruction: CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE')
+@click.pass_context
+def import_cmd(ctx, tarball, name, changes):
+    """Import a root filesystem tar (or - for stdin) as a one-layer image."""
+    from runtime.image import base, reference
+    if name:
+        reference.parse(name)
+    cfg = _changes(changes)
+    store = _store(ctx)
+    if tarball == "-":
+        img = base.import_tar(store, sys.stdin.buffer, name, "-", cfg)
+    else:
+        try:
+            with open(tarball, "rb") as f:
+                img = base.import_tar(store, f, name, tarball, cfg)
+        except FileNotFoundError:
+            raise PyrunError(f"import: {tarball}: no such file") from None
+    click.echo(img.id)
+
+
+def _changes(changes) -> dict:
+    out: dict = {}
+    for ch in changes:
+        from runtime.dockerfile.instructions import build as build_df
+        ins = build_df(f"FROM scratch\n{ch}\n").stages[0].instructions[0]
+        if ins.kind in ("cmd", "entrypoint"):
+            val = ins.args if ins.json else ["/bin/sh", "-c", ins.args[0]]
+            out["Cmd" if ins.kind == "cmd" else "Entrypoint"] = val
+        elif ins.kind == "env":
+            env = out.setdefault("Env", [])
+            for i in range(0, len(ins.args), 3):
+                env.append(f"{ins.args[i]}={ins.args[i + 1]}")
+        elif ins.kind == "workdir":
+            out["WorkingDir"] = ins.args[0]
+        elif ins.kind == "user":
+            out["User"] = ins.args[0]
+        elif ins.kind == "expose":
+            out["ExposedPorts"] = {(p if "/" in p else p + "/tcp"): {} for p in ins.args}
+        else:
+            raise PyrunError(f"--change: {ins.kind.upper()} is not supported")
+    if "Env" in out:
+        from runtime.image.base import DEFAULT_ENV
+        out["Env"] = list(DEFAULT_ENV) + out["Env"]
+    return out
+
+
+@image_group.command("bootstrap")
+@click.argument("name")
+@click.option("--mirror", help="Debian mirror (default: the one this host's apt uses)")
+@click.pass_context
+def bootstrap_cmd(ctx, name, mirror):
+    """Make a base image without a registry: debian:SUITE with debootstrap/mmdebstrap."""
+    from runtime.image import base, reference
+    ref = reference.parse(name)
+    if ref.familiar_repository != "debian":
+        raise PyrunError(f"bootstrap makes Debian images (debian:SUITE), not {name}")
+    img = base.bootstrap_debian(_store(ctx), ref.tag, name, mirror)
+    click.echo(f"{ref.familiar()}: {img.id}")
+
+
+@image_group.command("prune")
+@click.option("-a", "--all", "prune_all", is_flag=True, help="Also unused tagged images")
+@click.pass_context
+def prune_cmd(ctx, prune_all):
+    """Remove dangling images (no name, not a build step of a named one)."""
+    store = _store(ctx)
+    keep = set()
+    for img in store.images():
+        if img.tags and not prune_all:
+            for a in _chain(store, img):
+                keep.add(a.id)
+    removed = []
+    for img in store.images():
+        if img.id not in keep and img.id in store.index()["images"]:
+            for t in img.tags:
+                store.untag(t)
+            removed += store.remove_image(img.id)
+    for r in removed:
+        click.echo(f"Deleted: {r}")
+    click.echo(f"Total: {len(removed)} images")

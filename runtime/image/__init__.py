@@ -1,0 +1,1 @@
+"""The image store, layers, references, base images."""

@@ -1,0 +1,131 @@
+"""Pure pieces of images and builds: references, instructions, context, output formats."""
+
+import os
+
+import pytest
+
+from runtime.builder.context import Context, ContextError, content_hash
+from runtime.cli.format import human_duration, human_size, table
+from runtime.dockerfile.instructions import build
+from runtime.dockerfile.parser import DockerfileSyntaxError
+from runtime.image import reference
+
+
+@pytest.mark.parametrize("text,full,familiar", [
+    ("nginx", "docker.io/library/nginx:latest", "nginx:latest"),
+    ("custom-nginx:packaged", "docker.io/library/custom-nginx:packaged",
+     "custom-nginx:packaged"),
+    ("user/app:1.0", "docker.io/user/app:1.0", "user/app:1.0"),
+    ("localhost:5000/a/b:v1", "localhost:5000/a/b:v1", "localhost:5000/a/b:v1"),
+    ("ghcr.io/o/r", "ghcr.io/o/r:latest", "ghcr.io/o/r:latest"),
+    ("debian@sha256:" + "a" * 64, "docker.io/library/debian@sha256:" + "a" * 64,
+     "debian@sha256:" + "a" * 64),
+])
+def test_references_normalise_like_docker(text, full, familiar):
+    ref = reference.parse(text)
+    assert str(ref) == full and ref.familiar() == familiar
+
+
+@pytest.mark.parametrize("bad", ["", "UPPER", "a:b:c", "name:" + "x" * 200, "a@sha256:xyz",
+                                 " spaced"])
+def test_bad_references(bad):
+    with pytest.raises(reference.ReferenceError, match="invalid reference format"):
+        reference.parse(bad)
+
+
+def test_ids_are_recognised():
+    assert reference.looks_like_id("3199372aa3fc")
+    assert reference.looks_like_id("sha256:" + "0" * 64)
+    assert not reference.looks_like_id("nginx")
+
+
+def test_unknown_instruction_names_file_and_line():
+    with pytest.raises(DockerfileSyntaxError) as e:
+        build("FROM busybox\n\n# comment\nRUNN echo hi\n")
+    assert str(e.value) == "Dockerfile:4: unknown instruction: RUNN"
+
+
+@pytest.mark.parametrize("text,message", [
+    ("RUN echo\n", "Dockerfile:1: no build stage in current context: RUN before FROM"),
+    ("FROM a b\n", "Dockerfile:1: FROM requires either one or three arguments"),
+    ("FROM a\nCOPY x\n", "Dockerfile:2: COPY requires at least two arguments"),
+    ("FROM a\nSHELL bash -c\n", "Dockerfile:2: SHELL requires the arguments to be in JSON"),
+    ("FROM a\nCOPY --frm=x a b\n", "Dockerfile:2: unknown flag: --frm"),
+    ("FROM a AS x\nFROM b AS x\n", "duplicate stage name 'x'"),
+    ("FROM a\nONBUILD FROM b\n", "Dockerfile:2: FROM isn't allowed as an ONBUILD trigger"),
+])
+def test_instruction_errors(text, message):
+    with pytest.raises(DockerfileSyntaxError, match=message.replace("(", r"\(")):
+        build(text)
+
+
+def test_stages_meta_args_and_target():
+    df = build("ARG BASE=busybox\nFROM $BASE AS one\nRUN a\nFROM one\nCOPY --from=one /x /y\n")
+    assert [s.name for s in df.stages] == ["one", None]
+    assert df.meta_args[0].args == ["BASE=busybox"]
+    assert df.stage("one") == 0 and df.stage(None) == 1 and df.stage("1") == 1
+    copy = df.stages[1].instructions[0]
+    assert copy.flags == {"from": "one"} and copy.args == ["/x", "/y"] and copy.line == 5
+    with pytest.raises(DockerfileSyntaxError, match="target stage 'nope'"):
+        df.stage("nope")
+
+
+def test_heredoc_run_keeps_its_body():
+    df = build("FROM a\nRUN <<EOF\necho one\necho two\nEOF\nCMD x\n")
+    run, cmd = df.stages[0].instructions
+    assert run.heredocs[0].content == "echo one\necho two\n"
+    assert (run.line, run.end_line, cmd.line) == (2, 5, 6)
+
+
+def make_context(tmp_path, files: dict, ignore: str = ""):
+    for name, body in files.items():
+        p = tmp_path / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(body)
+    if ignore:
+        (tmp_path / ".dockerignore").write_text(ignore)
+    return Context(str(tmp_path))
+
+
+def test_context_selects_with_wildcards_and_ignores(tmp_path):
+    ctx = make_context(tmp_path, {"a.txt": "1", "b.txt": "2", "c.md": "3", "dir/x.txt": "4",
+                                  "dir/secret.key": "5"}, "*.md\ndir/*.key\n")
+    assert ctx.select("*.txt") == ["a.txt", "b.txt"]
+    assert [r for r, _ in ctx.walk("dir") if not ctx.excluded(r)] == ["dir", "dir/x.txt"]
+    with pytest.raises(ContextError, match="excluded by .dockerignore"):
+        ctx.select("c.md")
+    with pytest.raises(ContextError, match="outside the build context"):
+        ctx.select("../etc/passwd")
+    with pytest.raises(ContextError, match="matches nothing"):
+        ctx.select("*.zip")
+
+
+def test_content_hash_follows_bytes_and_modes_not_mtimes(tmp_path):
+    ctx = make_context(tmp_path, {"f": "one"})
+    h1 = content_hash(ctx, ["f"])
+    os.utime(tmp_path / "f", (1, 1))
+    assert content_hash(ctx, ["f"]) == h1
+    (tmp_path / "f").chmod(0o700)
+    h2 = content_hash(ctx, ["f"])
+    assert h2 != h1
+    (tmp_path / "f").write_text("two")
+    assert content_hash(ctx, ["f"]) not in (h1, h2)
+
+
+@pytest.mark.parametrize("size,text", [(0, "0B"), (999, "999B"), (1000, "1kB"),
+                                       (85_234_567, "85.2MB"), (1_980_000, "1.98MB")])
+def test_human_size(size, text):
+    assert human_size(size) == text
+
+
+@pytest.mark.parametrize("secs,text", [(0, "Less than a second"), (1, "1 second"),
+                                       (8, "8 seconds"), (70, "About a minute"),
+                                       (300, "5 minutes"), (3600, "About an hour"),
+                                       (7200, "2 hours"), (3 * 86400, "3 days"),
+                                       (15 * 86400, "2 weeks")])
+def test_human_duration(secs, text):
+    assert human_duration(secs) == text
+
+
+def test_table_pads_columns():
+    assert table([["A", "BB"], ["ccc", "d"]]) == "A     BB\nccc   d\n"
