@@ -16,8 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import subprocess
 import sys
 import uuid
 
@@ -83,7 +81,7 @@ class Builder:
         self.no_cache = no_cache
         self.quiet = quiet
         self.out = out or sys.stdout
-        self.work = None
+        self._work = None
         self.stage_images: dict[str, Image | None] = {}
         self.used_args: set[str] = set()
 
@@ -106,7 +104,6 @@ class Builder:
         total = sum(1 + len(s.instructions) for s in stages)
         meta = self._meta_args(df)
         bundlemod.private_mount_namespace()
-        self.work = self.store.tmpdir("build-")
         try:
             n = 0
             image = None
@@ -142,7 +139,16 @@ class Builder:
                 print(image.id, file=self.out)
             return image
         finally:
-            shutil.rmtree(self.work, ignore_errors=True)
+            if self._work is not None:
+                import shutil  # only a build that ran a step has a work dir to remove
+                shutil.rmtree(self._work, ignore_errors=True)
+
+    @property
+    def work(self) -> str:
+        """Scratch space for this build's steps, made on the first cache miss."""
+        if self._work is None:
+            self._work = self.store.tmpdir("build-")
+        return self._work
 
     def _meta_args(self, df) -> dict[str, str]:
         """ARGs before the first FROM: usable in FROM lines (and re-declared in stages)."""
@@ -407,6 +413,7 @@ class Builder:
             with open(os.path.join(step, "config.json"), "w") as f:
                 json.dump(config, f)
             self.out.flush()
+            import subprocess
             p = subprocess.run([_oci_binary(), "--root", OCI_ROOT, "run", "--bundle", step, cid],
                                stdin=subprocess.DEVNULL, stdout=self.out if not self.quiet
                                else subprocess.DEVNULL, stderr=subprocess.STDOUT
@@ -700,6 +707,7 @@ def _oci_binary() -> str:
     here = os.path.join(os.path.dirname(sys.executable), "pyrun-oci")
     if os.path.exists(here):
         return here
+    import shutil
     found = shutil.which("pyrun-oci")
     if found is None:
         raise BuildError("pyrun-oci not found (run scripts/setup)")

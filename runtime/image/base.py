@@ -95,6 +95,7 @@ def bootstrap_debian(store: Store, suite: str, name: str | None = None, mirror: 
             raise PyrunError(f"{os.path.basename(tool)} failed (exit {proc.returncode}):\n"
                              + "\n".join(tail))
         _progress(out, None)
+        _slim_apt(rootfs)
         # Leave no apt caches in the image; a container's DNS is written at run time.
         for junk in ("var/cache/apt/archives", "var/lib/apt/lists"):
             p = os.path.join(rootfs, junk)
@@ -112,6 +113,29 @@ def bootstrap_debian(store: Store, suite: str, name: str | None = None, mirror: 
     finally:
         subprocess.run(["umount", "-R", "-l", rootfs], stderr=subprocess.DEVNULL)
         shutil.rmtree(work, ignore_errors=True)
+
+
+# What Docker's official Debian images configure (debuerreotype's "slimify"), so that
+# `RUN apt-get install` layers hold the installed files, not the downloaded packages.
+APT_SLIM = {
+    "docker-clean": (
+        'DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb '
+        '/var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };\n'
+        'APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb '
+        '/var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };\n'
+        'Dir::Cache::pkgcache ""; Dir::Cache::srcpkgcache "";\n'),
+    "docker-no-languages": 'Acquire::Languages "none";\n',
+    "docker-gzip-indexes": 'Acquire::GzipIndexes "true";\n',
+    "docker-autoremove-suggests": 'Apt::AutoRemove::SuggestsImportant "false";\n',
+}
+
+
+def _slim_apt(rootfs: str) -> None:
+    conf = os.path.join(rootfs, "etc", "apt", "apt.conf.d")
+    if os.path.isdir(conf):
+        for name, text in APT_SLIM.items():
+            with open(os.path.join(conf, name), "w") as f:
+                f.write(text)
 
 
 def _progress(out, text: str | None) -> None:
