@@ -286,6 +286,61 @@ def _changes(changes) -> dict:
     return out
 
 
+@image_group.command("save")
+@click.argument("images", nargs=-1, required=True)
+@click.option("-o", "--output", help="Write to this file (default: stdout)")
+@click.option("--format", "fmt", type=click.Choice(["docker", "oci"]), default="docker",
+              help="docker: what `docker load` reads; oci: an OCI image layout tar")
+@click.pass_context
+def save_cmd(ctx, images, output, fmt):
+    """Save images to a tar archive (docker-archive, or an OCI layout)."""
+    from runtime.image import archive
+    store = _store(ctx)
+    for name in images:
+        store.resolve(name)  # every name must exist before anything is written
+    if output is None:
+        if sys.stdout.isatty():
+            raise PyrunError("refusing to write an archive to a terminal: use -o FILE")
+        archive.save(store, list(images), sys.stdout.buffer, fmt)
+        return
+    tmp = f"{output}.tmp.{os.getpid()}"
+    try:
+        with open(tmp, "wb") as f:
+            archive.save(store, list(images), f, fmt)
+        os.rename(tmp, output)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+@image_group.command("load")
+@click.option("-i", "--input", "input_", help="Read from this file (default: stdin)")
+@click.option("-q", "--quiet", is_flag=True)
+@click.pass_context
+def load_cmd(ctx, input_, quiet):
+    """Load images from a docker-archive or OCI layout tar."""
+    from runtime.image import archive
+    store = _store(ctx)
+    if input_ is None:
+        import shutil
+        import tempfile
+        with tempfile.NamedTemporaryFile(dir=store.ensure().tmpdir("load-")) as f:
+            shutil.copyfileobj(sys.stdin.buffer, f)
+            f.flush()
+            loaded = archive.load(store, f.name)
+        shutil.rmtree(os.path.dirname(f.name), ignore_errors=True)
+    else:
+        if not os.path.exists(input_):
+            raise PyrunError(f"load: {input_}: no such file")
+        loaded = archive.load(store, input_)
+    if not quiet:
+        for img, names in loaded:
+            for n in names:
+                click.echo(f"Loaded image: {n}")
+            if not names:
+                click.echo(f"Loaded image ID: {img.id}")
+
+
 @image_group.command("bootstrap")
 @click.argument("name")
 @click.option("--mirror", help="Debian mirror (default: the one this host's apt uses)")

@@ -1,0 +1,153 @@
+"""image save / load: pyrun's own round trip, the OCI layout against the image-spec
+validator and skopeo, and the docker-archive against a real (private) dockerd."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+
+import pytest
+
+from tests.conftest import conformance_dir
+from tests.integration.test_build import Pyrun, busybox, context, pyrun  # noqa: F401
+
+
+@pytest.fixture
+def built(pyrun, busybox, tmp_path):  # noqa: F811
+    ctx = context(tmp_path, "FROM busybox\nRUN echo made > /made\nCMD [\"cat\", \"/made\"]\n")
+    pyrun("build", "-t", "saved:1", ctx)
+    return json.loads(pyrun("image", "inspect", "saved:1").stdout)[0]["Id"]
+
+
+def test_docker_archive_round_trip(pyrun, built, tmp_path):  # noqa: F811
+    out = tmp_path / "saved.tar"
+    pyrun("image", "save", "-o", str(out), "saved:1")
+    with tarfile.open(out) as t:
+        manifest = json.load(t.extractfile("manifest.json"))
+    assert manifest[0]["RepoTags"] == ["saved:1"] and len(manifest[0]["Layers"]) == 2
+    other = Pyrun(tempfile.mkdtemp(prefix="pyrun-test-store-", dir="/var/tmp"))
+    try:
+        assert other("image", "load", "-i", str(out)).stdout == "Loaded image: saved:1\n"
+        assert json.loads(other("image", "inspect", "saved:1").stdout)[0]["Id"] == built
+        assert other.image_files("saved:1", "/made") == b"made\n"
+    finally:
+        shutil.rmtree(other.root, ignore_errors=True)
+
+
+def test_oci_layout_validates_and_skopeo_reads_it(pyrun, built, tmp_path):  # noqa: F811
+    out = tmp_path / "oci.tar"
+    pyrun("image", "save", "--format", "oci", "-o", str(out), "saved:1")
+    layout = tmp_path / "layout"
+    layout.mkdir()
+    with tarfile.open(out) as t:
+        t.extractall(layout)
+    validator = conformance_dir("oci-image-spec") / "validate_layout.py"
+    p = subprocess.run([sys.executable, str(validator), str(layout)], capture_output=True,
+                       text=True)
+    assert p.returncode == 0 and p.stdout.startswith("OK"), p.stdout + p.stderr
+    if shutil.which("skopeo") is None:
+        pytest.skip("skopeo not installed (scripts/setup --test installs it)")
+    p = subprocess.run(["skopeo", "inspect", f"oci-archive:{out}"], capture_output=True,
+                       text=True)
+    assert p.returncode == 0, p.stderr
+    info = json.loads(p.stdout)
+    cfg = json.loads(pyrun("image", "inspect", "saved:1").stdout)[0]
+    assert info["Layers"] == cfg["RootFS"]["Layers"]
+    p = subprocess.run(["skopeo", "inspect", "--config", f"oci-archive:{out}"],
+                       capture_output=True, text=True)
+    assert json.loads(p.stdout)["config"]["Cmd"] == ["cat", "/made"]
+
+
+def test_load_refuses_a_tampered_layer(pyrun, built, tmp_path):  # noqa: F811
+    out = tmp_path / "saved.tar"
+    pyrun("image", "save", "-o", str(out), "saved:1")
+    bad = tmp_path / "bad.tar"
+    with tarfile.open(out) as src, tarfile.open(bad, "w") as dst:
+        manifest = json.load(src.extractfile("manifest.json"))
+        victim = manifest[0]["Layers"][-1]
+        for m in src.getmembers():
+            data = src.extractfile(m).read() if m.isfile() else None
+            if m.name == victim:
+                import io
+                buf = io.BytesIO()
+                with tarfile.open(fileobj=buf, mode="w") as lt:
+                    info = tarfile.TarInfo("made")
+                    info.size = 5
+                    lt.addfile(info, io.BytesIO(b"evil\n"))
+                data = buf.getvalue()
+                m.size = len(data)
+            import io
+            dst.addfile(m, io.BytesIO(data) if data is not None else None)
+    other = Pyrun(tempfile.mkdtemp(prefix="pyrun-test-store-", dir="/var/tmp"))
+    try:
+        p = other("image", "load", "-i", str(bad), check=False)
+        assert p.returncode != 0 and "the config says" in p.stderr
+        assert other("image", "ls", "-q").stdout == ""
+    finally:
+        shutil.rmtree(other.root, ignore_errors=True)
+
+
+@pytest.fixture
+def dockerd():
+    binary = shutil.which("dockerd")
+    if binary is None:
+        pytest.skip("dockerd not installed (Debian docker.io; scripts/setup --test installs it)")
+    d = tempfile.mkdtemp(prefix="pyrun-dockerd-", dir="/var/tmp")
+    sock = os.path.join(d, "docker.sock")
+    log = open(os.path.join(d, "dockerd.log"), "w")
+    # No bridge, no iptables: this daemon must not touch the host's network or ruleset.
+    proc = subprocess.Popen([binary, "--data-root", f"{d}/data", "--exec-root", f"{d}/exec",
+                             "--pidfile", f"{d}/docker.pid", "--host", f"unix://{sock}",
+                             "--bridge", "none", "--iptables=false", "--ip6tables=false",
+                             "--ip-masq=false", "--containerd-namespace", "pyrun-test",
+                             "--containerd-plugins-namespace", "pyrun-test-plugins"],
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    cli = "/usr/bin/docker" if os.path.exists("/usr/bin/docker") else shutil.which("docker")
+
+    def docker(*args, check=True):
+        p = subprocess.run([cli, "-H", f"unix://{sock}", *args], capture_output=True,
+                           text=True, timeout=120)
+        if check and p.returncode != 0:
+            raise AssertionError(f"docker {' '.join(args)}: {p.stdout}{p.stderr}")
+        return p
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                pytest.fail("dockerd exited: " + open(os.path.join(d, "dockerd.log")).read())
+            if os.path.exists(sock) and docker("version", check=False).returncode == 0:
+                break
+            time.sleep(0.2)
+        yield docker
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+        subprocess.run(["umount", "-R", "-l", d], stderr=subprocess.DEVNULL)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_docker_loads_what_pyrun_saves_and_back(pyrun, built, tmp_path, dockerd):  # noqa: F811
+    out = tmp_path / "saved.tar"
+    pyrun("image", "save", "-o", str(out), "saved:1")
+    assert "Loaded image: saved:1" in dockerd("load", "-i", str(out)).stdout
+    info = json.loads(dockerd("image", "inspect", "saved:1").stdout)[0]
+    assert info["Id"] == built
+    assert info["Config"]["Cmd"] == ["cat", "/made"]
+    dockerd("tag", "saved:1", "from-docker:2")
+    back = tmp_path / "from-docker.tar"
+    dockerd("save", "-o", str(back), "from-docker:2")
+    assert "Loaded image: from-docker:2" in pyrun("image", "load", "-i", str(back)).stdout
+    assert pyrun.image_files("from-docker:2", "/made") == b"made\n"
+    assert json.loads(pyrun("image", "inspect", "from-docker:2").stdout)[0]["Id"] == built
