@@ -138,12 +138,13 @@ def _remove(pfd: int, name: str, root: _Root, rel: str) -> None:
         os.unlink(name, dir_fd=pfd)
 
 
-def unpack(stream, dest: str) -> None:
-    """Extract a layer tar (a file object; any compression) into the directory dest."""
+def unpack(stream, dest: str, detect: bool = True) -> None:
+    """Extract a layer tar (a file object; any compression unless detect=False, for a stream
+    already decompressed) into the directory dest."""
     root = _Root(os.path.realpath(dest))
     dir_times = []
     try:
-        with tarfile.open(fileobj=open_stream(stream), mode="r|") as tar:
+        with tarfile.open(fileobj=open_stream(stream) if detect else stream, mode="r|") as tar:
             for m in tar:
                 rel = _clean_name(m.name)
                 if rel is None:

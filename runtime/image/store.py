@@ -194,25 +194,17 @@ class Store:
         work = self.tmpdir("layer-")
         try:
             tar_path = os.path.join(work, "layer.tar")
-            sha = hashlib.sha256()
-            size = 0
+            unpacked = os.path.join(work, "dir")
+            os.mkdir(unpacked, 0o755)
+            # One pass: what the unpacker reads is hashed and kept as the blob on the way.
             with open(tar_path, "wb") as out:
-                src = layermod.open_stream(stream)
-                while True:
-                    chunk = src.read(1 << 20)
-                    if not chunk:
-                        break
-                    sha.update(chunk)
-                    size += len(chunk)
-                    out.write(chunk)
-            diff_id = "sha256:" + sha.hexdigest()
+                tee = _Tee(layermod.open_stream(stream), out)
+                layermod.unpack(tee, unpacked, detect=False)
+                tee.drain()  # the tar's end padding, which the unpacker does not read
+            diff_id = "sha256:" + tee.sha.hexdigest()
             if not self.has_layer(diff_id):
-                unpacked = os.path.join(work, "dir")
-                os.mkdir(unpacked, 0o755)
-                with open(tar_path, "rb") as f:
-                    layermod.unpack(f, unpacked)
-                self._install_layer(diff_id, size, tar_path, unpacked)
-            return diff_id, size
+                self._install_layer(diff_id, tee.size, tar_path, unpacked)
+            return diff_id, tee.size
         finally:
             _rmtree(work)
 
@@ -400,6 +392,26 @@ class Store:
                 _rmtree(os.path.join(layers, name))
                 index["layers"].pop(f"sha256:{name}", None)
         self._save_index(index)
+
+
+class _Tee:
+    """Reads from src, hashing and copying everything read to out."""
+
+    def __init__(self, src, out):
+        self.src, self.out = src, out
+        self.sha = hashlib.sha256()
+        self.size = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.src.read(n)
+        self.sha.update(data)
+        self.size += len(data)
+        self.out.write(data)
+        return data
+
+    def drain(self) -> None:
+        while self.read(1 << 20):
+            pass
 
 
 def _rmtree(path: str) -> None:
