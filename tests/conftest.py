@@ -8,6 +8,19 @@ PROJECT = pathlib.Path(__file__).resolve().parent.parent
 CONFORMANCE = PROJECT.parent / "shared" / "conformance"
 
 
+def unmount_under(path: str) -> None:
+    """Unmount everything mounted at or below path, deepest first (peers such as dockerd
+    leave nsfs pins behind; `umount -R` only works on a mount point itself)."""
+    import os
+    import subprocess
+    path = os.path.realpath(path)
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4] for line in f]
+    for p in sorted((p for p in points if p == path or p.startswith(path + "/")),
+                    key=len, reverse=True):
+        subprocess.run(["umount", "-l", p], stderr=subprocess.DEVNULL)
+
+
 def conformance_dir(name: str) -> pathlib.Path:
     """A folder of ../shared/conformance, or skip (with the reason) where it is absent."""
     d = CONFORMANCE / name

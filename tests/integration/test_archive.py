@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from tests.conftest import conformance_dir
+from tests.conftest import conformance_dir, unmount_under
 from tests.integration.test_build import Pyrun, busybox, context, pyrun  # noqa: F401
 
 
@@ -134,8 +134,9 @@ def dockerd():
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         log.close()
-        subprocess.run(["umount", "-R", "-l", d], stderr=subprocess.DEVNULL)
+        unmount_under(d)
         shutil.rmtree(d, ignore_errors=True)
+        assert not os.path.exists(d), f"{d} could not be removed"
 
 
 def test_docker_loads_what_pyrun_saves_and_back(pyrun, built, tmp_path, dockerd):  # noqa: F811

@@ -15,6 +15,7 @@ import uuid
 
 import pytest
 
+from tests.conftest import unmount_under
 from tests.integration.conftest import BIN, leftover_cgroups, remove_cgroup_tree
 from tests.integration.oci_archive import make_oci_archive
 
@@ -41,7 +42,7 @@ def wait_for(pred, timeout=20.0, what="condition"):
 def workdir():
     d = tempfile.mkdtemp(prefix="pyrun-interop-", dir="/run")
     yield d
-    subprocess.run(["umount", "-R", "-l", d], stderr=subprocess.DEVNULL)
+    unmount_under(d)
     shutil.rmtree(d, ignore_errors=True)
 
 

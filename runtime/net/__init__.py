@@ -1,0 +1,1 @@
+"""Networking for containers: the bridge, IPAM, named namespaces, published ports."""
