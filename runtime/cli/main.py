@@ -24,8 +24,15 @@ def cli(ctx, root):
 
 from runtime.cli.image import build_cmd, image_group  # noqa: E402 - after cli exists
 
+from runtime.cli.container import (container_group, exec_cmd, kill_cmd, logs_cmd,  # noqa: E402
+                                   ls_cmd, rm_cmd, run_cmd, stop_cmd)
+
 cli.add_command(image_group)
 cli.add_command(build_cmd, "build")
+cli.add_command(container_group)
+for _name, _cmd in (("run", run_cmd), ("ls", ls_cmd), ("ps", ls_cmd), ("stop", stop_cmd),
+                    ("rm", rm_cmd), ("logs", logs_cmd), ("exec", exec_cmd), ("kill", kill_cmd)):
+    cli.add_command(_cmd, _name)
 
 
 @cli.command()

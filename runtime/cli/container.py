@@ -1,0 +1,390 @@
+"""`pyrun run`, `pyrun ls` and the other container commands (Docker's flags and output)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import click
+
+from runtime.cli.format import ago, table, truncate
+from runtime.errors import PyrunError
+
+
+def _store(ctx):
+    from runtime.image.store import Store
+    return Store(ctx.obj.get("root") if ctx.obj else None).ensure()
+
+
+def _containers(store):
+    from runtime.engine import containers as cmod
+    cmod.refresh(store)  # a crashed monitor's container shows Exited, its network removed
+    return cmod
+
+
+@click.group("container")
+def container_group():
+    """Manage containers."""
+
+
+RUN_SETTINGS = {"ignore_unknown_options": False, "allow_interspersed_args": False}
+
+
+@container_group.command("run", context_settings=RUN_SETTINGS)
+@click.option("-d", "--detach", is_flag=True, help="Run in the background, print the id")
+@click.option("--name", help="A name for the container")
+@click.option("-p", "--publish", multiple=True, help="[IP:][HOST:]CONTAINER[/PROTO]")
+@click.option("-P", "--publish-all", is_flag=True, help="Publish every EXPOSEd port")
+@click.option("--rm", "auto_remove", is_flag=True, help="Remove the container when it exits")
+@click.option("-e", "--env", multiple=True, help="KEY=VALUE (or KEY: taken from here)")
+@click.option("--env-file", multiple=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("-w", "--workdir")
+@click.option("-u", "--user")
+@click.option("-h", "--hostname")
+@click.option("--entrypoint")
+@click.option("-i", "--interactive", is_flag=True)
+@click.option("-t", "--tty", is_flag=True)
+@click.option("--network", default="bridge", help="bridge, none or host")
+@click.option("-m", "--memory")
+@click.option("--cpus", type=float)
+@click.option("--pids-limit", type=int)
+@click.option("-l", "--label", multiple=True)
+@click.option("--read-only", is_flag=True)
+@click.option("--stop-signal")
+@click.option("--stop-timeout", type=int)
+@click.argument("image")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def run_cmd(ctx, detach, name, publish, publish_all, auto_remove, env, env_file, workdir, user,
+            hostname, entrypoint, interactive, tty, network, memory, cpus, pids_limit, label,
+            read_only, stop_signal, stop_timeout, image, command):
+    """Create and run a container from an image."""
+    from runtime.image.store import ImageNotFound
+    store = _store(ctx)
+    cmod = _containers(store)
+    envs = []
+    for f in env_file:
+        with open(f) as fh:
+            envs += [line.strip() for line in fh if line.strip() and not line.startswith("#")]
+    for e in env:
+        envs.append(e if "=" in e else f"{e}={os.environ.get(e, '')}")
+    labels = dict(kv.partition("=")[::2] for kv in label)
+    try:
+        c = cmod.create(store, image, name=name, command=command,
+                        entrypoint=[entrypoint] if entrypoint else None, env=envs,
+                        publish=publish, publish_all=publish_all, workdir=workdir, user=user,
+                        hostname=hostname, network=network, auto_remove=auto_remove,
+                        memory=cmod.parse_memory(memory) if memory else None,
+                        pids_limit=pids_limit, labels=labels, interactive=interactive,
+                        tty=tty, read_only=read_only, stop_signal=stop_signal,
+                        stop_timeout=stop_timeout, cpus=cpus)
+    except ImageNotFound:
+        raise PyrunError(f"Unable to find image '{image}' locally (no registry is configured: "
+                         "build, import or bootstrap it first)") from None
+    if detach:
+        _start_detached(store, c)
+        click.echo(c.id)
+        _warn_loopback_listeners(c)
+        return
+    from runtime.engine import monitor
+    try:
+        code = monitor.supervise(store, c, attach=True,
+                                 stdin=None if interactive else subprocess.DEVNULL)
+    except PyrunError:
+        if auto_remove:
+            cmod.remove_files(c)
+        raise
+    sys.exit(code)
+
+
+def _start_detached(store, c) -> None:
+    """Start the container's own monitor process and wait until the container runs."""
+    r, w = os.pipe()
+    subprocess.Popen([sys.executable, "-m", "runtime.engine.monitor", store.root, c.id, str(w)],
+                     pass_fds=(w,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                     stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
+    os.close(w)
+    with os.fdopen(r) as f:
+        answer = f.readline().strip()
+    if answer != "ok":
+        msg = answer[len("error: "):] if answer.startswith("error: ") else \
+            "the container's monitor exited before the container started"
+        if c.data["HostConfig"].get("AutoRemove"):
+            from runtime.engine import containers as cmod
+            cmod.remove_files(c)
+        raise PyrunError(msg)
+
+
+def _warn_loopback_listeners(c) -> None:
+    """The commonest "published but refused": the program listens on 127.0.0.1 only."""
+    ports = {p["container_port"] for p in c.data["HostConfig"]["Ports"] if p["proto"] == "tcp"}
+    if not ports:
+        return
+    time.sleep(0.3)  # give the program a moment to bind
+    c.reload()
+    pid = c.state.get("Pid")
+    try:
+        with open(f"/proc/{pid}/net/tcp") as f:
+            rows = [line.split() for line in f.readlines()[1:]]
+    except OSError:
+        return
+    for row in rows:
+        local, st = row[1], row[3]
+        if st != "0A":  # LISTEN
+            continue
+        addr, port = local.split(":")
+        if int(port, 16) in ports and addr == "0100007F":
+            click.echo(f"WARNING: the process in the container listens on 127.0.0.1:"
+                       f"{int(port, 16)} only; a published port cannot reach it", err=True)
+
+
+@container_group.command("ls")
+@click.option("-a", "--all", "show_all", is_flag=True)
+@click.option("-q", "--quiet", is_flag=True)
+@click.option("--no-trunc", is_flag=True)
+@click.option("-f", "--filter", "filters", multiple=True, help="name=... or status=...")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.pass_context
+def ls_cmd(ctx, show_all, quiet, no_trunc, filters, fmt):
+    """List containers (running ones; -a for all)."""
+    store = _store(ctx)
+    cmod = _containers(store)
+    rows = []
+    for c in sorted(cmod.all_containers(store), key=lambda c: c.data["Created"], reverse=True):
+        status = "running" if c.running else c.state.get("Status", "created")
+        if not show_all and status != "running":
+            continue
+        if not _matches(c, status, filters):
+            continue
+        cmd = " ".join([c.data["Path"]] + c.data["Args"])
+        rows.append({"ID": c.id if no_trunc else c.id[:12],
+                     "Image": c.data.get("ImageRef", ""),
+                     "Command": json.dumps(cmd if no_trunc else truncate(cmd, 20)),
+                     "CreatedAt": c.data["Created"], "RunningFor": ago(c.data["Created"]),
+                     "Status": c.status_text(), "State": status,
+                     "Ports": c.ports_text() if status == "running" else "",
+                     "Names": c.name})
+    if quiet:
+        click.echo("".join(r["ID"] + "\n" for r in rows), nl=False)
+        return
+    if fmt == "json":
+        for r in rows:
+            click.echo(json.dumps(r))
+        return
+    lines = [["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]]
+    lines += [[r["ID"], r["Image"], r["Command"], r["RunningFor"], r["Status"], r["Ports"],
+               r["Names"]] for r in rows]
+    click.echo(table(lines), nl=False)
+
+
+def _matches(c, status: str, filters) -> bool:
+    for f in filters:
+        key, _, value = f.partition("=")
+        if key == "name" and value not in c.name:
+            return False
+        if key == "status" and value != status:
+            return False
+        if key == "id" and not c.id.startswith(value):
+            return False
+    return True
+
+
+def _signal_container(store, c, sig: str) -> None:
+    from runtime.engine import containers as cmod
+    subprocess.run([cmod._oci(), "--root", cmod.OCI_ROOT, "kill", c.id, sig],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _wait_exit(c, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            c.reload()
+        except FileNotFoundError:
+            return True  # removed (--rm)
+        if not c.running:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def stop_container(store, c, timeout: int | None = None) -> None:
+    if not c.running:
+        return
+    t = c.data["Config"].get("StopTimeout", 10) if timeout is None else timeout
+    _signal_container(store, c, c.data["Config"].get("StopSignal") or "SIGTERM")
+    if not _wait_exit(c, t):
+        _signal_container(store, c, "SIGKILL")
+        _wait_exit(c, 10)
+
+
+@container_group.command("stop")
+@click.argument("containers", nargs=-1, required=True)
+@click.option("-t", "--time", "timeout", type=int, help="Seconds before SIGKILL (default 10)")
+@click.pass_context
+def stop_cmd(ctx, containers, timeout):
+    """Stop containers: the stop signal, then SIGKILL after the timeout."""
+    store = _store(ctx)
+    cmod = _containers(store)
+    for ref in containers:
+        stop_container(store, cmod.find(store, ref), timeout)
+        click.echo(ref)
+
+
+@container_group.command("kill")
+@click.argument("containers", nargs=-1, required=True)
+@click.option("-s", "--signal", "sig", default="SIGKILL")
+@click.pass_context
+def kill_cmd(ctx, containers, sig):
+    """Send a signal (default SIGKILL) to containers."""
+    store = _store(ctx)
+    cmod = _containers(store)
+    for ref in containers:
+        c = cmod.find(store, ref)
+        if not c.running:
+            raise PyrunError(f"Cannot kill container: {ref}: container is not running")
+        _signal_container(store, c, sig)
+        click.echo(ref)
+
+
+@container_group.command("rm")
+@click.argument("containers", nargs=-1, required=True)
+@click.option("-f", "--force", is_flag=True, help="Kill a running container first")
+@click.pass_context
+def rm_cmd(ctx, containers, force):
+    """Remove containers (and their writable layer)."""
+    store = _store(ctx)
+    cmod = _containers(store)
+    for ref in containers:
+        c = cmod.find(store, ref)
+        if c.running:
+            if not force:
+                raise PyrunError(f"You cannot remove a running container {c.id}. Stop the "
+                                 "container before attempting removal or force remove")
+            _signal_container(store, c, "SIGKILL")
+            _wait_exit(c, 10)
+        if os.path.isdir(c.dir):
+            cmod.teardown(c)
+            cmod.remove_files(c)
+        click.echo(ref)
+    cmod.after_last(store)
+
+
+@container_group.command("logs")
+@click.argument("container")
+@click.option("-f", "--follow", is_flag=True)
+@click.option("-t", "--timestamps", is_flag=True)
+@click.option("-n", "--tail", default="all")
+@click.pass_context
+def logs_cmd(ctx, container, follow, timestamps, tail):
+    """Show a container's output."""
+    store = _store(ctx)
+    cmod = _containers(store)
+    c = cmod.find(store, container)
+    path = c.path("container.log")
+    try:
+        f = open(path)
+    except FileNotFoundError:
+        return
+    with f:
+        lines = f.readlines()
+        if tail != "all":
+            lines = lines[-int(tail):] if int(tail) > 0 else []
+        for line in lines:
+            _emit(line, timestamps)
+        while follow:
+            line = f.readline()
+            if line:
+                _emit(line, timestamps)
+                continue
+            c.reload()
+            if not c.running:
+                for line in f.readlines():
+                    _emit(line, timestamps)
+                break
+            time.sleep(0.1)
+
+
+def _emit(line: str, timestamps: bool) -> None:
+    try:
+        rec = json.loads(line)
+    except ValueError:
+        return
+    text = rec.get("log", "")
+    if timestamps:
+        text = f"{rec.get('time', '')} {text}"
+    stream = sys.stdout if rec.get("stream") == "stdout" else sys.stderr
+    stream.write(text)
+    stream.flush()
+
+
+@container_group.command("exec", context_settings=RUN_SETTINGS)
+@click.option("-i", "--interactive", is_flag=True)
+@click.option("-t", "--tty", is_flag=True)
+@click.option("-d", "--detach", is_flag=True)
+@click.option("-e", "--env", multiple=True)
+@click.option("-u", "--user")
+@click.option("-w", "--workdir")
+@click.argument("container")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@click.pass_context
+def exec_cmd(ctx, interactive, tty, detach, env, user, workdir, container, command):
+    """Run a command in a running container."""
+    store = _store(ctx)
+    cmod = _containers(store)
+    c = cmod.find(store, container)
+    if not c.running:
+        raise PyrunError(f"Container {c.id} is not running")
+    argv = [cmod._oci(), "--root", cmod.OCI_ROOT, "exec"]
+    for e in env:
+        argv += ["--env", e]
+    if user:
+        argv += ["--user", user]
+    if workdir:
+        argv += ["--cwd", workdir]
+    if detach:
+        argv.append("--detach")
+    if tty and sys.stdin.isatty():
+        argv.append("--tty")
+    argv += [c.id, *command]
+    p = subprocess.run(argv, stdin=None if interactive else subprocess.DEVNULL)
+    sys.exit(p.returncode)
+
+
+@container_group.command("inspect")
+@click.argument("containers", nargs=-1, required=True)
+@click.pass_context
+def inspect_cmd(ctx, containers):
+    """Low-level information on containers (Docker's main fields)."""
+    store = _store(ctx)
+    cmod = _containers(store)
+    out = []
+    for ref in containers:
+        c = cmod.find(store, ref)
+        d = json.loads(json.dumps(c.data))
+        d["Name"] = "/" + c.name
+        d["State"]["Running"] = c.running
+        d["State"]["Status"] = "running" if c.running else d["State"]["Status"]
+        ports = {}
+        for p in c.data["HostConfig"]["Ports"]:
+            ports.setdefault(f"{p['container_port']}/{p['proto']}", []).append(
+                {"HostIp": p["host_ip"], "HostPort": str(p["host_port"])})
+        d["NetworkSettings"]["Ports"] = ports
+        d["Mounts"] = []
+        out.append(d)
+    click.echo(json.dumps(out, indent=4))
+
+
+@container_group.command("port")
+@click.argument("container")
+@click.pass_context
+def port_cmd(ctx, container):
+    """List a container's published ports."""
+    store = _store(ctx)
+    cmod = _containers(store)
+    c = cmod.find(store, container)
+    for p in c.data["HostConfig"]["Ports"]:
+        click.echo(f"{p['container_port']}/{p['proto']} -> {p['host_ip']}:{p['host_port']}")

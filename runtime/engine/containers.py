@@ -1,0 +1,456 @@
+"""Containers: made from images, run through pyrun-oci, supervised by a small monitor.
+
+<root>/containers/<64-hex id>/
+  container.json    what the user asked for, and the state (status, pid, exit code, times)
+  upper/ work/      the container's writable layer (kept until rm)
+  init/             /etc/hosts, /etc/hostname, /etc/resolv.conf and mount points
+  rootfs/           the overlay mount while it runs
+  bundle/           the OCI bundle given to pyrun-oci
+  container.log     JSON lines, Docker's json-file format
+
+The monitor (runtime/engine/monitor.py) is the container's parent (a subreaper): it holds the
+stdio, writes the log, records the exit, and undoes networking and mounts when it ends. A
+container whose monitor died is found and cleaned up by the next pyrun command (refresh()).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import time
+
+from runtime.errors import PyrunError
+from runtime.image.store import Store, now_rfc3339
+
+OCI_ROOT = "/run/pyrun/oci"
+ADJECTIVES = ["admiring", "brave", "clever", "dreamy", "eager", "festive", "gallant", "happy",
+              "jolly", "keen", "lucid", "modest", "nifty", "optimistic", "peaceful", "quirky",
+              "relaxed", "serene", "tender", "upbeat", "vibrant", "witty", "zealous"]
+NAMES = ["babbage", "curie", "darwin", "einstein", "fermi", "galileo", "hopper", "jepsen",
+         "kepler", "lovelace", "meitner", "newton", "noether", "pasteur", "ritchie", "shannon",
+         "tesla", "turing", "volta", "wozniak", "yalow"]
+
+
+class ContainerError(PyrunError):
+    pass
+
+
+class NoSuchContainer(ContainerError):
+    def __init__(self, ref: str):
+        super().__init__(f"No such container: {ref}")
+
+
+def root_dir(store: Store) -> str:
+    return os.path.join(store.root, "containers")
+
+
+def all_ids(store: Store | None = None) -> list[str]:
+    store = store or Store()
+    try:
+        return sorted(n for n in os.listdir(root_dir(store))
+                      if os.path.exists(os.path.join(root_dir(store), n, "container.json")))
+    except FileNotFoundError:
+        return []
+
+
+class Container:
+    def __init__(self, store: Store, data: dict):
+        self.store = store
+        self.data = data
+
+    # ---- identity and files
+    @property
+    def id(self) -> str:
+        return self.data["Id"]
+
+    @property
+    def name(self) -> str:
+        return self.data["Name"]
+
+    @property
+    def dir(self) -> str:
+        return os.path.join(root_dir(self.store), self.id)
+
+    def path(self, *parts) -> str:
+        return os.path.join(self.dir, *parts)
+
+    @property
+    def state(self) -> dict:
+        return self.data["State"]
+
+    def save(self) -> None:
+        tmp = self.path(f"container.json.{os.getpid()}")
+        with open(tmp, "w") as f:
+            json.dump(self.data, f, indent=1)
+        os.rename(tmp, self.path("container.json"))
+
+    def reload(self) -> "Container":
+        with open(self.path("container.json")) as f:
+            self.data = json.load(f)
+        return self
+
+    # ---- status, read off the processes, not just the file
+    def monitor_alive(self) -> bool:
+        """The same monitor process (pid and start time), and not a zombie."""
+        pid = self.state.get("MonitorPid") or 0
+        if not pid:
+            return False
+        from runtime.oci.state import proc_start_time
+        st = proc_start_time(pid)
+        return st is not None and st[0] == self.state.get("MonitorStart") and st[1] not in "ZX"
+
+    @property
+    def running(self) -> bool:
+        return self.state.get("Status") == "running" and self.monitor_alive()
+
+    def status_text(self, now: float | None = None) -> str:
+        from runtime.cli.format import ago, human_duration, parse_time
+        st = self.state
+        if st.get("Status") == "running" and self.monitor_alive():
+            started = parse_time(st.get("StartedAt", "")) or time.time()
+            return "Up " + human_duration((now or time.time()) - started)
+        if st.get("Status") in ("exited", "running"):
+            return f"Exited ({st.get('ExitCode', 0)}) {ago(st.get('FinishedAt', ''))}"
+        return "Created"
+
+    def ports_text(self) -> str:
+        return ", ".join(f"{p['host_ip']}:{p['host_port']}->{p['container_port']}/{p['proto']}"
+                         for p in self.data["HostConfig"]["Ports"])
+
+
+# ---- lookup -------------------------------------------------------------------------------------
+
+def load(store: Store, cid: str) -> Container:
+    with open(os.path.join(root_dir(store), cid, "container.json")) as f:
+        return Container(store, json.load(f))
+
+
+def all_containers(store: Store) -> list[Container]:
+    out = []
+    for cid in all_ids(store):
+        try:
+            out.append(load(store, cid))
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def find(store: Store, ref: str) -> Container:
+    """By name, full id, or unique id prefix (as Docker)."""
+    cs = all_containers(store)
+    for c in cs:
+        if c.name == ref.lstrip("/") or c.id == ref:
+            return c
+    hits = [c for c in cs if c.id.startswith(ref)] if ref and all(
+        ch in "0123456789abcdef" for ch in ref) else []
+    if len(hits) == 1:
+        return hits[0]
+    if len(hits) > 1:
+        raise ContainerError(f"multiple containers match {ref!r}: use more of the id")
+    raise NoSuchContainer(ref)
+
+
+def generate_name(store: Store) -> str:
+    taken = {c.name for c in all_containers(store)}
+    rnd = random.Random()
+    for _ in range(100):
+        name = f"{rnd.choice(ADJECTIVES)}_{rnd.choice(NAMES)}"
+        if name not in taken:
+            return name
+    return f"{rnd.choice(ADJECTIVES)}_{rnd.choice(NAMES)}{rnd.randint(1, 99)}"
+
+
+# ---- port specs -------------------------------------------------------------------------------
+
+def parse_publish(spec: str) -> list[dict]:
+    """-p [IP:][HOST:]CONTAINER[/tcp|udp], ranges allowed ("8080-8081:80-81")."""
+    proto = "tcp"
+    body = spec
+    if "/" in spec:
+        body, proto = spec.rsplit("/", 1)
+        proto = proto.lower()
+        if proto not in ("tcp", "udp", "sctp"):
+            raise ContainerError(f"invalid proto in port spec {spec!r}")
+    parts = body.split(":")
+    if len(parts) == 1:
+        host_ip, host, cont = "0.0.0.0", "", parts[0]
+    elif len(parts) == 2:
+        host_ip, host, cont = "0.0.0.0", parts[0], parts[1]
+    elif len(parts) == 3:
+        host_ip, host, cont = parts[0] or "0.0.0.0", parts[1], parts[2]
+    else:
+        raise ContainerError(f"invalid port spec {spec!r}: use [IP:][HOST:]CONTAINER[/PROTO]")
+
+    def rng(text: str) -> list[int]:
+        try:
+            if "-" in text:
+                a, b = (int(x) for x in text.split("-", 1))
+                if b < a:
+                    raise ValueError
+                vals = list(range(a, b + 1))
+            else:
+                vals = [int(text)]
+        except ValueError:
+            raise ContainerError(f"invalid port spec {spec!r}") from None
+        if any(not 0 < v < 65536 for v in vals):
+            raise ContainerError(f"invalid port spec {spec!r}: ports are 1-65535")
+        return vals
+    conts = rng(cont)
+    hosts = rng(host) if host else [0] * len(conts)
+    if len(hosts) != len(conts):
+        raise ContainerError(f"invalid port spec {spec!r}: ranges differ in length")
+    return [{"host_ip": host_ip, "host_port": h, "container_port": c, "proto": proto}
+            for h, c in zip(hosts, conts)]
+
+
+def parse_memory(text: str) -> int:
+    units = {"b": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
+    t = text.strip().lower()
+    mult = 1
+    if t and t[-1] in units:
+        mult = units[t[-1]]
+        t = t[:-1]
+    elif t.endswith("b") and t[-2:-1] in units:
+        mult = units[t[-2]]
+        t = t[:-2]
+    try:
+        value = int(float(t) * mult)
+    except ValueError:
+        raise ContainerError(f"invalid memory size {text!r} (e.g. 64m, 1g)") from None
+    if value < 6 * 1024 * 1024:
+        raise ContainerError(f"minimum memory limit allowed is 6MB (got {text})")
+    return value
+
+
+# ---- creation -----------------------------------------------------------------------------------
+
+def create(store: Store, image_ref: str, *, name=None, command=(), entrypoint=None, env=(),
+           publish=(), publish_all=False, workdir=None, user=None, hostname=None,
+           network="bridge", auto_remove=False, memory=None, pids_limit=None, labels=None,
+           interactive=False, tty=False, read_only=False, stop_signal=None,
+           stop_timeout=None, cpus=None) -> Container:
+    """Validate everything, then write the record; nothing is mounted or wired yet."""
+    image = store.resolve(image_ref)
+    cfg = image.config.get("config", {})
+    if name is not None:
+        import re
+        if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", name):
+            raise ContainerError(f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] "
+                                 "are allowed")
+        for c in all_containers(store):
+            if c.name == name:
+                raise ContainerError(f'Conflict. The container name "/{name}" is already in use '
+                                     f"by container \"{c.id}\". You have to remove (or rename) "
+                                     "that container to be able to reuse that name.")
+    if network not in ("bridge", "none", "host"):
+        raise ContainerError(f"network {network} not found (bridge, none or host)")
+    ports = []
+    for spec in publish:
+        ports += parse_publish(spec)
+    if publish_all:
+        for p in (cfg.get("ExposedPorts") or {}):
+            port, _, proto = p.partition("/")
+            ports.append({"host_ip": "0.0.0.0", "host_port": 0, "container_port": int(port),
+                          "proto": proto or "tcp"})
+    if ports and network != "bridge":
+        raise ContainerError(f"published ports need the bridge network (not {network})")
+    ep = list(entrypoint) if entrypoint is not None else list(cfg.get("Entrypoint") or [])
+    cmd = list(command) if command else ([] if entrypoint is not None else
+                                          list(cfg.get("Cmd") or []))
+    args = ep + cmd
+    if not args:
+        raise ContainerError("No command specified")
+    cid = os.urandom(32).hex()
+    data = {
+        "Id": cid, "Name": name or generate_name(store), "Created": now_rfc3339(),
+        "Image": image.id, "ImageRef": image_ref, "Path": args[0], "Args": args[1:],
+        "Config": {"Env": list(cfg.get("Env") or []) + list(env), "Cmd": cmd,
+                   "Entrypoint": ep, "WorkingDir": workdir or cfg.get("WorkingDir") or "/",
+                   "User": user if user is not None else cfg.get("User", ""),
+                   "Hostname": hostname or cid[:12], "Labels": dict(labels or {}),
+                   "Tty": tty, "OpenStdin": interactive,
+                   "StopSignal": stop_signal or cfg.get("StopSignal") or "SIGTERM",
+                   "StopTimeout": 10 if stop_timeout is None else stop_timeout,
+                   "ExposedPorts": cfg.get("ExposedPorts") or {}},
+        "HostConfig": {"NetworkMode": network, "Ports": ports, "AutoRemove": auto_remove,
+                       "Memory": memory or 0, "PidsLimit": pids_limit or 0,
+                       "NanoCpus": int((cpus or 0) * 1e9), "ReadonlyRootfs": read_only},
+        "State": {"Status": "created", "Pid": 0, "ExitCode": 0, "StartedAt": "",
+                  "FinishedAt": "", "MonitorPid": 0, "Error": ""},
+        "NetworkSettings": {},
+    }
+    os.makedirs(root_dir(store), 0o700, exist_ok=True)
+    c = Container(store, data)
+    os.makedirs(c.dir, 0o700)
+    c.save()
+    return c
+
+
+def check_ports_free(c: Container) -> None:
+    from runtime.net import ports as portsmod
+    taken = set()
+    for other in all_containers(c.store):
+        if other.id != c.id and other.running:
+            taken |= {(p["proto"], p["host_port"]) for p in other.data["HostConfig"]["Ports"]}
+    for p in c.data["HostConfig"]["Ports"]:
+        if p["host_port"] == 0:
+            p["host_port"] = portsmod.free_port(p["proto"])
+            continue
+        if (p["proto"], p["host_port"]) in taken or not portsmod.port_free(
+                p["host_port"], p["proto"]):
+            raise ContainerError(f"Bind for {p['host_ip']}:{p['host_port']} failed: port is "
+                                 "already allocated")
+    c.save()
+
+
+# ---- the pieces a start needs, and their undoing -----------------------------------------------
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def prepare(c: Container) -> str:
+    """Mount the rootfs, wire the network, write the bundle. Returns the bundle dir.
+    Everything is undone by teardown(), which is safe to call at any point."""
+    from runtime.engine import bundle as bundlemod
+    image = c.store.image(c.data["Image"])
+    for d in ("upper", "work", "rootfs", "bundle", "init/etc", "init/proc", "init/sys",
+              "init/dev"):
+        os.makedirs(c.path(d), exist_ok=True)
+    hostname = c.data["Config"]["Hostname"]
+    net = {}
+    netns = None
+    mode = c.data["HostConfig"]["NetworkMode"]
+    if mode == "bridge":
+        from runtime.net import bridge, ports as portsmod
+        check_ports_free(c)
+        netns = bridge.create_netns(f"pyrun-{c.id[:12]}")
+        c.data["NetworkSettings"] = {"Netns": netns}
+        c.save()
+        net = bridge.attach(c.id, netns)
+        c.data["NetworkSettings"].update({"IPAddress": net["ip"], "Gateway": net["gateway"],
+                                          "IPPrefixLen": net["prefix"], "Veth": net["veth"],
+                                          "MacAddress": net.get("mac", "")})
+        c.save()
+        portsmod.publish(c.id, net["ip"], c.data["HostConfig"]["Ports"])
+    elif mode == "none":
+        netns = bridge_none(c)
+    hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+    if net:
+        hosts += f"{net['ip']}\t{hostname}\n"
+    _write(c.path("hosts"), hosts)
+    _write(c.path("hostname"), hostname + "\n")
+    _write(c.path("resolv.conf"), _resolv_conf(mode))
+    for f in ("hosts", "hostname", "resolv.conf"):
+        open(c.path("init", "etc", f), "a").close()
+    bundlemod.mount_overlay(image.layer_dirs + [c.path("init")], c.path("rootfs"),
+                            c.path("upper"), c.path("work"))
+    cfg = c.data["Config"]
+    mounts = [{"destination": f"/etc/{f}", "type": "bind", "source": c.path(f),
+               "options": ["rbind", "rprivate"]} for f in ("hosts", "hostname", "resolv.conf")]
+    oci = bundlemod.oci_config(c.path("rootfs"), [c.data["Path"]] + c.data["Args"],
+                               cfg["Env"], cwd=cfg["WorkingDir"], user=cfg["User"],
+                               hostname=hostname, network="host" if mode == "host" else "ns",
+                               cgroups_path=f"/pyrun/{c.id}", extra_mounts=mounts)
+    if netns:
+        oci["linux"]["namespaces"] = [n for n in oci["linux"]["namespaces"]
+                                      if n["type"] != "network"]
+        oci["linux"]["namespaces"].append({"type": "network", "path": netns})
+    res = oci["linux"]["resources"]
+    hc = c.data["HostConfig"]
+    if hc.get("Memory"):
+        res["memory"] = {"limit": hc["Memory"]}
+    if hc.get("PidsLimit"):
+        res["pids"] = {"limit": hc["PidsLimit"]}
+    if hc.get("NanoCpus"):
+        res["cpu"] = {"quota": hc["NanoCpus"] // 10000, "period": 100000}
+    if hc.get("ReadonlyRootfs"):
+        oci["root"]["readonly"] = True
+    with open(c.path("bundle", "config.json"), "w") as f:
+        json.dump(oci, f)
+    return c.path("bundle")
+
+
+def bridge_none(c: Container) -> str:
+    from runtime.net import bridge
+    netns = bridge.create_netns(f"pyrun-{c.id[:12]}")
+    c.data["NetworkSettings"] = {"Netns": netns}
+    c.save()
+    return netns
+
+
+def _resolv_conf(mode: str) -> str:
+    """The host's resolvers, minus loopback ones a container cannot reach."""
+    try:
+        with open("/etc/resolv.conf") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        lines = []
+    out = [line for line in lines if not (line.startswith("nameserver") and mode != "host" and
+                                          line.split()[1:2] and
+                                          line.split()[1].startswith("127."))]
+    if mode != "host" and not any(line.startswith("nameserver") for line in out):
+        out.append("nameserver 8.8.8.8")
+    return "\n".join(out) + "\n"
+
+
+def teardown(c: Container) -> None:
+    """Undo prepare(): ports, veth, lease, netns, overlay mount. Idempotent."""
+    from runtime.engine import bundle as bundlemod
+    ns = c.data.get("NetworkSettings") or {}
+    if c.data["HostConfig"]["NetworkMode"] == "bridge":
+        from runtime.net import bridge, ports as portsmod
+        try:
+            portsmod.unpublish(c.id)
+        except PyrunError:
+            pass
+        bridge.detach({"veth": ns.get("Veth") or bridge.veth_name(c.id),
+                       "ip": ns.get("IPAddress")})
+    if ns.get("Netns") or c.data["HostConfig"]["NetworkMode"] in ("bridge", "none"):
+        from runtime.net import bridge
+        bridge.delete_netns(f"pyrun-{c.id[:12]}")
+    bundlemod.unmount(c.path("rootfs"))
+    import subprocess
+    subprocess.run([_oci(), "--root", OCI_ROOT, "delete", "--force", c.id],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def after_last(store: Store) -> None:
+    """When no container is running any more, remove the bridge and our nft table."""
+    if any(c.running for c in all_containers(store)):
+        return
+    from runtime.net import bridge, ports as portsmod
+    try:
+        portsmod.remove_table_if_unused()
+    except PyrunError:
+        pass
+    bridge.remove_bridge_if_unused()
+
+
+def refresh(store: Store) -> None:
+    """Repair what a crash left: a container marked running whose monitor is dead is exited,
+    and its networking and mounts are removed."""
+    for c in all_containers(store):
+        if c.state.get("Status") == "running" and not c.monitor_alive():
+            teardown(c)
+            c.state.update({"Status": "exited", "FinishedAt": c.state.get("FinishedAt") or
+                            now_rfc3339(), "ExitCode": c.state.get("ExitCode") or 137,
+                            "Error": "monitor died"})
+            c.save()
+            if c.data["HostConfig"].get("AutoRemove"):
+                remove_files(c)
+    after_last(store)
+
+
+def remove_files(c: Container) -> None:
+    from runtime.engine import bundle as bundlemod
+    bundlemod.unmount(c.path("rootfs"))
+    shutil.rmtree(c.dir, ignore_errors=True)
+
+
+def _oci() -> str:
+    from runtime.builder.builder import _oci_binary
+    return _oci_binary()

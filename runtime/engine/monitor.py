@@ -1,0 +1,188 @@
+"""A container's monitor: the role conmon plays for podman.
+
+It prepares the container (mount, network, bundle), creates and starts it through pyrun-oci
+as a child subreaper (so the container's init is reparented to it), copies the container's
+output to the log (and, attached, to the terminal), records the exit code and time, and
+undoes networking and mounts when the container ends.
+
+Detached containers get their own monitor process:
+    python -m runtime.engine.monitor ROOT CONTAINER_ID NOTIFY_FD
+which writes "ok\\n" or "error: ...\\n" to NOTIFY_FD once the container runs (or failed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+
+from runtime.engine import containers as cmod
+from runtime.errors import PyrunError
+from runtime.image.store import Store, now_rfc3339
+
+
+def _log_line(fd: int, stream: str, data: bytes) -> None:
+    text = data.decode("utf-8", "replace")
+    rec = json.dumps({"log": text, "stream": stream, "time": now_rfc3339()})
+    os.write(fd, rec.encode() + b"\n")
+
+
+def _start_time(pid: int) -> int:
+    from runtime.oci.state import proc_start_time
+    st = proc_start_time(pid)
+    return st[0] if st else 0
+
+
+def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None,
+              stdin=None) -> int:
+    """Run the container to its end; returns its exit code (125 if pyrun failed)."""
+    from runtime.linux import capabilities
+    capabilities.set_subreaper()
+    c.state.update({"MonitorPid": os.getpid(), "MonitorStart": _start_time(os.getpid())})
+    c.save()
+    oci = cmod._oci()
+    log_fd = os.open(c.path("container.log"), os.O_WRONLY | os.O_APPEND | os.O_CREAT |
+                     os.O_CLOEXEC, 0o640)
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    pid = 0
+    code = 125
+    try:
+        try:
+            bundle = cmod.prepare(c)
+            oci_log = c.path("oci.log")
+            create = subprocess.run(
+                [oci, "--root", cmod.OCI_ROOT, "--log", oci_log, "--log-format", "json",
+                 "create", "--bundle", bundle, "--pid-file", c.path("pid"), c.id],
+                stdin=stdin if stdin is not None else subprocess.DEVNULL, stdout=out_w,
+                stderr=err_w)
+            if create.returncode != 0:
+                raise PyrunError(_last_error(oci_log) or "container create failed")
+            with open(c.path("pid")) as f:
+                pid = int(f.read())
+            start = subprocess.run([oci, "--root", cmod.OCI_ROOT, "--log", oci_log,
+                                    "--log-format", "json", "start", c.id],
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+            if start.returncode != 0:
+                raise PyrunError(_last_error(oci_log) or "container start failed")
+        except BaseException as e:
+            msg = str(e) or type(e).__name__
+            c.state.update({"Status": "exited", "ExitCode": getattr(e, "exit_code", 125) or 125,
+                            "Error": msg, "FinishedAt": now_rfc3339()})
+            c.save()
+            cmod.teardown(c)
+            cmod.after_last(store)
+            if notify:
+                notify(f"error: {msg}")
+            raise
+        os.close(out_w)
+        os.close(err_w)
+        out_w = err_w = -1
+        c.state.update({"Status": "running", "Pid": pid, "StartedAt": now_rfc3339(),
+                        "Error": ""})
+        c.save()
+        if notify:
+            notify("ok")
+        code = _pump(pid, log_fd, {out_r: "stdout", err_r: "stderr"}, attach)
+        c.reload()
+        c.state.update({"Status": "exited", "ExitCode": code, "FinishedAt": now_rfc3339(),
+                        "Pid": 0})
+        c.save()
+        cmod.teardown(c)
+        cmod.after_last(store)
+        if c.data["HostConfig"].get("AutoRemove"):
+            cmod.remove_files(c)
+        return code
+    finally:
+        for fd in (out_r, err_r, out_w, err_w, log_fd):
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+
+
+def _pump(pid: int, log_fd: int, streams: dict[int, str], attach: bool) -> int:
+    """Copy output to the log until the container's init exits and its pipes are drained."""
+    code = None
+    open_fds = dict(streams)
+    while open_fds or code is None:
+        if open_fds:
+            try:
+                ready, _, _ = select.select(list(open_fds), [], [], 0.2)
+            except InterruptedError:
+                ready = []
+            for fd in ready:
+                data = os.read(fd, 65536)
+                if not data:
+                    del open_fds[fd]
+                    continue
+                _log_line(log_fd, open_fds[fd], data)
+                if attach:
+                    os.write(1 if open_fds[fd] == "stdout" else 2, data)
+        else:
+            time.sleep(0.05)
+        while True:  # reap: our own children and orphans reparented to us
+            try:
+                wpid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                if code is None:
+                    code = 0 if not _alive(pid) else None
+                break
+            if wpid == 0:
+                break
+            if wpid == pid:
+                code = os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else \
+                    128 + os.WTERMSIG(status)
+        if code is not None and open_fds:
+            # the init is gone; whatever still holds the pipes (its children) is killed
+            # with the pid namespace, so the pipes close shortly
+            pass
+    return code
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def _last_error(path: str) -> str:
+    try:
+        with open(path) as f:
+            lines = [json.loads(line) for line in f if line.strip()]
+    except (OSError, ValueError):
+        return ""
+    errs = [r.get("msg", "") for r in lines if r.get("level") == "error"]
+    return errs[-1] if errs else ""
+
+
+def main(argv: list[str]) -> int:
+    root, cid, notify_fd = argv[0], argv[1], int(argv[2])
+    store = Store(root)
+    c = cmod.load(store, cid)
+    sent = []
+
+    def notify(msg: str) -> None:
+        if not sent:
+            sent.append(msg)
+            try:
+                os.write(notify_fd, msg.encode() + b"\n")
+                os.close(notify_fd)
+            except OSError:
+                pass
+    try:
+        return supervise(store, c, notify=notify)
+    except BaseException as e:  # noqa: BLE001 - reported through notify
+        notify(f"error: {e}")
+        return 125
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

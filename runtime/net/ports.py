@@ -1,0 +1,146 @@
+"""NAT and published ports in the kernel, in pyrun's own nftables table (and nothing else).
+
+    table ip pyrun
+      chain prerouting  nat hook prerouting: fib daddr type local → publish  (from outside)
+      chain output      nat hook output:     fib daddr type local → publish  (from this host,
+                                                                               127.0.0.1 too)
+      chain publish     one "dport HOSTPORT dnat to IP:PORT" rule per published port,
+                        commented with its container's id
+      chain postrouting nat hook postrouting: masquerade the subnet going out, loopback
+                        sources going to the bridge (127.0.0.1:PORT), and hairpin traffic
+
+No userland proxy: the kernel forwards. The host's own ruleset is never listed, flushed or
+changed; `nft` gets our table's commands only.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+
+from runtime.errors import PyrunError
+from runtime.net.bridge import BRIDGE, subnet
+
+TABLE = "pyrun"
+
+
+class PortError(PyrunError):
+    pass
+
+
+def _nft(script: str) -> str:
+    nft = shutil.which("nft")
+    if nft is None:
+        raise PortError("nft not found: install Debian's nftables package (scripts/setup)")
+    p = subprocess.run([nft, "-f", "-"], input=script, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise PortError(f"nftables: {p.stderr.strip()}")
+    return p.stdout
+
+
+def _nft_json(args: list[str]) -> dict:
+    p = subprocess.run(["nft", "-j", *args], capture_output=True, text=True)
+    if p.returncode != 0:
+        return {}
+    return json.loads(p.stdout or "{}")
+
+
+def ensure_table() -> None:
+    net = subnet()
+    # "add" is idempotent: an existing table and chains are left as they are.
+    _nft(f"""
+add table ip {TABLE}
+add chain ip {TABLE} publish
+add chain ip {TABLE} prerouting {{ type nat hook prerouting priority dstnat; policy accept; }}
+add chain ip {TABLE} output {{ type nat hook output priority -100; policy accept; }}
+add chain ip {TABLE} postrouting {{ type nat hook postrouting priority srcnat; policy accept; }}
+""")
+    if not _rules(TABLE, "prerouting"):
+        _nft(f"""
+add rule ip {TABLE} prerouting fib daddr type local jump publish
+add rule ip {TABLE} output fib daddr type local jump publish
+add rule ip {TABLE} postrouting ip saddr {net} oifname != "{BRIDGE}" masquerade
+add rule ip {TABLE} postrouting ip saddr 127.0.0.0/8 oifname "{BRIDGE}" masquerade
+add rule ip {TABLE} postrouting ip saddr {net} ip daddr {net} ct status dnat masquerade
+""")
+
+
+def _rules(table: str, chain: str) -> list[dict]:
+    data = _nft_json(["list", "chain", "ip", table, chain])
+    return [x["rule"] for x in data.get("nftables", []) if "rule" in x]
+
+
+def port_free(host_port: int, proto: str = "tcp", host_ip: str = "0.0.0.0") -> bool:
+    """Is anything listening on (or bound to) the host port? A published port answers
+    for every local address, so the check binds the wildcard address."""
+    kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+    s = socket.socket(socket.AF_INET, kind)
+    try:
+        s.bind((host_ip, host_port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def free_port(proto: str = "tcp") -> int:
+    kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+    s = socket.socket(socket.AF_INET, kind)
+    try:
+        s.bind(("0.0.0.0", 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+def publish(container_id: str, ip: str, ports: list[dict]) -> None:
+    """ports: [{"host_ip", "host_port", "container_port", "proto"}]. Also makes the table,
+    whose masquerade rule every bridged container needs to reach out."""
+    ensure_table()
+    if not ports:
+        return
+    lines = []
+    for p in ports:
+        match = f"{p['proto']} dport {p['host_port']}"
+        if p.get("host_ip") and p["host_ip"] != "0.0.0.0":
+            match = f"ip daddr {p['host_ip']} {match}"
+        lines.append(f'add rule ip {TABLE} publish {match} dnat to {ip}:{p["container_port"]} '
+                     f'comment "pyrun {container_id}"')
+    _nft("\n".join(lines) + "\n")
+
+
+def unpublish(container_id: str) -> None:
+    """Remove every rule commented with this container's id (safe to repeat)."""
+    tag = f"pyrun {container_id}"
+    handles = [r["handle"] for r in _rules(TABLE, "publish") if r.get("comment") == tag]
+    if handles:
+        _nft("".join(f"delete rule ip {TABLE} publish handle {h}\n" for h in handles))
+
+
+def published_ports() -> list[tuple[str, int]]:
+    """(proto, host port) of every published rule in our table."""
+    out = []
+    for r in _rules(TABLE, "publish"):
+        for e in r.get("expr", []):
+            m = e.get("match", {})
+            left = m.get("left", {}).get("payload", {})
+            if left.get("field") == "dport":
+                out.append((left.get("protocol", "tcp"), int(m.get("right"))))
+    return out
+
+
+def remove_table_if_unused() -> None:
+    """The table goes with the last bridged container (no lease left, no rule left)."""
+    import os
+
+    from runtime.net.bridge import LEASES
+    try:
+        if os.listdir(LEASES):
+            return
+    except FileNotFoundError:
+        pass
+    if _nft_json(["list", "table", "ip", TABLE]) and not _rules(TABLE, "publish"):
+        _nft(f"delete table ip {TABLE}\n")
