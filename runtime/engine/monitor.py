@@ -60,7 +60,7 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
                 stdin=stdin if stdin is not None else subprocess.DEVNULL, stdout=out_w,
                 stderr=err_w)
             if create.returncode != 0:
-                raise PyrunError(_last_error(oci_log) or "container create failed")
+                raise _runtime_error(_last_error(oci_log) or "container create failed")
             with open(c.path("pid")) as f:
                 pid = int(f.read())
             start = subprocess.run([oci, "--root", cmod.OCI_ROOT, "--log", oci_log,
@@ -151,6 +151,18 @@ def _alive(pid: int) -> bool:
         return True
     except ProcessLookupError:
         return False
+
+
+def _runtime_error(msg: str) -> PyrunError:
+    """The runtime's message as Docker's exit codes: 127 the program is not there, 126 it
+    cannot be run, 125 anything else (Docker matches the same words)."""
+    from runtime.errors import CannotInvoke, CommandNotFound
+    low = msg.lower()
+    if "executable file not found" in low or ("exec:" in low and "no such file" in low):
+        return CommandNotFound(msg)
+    if "exec:" in low and "permission denied" in low:
+        return CannotInvoke(msg)
+    return PyrunError(msg)
 
 
 def _last_error(path: str) -> str:

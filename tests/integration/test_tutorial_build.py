@@ -1,5 +1,6 @@
-"""The tutorial's build, for real: a Debian base made by `image bootstrap`, then
-examples/custom-nginx built with apt-get reaching Debian's mirror, then rebuilt from cache."""
+"""The tutorial, for real: a Debian base made by `image bootstrap`, examples/custom-nginx
+built with apt-get reaching Debian's mirror and rebuilt from cache, then run with a published
+port, fetched with curl, listed, stopped and removed, with nothing left behind."""
 
 import os
 import re
@@ -65,3 +66,34 @@ def test_tutorial_build_history_and_cached_rebuild(debian_store):
     # ...and by short ID, as the tutorial does
     info = debian_store("image", "inspect", image_id).stdout
     assert '"custom-nginx:packaged"' in info
+
+
+def test_tutorial_run_publish_curl_ls_stop_rm(debian_store):
+    from tests.integration.test_engine import NOTHING, free_port, http_get, leftovers
+    ctx = str(PROJECT / "examples" / "custom-nginx")
+    built = debian_store("build", "--tag", "custom-nginx:packaged", ctx).stdout
+    short_id = built.splitlines()[-2].split()[-1]
+    port = free_port()
+    try:
+        cid = debian_store("run", "--detach", "--name", "custom-nginx-packaged", "--publish",
+                           f"{port}:80", "custom-nginx:packaged").stdout.strip()
+        page = http_get(f"http://127.0.0.1:{port}/", timeout=10)
+        assert "<title>Welcome to nginx!</title>" in page
+        ls = debian_store("ls").stdout.splitlines()
+        assert ls[0].split() == ["CONTAINER", "ID", "IMAGE", "COMMAND", "CREATED", "STATUS",
+                                 "PORTS", "NAMES"]
+        assert ls[1].startswith(cid[:12]) and f"0.0.0.0:{port}->80/tcp" in ls[1]
+        assert "custom-nginx:packaged" in ls[1] and "Up " in ls[1]
+        debian_store("stop", "custom-nginx-packaged")
+        debian_store("rm", "custom-nginx-packaged")
+        # and by short image id, as the tutorial does
+        port2 = free_port()
+        debian_store("run", "-d", "--name", "by-id", "-p", f"{port2}:80", short_id)
+        assert "Welcome to nginx!" in http_get(f"http://127.0.0.1:{port2}/", timeout=10)
+        debian_store("rm", "-f", "by-id")
+    finally:
+        ids = debian_store("ls", "-aq", check=False).stdout.split()
+        if ids:
+            debian_store("rm", "-f", *ids, check=False)
+    assert debian_store("ls", "-aq").stdout == ""
+    assert leftovers() == NOTHING

@@ -1,0 +1,231 @@
+"""The engine on the real kernel: containers from a busybox image, the bridge, ports."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from tests.integration.test_build import busybox, pyrun  # noqa: F401 - fixtures
+
+HTTPD = ["sh", "-c", "mkdir -p /www && echo \"hello from $(hostname)\" > /www/index.html && "
+         "exec httpd -f -p 80 -h /www"]
+
+
+def leftovers() -> dict:
+    """What pyrun puts on the host while containers run; all empty when none does."""
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+    with open("/proc/self/mountinfo") as f:
+        mounts = [line.split()[4] for line in f if "pyrun" in line]
+    procs = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    return {
+        "links": [line.split(": ")[1] for line in links.splitlines() if "pyrun" in line],
+        "tables": [t for t in tables.splitlines() if "pyrun" in t],
+        "mounts": mounts,
+        "netns": os.listdir("/run/pyrun/netns") if os.path.isdir("/run/pyrun/netns") else [],
+        "leases": os.listdir("/var/lib/pyrun/network/leases")
+        if os.path.isdir("/var/lib/pyrun/network/leases") else [],
+        "monitors": [p for p in procs.splitlines() if "runtime.engine.monitor" in p],
+    }
+
+
+NOTHING = {"links": [], "tables": [], "mounts": [], "netns": [], "leases": [], "monitors": []}
+
+
+@pytest.fixture
+def engine(pyrun, busybox):  # noqa: F811
+    """pyrun with a busybox image; every container removed afterwards, nothing left."""
+    yield pyrun
+    ids = pyrun("ls", "-aq", check=False).stdout.split()
+    if ids:
+        pyrun("rm", "-f", *ids, check=False)
+    deadline = time.monotonic() + 10
+    while leftovers() != NOTHING and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert leftovers() == NOTHING
+
+
+def http_get(url: str, timeout: float = 5.0) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                return r.read().decode()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def host_ip() -> str:
+    out = subprocess.run(["ip", "-4", "-o", "addr", "show", "scope", "global"],
+                         capture_output=True, text=True).stdout.split()
+    return out[out.index("inet") + 1].split("/")[0]
+
+
+def free_port() -> int:
+    s = socket.socket()
+    s.bind(("0.0.0.0", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_foreground_run_streams_output_and_exit_code(engine):
+    p = engine("run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3",
+               check=False)
+    assert p.returncode == 3
+    assert p.stdout == "out\n" and "err\n" in p.stderr
+    assert engine("ls", "-aq").stdout == ""  # --rm removed it
+
+
+def test_env_workdir_user_hostname_and_entrypoint(engine):
+    p = engine("run", "--rm", "-e", "FOO=bar", "-w", "/tmp", "-u", "1000:1000", "-h", "box1",
+               "busybox", "sh", "-c", "echo $FOO $(pwd) $(id -u) $(hostname)")
+    assert p.stdout.split() == ["bar", "/tmp", "1000", "box1"]
+    p = engine("run", "--rm", "--entrypoint", "echo", "busybox", "via", "entrypoint")
+    assert p.stdout == "via entrypoint\n"
+
+
+def test_detached_ls_logs_exec_stop_rm(engine):
+    cid = engine("run", "-d", "--name", "pyrun-t-web", "busybox", "sh", "-c",
+                 "echo started; trap 'echo bye; exit 0' TERM; while true; do sleep 0.1; done"
+                 ).stdout.strip()
+    assert len(cid) == 64
+    rows = engine("ls").stdout.splitlines()
+    assert rows[0].split()[:2] == ["CONTAINER", "ID"] and "NAMES" in rows[0]
+    assert rows[1].startswith(cid[:12]) and rows[1].rstrip().endswith("pyrun-t-web")
+    assert "Up " in rows[1]
+    deadline = time.monotonic() + 5
+    while "started" not in engine("logs", "pyrun-t-web").stdout and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert engine("logs", "pyrun-t-web").stdout == "started\n"
+    assert engine("exec", cid[:8], "cat", "/etc/hostname").stdout == cid[:12] + "\n"
+    info = json.loads(engine("container", "inspect", "pyrun-t-web").stdout)[0]
+    assert info["State"]["Running"] and info["NetworkSettings"]["IPAddress"].startswith("10.")
+    engine("stop", "pyrun-t-web")
+    assert engine("logs", "pyrun-t-web").stdout == "started\nbye\n"
+    row = engine("ls", "-a").stdout.splitlines()[1]
+    assert "Exited (0)" in row
+    assert engine("ls", "-q").stdout == ""
+    engine("rm", "pyrun-t-web")
+    assert engine("ls", "-aq").stdout == ""
+
+
+def test_published_port_answers_on_loopback_and_host_address(engine):
+    port = free_port()
+    engine("run", "-d", "--name", "pyrun-t-httpd", "-p", f"{port}:80", "busybox", *HTTPD)
+    assert f"0.0.0.0:{port}->80/tcp" in engine("ls").stdout
+    assert http_get(f"http://127.0.0.1:{port}/").startswith("hello from ")
+    assert http_get(f"http://{host_ip()}:{port}/").startswith("hello from ")
+    assert engine("container", "port", "pyrun-t-httpd").stdout == f"80/tcp -> 0.0.0.0:{port}\n"
+    # a second container on the same host port is refused before it starts
+    p = engine("run", "-d", "-p", f"{port}:80", "busybox", *HTTPD, check=False)
+    assert p.returncode == 125 and "port is already allocated" in p.stderr
+    engine("rm", "-f", "pyrun-t-httpd")
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
+
+
+def test_port_in_use_by_another_program_is_refused(engine):
+    s = socket.socket()
+    s.bind(("0.0.0.0", 0))
+    s.listen(1)
+    port = s.getsockname()[1]
+    try:
+        p = engine("run", "-d", "-p", f"{port}:80", "busybox", *HTTPD, check=False)
+        assert p.returncode == 125 and "port is already allocated" in p.stderr
+    finally:
+        s.close()
+
+
+def test_containers_reach_each_other_and_the_hairpin(engine):
+    port = free_port()
+    engine("run", "-d", "--name", "pyrun-t-a", "-p", f"{port}:80", "busybox", *HTTPD)
+    ip = json.loads(engine("container", "inspect", "pyrun-t-a").stdout)[0][
+        "NetworkSettings"]["IPAddress"]
+    p = engine("run", "--rm", "busybox", "wget", "-q", "-O", "-", f"http://{ip}/")
+    assert p.stdout.startswith("hello from ")
+    p = engine("run", "--rm", "busybox", "wget", "-q", "-O", "-", f"http://{host_ip()}:{port}/")
+    assert p.stdout.startswith("hello from ")  # another container through the published port
+
+
+def test_network_none_and_host(engine):
+    p = engine("run", "--rm", "--network", "none", "busybox", "ip", "-o", "link")
+    names = [line.split(": ")[1] for line in p.stdout.splitlines()]
+    assert names == ["lo"]
+    p = engine("run", "--rm", "--network", "host", "busybox", "readlink", "/proc/self/ns/net")
+    assert p.stdout.strip() == os.readlink("/proc/self/ns/net")
+
+
+def test_random_host_port_and_publish_all(engine, tmp_path):
+    from tests.integration.test_build import context
+    ctx = context(tmp_path, "FROM busybox\nEXPOSE 80\n")
+    engine("build", "-t", "exposed:1", ctx)
+    engine("run", "-d", "--name", "pyrun-t-p", "-P", "exposed:1", *HTTPD)
+    mapping = engine("container", "port", "pyrun-t-p").stdout.strip()
+    port = int(mapping.rsplit(":", 1)[1])
+    assert port > 0 and http_get(f"http://127.0.0.1:{port}/").startswith("hello from ")
+
+
+@pytest.mark.parametrize("args,message", [
+    (["nosuch:image"], "Unable to find image 'nosuch:image' locally"),
+    (["-p", "80000:80", "busybox", "true"], "invalid port spec"),
+    (["-p", "abc", "busybox", "true"], "invalid port spec"),
+    (["-m", "lots", "busybox", "true"], "invalid memory size"),
+    (["--network", "mesh", "busybox", "true"], "network mesh not found"),
+])
+def test_bad_input_is_one_line_exit_125_nothing_made(engine, args, message):
+    p = engine("run", *args, check=False)
+    assert p.returncode == 125
+    assert message in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    assert engine("ls", "-aq").stdout == ""
+
+
+def test_duplicate_name_and_missing_command(engine, tmp_path):
+    engine("run", "-d", "--name", "pyrun-t-dup", "busybox", "sleep", "30")
+    p = engine("run", "--name", "pyrun-t-dup", "busybox", "true", check=False)
+    assert p.returncode == 125 and "is already in use" in p.stderr
+    from tests.integration.test_build import context
+    engine("build", "-t", "nocmd:1", context(tmp_path, "FROM busybox\nCMD []\n"))
+    p = engine("run", "nocmd:1", check=False)
+    assert p.returncode == 125 and "No command specified" in p.stderr
+    p = engine("run", "--rm", "busybox", "no-such-program", check=False)
+    assert p.returncode == 127 and "executable file not found" in p.stderr
+
+
+def test_memory_limit_applies(engine):
+    p = engine("run", "--rm", "-m", "32m", "busybox", "tail", "/dev/zero", check=False)
+    assert p.returncode == 137
+
+
+def test_killed_monitor_is_repaired_by_the_next_command(engine):
+    port = free_port()
+    cid = engine("run", "-d", "-p", f"{port}:80", "busybox", *HTTPD).stdout.strip()
+    info = json.loads(engine("container", "inspect", cid).stdout)[0]
+    os.kill(info["State"]["MonitorPid"], signal.SIGKILL)
+    time.sleep(0.2)
+    row = engine("ls", "-a").stdout.splitlines()[1]
+    assert row.startswith(cid[:12]) and "Exited" in row
+    assert leftovers()["links"] == [] and leftovers()["netns"] == []
+    engine("rm", cid)
+
+
+def test_concurrent_runs_get_distinct_names_and_addresses(engine):
+    from tests.integration.test_build import PYRUN
+    procs = [subprocess.Popen([PYRUN, "run", "-d", "busybox", "sleep", "60"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=dict(os.environ, PYRUN_ROOT=engine.root))
+             for _ in range(20)]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [r[1] for r in results]
+    infos = json.loads(engine("container", "inspect", *[r[0].strip() for r in results]).stdout)
+    assert len({i["Name"] for i in infos}) == 20
+    assert len({i["NetworkSettings"]["IPAddress"] for i in infos}) == 20
