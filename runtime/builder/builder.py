@@ -70,7 +70,7 @@ class _Stage:
 class Builder:
     def __init__(self, store: Store, dockerfile_text: str, context_dir: str | None, *,
                  dockerfile_name: str = "Dockerfile", tags=(), build_args=None, target=None,
-                 no_cache=False, quiet=False, out=None):
+                 no_cache=False, quiet=False, out=None, network="bridge"):
         self.store = store.ensure()
         self.text = dockerfile_text
         self.context = Context(context_dir)
@@ -80,6 +80,9 @@ class Builder:
         self.target = target
         self.no_cache = no_cache
         self.quiet = quiet
+        self.network = network
+        if network not in ("bridge", "host", "none"):
+            raise BuildError(f"--network {network}: use bridge (the default), host or none")
         self.out = out or sys.stdout
         self._work = None
         self.stage_images: dict[str, Image | None] = {}
@@ -401,23 +404,30 @@ class Builder:
         init = self._init_layer(step)
         bundlemod.mount_overlay(layers + [init], merged, upper, work)
         try:
-            env_list = list(st.config["config"].get("Env") or [])
-            env = env_list + [e for e in arg_env if e.partition("=")[0] not in st.env]
-            config = bundlemod.oci_config(
-                merged, cmd, env, cwd=st.workdir, user=st.config["config"].get("User", ""),
-                hostname=cid[len("pyrun-build-"):][:12], network="host",
-                cgroups_path=f"/pyrun-build/{cid}",
-                extra_mounts=[{"destination": f, "type": "bind", "source": f,
-                               "options": ["rbind", "ro"]}
-                              for f in ("/etc/resolv.conf", "/etc/hosts") if os.path.exists(f)])
-            with open(os.path.join(step, "config.json"), "w") as f:
-                json.dump(config, f)
-            self.out.flush()
-            import subprocess
-            p = subprocess.run([_oci_binary(), "--root", OCI_ROOT, "run", "--bundle", step, cid],
-                               stdin=subprocess.DEVNULL, stdout=self.out if not self.quiet
-                               else subprocess.DEVNULL, stderr=subprocess.STDOUT
-                               if not self.quiet else subprocess.DEVNULL)
+            with self._network(cid) as netns:
+                env_list = list(st.config["config"].get("Env") or [])
+                env = env_list + [e for e in arg_env if e.partition("=")[0] not in st.env]
+                with open(os.path.join(step, "resolv.conf"), "w") as f:
+                    from runtime.engine.containers import _resolv_conf
+                    f.write(_resolv_conf("host" if netns is None else "bridge"))
+                config = bundlemod.oci_config(
+                    merged, cmd, env, cwd=st.workdir, user=st.config["config"].get("User", ""),
+                    hostname=cid[len("pyrun-build-"):][:12], network="host",
+                    cgroups_path=f"/pyrun-build/{cid}",
+                    extra_mounts=[{"destination": "/etc/resolv.conf", "type": "bind",
+                                   "source": os.path.join(step, "resolv.conf"),
+                                   "options": ["rbind", "ro"]}])
+                if netns is not None:
+                    config["linux"]["namespaces"].append({"type": "network", "path": netns})
+                with open(os.path.join(step, "config.json"), "w") as f:
+                    json.dump(config, f)
+                self.out.flush()
+                import subprocess
+                p = subprocess.run([_oci_binary(), "--root", OCI_ROOT, "run", "--bundle", step,
+                                    cid], stdin=subprocess.DEVNULL,
+                                   stdout=self.out if not self.quiet else subprocess.DEVNULL,
+                                   stderr=subprocess.STDOUT if not self.quiet
+                                   else subprocess.DEVNULL)
         finally:
             bundlemod.unmount(merged)
         self.say(f"Removing intermediate container {cid[len('pyrun-build-'):][:12]}")
@@ -467,6 +477,30 @@ class Builder:
 
     def _do_add(self, st: _Stage, ins) -> None:
         self._do_copy(st, ins, add=True)
+
+    def _network(self, cid: str):
+        """RUN's network: the default bridge (NAT out), or the host's with --network host."""
+        import contextlib
+        if self.network == "host":
+            return contextlib.nullcontext(None)
+        if self.network == "none":
+            from runtime.net import bridge
+
+            @contextlib.contextmanager
+            def isolated():
+                path = bridge.create_netns(f"pyrun-{cid[12:24]}")
+                try:
+                    yield path
+                finally:
+                    bridge.delete_netns(f"pyrun-{cid[12:24]}")
+            return isolated()
+        from runtime.net.bridge import Attached
+
+        @contextlib.contextmanager
+        def bridged():
+            with Attached(cid[len("pyrun-build-"):]) as a:
+                yield a.path
+        return bridged()
 
     # ---- file changes ---------------------------------------------------------------------
     def _new_workdir(self) -> str:

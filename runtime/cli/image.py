@@ -34,7 +34,8 @@ def build_options(f):
         click.option("--no-cache", is_flag=True, help="Do not use the build cache"),
         click.option("--pull", is_flag=True, help="Accepted; no registry is used yet"),
         click.option("-q", "--quiet", is_flag=True, help="Print only the image ID"),
-        click.option("--network", default="host", help="Network for RUN steps (host)"),
+        click.option("--network", default="bridge", help="Network for RUN steps: bridge "
+                     "(default), host or none"),
     ]):
         f = opt(f)
     return click.argument("context")(f)
@@ -70,7 +71,7 @@ def build_cmd(ctx, context, dockerfile, tags, build_args, target, no_cache, pull
                 from None
         ctx_dir, name = context, os.path.basename(path)
     Builder(_store(ctx), text, ctx_dir, dockerfile_name=name, tags=tags, build_args=args,
-            target=target, no_cache=no_cache, quiet=quiet).build()
+            target=target, no_cache=no_cache, quiet=quiet, network=network).build()
 
 
 @image_group.command("ls")

@@ -256,3 +256,37 @@ def remove_bridge_if_unused() -> None:
     except FileNotFoundError:
         pass
     _delete_link(BRIDGE)
+
+
+class Attached:
+    """A network namespace on the bridge for as long as the `with` block runs: what a
+    build's RUN step uses. The namespace, veth, lease and (for the last user) the bridge and
+    the NAT table are gone afterwards, also when the block fails."""
+
+    def __init__(self, owner_id: str):
+        self.owner_id = owner_id
+        self.name = f"pyrun-{owner_id[:12]}"
+        self.path = None
+        self.net = None
+
+    def __enter__(self) -> "Attached":
+        from runtime.net import ports
+        try:
+            self.path = create_netns(self.name)
+            self.net = attach(self.owner_id, self.path)
+            ports.ensure_table()  # masquerade: the step reaches the package mirror
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        from runtime.net import ports
+        detach(self.net)
+        if self.path:
+            delete_netns(self.name)
+        try:
+            ports.remove_table_if_unused()
+        except PyrunError:
+            pass
+        remove_bridge_if_unused()

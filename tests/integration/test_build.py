@@ -251,3 +251,15 @@ def test_examples_dockerfile_parses_with_the_module_entry():
         '(run "apt-get update &&     apt-get install nginx -y")',
         '(run "apt-get clean && rm -rf /var/lib/apt/lists/*")',
         '(cmd "nginx" "-g" "daemon off;")']
+
+
+def test_run_steps_use_the_default_bridge(pyrun, busybox, tmp_path):  # noqa: F811
+    ctx = context(tmp_path, "FROM busybox\nRUN ip -o -4 addr show eth0 | awk '{print $4}' > /addr;"
+                  " ip -o link | wc -l > /links\n")
+    pyrun("build", "-t", "net:bridge", ctx)
+    assert pyrun.image_files("net:bridge", "/addr").startswith(b"10.89.")
+    pyrun("build", "--no-cache", "--network", "none", "-t", "net:none", ctx)
+    assert pyrun.image_files("net:none", "/links") == b"1\n"  # loopback only
+    pyrun("build", "--no-cache", "--network", "host", "-t", "net:host", ctx)
+    host_links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    assert int(pyrun.image_files("net:host", "/links")) == len(host_links.splitlines())
