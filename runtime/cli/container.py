@@ -55,12 +55,20 @@ RUN_SETTINGS = {"ignore_unknown_options": False, "allow_interspersed_args": Fals
 @click.option("--read-only", is_flag=True)
 @click.option("--stop-signal")
 @click.option("--stop-timeout", type=int)
+@click.option("-v", "--volume", "volumes", multiple=True, help="SOURCE:DEST[:ro] (a host path "
+              "or a volume name)")
+@click.option("--cap-add", multiple=True)
+@click.option("--cap-drop", multiple=True)
+@click.option("--privileged", is_flag=True)
+@click.option("--add-host", "add_hosts", multiple=True, help="HOST:IP in /etc/hosts")
+@click.option("--dns", multiple=True, help="A nameserver for /etc/resolv.conf")
 @click.argument("image")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def run_cmd(ctx, detach, name, publish, publish_all, auto_remove, env, env_file, workdir, user,
             hostname, entrypoint, interactive, tty, network, memory, cpus, pids_limit, label,
-            read_only, stop_signal, stop_timeout, image, command):
+            read_only, stop_signal, stop_timeout, volumes, cap_add, cap_drop, privileged,
+            add_hosts, dns, image, command):
     """Create and run a container from an image."""
     from runtime.image.store import ImageNotFound
     store = _store(ctx)
@@ -80,7 +88,9 @@ def run_cmd(ctx, detach, name, publish, publish_all, auto_remove, env, env_file,
                         memory=cmod.parse_memory(memory) if memory else None,
                         pids_limit=pids_limit, labels=labels, interactive=interactive,
                         tty=tty, read_only=read_only, stop_signal=stop_signal,
-                        stop_timeout=stop_timeout, cpus=cpus)
+                        stop_timeout=stop_timeout, cpus=cpus, volumes=volumes,
+                        cap_add=cap_add, cap_drop=cap_drop, privileged=privileged,
+                        add_hosts=add_hosts, dns=dns)
     except ImageNotFound:
         raise PyrunError(f"Unable to find image '{image}' locally (no registry is configured: "
                          "build, import or bootstrap it first)") from None

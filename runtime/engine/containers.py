@@ -230,7 +230,8 @@ def create(store: Store, image_ref: str, *, name=None, command=(), entrypoint=No
            publish=(), publish_all=False, workdir=None, user=None, hostname=None,
            network="bridge", auto_remove=False, memory=None, pids_limit=None, labels=None,
            interactive=False, tty=False, read_only=False, stop_signal=None,
-           stop_timeout=None, cpus=None) -> Container:
+           stop_timeout=None, cpus=None, volumes=(), cap_add=(), cap_drop=(),
+           privileged=False, add_hosts=(), dns=()) -> Container:
     """Validate everything, then write the record; nothing is mounted or wired yet."""
     image = store.resolve(image_ref)
     cfg = image.config.get("config", {})
@@ -256,6 +257,27 @@ def create(store: Store, image_ref: str, *, name=None, command=(), entrypoint=No
                           "proto": proto or "tcp"})
     if ports and network != "bridge":
         raise ContainerError(f"published ports need the bridge network (not {network})")
+    binds = [parse_volume(store, v) for v in volumes]
+    from runtime.engine.bundle import DEFAULT_CAPS
+    from runtime.oci.spec import CAPABILITY_NAMES
+    caps = list(CAPABILITY_NAMES) if privileged else list(DEFAULT_CAPS)
+    for name in cap_drop:  # drops first: "--cap-drop ALL --cap-add X" leaves X, as Docker
+        full = _cap_name(name)
+        caps = [] if full == "ALL" else [c for c in caps if c != full]
+    for name in cap_add:
+        full = _cap_name(name)
+        caps = list(CAPABILITY_NAMES) if full == "ALL" else caps + [full]
+    # Nobody can give what they do not have: keep to the engine's own bounding set (this
+    # host's root lacks CAP_SYS_RESOURCE, for one).
+    from runtime.linux.capabilities import bounding_mask
+    have = bounding_mask()
+    caps = [cap for cap in caps if have >> CAPABILITY_NAMES.index(cap) & 1]
+    hosts = []
+    for h in add_hosts:
+        host, sep, ip = h.partition(":")
+        if not sep or not host or not ip:
+            raise ContainerError(f"invalid --add-host {h!r}: use HOST:IP")
+        hosts.append((host, ip))
     ep = list(entrypoint) if entrypoint is not None else list(cfg.get("Entrypoint") or [])
     cmd = list(command) if command else ([] if entrypoint is not None else
                                           list(cfg.get("Cmd") or []))
@@ -276,7 +298,10 @@ def create(store: Store, image_ref: str, *, name=None, command=(), entrypoint=No
                    "ExposedPorts": cfg.get("ExposedPorts") or {}},
         "HostConfig": {"NetworkMode": network, "Ports": ports, "AutoRemove": auto_remove,
                        "Memory": memory or 0, "PidsLimit": pids_limit or 0,
-                       "NanoCpus": int((cpus or 0) * 1e9), "ReadonlyRootfs": read_only},
+                       "NanoCpus": int((cpus or 0) * 1e9), "ReadonlyRootfs": read_only,
+                       "Binds": binds, "CapAdd": list(cap_add), "CapDrop": list(cap_drop),
+                       "Capabilities": sorted(set(caps)), "Privileged": privileged,
+                       "ExtraHosts": [f"{h}:{i}" for h, i in hosts], "Dns": list(dns)},
         "State": {"Status": "created", "Pid": 0, "ExitCode": 0, "StartedAt": "",
                   "FinishedAt": "", "MonitorPid": 0, "Error": ""},
         "NetworkSettings": {},
@@ -286,6 +311,39 @@ def create(store: Store, image_ref: str, *, name=None, command=(), entrypoint=No
     os.makedirs(c.dir, 0o700)
     c.save()
     return c
+
+
+def _cap_name(name: str) -> str:
+    from runtime.oci.spec import CAPABILITY_NUMBERS
+    n = name.upper()
+    if n == "ALL":
+        return n
+    n = n if n.startswith("CAP_") else "CAP_" + n
+    if n not in CAPABILITY_NUMBERS:
+        raise ContainerError(f"unknown capability: {name!r}")
+    return n
+
+
+def parse_volume(store: Store, spec: str) -> dict:
+    """-v HOST_PATH:CONTAINER_PATH[:ro] (a bind mount) or NAME:CONTAINER_PATH[:ro] (a named
+    volume under <root>/volumes/NAME, made on first use)."""
+    parts = spec.split(":")
+    if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] not in ("ro", "rw")):
+        raise ContainerError(f"invalid volume spec {spec!r}: use SOURCE:DEST[:ro]")
+    source, dest = parts[0], parts[1]
+    if not dest.startswith("/"):
+        raise ContainerError(f"invalid volume spec {spec!r}: the destination must be absolute")
+    readonly = len(parts) == 3 and parts[2] == "ro"
+    if source.startswith("/"):
+        os.makedirs(source, exist_ok=True)  # Docker makes a missing host directory too
+        return {"Type": "bind", "Source": source, "Destination": dest, "RW": not readonly}
+    import re
+    if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+", source):
+        raise ContainerError(f"invalid volume name {source!r}")
+    path = os.path.join(store.root, "volumes", source, "_data")
+    os.makedirs(path, exist_ok=True)
+    return {"Type": "volume", "Name": source, "Source": path, "Destination": dest,
+            "RW": not readonly}
 
 
 def check_ports_free(c: Container) -> None:
@@ -338,12 +396,21 @@ def prepare(c: Container) -> str:
         portsmod.publish(c.id, net["ip"], c.data["HostConfig"]["Ports"])
     elif mode == "none":
         netns = bridge_none(c)
+    hc = c.data["HostConfig"]
     hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
     if net:
         hosts += f"{net['ip']}\t{hostname}\n"
+    for entry in hc.get("ExtraHosts", []):
+        host, _, ip = entry.partition(":")
+        hosts += f"{ip}\t{host}\n"
     _write(c.path("hosts"), hosts)
     _write(c.path("hostname"), hostname + "\n")
-    _write(c.path("resolv.conf"), _resolv_conf(mode))
+    resolv = _resolv_conf(mode)
+    if hc.get("Dns"):
+        resolv = "".join(line + "\n" for line in resolv.splitlines()
+                         if not line.startswith("nameserver"))
+        resolv += "".join(f"nameserver {d}\n" for d in hc["Dns"])
+    _write(c.path("resolv.conf"), resolv)
     for f in ("hosts", "hostname", "resolv.conf"):
         open(c.path("init", "etc", f), "a").close()
     bundlemod.mount_overlay(image.layer_dirs + [c.path("init")], c.path("rootfs"),
@@ -351,16 +418,26 @@ def prepare(c: Container) -> str:
     cfg = c.data["Config"]
     mounts = [{"destination": f"/etc/{f}", "type": "bind", "source": c.path(f),
                "options": ["rbind", "rprivate"]} for f in ("hosts", "hostname", "resolv.conf")]
+    for b in hc.get("Binds", []):
+        mounts.append({"destination": b["Destination"], "type": "bind", "source": b["Source"],
+                       "options": ["rbind", "rprivate"] + ([] if b["RW"] else ["ro"])})
     oci = bundlemod.oci_config(c.path("rootfs"), [c.data["Path"]] + c.data["Args"],
                                cfg["Env"], cwd=cfg["WorkingDir"], user=cfg["User"],
                                hostname=hostname, network="host" if mode == "host" else "ns",
-                               cgroups_path=f"/pyrun/{c.id}", extra_mounts=mounts)
+                               cgroups_path=f"/pyrun/{c.id}", extra_mounts=mounts,
+                               terminal=cfg.get("Tty", False),
+                               caps=hc.get("Capabilities"))
+    if hc.get("Privileged"):
+        oci["linux"]["maskedPaths"] = []
+        oci["linux"]["readonlyPaths"] = []
+        oci["linux"]["resources"]["devices"] = [{"allow": True, "access": "rwm"}]
+        oci["mounts"] = [m if m["destination"] != "/sys" else
+                         dict(m, options=["nosuid", "noexec", "nodev"]) for m in oci["mounts"]]
     if netns:
         oci["linux"]["namespaces"] = [n for n in oci["linux"]["namespaces"]
                                       if n["type"] != "network"]
         oci["linux"]["namespaces"].append({"type": "network", "path": netns})
     res = oci["linux"]["resources"]
-    hc = c.data["HostConfig"]
     if hc.get("Memory"):
         res["memory"] = {"limit": hc["Memory"]}
     if hc.get("PidsLimit"):

@@ -50,17 +50,42 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
     err_r, err_w = os.pipe()
     pid = 0
     code = 125
+    tty = c.data["Config"].get("Tty", False)
+    console = None
     try:
         try:
             bundle = cmod.prepare(c)
             oci_log = c.path("oci.log")
-            create = subprocess.run(
-                [oci, "--root", cmod.OCI_ROOT, "--log", oci_log, "--log-format", "json",
-                 "create", "--bundle", bundle, "--pid-file", c.path("pid"), c.id],
-                stdin=stdin if stdin is not None else subprocess.DEVNULL, stdout=out_w,
-                stderr=err_w)
-            if create.returncode != 0:
+            base = [oci, "--root", cmod.OCI_ROOT, "--log", oci_log, "--log-format", "json"]
+            if tty and attach:
+                # In the foreground pyrun-oci relays the terminal itself (as runc run does).
+                c.state.update({"Status": "running", "StartedAt": now_rfc3339()})
+                c.save()
+                code = subprocess.run(base + ["run", "--bundle", bundle, "--pid-file",
+                                              c.path("pid"), c.id]).returncode
+                c.state.update({"Status": "exited", "ExitCode": code,
+                                "FinishedAt": now_rfc3339()})
+                c.save()
+                cmod.teardown(c)
+                cmod.after_last(store)
+                if c.data["HostConfig"].get("AutoRemove"):
+                    cmod.remove_files(c)
+                return code
+            argv = base + ["create", "--bundle", bundle, "--pid-file", c.path("pid")]
+            if tty:
+                # sun_path holds 108 bytes: a short path, not one under the store
+                os.makedirs("/run/pyrun", exist_ok=True)
+                console = _ConsoleReceiver(f"/run/pyrun/console-{c.id[:12]}.sock")
+                argv += ["--console-socket", console.path]
+            creating = subprocess.Popen(argv + [c.id],
+                                        stdin=stdin if stdin is not None else subprocess.DEVNULL,
+                                        stdout=out_w, stderr=err_w)
+            master = console.receive(creating) if console else None
+            if creating.wait() != 0:
                 raise _runtime_error(_last_error(oci_log) or "container create failed")
+            if master is not None:
+                os.close(out_r)
+                out_r = master  # a terminal has one stream: it is the container's stdout
             with open(c.path("pid")) as f:
                 pid = int(f.read())
             start = subprocess.run([oci, "--root", cmod.OCI_ROOT, "--log", oci_log,
@@ -117,7 +142,10 @@ def _pump(pid: int, log_fd: int, streams: dict[int, str], attach: bool) -> int:
             except InterruptedError:
                 ready = []
             for fd in ready:
-                data = os.read(fd, 65536)
+                try:
+                    data = os.read(fd, 65536)
+                except OSError:  # EIO: a pty whose other side is closed
+                    data = b""
                 if not data:
                     del open_fds[fd]
                     continue
@@ -151,6 +179,38 @@ def _alive(pid: int) -> bool:
         return True
     except ProcessLookupError:
         return False
+
+
+class _ConsoleReceiver:
+    """Where pyrun-oci sends the pty master of a detached container with -t."""
+
+    def __init__(self, path: str):
+        import socket
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        self.sock.listen(1)
+
+    def receive(self, creating: subprocess.Popen) -> int | None:
+        import socket
+        self.sock.settimeout(0.1)
+        try:
+            while True:
+                try:
+                    conn, _ = self.sock.accept()
+                    break
+                except socket.timeout:
+                    if creating.poll() is not None:
+                        return None  # create failed before sending it
+            with conn:
+                _, fds, _, _ = socket.recv_fds(conn, 1024, 1)
+            return fds[0] if fds else None
+        finally:
+            self.sock.close()
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
 
 
 def _runtime_error(msg: str) -> PyrunError:

@@ -75,6 +75,14 @@ def set_subreaper() -> None:
     _prctl.prctl(_prctl.PR_SET_CHILD_SUBREAPER, 1)
 
 
+def bounding_mask(pid="self") -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("CapBnd:"):
+                return int(line.split()[1], 16)
+    return 0
+
+
 def effective_mask(pid="self") -> int:
     with open(f"/proc/{pid}/status") as f:
         for line in f:

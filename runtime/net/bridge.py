@@ -26,6 +26,24 @@ class NetworkError(PyrunError):
     pass
 
 
+LOCK = "/run/pyrun/network.lock"
+
+
+class network_lock:
+    """Serialises changes to the shared network (bridge, leases, NAT table): without it one
+    run could remove the bridge that another has just made but not yet leased on."""
+
+    def __enter__(self):
+        import fcntl
+        os.makedirs(os.path.dirname(LOCK), exist_ok=True)
+        self.fd = os.open(LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        os.close(self.fd)
+
+
 def subnet() -> ipaddress.IPv4Network:
     return ipaddress.ip_network(os.environ.get("PYRUN_SUBNET", DEFAULT_SUBNET))
 
@@ -187,8 +205,9 @@ def veth_name(container_id: str) -> str:
 
 def attach(container_id: str, netns: str) -> dict:
     """Wire a container's network namespace to the bridge: veth pair, address, route."""
-    ensure_bridge()
-    ip, gateway, prefix = lease(container_id)
+    with network_lock():
+        ensure_bridge()
+        ip, gateway, prefix = lease(container_id)
     host_if = veth_name(container_id)
     peer = "pyruntmp" + container_id[:7]
     try:
@@ -242,20 +261,22 @@ def detach(net: dict | None) -> None:
     """Undo attach (safe to repeat): the veth (its peer goes with it), the lease."""
     if not net:
         return
-    if net.get("veth"):
-        _delete_link(net["veth"])
-    if net.get("ip"):
-        release(net["ip"])
+    with network_lock():
+        if net.get("veth"):
+            _delete_link(net["veth"])
+        if net.get("ip"):
+            release(net["ip"])
 
 
 def remove_bridge_if_unused() -> None:
     """The bridge goes when no container uses it (so nothing stays behind after the last)."""
-    try:
-        if os.listdir(LEASES):
-            return
-    except FileNotFoundError:
-        pass
-    _delete_link(BRIDGE)
+    with network_lock():
+        try:
+            if os.listdir(LEASES):
+                return
+        except FileNotFoundError:
+            pass
+        _delete_link(BRIDGE)
 
 
 class Attached:

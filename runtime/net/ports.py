@@ -48,6 +48,12 @@ def _nft_json(args: list[str]) -> dict:
 
 
 def ensure_table() -> None:
+    from runtime.net.bridge import network_lock
+    with network_lock():
+        _ensure_table()
+
+
+def _ensure_table() -> None:
     net = subnet()
     # "add" is idempotent: an existing table and chains are left as they are.
     _nft(f"""
@@ -136,11 +142,12 @@ def remove_table_if_unused() -> None:
     """The table goes with the last bridged container (no lease left, no rule left)."""
     import os
 
-    from runtime.net.bridge import LEASES
-    try:
-        if os.listdir(LEASES):
-            return
-    except FileNotFoundError:
-        pass
-    if _nft_json(["list", "table", "ip", TABLE]) and not _rules(TABLE, "publish"):
-        _nft(f"delete table ip {TABLE}\n")
+    from runtime.net.bridge import LEASES, network_lock
+    with network_lock():
+        try:
+            if os.listdir(LEASES):
+                return
+        except FileNotFoundError:
+            pass
+        if _nft_json(["list", "table", "ip", TABLE]) and not _rules(TABLE, "publish"):
+            _nft(f"delete table ip {TABLE}\n")

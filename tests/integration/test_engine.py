@@ -229,3 +229,39 @@ def test_concurrent_runs_get_distinct_names_and_addresses(engine):
     infos = json.loads(engine("container", "inspect", *[r[0].strip() for r in results]).stdout)
     assert len({i["Name"] for i in infos}) == 20
     assert len({i["NetworkSettings"]["IPAddress"] for i in infos}) == 20
+
+
+def test_volumes_bind_and_named(engine, tmp_path):
+    (tmp_path / "in.txt").write_text("from the host\n")
+    p = engine("run", "--rm", "-v", f"{tmp_path}:/data:ro", "-v", "pyrun-t-vol:/named",
+               "busybox", "sh", "-c", "cat /data/in.txt; touch /data/x 2>/dev/null || "
+               "echo ro; echo kept > /named/v")
+    assert p.stdout == "from the host\nro\n"
+    assert not (tmp_path / "x").exists()
+    p = engine("run", "--rm", "-v", "pyrun-t-vol:/again", "busybox", "cat", "/again/v")
+    assert p.stdout == "kept\n"  # a named volume outlives its containers
+    p = engine("run", "--rm", "-v", "relative:path", "busybox", "true", check=False)
+    assert p.returncode == 125 and "destination must be absolute" in p.stderr
+
+
+def test_hosts_dns_and_capabilities(engine):
+    p = engine("run", "--rm", "--add-host", "db.local:10.1.2.3", "--dns", "9.9.9.9",
+               "--cap-drop", "ALL", "--cap-add", "NET_BIND_SERVICE", "busybox", "sh", "-c",
+               "grep db.local /etc/hosts; grep nameserver /etc/resolv.conf; "
+               "grep CapEff /proc/self/status")
+    assert p.stdout.split("\n")[:3] == ["10.1.2.3\tdb.local", "nameserver 9.9.9.9",
+                                         "CapEff:\t0000000000000400"]
+    p = engine("run", "--rm", "--privileged", "busybox", "grep", "CapEff", "/proc/self/status")
+    with open("/proc/self/status") as f:
+        bnd = next(line.split()[1] for line in f if line.startswith("CapBnd"))
+    assert p.stdout.split()[1] == bnd  # everything the engine itself may give
+
+
+def test_tty_foreground_and_detached(engine):
+    p = engine("run", "--rm", "-t", "busybox", "sh", "-c", "tty; exit 4", check=False)
+    assert p.returncode == 4 and p.stdout.replace("\r", "") == "/dev/pts/0\n"
+    cid = engine("run", "-dt", "busybox", "sh", "-c", "tty; sleep 30").stdout.strip()
+    deadline = time.monotonic() + 5
+    while "/dev/pts" not in engine("logs", cid).stdout and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert engine("logs", cid).stdout.replace("\r", "") == "/dev/pts/0\n"
