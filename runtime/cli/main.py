@@ -71,6 +71,10 @@ def main() -> int:
     except PyrunError as e:
         click.echo(f"pyrun: {e}", err=True)
         return e.exit_code
+    except OSError as e:  # a failed system call pyrun did not expect: one line, not a trace
+        click.echo(f"pyrun: {e.strerror or e}" + (f": {e.filename}" if e.filename else ""),
+                   err=True)
+        return 125
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else 0
     return 0

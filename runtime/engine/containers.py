@@ -335,7 +335,8 @@ def parse_volume(store: Store, spec: str) -> dict:
         raise ContainerError(f"invalid volume spec {spec!r}: the destination must be absolute")
     readonly = len(parts) == 3 and parts[2] == "ro"
     if source.startswith("/"):
-        os.makedirs(source, exist_ok=True)  # Docker makes a missing host directory too
+        if not os.path.lexists(source):
+            os.makedirs(source)  # Docker makes a missing host directory too
         return {"Type": "bind", "Source": source, "Destination": dest, "RW": not readonly}
     import re
     if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+", source):

@@ -265,3 +265,10 @@ def test_tty_foreground_and_detached(engine):
     while "/dev/pts" not in engine("logs", cid).stdout and time.monotonic() < deadline:
         time.sleep(0.1)
     assert engine("logs", cid).stdout.replace("\r", "") == "/dev/pts/0\n"
+
+
+def test_a_file_can_be_bind_mounted(engine, tmp_path):
+    f = tmp_path / "conf.txt"
+    f.write_text("single file\n")
+    p = engine("run", "--rm", "-v", f"{f}:/etc/app.conf:ro", "busybox", "cat", "/etc/app.conf")
+    assert p.stdout == "single file\n"
