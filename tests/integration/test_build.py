@@ -263,3 +263,28 @@ def test_run_steps_use_the_default_bridge(pyrun, busybox, tmp_path):  # noqa: F8
     pyrun("build", "--no-cache", "--network", "host", "-t", "net:host", ctx)
     host_links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
     assert int(pyrun.image_files("net:host", "/links")) == len(host_links.splitlines())
+
+
+def test_add_from_a_url(pyrun, busybox, tmp_path):  # noqa: F811
+    import http.server
+    import threading
+    (tmp_path / "srv").mkdir()
+    (tmp_path / "srv" / "remote.txt").write_text("fetched over http\n")
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, directory=str(tmp_path / "srv"), **kw)
+
+        def log_message(self, *a):
+            pass
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/remote.txt"
+        ctx = context(tmp_path, f"FROM busybox\nADD {url} /opt/\nADD {url} /named.txt\n")
+        pyrun("build", "-t", "url:1", ctx)
+    finally:
+        server.shutdown()
+    assert pyrun.image_files("url:1", "/opt/remote.txt") == b"fetched over http\n"
+    assert pyrun.image_files("url:1", "/named.txt") == b"fetched over http\n"

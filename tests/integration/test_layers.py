@@ -132,3 +132,12 @@ def test_garbage_is_a_clear_error(sandbox):
     dest, _ = sandbox
     with pytest.raises(layer.LayerError, match="not a valid tar"):
         layer.unpack(io.BytesIO(b"this is not a tar archive" * 40), str(dest))
+
+
+def test_zstd_layers_are_read(sandbox):
+    zstandard = pytest.importorskip("zstandard", reason="zstandard is a pyrun dependency")
+    dest, _ = sandbox
+    raw = make_tar([("z", "file", b"zstd content")]).getvalue()
+    data = zstandard.ZstdCompressor().compress(raw)
+    layer.unpack(io.BufferedReader(io.BytesIO(data)), str(dest))
+    assert (dest / "z").read_bytes() == b"zstd content"
