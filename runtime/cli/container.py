@@ -62,13 +62,14 @@ RUN_SETTINGS = {"ignore_unknown_options": False, "allow_interspersed_args": Fals
 @click.option("--privileged", is_flag=True)
 @click.option("--add-host", "add_hosts", multiple=True, help="HOST:IP in /etc/hosts")
 @click.option("--dns", multiple=True, help="A nameserver for /etc/resolv.conf")
+@click.option("--restart", default="no", help="no, on-failure[:N], always, unless-stopped")
 @click.argument("image")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def run_cmd(ctx, detach, name, publish, publish_all, auto_remove, env, env_file, workdir, user,
             hostname, entrypoint, interactive, tty, network, memory, cpus, pids_limit, label,
             read_only, stop_signal, stop_timeout, volumes, cap_add, cap_drop, privileged,
-            add_hosts, dns, image, command):
+            add_hosts, dns, restart, image, command):
     """Create and run a container from an image."""
     from runtime.image.store import ImageNotFound
     store = _store(ctx)
@@ -90,15 +91,20 @@ def run_cmd(ctx, detach, name, publish, publish_all, auto_remove, env, env_file,
                         tty=tty, read_only=read_only, stop_signal=stop_signal,
                         stop_timeout=stop_timeout, cpus=cpus, volumes=volumes,
                         cap_add=cap_add, cap_drop=cap_drop, privileged=privileged,
-                        add_hosts=add_hosts, dns=dns)
+                        add_hosts=add_hosts, dns=dns, restart=restart)
     except ImageNotFound:
         raise PyrunError(f"Unable to find image '{image}' locally (no registry is configured: "
                          "build, import or bootstrap it first)") from None
-    if detach:
-        _start_detached(store, c)
+    if ctx.info_name == "create":
         click.echo(c.id)
-        _warn_loopback_listeners(c)
         return
+    if detach or c.data["HostConfig"]["RestartPolicy"]["Name"] != "no":
+        _start_detached(store, c)
+        if detach:
+            click.echo(c.id)
+            _warn_loopback_listeners(c)
+            return
+        sys.exit(_wait(c))
     from runtime.engine import monitor
     try:
         code = monitor.supervise(store, c, attach=True,
@@ -172,7 +178,8 @@ def ls_cmd(ctx, show_all, quiet, no_trunc, filters, fmt):
         cmd = " ".join([c.data["Path"]] + c.data["Args"])
         rows.append({"ID": c.id if no_trunc else c.id[:12],
                      "Image": c.data.get("ImageRef", ""),
-                     "Command": json.dumps(cmd if no_trunc else truncate(cmd, 20)),
+                     "Command": json.dumps(cmd if no_trunc else truncate(cmd, 20),
+                                           ensure_ascii=False),
                      "CreatedAt": c.data["Created"], "RunningFor": ago(c.data["Created"]),
                      "Status": c.status_text(), "State": status,
                      "Ports": c.ports_text() if status == "running" else "",
@@ -221,9 +228,30 @@ def _wait_exit(c, timeout: float) -> bool:
     return False
 
 
+def _mark_stopped_by_user(c) -> None:
+    """A user's stop or kill: the restart policy must not bring the container back."""
+    c.reload()
+    c.state["StoppedByUser"] = True
+    c.save()
+
+
+def _wait(c) -> int:
+    while True:
+        try:
+            c.reload()
+        except FileNotFoundError:
+            return 0
+        if not c.running and c.state.get("Status") != "created":
+            policy = c.data["HostConfig"].get("RestartPolicy", {}).get("Name", "no")
+            if policy == "no" or c.state.get("StoppedByUser") or not c.monitor_alive():
+                return c.state.get("ExitCode", 0)
+        time.sleep(0.1)
+
+
 def stop_container(store, c, timeout: int | None = None) -> None:
     if not c.running:
         return
+    _mark_stopped_by_user(c)
     t = c.data["Config"].get("StopTimeout", 10) if timeout is None else timeout
     _signal_container(store, c, c.data["Config"].get("StopSignal") or "SIGTERM")
     if not _wait_exit(c, t):
@@ -256,6 +284,7 @@ def kill_cmd(ctx, containers, sig):
         c = cmod.find(store, ref)
         if not c.running:
             raise PyrunError(f"Cannot kill container: {ref}: container is not running")
+        _mark_stopped_by_user(c)
         _signal_container(store, c, sig)
         click.echo(ref)
 
@@ -274,6 +303,7 @@ def rm_cmd(ctx, containers, force):
             if not force:
                 raise PyrunError(f"You cannot remove a running container {c.id}. Stop the "
                                  "container before attempting removal or force remove")
+            _mark_stopped_by_user(c)
             _signal_container(store, c, "SIGKILL")
             _wait_exit(c, 10)
         if os.path.isdir(c.dir):
@@ -398,3 +428,81 @@ def port_cmd(ctx, container):
     c = cmod.find(store, container)
     for p in c.data["HostConfig"]["Ports"]:
         click.echo(f"{p['container_port']}/{p['proto']} -> {p['host_ip']}:{p['host_port']}")
+
+
+@container_group.command("start")
+@click.argument("containers", nargs=-1, required=True)
+@click.pass_context
+def start_cmd(ctx, containers):
+    """Start created or stopped containers (their writable layer is kept)."""
+    store = _store(ctx)
+    cmod = _containers(store)
+    for ref in containers:
+        c = cmod.find(store, ref)
+        if c.running:
+            continue
+        c.state.update({"StoppedByUser": False})
+        c.save()
+        _start_detached(store, c)
+        click.echo(ref)
+
+
+@container_group.command("restart")
+@click.argument("containers", nargs=-1, required=True)
+@click.option("-t", "--time", "timeout", type=int)
+@click.pass_context
+def restart_cmd(ctx, containers, timeout):
+    """Stop, then start containers."""
+    store = _store(ctx)
+    cmod = _containers(store)
+    for ref in containers:
+        c = cmod.find(store, ref)
+        stop_container(store, c, timeout)
+        c.reload()
+        c.state.update({"StoppedByUser": False})
+        c.save()
+        _start_detached(store, c)
+        click.echo(ref)
+
+
+@container_group.command("wait")
+@click.argument("containers", nargs=-1, required=True)
+@click.pass_context
+def wait_cmd(ctx, containers):
+    """Block until containers stop; print their exit codes."""
+    store = _store(ctx)
+    cmod = _containers(store)
+    for ref in containers:
+        click.echo(_wait(cmod.find(store, ref)))
+
+
+@container_group.command("top")
+@click.argument("container")
+@click.pass_context
+def top_cmd(ctx, container):
+    """The processes of a running container."""
+    store = _store(ctx)
+    cmod = _containers(store)
+    c = cmod.find(store, container)
+    if not c.running:
+        raise PyrunError(f"Container {c.id} is not running")
+    p = subprocess.run([cmod._oci(), "--root", cmod.OCI_ROOT, "ps", c.id],
+                       capture_output=True, text=True)
+    click.echo(p.stdout, nl=False)
+
+
+@container_group.command("prune")
+@click.option("-f", "--force", is_flag=True, help="Do not ask (pyrun never asks)")
+@click.pass_context
+def prune_cmd(ctx, force):
+    """Remove every stopped container."""
+    store = _store(ctx)
+    cmod = _containers(store)
+    removed = 0
+    for c in cmod.all_containers(store):
+        if not c.running:
+            cmod.teardown(c)
+            cmod.remove_files(c)
+            click.echo(c.id)
+            removed += 1
+    click.echo(f"Total: {removed} containers")

@@ -25,14 +25,18 @@ def cli(ctx, root):
 from runtime.cli.image import build_cmd, image_group  # noqa: E402 - after cli exists
 
 from runtime.cli.container import (container_group, exec_cmd, kill_cmd, logs_cmd,  # noqa: E402
-                                   ls_cmd, rm_cmd, run_cmd, stop_cmd)
+                                   ls_cmd, restart_cmd, rm_cmd, run_cmd, start_cmd, stop_cmd,
+                                   top_cmd, wait_cmd)
 
 cli.add_command(image_group)
 cli.add_command(build_cmd, "build")
 cli.add_command(container_group)
 for _name, _cmd in (("run", run_cmd), ("ls", ls_cmd), ("ps", ls_cmd), ("stop", stop_cmd),
-                    ("rm", rm_cmd), ("logs", logs_cmd), ("exec", exec_cmd), ("kill", kill_cmd)):
+                    ("rm", rm_cmd), ("logs", logs_cmd), ("exec", exec_cmd), ("kill", kill_cmd),
+                    ("start", start_cmd), ("restart", restart_cmd), ("wait", wait_cmd),
+                    ("top", top_cmd), ("create", run_cmd)):
     cli.add_command(_cmd, _name)
+container_group.add_command(run_cmd, "create")
 
 
 @cli.command()

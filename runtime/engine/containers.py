@@ -231,7 +231,7 @@ def create(store: Store, image_ref: str, *, name=None, command=(), entrypoint=No
            network="bridge", auto_remove=False, memory=None, pids_limit=None, labels=None,
            interactive=False, tty=False, read_only=False, stop_signal=None,
            stop_timeout=None, cpus=None, volumes=(), cap_add=(), cap_drop=(),
-           privileged=False, add_hosts=(), dns=()) -> Container:
+           privileged=False, add_hosts=(), dns=(), restart="no") -> Container:
     """Validate everything, then write the record; nothing is mounted or wired yet."""
     image = store.resolve(image_ref)
     cfg = image.config.get("config", {})
@@ -257,6 +257,9 @@ def create(store: Store, image_ref: str, *, name=None, command=(), entrypoint=No
                           "proto": proto or "tcp"})
     if ports and network != "bridge":
         raise ContainerError(f"published ports need the bridge network (not {network})")
+    policy = parse_restart(restart)
+    if policy["Name"] != "no" and auto_remove:
+        raise ContainerError("Conflicting options: --restart and --rm")
     binds = [parse_volume(store, v) for v in volumes]
     from runtime.engine.bundle import DEFAULT_CAPS
     from runtime.oci.spec import CAPABILITY_NAMES
@@ -301,7 +304,8 @@ def create(store: Store, image_ref: str, *, name=None, command=(), entrypoint=No
                        "NanoCpus": int((cpus or 0) * 1e9), "ReadonlyRootfs": read_only,
                        "Binds": binds, "CapAdd": list(cap_add), "CapDrop": list(cap_drop),
                        "Capabilities": sorted(set(caps)), "Privileged": privileged,
-                       "ExtraHosts": [f"{h}:{i}" for h, i in hosts], "Dns": list(dns)},
+                       "ExtraHosts": [f"{h}:{i}" for h, i in hosts], "Dns": list(dns),
+                       "RestartPolicy": policy},
         "State": {"Status": "created", "Pid": 0, "ExitCode": 0, "StartedAt": "",
                   "FinishedAt": "", "MonitorPid": 0, "Error": ""},
         "NetworkSettings": {},
@@ -311,6 +315,28 @@ def create(store: Store, image_ref: str, *, name=None, command=(), entrypoint=No
     os.makedirs(c.dir, 0o700)
     c.save()
     return c
+
+
+def parse_restart(text: str) -> dict:
+    """--restart no | on-failure[:N] | always | unless-stopped."""
+    name, _, count = (text or "no").partition(":")
+    if name not in ("no", "on-failure", "always", "unless-stopped"):
+        raise ContainerError(f"invalid restart policy {text!r}: no, on-failure[:N], always or "
+                             "unless-stopped")
+    if count and (name != "on-failure" or not count.isdigit()):
+        raise ContainerError(f"invalid restart policy {text!r}: only on-failure takes a count")
+    return {"Name": name, "MaximumRetryCount": int(count or 0)}
+
+
+def should_restart(c: Container, code: int) -> bool:
+    """After an exit: does the policy bring the container back? Never after a user's stop."""
+    policy = c.data["HostConfig"].get("RestartPolicy") or {"Name": "no"}
+    if c.state.get("StoppedByUser") or policy["Name"] == "no":
+        return False
+    if policy["Name"] == "on-failure":
+        limit = policy.get("MaximumRetryCount") or 0
+        return code != 0 and (limit == 0 or c.data.get("RestartCount", 0) < limit)
+    return True
 
 
 def _cap_name(name: str) -> str:

@@ -250,7 +250,15 @@ def main(argv: list[str]) -> int:
             except OSError:
                 pass
     try:
-        return supervise(store, c, notify=notify)
+        code = supervise(store, c, notify=notify)
+        delay = 0.1
+        while os.path.isdir(c.dir) and cmod.should_restart(c.reload(), code):
+            time.sleep(delay)  # Docker doubles the delay between restarts, too
+            delay = min(delay * 2, 60)
+            c.data["RestartCount"] = c.data.get("RestartCount", 0) + 1
+            c.save()
+            code = supervise(store, c)
+        return code
     except BaseException as e:  # noqa: BLE001 - reported through notify
         notify(f"error: {e}")
         return 125

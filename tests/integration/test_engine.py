@@ -272,3 +272,43 @@ def test_a_file_can_be_bind_mounted(engine, tmp_path):
     f.write_text("single file\n")
     p = engine("run", "--rm", "-v", f"{f}:/etc/app.conf:ro", "busybox", "cat", "/etc/app.conf")
     assert p.stdout == "single file\n"
+
+
+def test_create_start_wait_top_restart_prune(engine):
+    cid = engine("create", "--name", "pyrun-t-cr", "busybox", "sh", "-c", "echo ran; exit 3"
+                 ).stdout.strip()
+    row = engine("ls", "-a").stdout.splitlines()[1]
+    assert row.startswith(cid[:12]) and "Created" in row and "…" in row
+    engine("start", "pyrun-t-cr")
+    assert engine("wait", "pyrun-t-cr").stdout == "3\n"
+    assert engine("logs", "pyrun-t-cr").stdout == "ran\n"
+    engine("run", "-d", "--name", "pyrun-t-top", "busybox", "sleep", "30")
+    top = engine("top", "pyrun-t-top").stdout.splitlines()
+    assert top[0].split() == ["PID", "CMD"] and top[1].split()[1:] == ["sleep", "30"]
+    before = json.loads(engine("container", "inspect", "pyrun-t-top").stdout)[0]["State"]
+    engine("restart", "-t", "1", "pyrun-t-top")
+    after = json.loads(engine("container", "inspect", "pyrun-t-top").stdout)[0]["State"]
+    assert after["Running"] and after["Pid"] != before["Pid"]
+    engine("stop", "-t", "1", "pyrun-t-top")
+    out = engine("container", "prune").stdout
+    assert out.strip().endswith("Total: 2 containers")
+    assert engine("ls", "-aq").stdout == ""
+
+
+def test_restart_policies(engine):
+    engine("run", "-d", "--name", "pyrun-t-rs", "--restart", "on-failure:2", "busybox", "sh",
+           "-c", "echo try; exit 1")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        info = json.loads(engine("container", "inspect", "pyrun-t-rs").stdout)[0]
+        if info.get("RestartCount") == 2 and not info["State"]["Running"]:
+            break
+        time.sleep(0.2)
+    assert info["RestartCount"] == 2 and engine("logs", "pyrun-t-rs").stdout == "try\n" * 3
+    engine("run", "-d", "--name", "pyrun-t-always", "--restart", "always", "busybox",
+           "sleep", "30")
+    engine("stop", "-t", "1", "pyrun-t-always")  # a user's stop is final
+    time.sleep(0.5)
+    assert "Exited" in engine("ls", "-a", "-f", "name=pyrun-t-always").stdout
+    p = engine("run", "--rm", "--restart", "always", "busybox", "true", check=False)
+    assert p.returncode == 125 and "Conflicting options" in p.stderr
