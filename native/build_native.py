@@ -26,6 +26,7 @@ ffibuilder.cdef(
                       uint64_t resolve);
     int pyrun_prctl(int option, unsigned long arg2, unsigned long arg3,
                     unsigned long arg4, unsigned long arg5);
+    int pyrun_bpf(int cmd, void *attr, unsigned int size);
     """
 )
 ffibuilder.set_source(

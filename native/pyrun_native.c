@@ -35,6 +35,11 @@ static int pyrun_openat2(int dirfd, const char *path, uint64_t flags, uint64_t m
     return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
 }
 
+static int pyrun_bpf(int cmd, void *attr, unsigned int size)
+{
+    return (int)syscall(SYS_bpf, cmd, attr, size);
+}
+
 static int pyrun_prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4,
                        unsigned long arg5)
 {

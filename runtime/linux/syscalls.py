@@ -138,6 +138,39 @@ def openat2(dirfd: int, path, flags: int, resolve: int, mode: int = 0) -> int:
     return fd
 
 
+def bpf(cmd: int, attr: bytearray, what: str) -> int:
+    """bpf(2) with a packed union bpf_attr; returns what the kernel returns (an fd, or 0)."""
+    r = _lib.pyrun_bpf(cmd, _ffi.from_buffer(attr), len(attr))
+    if r < 0:
+        _fail(f"bpf {what}")
+    return r
+
+
+BPF_PROG_LOAD = 5
+BPF_PROG_ATTACH = 8
+
+
+def bpf_prog_load(prog_type: int, insns: bytes, license: bytes, expected_attach: int) -> int:
+    """Load an eBPF program; returns its fd (close-on-exec)."""
+    import struct
+    code = _ffi.new("char[]", insns)
+    lic = _ffi.new("char[]", license)
+    attr = bytearray(128)  # union bpf_attr: the fields BPF_PROG_LOAD reads, the rest zero
+    struct.pack_into("<IIQQ", attr, 0, prog_type, len(insns) // 8,
+                     int(_ffi.cast("uintptr_t", code)), int(_ffi.cast("uintptr_t", lic)))
+    struct.pack_into("<I", attr, 68, expected_attach)
+    fd = bpf(BPF_PROG_LOAD, attr, "load")
+    os.set_inheritable(fd, False)
+    return fd
+
+
+def bpf_prog_attach(target_fd: int, prog_fd: int, attach_type: int, flags: int) -> None:
+    import struct
+    attr = bytearray(struct.pack("<IIIII", target_fd, prog_fd, attach_type, flags, 0))
+    attr += bytes(32 - len(attr))
+    bpf(BPF_PROG_ATTACH, attr, "attach")
+
+
 def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
     r = _lib.pyrun_prctl(option, arg2, arg3, arg4, arg5)
     if r < 0:

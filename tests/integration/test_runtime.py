@@ -242,8 +242,6 @@ def test_cpu_and_cgroup_files_written(oci, bundle, cid):
 
 
 def test_device_rules_deny_what_is_not_allowed(oci, bundle, cid):
-    if cgroups.mode() == "unified":
-        pytest.skip("device rules on cgroup v2 need eBPF, which pyrun does not load yet")
     # Even with CAP_MKNOD, the device cgroup allows only the default nodes and linux.devices.
     caps = ["CAP_MKNOD", "CAP_KILL"]
     bundle.spec["process"]["capabilities"] = {k: caps for k in ("bounding", "effective",
@@ -585,3 +583,40 @@ def test_foreground_run_relays_a_terminal_without_a_console_socket(oci, bundle, 
     assert "/dev/pts/0\n" in out and "got:typed\n" in out  # (the pty echoes "typed")
     p = oci("run", "--detach", "--bundle", str(bundle.path), cid, check=False)
     assert p.returncode != 0 and "console socket is needed" in p.stderr
+
+
+def test_cgroup_v2_device_program_is_enforced_by_the_kernel(tmp_path):
+    """The eBPF device filter, attached to a cgroup2 directory (this host's unified mount on
+    a hybrid host, /sys/fs/cgroup itself on a unified one): mknod of a block device is
+    refused in it, and allowed in a control cgroup without the program."""
+    from runtime.linux.cgroups import DEFAULT_DEVICE_RULES, devices_bpf
+    unified = "/sys/fs/cgroup" if cgroups.mode() == "unified" else "/sys/fs/cgroup/unified"
+    if not os.path.exists(os.path.join(unified, "cgroup.procs")):
+        pytest.skip("no cgroup2 hierarchy on this host")
+    import stat
+    results = {}
+    for name, rules in (("pyrun-t-bpf-deny", [{"allow": False, "access": "rwm"}] +
+                         DEFAULT_DEVICE_RULES), ("pyrun-t-bpf-control", None)):
+        d = os.path.join(unified, name)
+        os.mkdir(d)
+        try:
+            if rules is not None:
+                devices_bpf.attach(d, rules)
+            pid = os.fork()
+            if pid == 0:
+                code = 3
+                try:
+                    with open(os.path.join(d, "cgroup.procs"), "w") as f:
+                        f.write("0")
+                    try:
+                        os.mknod(str(tmp_path / name), stat.S_IFBLK | 0o600, os.makedev(7, 0))
+                        code = 0
+                    except PermissionError:
+                        code = 1
+                finally:
+                    os._exit(code)
+            _, status = os.waitpid(pid, 0)
+            results[name] = os.waitstatus_to_exitcode(status)
+        finally:
+            os.rmdir(d)
+    assert results == {"pyrun-t-bpf-deny": 1, "pyrun-t-bpf-control": 0}

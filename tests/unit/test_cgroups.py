@@ -217,3 +217,24 @@ def test_config_devices_become_allow_rules():
                                                  Device("/dev/fifo", "p", 0, 0)])
     assert r["_devices_of_config"] == [{"allow": True, "type": "c", "major": 10,
                                         "minor": 229, "access": "rwm"}]
+
+
+def test_device_program_semantics():
+    """The eBPF program compile() makes, run through a small interpreter."""
+    from runtime.linux.cgroups import DEFAULT_DEVICE_RULES, devices_bpf as d
+    C, B = d.DEV_CHAR, d.DEV_BLOCK
+    R, W, M = d.ACC_READ, d.ACC_WRITE, d.ACC_MKNOD
+    prog = d.compile([{"allow": False, "access": "rwm"}] + DEFAULT_DEVICE_RULES +
+                     [{"allow": True, "type": "c", "major": 10, "minor": 200, "access": "r"},
+                      {"allow": False, "type": "c", "major": 1, "minor": 9, "access": "w"}])
+    assert d.run(prog, C, 1, 3, R | W) == 1          # /dev/null
+    assert d.run(prog, C, 136, 7, R | W) == 1        # any pty (minor wildcard)
+    assert d.run(prog, B, 8, 0, R) == 0              # a disk: denied by default
+    assert d.run(prog, B, 8, 0, M) == 0
+    assert d.run(prog, C, 10, 200, R) == 1           # allowed for reading...
+    assert d.run(prog, C, 10, 200, R | W) == 0       # ...not for writing
+    assert d.run(prog, C, 1, 9, R) == 1              # urandom: reading still allowed
+    assert d.run(prog, C, 1, 9, W) == 0              # a later deny rule wins for writing
+    allow_all = d.compile([{"allow": True, "access": "rwm"}])
+    assert d.run(allow_all, B, 8, 0, R | W | M) == 1
+    assert len(d.encode(prog)) == 8 * len(prog)

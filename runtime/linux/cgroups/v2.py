@@ -98,12 +98,11 @@ class CgroupV2:
         values = v2_values(resources) if values is None else values
         for name, value in values.items():
             cg.write(os.path.join(self.path, name), value)
-        if resources.get("devices"):
-            # v2 device rules need an eBPF program attached to the cgroup; pyrun does not
-            # load one yet. The default /dev is still minimal; say so rather than pretend.
-            import sys
-            print("pyrun-oci: warning: device cgroup rules are not enforced on cgroup v2",
-                  file=sys.stderr)
+        if resources.get("devices") is not None:
+            from runtime.linux.cgroups import DEFAULT_DEVICE_RULES, devices_bpf
+            rules = (list(resources["devices"]) + resources.get("_devices_of_config", []) +
+                     DEFAULT_DEVICE_RULES)
+            devices_bpf.attach(self.path, rules)
 
     def join(self, pid: int = 0) -> None:
         cg.write(os.path.join(self.path, "cgroup.procs"), pid)
