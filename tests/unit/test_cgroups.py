@@ -238,3 +238,20 @@ def test_device_program_semantics():
     allow_all = d.compile([{"allow": True, "access": "rwm"}])
     assert d.run(allow_all, B, 8, 0, R | W | M) == 1
     assert len(d.encode(prog)) == 8 * len(prog)
+
+
+def test_empty_pyrun_parents_go_with_the_last_container(tmp_path):
+    shared = tmp_path / "pyrun"
+    other = tmp_path / "not-ours"
+    (shared / "a").mkdir(parents=True)
+    (other / "b").mkdir(parents=True)
+    made_a = cg.make_dirs(str(tmp_path), "pyrun/c1")  # "pyrun" existed: only c1 is made
+    cg.remove_dirs(made_a)
+    assert shared.exists()  # "a" still lives there
+    (shared / "a").rmdir()
+    made_b = cg.make_dirs(str(tmp_path), "pyrun/c2")
+    cg.remove_dirs(made_b)
+    assert not shared.exists()  # empty and pyrun-named: removed with its last child
+    made_c = cg.make_dirs(str(tmp_path), "not-ours/c3")
+    cg.remove_dirs(made_c)
+    assert other.exists()  # not pyrun's to remove

@@ -106,7 +106,9 @@ def make_dirs(root: str, rel: str) -> list[str]:
 
 
 def remove_dirs(dirs: list[str]) -> None:
-    """rmdir what make_dirs made, innermost first; a directory still in use stays."""
+    """rmdir what make_dirs made, innermost first; a directory still in use stays. Then the
+    empty pyrun-named ancestors too: a parent made by another container (that found it busy
+    when it left) is pyrun's to remove once empty."""
     for d in reversed(dirs):
         try:
             os.rmdir(d)
@@ -115,7 +117,18 @@ def remove_dirs(dirs: list[str]) -> None:
         except OSError:
             if d is dirs[-1]:
                 raise
-            # A parent we made is now shared with another container: leave it.
+            return  # a parent we made is still shared with another container: leave it
+    if dirs:
+        remove_empty_pyrun_parents(os.path.dirname(dirs[0]))
+
+
+def remove_empty_pyrun_parents(path: str) -> None:
+    while os.path.basename(path).startswith("pyrun"):
+        try:
+            os.rmdir(path)
+        except OSError:
+            return  # still in use, or not empty
+        path = os.path.dirname(path)
 
 
 def manager(cgroups_path: str | None, container_id: str, root: str = CGROUP_ROOT):
