@@ -37,8 +37,10 @@ def _start_time(pid: int) -> int:
 
 
 def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None,
-              stdin=None) -> int:
-    """Run the container to its end; returns its exit code (125 if pyrun failed)."""
+              stdin=None, resident=False) -> int:
+    """Run the container to its end; returns its exit code (125 if pyrun failed).
+    resident=True (a detached container's own monitor process): once the container runs,
+    exec the small pump (runtime/engine/pump.py) instead of returning."""
     from runtime.linux import capabilities
     capabilities.set_subreaper()
     c.state.update({"MonitorPid": os.getpid(), "MonitorStart": _start_time(os.getpid())})
@@ -96,10 +98,10 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
                 raise PyrunError(_last_error(oci_log) or "container start failed")
         except BaseException as e:
             msg = str(e) or type(e).__name__
+            cmod.teardown(c)
             c.state.update({"Status": "exited", "ExitCode": getattr(e, "exit_code", 125) or 125,
                             "Error": msg, "FinishedAt": now_rfc3339()})
             c.save()
-            cmod.teardown(c)
             cmod.after_last(store)
             if notify:
                 notify(f"error: {msg}")
@@ -112,15 +114,19 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
         c.save()
         if notify:
             notify("ok")
+        if resident:
+            # From here only pipes and a wait are left: do them in a bare interpreter.
+            os.close(log_fd)
+            log_fd = -1
+            for fd in (out_r, err_r):
+                if fd >= 0:
+                    os.set_inheritable(fd, True)
+            pump = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pump.py")
+            os.execv(sys.executable, [sys.executable, "-S", "-I", pump, store.root, c.id,
+                                      str(pid), c.path("container.log"), str(out_r),
+                                      str(err_r) if not tty else "-1"])
         code = _pump(pid, log_fd, {out_r: "stdout", err_r: "stderr"}, attach)
-        c.reload()
-        c.state.update({"Status": "exited", "ExitCode": code, "FinishedAt": now_rfc3339(),
-                        "Pid": 0})
-        c.save()
-        cmod.teardown(c)
-        cmod.after_last(store)
-        if c.data["HostConfig"].get("AutoRemove"):
-            cmod.remove_files(c)
+        finish(store, c, code)
         return code
     finally:
         for fd in (out_r, err_r, out_w, err_w, log_fd):
@@ -129,6 +135,19 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
                     os.close(fd)
                 except OSError:
                     pass
+
+
+def finish(store: Store, c: cmod.Container, code: int) -> None:
+    """The container ended: undo networking and mounts, then record it (in this order, so
+    that whoever waits for "exited" can start it again at once), --rm."""
+    c.reload()
+    cmod.teardown(c)
+    c.state.update({"Status": "exited", "ExitCode": code, "FinishedAt": now_rfc3339(),
+                    "Pid": 0})
+    c.save()
+    cmod.after_last(store)
+    if c.data["HostConfig"].get("AutoRemove"):
+        cmod.remove_files(c)
 
 
 def _pump(pid: int, log_fd: int, streams: dict[int, str], attach: bool) -> int:
@@ -236,6 +255,12 @@ def _last_error(path: str) -> str:
 
 
 def main(argv: list[str]) -> int:
+    if argv[0] == "--finish":  # back from the pump: the container has exited
+        store = Store(argv[1])
+        c = cmod.load(store, argv[2])
+        code = int(argv[3])
+        finish(store, c, code)
+        return _restart_loop(store, c, code)
     root, cid, notify_fd = argv[0], argv[1], int(argv[2])
     store = Store(root)
     c = cmod.load(store, cid)
@@ -250,17 +275,24 @@ def main(argv: list[str]) -> int:
             except OSError:
                 pass
     try:
-        code = supervise(store, c, notify=notify)
-        delay = 0.1
-        while os.path.isdir(c.dir) and cmod.should_restart(c.reload(), code):
-            time.sleep(delay)  # Docker doubles the delay between restarts, too
-            delay = min(delay * 2, 60)
-            c.data["RestartCount"] = c.data.get("RestartCount", 0) + 1
-            c.save()
-            code = supervise(store, c)
-        return code
+        return supervise(store, c, notify=notify, resident=True)  # execs the pump
     except BaseException as e:  # noqa: BLE001 - reported through notify
         notify(f"error: {e}")
+        return 125
+
+
+def _restart_loop(store: Store, c: cmod.Container, code: int) -> int:
+    """Apply the restart policy after an exit; a restarted container's monitor becomes the
+    pump again (supervise execs it)."""
+    if not (os.path.isdir(c.dir) and cmod.should_restart(c.reload(), code)):
+        return code
+    count = c.data.get("RestartCount", 0)
+    time.sleep(min(0.1 * 2 ** count, 60))  # Docker doubles the delay between restarts, too
+    c.data["RestartCount"] = count + 1
+    c.save()
+    try:
+        return supervise(store, c, resident=True)
+    except PyrunError:
         return 125
 
 
