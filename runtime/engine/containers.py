@@ -538,7 +538,9 @@ def refresh(store: Store) -> None:
     """Repair what a crash left: a container marked running whose monitor is dead is exited,
     and its networking and mounts are removed."""
     for c in all_containers(store):
-        if c.state.get("Status") == "running" and not c.monitor_alive():
+        status = c.state.get("Status")
+        started_setup = status == "created" and c.state.get("MonitorPid")
+        if (status == "running" or started_setup) and not c.monitor_alive():
             teardown(c)
             c.state.update({"Status": "exited", "FinishedAt": c.state.get("FinishedAt") or
                             now_rfc3339(), "ExitCode": c.state.get("ExitCode") or 137,

@@ -312,3 +312,69 @@ def test_restart_policies(engine):
     assert "Exited" in engine("ls", "-a", "-f", "name=pyrun-t-always").stdout
     p = engine("run", "--rm", "--restart", "always", "busybox", "true", check=False)
     assert p.returncode == 125 and "Conflicting options" in p.stderr
+
+
+def test_monitor_killed_during_setup_is_repaired(engine):
+    """SIGKILL of the monitor before its container ran: the half-made network and mounts
+    are removed by the next command, and the container shows Exited."""
+    from runtime.engine import containers as cmod
+    from runtime.image.store import Store
+    store = Store(engine.root)
+    c = cmod.create(store, "busybox", command=["sleep", "30"], publish=["80"])
+    pid = os.fork()
+    if pid == 0:  # a monitor that gets as far as the network, then dies
+        try:
+            cmod.prepare(c)
+            os.kill(os.getpid(), signal.SIGKILL)
+        finally:
+            os._exit(1)
+    os.waitpid(pid, 0)
+    c.reload()
+    c.state.update({"MonitorPid": pid, "MonitorStart": 1})
+    c.save()
+    assert leftovers()["links"] != []  # the veth of the half-made container
+    row = engine("ls", "-a").stdout.splitlines()[1]
+    assert row.startswith(c.id[:12]) and "Exited" in row
+    assert leftovers()["links"] == [] and leftovers()["netns"] == []
+
+
+def test_udp_port_is_published(engine):
+    """busybox-static has no UDP listener, so a child of this test joins the container's
+    network namespace and listens there: the datagram must cross the published port."""
+    from runtime.linux import syscalls as sc
+    port = free_port()
+    engine("run", "-d", "--name", "pyrun-t-udp", "-p", f"{port}:9999/udp", "busybox",
+           "sleep", "30")
+    netns = json.loads(engine("container", "inspect", "pyrun-t-udp").stdout)[0][
+        "NetworkSettings"]["Netns"]
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            fd = os.open(netns, os.O_RDONLY)
+            sc.setns(fd, sc.CLONE_NEWNET, netns)
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind(("0.0.0.0", 9999))
+            os.write(w, b"ready\n")
+            s.settimeout(5)
+            os.write(w, s.recv(100))
+        finally:
+            os._exit(0)
+    os.close(w)
+    try:
+        assert os.read(r, 6) == b"ready\n"
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.sendto(b"datagram\n", ("127.0.0.1", port))
+        s.close()
+        assert os.read(r, 100) == b"datagram\n"
+    finally:
+        os.close(r)
+        os.waitpid(pid, 0)
+    assert f"0.0.0.0:{port}->9999/udp" in engine("ls").stdout
+
+
+def test_warns_when_the_program_listens_on_loopback_only(engine):
+    port = free_port()
+    p = engine("run", "-d", "-p", f"{port}:80", "busybox", "sh", "-c",
+               "mkdir -p /www; exec httpd -f -p 127.0.0.1:80 -h /www")
+    assert "listens on 127.0.0.1:80 only" in p.stderr
