@@ -179,6 +179,11 @@ class Builder:
             try:
                 image = self.store.resolve(base)
             except ImageNotFound:
+                from runtime.cli.image import pull_if_missing
+                if pull_if_missing(self.store, base):
+                    image = self.store.resolve(base)
+                    self.say(f" ---> {image.short_id}")
+                    return _Stage(image, json.loads(json.dumps(image.config)))
                 hint = (f" (no registry here: `pyrun image bootstrap {base}` makes Debian "
                         "images)" if base.startswith("debian") else "")
                 err = BuildError(f"{self.filename}:{stage.line}: FROM {base}: image not found "

@@ -82,6 +82,13 @@ def run_cmd(ctx, detach, name, publish, publish_all, auto_remove, env, env_file,
         envs.append(e if "=" in e else f"{e}={os.environ.get(e, '')}")
     labels = dict(kv.partition("=")[::2] for kv in label)
     try:
+        store.resolve(image)
+    except ImageNotFound:
+        from runtime.cli.image import pull_if_missing
+        pull_if_missing(store, image)
+    except PyrunError:
+        pass  # a bad reference: create() reports it
+    try:
         c = cmod.create(store, image, name=name, command=command,
                         entrypoint=[entrypoint] if entrypoint else None, env=envs,
                         publish=publish, publish_all=publish_all, workdir=workdir, user=user,

@@ -376,3 +376,76 @@ def prune_cmd(ctx, prune_all):
     for r in removed:
         click.echo(f"Deleted: {r}")
     click.echo(f"Total: {len(removed)} images")
+
+
+@image_group.command("pull")
+@click.argument("name")
+@click.option("--platform", help="os/arch from a multi-platform index (default: this host's)")
+@click.option("-q", "--quiet", is_flag=True)
+@click.pass_context
+def pull_cmd(ctx, name, platform, quiet):
+    """Pull an image from a registry."""
+    from runtime.image import reference
+    from runtime.registry import client
+    plat = tuple(platform.split("/", 1)) if platform else None
+    img = client.pull(_store(ctx), name, plat, out=None if quiet else sys.stdout)
+    ref = reference.parse(name)
+    if not quiet:
+        click.echo(f"Digest: {img.manifest_digest}")
+        click.echo(f"Status: Downloaded image for {ref.familiar()}")
+    click.echo(ref.familiar() if not quiet else img.id)
+
+
+@image_group.command("push")
+@click.argument("name")
+@click.pass_context
+def push_cmd(ctx, name):
+    """Push an image to a registry (blobs it already has are skipped)."""
+    from runtime.image import reference
+    from runtime.registry import client
+    digest = client.push(_store(ctx), name, out=sys.stdout)
+    ref = reference.parse(name)
+    click.echo(f"{ref.tag}: digest: {digest}")
+
+
+@click.command("login")
+@click.argument("server")
+@click.option("-u", "--username", required=True)
+@click.option("-p", "--password", help="(or --password-stdin)")
+@click.option("--password-stdin", is_flag=True)
+def login_cmd(server, username, password, password_stdin):
+    """Store credentials for a registry (~/.config/pyrun/auth.json, mode 0600)."""
+    from runtime.registry import client
+    if password_stdin:
+        password = sys.stdin.read().rstrip("\n")
+    if password is None:
+        password = click.prompt("Password", hide_input=True)
+    client.login(server, username, password)
+    click.echo("Login Succeeded")
+
+
+@click.command("logout")
+@click.argument("server")
+def logout_cmd(server):
+    """Forget the credentials of a registry."""
+    from runtime.registry import client
+    if client.logout(server):
+        click.echo(f"Removing login credentials for {server}")
+    else:
+        click.echo(f"Not logged in to {server}")
+
+
+def pull_if_missing(store, name: str) -> bool:
+    """run/build of a missing image: pull it when its name says which registry (no implicit
+    Docker Hub: none is reachable from here, and a lookup would leave this machine)."""
+    from runtime.image import reference
+    try:
+        ref = reference.parse(name)
+    except reference.ReferenceError:
+        return False
+    if ref.domain == reference.DEFAULT_DOMAIN:
+        return False
+    from runtime.registry import client
+    click.echo(f"Unable to find image '{name}' locally", err=True)
+    client.pull(store, name, out=sys.stderr)
+    return True

@@ -22,13 +22,17 @@ def cli(ctx, root):
     ctx.obj["root"] = root
 
 
-from runtime.cli.image import build_cmd, image_group  # noqa: E402 - after cli exists
+from runtime.cli.image import (build_cmd, image_group, login_cmd, logout_cmd,  # noqa: E402
+                               pull_cmd, push_cmd)
 
 from runtime.cli.container import (container_group, exec_cmd, kill_cmd, logs_cmd,  # noqa: E402
                                    ls_cmd, restart_cmd, rm_cmd, run_cmd, start_cmd, stop_cmd,
                                    top_cmd, wait_cmd)
 
 cli.add_command(image_group)
+for _name, _cmd in (("pull", pull_cmd), ("push", push_cmd), ("login", login_cmd),
+                    ("logout", logout_cmd)):
+    cli.add_command(_cmd, _name)
 cli.add_command(build_cmd, "build")
 cli.add_command(container_group)
 for _name, _cmd in (("run", run_cmd), ("ls", ls_cmd), ("ps", ls_cmd), ("stop", stop_cmd),

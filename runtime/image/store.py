@@ -187,9 +187,11 @@ class Store:
     def layer_sizes(self) -> dict[str, int]:
         return {k: v.get("size", 0) for k, v in self.index()["layers"].items()}
 
-    def add_layer_tar(self, stream) -> tuple[str, int]:
+    def add_layer_tar(self, stream, verify=None, expect: str | None = None) -> tuple[str, int]:
         """A layer tar (any compression) → stored blob (uncompressed) + unpacked dir.
-        Returns (diff_id, size). A layer already present is not unpacked again."""
+        Returns (diff_id, size). A layer already present is not unpacked again.
+        verify() runs once the stream is read (a pull checks the blob's digest there), and
+        the content must be `expect` when given; otherwise nothing is installed."""
         self.ensure()
         work = self.tmpdir("layer-")
         try:
@@ -201,7 +203,11 @@ class Store:
                 tee = _Tee(layermod.open_stream(stream), out)
                 layermod.unpack(tee, unpacked, detect=False)
                 tee.drain()  # the tar's end padding, which the unpacker does not read
+            if verify is not None:
+                verify()
             diff_id = "sha256:" + tee.sha.hexdigest()
+            if expect is not None and diff_id != expect:
+                raise PyrunError(f"layer content is {diff_id}, the image config says {expect}")
             if not self.has_layer(diff_id):
                 self._install_layer(diff_id, tee.size, tar_path, unpacked)
             return diff_id, tee.size

@@ -1,0 +1,1 @@
+"""Pulling and pushing images through registries (the OCI distribution API)."""

@@ -1,0 +1,194 @@
+"""pull and push against real registries: Debian's docker-registry (distribution 2.8) on
+127.0.0.1, one instance open and one with htpasswd (basic) auth, checked with skopeo."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from tests.integration.test_build import Pyrun, busybox, context, pyrun  # noqa: F401
+
+
+def _port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Registry:
+    def __init__(self, auth: bool = False):
+        if shutil.which("docker-registry") is None:
+            pytest.skip("docker-registry not installed (scripts/setup --test installs it)")
+        self.dir = tempfile.mkdtemp(prefix="pyrun-registry-", dir="/var/tmp")
+        self.port = _port()
+        self.host = f"127.0.0.1:{self.port}"
+        cfg = (f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {self.dir}/data\n"
+               f"http:\n  addr: {self.host}\n")
+        if auth:
+            subprocess.run(["htpasswd", "-Bbc", f"{self.dir}/htpasswd", "tester", "s3cret"],
+                           check=True, capture_output=True)
+            cfg += (f"auth:\n  htpasswd:\n    realm: pyrun-test\n"
+                    f"    path: {self.dir}/htpasswd\n")
+        with open(f"{self.dir}/config.yml", "w") as f:
+            f.write(cfg)
+        self.log = open(f"{self.dir}/log", "w")
+        self.proc = subprocess.Popen(["docker-registry", "serve", f"{self.dir}/config.yml"],
+                                     stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError("registry did not start: " + open(f"{self.dir}/log").read())
+
+    def stop(self):
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        self.proc.wait(10)
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def registry():
+    r = Registry()
+    yield r
+    r.stop()
+
+
+@pytest.fixture
+def auth_registry():
+    r = Registry(auth=True)
+    yield r
+    r.stop()
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """Credentials go to this test's own HOME, never the real one."""
+    h = tmp_path / "home"
+    h.mkdir()
+    monkeypatch.setenv("HOME", str(h))
+    return h
+
+
+@pytest.fixture
+def image(pyrun, busybox, tmp_path):  # noqa: F811
+    pyrun("build", "-t", "shared:1", context(tmp_path, "FROM busybox\nRUN echo shared > /s\n"
+                                             "CMD [\"cat\", \"/s\"]\n"))
+    return json.loads(pyrun("image", "inspect", "shared:1").stdout)[0]
+
+
+def skopeo(*args) -> dict:
+    if shutil.which("skopeo") is None:
+        pytest.skip("skopeo not installed (scripts/setup --test installs it)")
+    p = subprocess.run(["skopeo", *args], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout) if p.stdout.strip().startswith("{") else {}
+
+
+def test_push_pull_run_round_trip(pyrun, image, registry, home):  # noqa: F811
+    name = f"{registry.host}/team/shared:1"
+    pyrun("image", "tag", "shared:1", name)
+    out = pyrun("push", name).stdout
+    digest = out.strip().splitlines()[-1].split("digest: ")[1]
+    assert out.count(": pushed") == len(image["RootFS"]["Layers"]) + 1  # layers + config
+    info = skopeo("inspect", "--tls-verify=false", f"docker://{name}")
+    assert info["Digest"] == digest and info["Layers"] == image["RootFS"]["Layers"]
+    again = pyrun("push", name).stdout
+    assert ": pushed" not in again and "already exists" in again  # HEAD says it has them
+    other = Pyrun(tempfile.mkdtemp(prefix="pyrun-test-store-", dir="/var/tmp"))
+    try:
+        out = other("pull", name).stdout
+        assert f"Digest: {digest}" in out
+        pulled = json.loads(other("image", "inspect", name).stdout)[0]
+        assert pulled["Id"] == image["Id"]
+        assert other("run", "--rm", name).stdout == "shared\n"
+        assert ": pulled" not in other("pull", name).stdout  # layers present: not fetched
+    finally:
+        shutil.rmtree(other.root, ignore_errors=True)
+
+
+def test_run_pulls_a_missing_image_from_its_registry(pyrun, image, registry):  # noqa: F811
+    name = f"{registry.host}/auto/shared:1"
+    pyrun("image", "tag", "shared:1", name)
+    pyrun("push", name)
+    other = Pyrun(tempfile.mkdtemp(prefix="pyrun-test-store-", dir="/var/tmp"))
+    try:
+        p = other("run", "--rm", name)
+        assert p.stdout == "shared\n" and f"Unable to find image '{name}' locally" in p.stderr
+    finally:
+        shutil.rmtree(other.root, ignore_errors=True)
+
+
+def test_pull_what_skopeo_pushed_in_oci_format(pyrun, image, registry, tmp_path):  # noqa: F811
+    archive = tmp_path / "oci.tar"
+    pyrun("image", "save", "--format", "oci", "-o", str(archive), "shared:1")
+    name = f"{registry.host}/from/skopeo:oci"
+    skopeo("copy", "--dest-tls-verify=false", "--format", "oci", f"oci-archive:{archive}",
+           f"docker://{name}")
+    other = Pyrun(tempfile.mkdtemp(prefix="pyrun-test-store-", dir="/var/tmp"))
+    try:
+        other("pull", name)
+        assert other("run", "--rm", name).stdout == "shared\n"
+    finally:
+        shutil.rmtree(other.root, ignore_errors=True)
+
+
+def test_a_corrupted_blob_is_refused(pyrun, image, registry):  # noqa: F811
+    name = f"{registry.host}/bad/shared:1"
+    pyrun("image", "tag", "shared:1", name)
+    pyrun("push", name)
+    layer = image["RootFS"]["Layers"][-1].split(":")[1]
+    blob = f"{registry.dir}/data/docker/registry/v2/blobs/sha256/{layer[:2]}/{layer}/data"
+    with open(blob, "r+b") as f:
+        f.seek(600)
+        f.write(b"corrupted!")
+    other = Pyrun(tempfile.mkdtemp(prefix="pyrun-test-store-", dir="/var/tmp"))
+    try:
+        p = other("pull", name, check=False)
+        assert p.returncode == 125 and "does not match its digest" in p.stderr
+        assert other("image", "ls", "-aq").stdout == ""  # nothing named
+        assert os.listdir(os.path.join(other.root, "tmp")) == []
+    finally:
+        shutil.rmtree(other.root, ignore_errors=True)
+
+
+def test_missing_image_and_unreachable_registry_are_one_line(pyrun, registry):  # noqa: F811
+    p = pyrun("pull", f"{registry.host}/no/such:1", check=False)
+    assert p.returncode == 125 and "not found" in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1
+    p = pyrun("pull", f"127.0.0.1:{_port()}/x/y:1", check=False)
+    assert p.returncode == 125 and "cannot reach registry" in p.stderr
+
+
+def test_basic_auth_login_push_logout(pyrun, image, auth_registry, home):  # noqa: F811
+    name = f"{auth_registry.host}/private/shared:1"
+    pyrun("image", "tag", "shared:1", name)
+    p = pyrun("push", name, check=False)
+    assert p.returncode == 125 and "unauthorized" in p.stderr
+    assert pyrun("login", "-u", "tester", "--password-stdin", auth_registry.host,
+                 input="s3cret\n").stdout == "Login Succeeded\n"
+    auth = home / ".config" / "pyrun" / "auth.json"
+    assert oct(auth.stat().st_mode & 0o777) == "0o600"
+    assert auth_registry.host in json.loads(auth.read_text())["auths"]
+    pyrun("push", name)
+    other = Pyrun(tempfile.mkdtemp(prefix="pyrun-test-store-", dir="/var/tmp"))
+    try:
+        assert other("run", "--rm", name).stdout == "shared\n"
+    finally:
+        shutil.rmtree(other.root, ignore_errors=True)
+    pyrun("logout", auth_registry.host)
+    assert pyrun("pull", name, check=False).returncode == 125
