@@ -192,3 +192,55 @@ def test_basic_auth_login_push_logout(pyrun, image, auth_registry, home):  # noq
         shutil.rmtree(other.root, ignore_errors=True)
     pyrun("logout", auth_registry.host)
     assert pyrun("pull", name, check=False).returncode == 125
+
+
+def test_multi_platform_index_picks_this_hosts_platform(pyrun, image, registry, tmp_path):  # noqa: F811,E501
+    """An index with an amd64 and an arm64 image (same layers, configs that differ), pushed
+    by skopeo --all; pull takes this host's, --platform the other."""
+    import hashlib
+    import tarfile
+    from runtime.image.store import _arch
+    archive = tmp_path / "oci.tar"
+    pyrun("image", "save", "--format", "oci", "-o", str(archive), "shared:1")
+    layout = tmp_path / "layout"
+    layout.mkdir()
+    with tarfile.open(archive) as t:
+        t.extractall(layout)
+
+    def put(obj) -> dict:
+        data = json.dumps(obj).encode()
+        digest = hashlib.sha256(data).hexdigest()
+        (layout / "blobs" / "sha256" / digest).write_bytes(data)
+        return {"digest": f"sha256:{digest}", "size": len(data)}
+
+    index = json.loads((layout / "index.json").read_text())
+    native = index["manifests"][0]
+    manifest = json.loads((layout / "blobs" / "sha256" / native["digest"][7:]).read_bytes())
+    config = json.loads((layout / "blobs" / "sha256" / manifest["config"]["digest"][7:])
+                        .read_bytes())
+    other_arch = "arm64" if _arch() != "arm64" else "amd64"
+    foreign_cfg = dict(config, architecture=other_arch)
+    foreign_manifest = dict(manifest, config=dict(manifest["config"], **put(foreign_cfg)))
+    entries = [{"mediaType": manifest["mediaType"], "digest": native["digest"],
+                "size": native["size"], "platform": {"os": "linux", "architecture": _arch()}},
+               dict({"mediaType": manifest["mediaType"],
+                     "platform": {"os": "linux", "architecture": other_arch}},
+                    **put(foreign_manifest))]
+    idx = put({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+               "manifests": entries})
+    (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [dict(
+        idx, mediaType="application/vnd.oci.image.index.v1+json",
+        annotations={"org.opencontainers.image.ref.name": "multi"})]}))
+    name = f"{registry.host}/multi/shared:1"
+    skopeo("copy", "--all", "--dest-tls-verify=false", f"oci:{layout}:multi", f"docker://{name}")
+    other = Pyrun(tempfile.mkdtemp(prefix="pyrun-test-store-", dir="/var/tmp"))
+    try:
+        other("pull", name)
+        assert json.loads(other("image", "inspect", name).stdout)[0]["Architecture"] == _arch()
+        other("pull", "--platform", f"linux/{other_arch}", name)
+        assert json.loads(other("image", "inspect", name).stdout)[0]["Architecture"] == \
+            other_arch
+        p = other("pull", "--platform", "linux/s390x", name, check=False)
+        assert p.returncode == 125 and "no linux/s390x image" in p.stderr
+    finally:
+        shutil.rmtree(other.root, ignore_errors=True)
