@@ -10,7 +10,7 @@ import time
 
 import click
 
-from runtime.cli.format import ago, table, truncate
+from runtime.cli.format import ago, emit_rows, truncate
 from runtime.errors import PyrunError
 
 
@@ -23,6 +23,13 @@ def _containers(store):
     from runtime.engine import containers as cmod
     cmod.refresh(store)  # a crashed monitor's container shows Exited, its network removed
     return cmod
+
+
+def _find(ctx, ref: str):
+    """(store, the containers module, the container called ref) for one-container verbs."""
+    store = _store(ctx)
+    cmod = _containers(store)
+    return store, cmod, cmod.find(store, ref)
 
 
 @click.group("container")
@@ -191,17 +198,9 @@ def ls_cmd(ctx, show_all, quiet, no_trunc, filters, fmt):
                      "Status": c.status_text(), "State": status,
                      "Ports": c.ports_text() if status == "running" else "",
                      "Names": c.name})
-    if quiet:
-        click.echo("".join(r["ID"] + "\n" for r in rows), nl=False)
-        return
-    if fmt == "json":
-        for r in rows:
-            click.echo(json.dumps(r))
-        return
-    lines = [["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]]
-    lines += [[r["ID"], r["Image"], r["Command"], r["RunningFor"], r["Status"], r["Ports"],
-               r["Names"]] for r in rows]
-    click.echo(table(lines), nl=False)
+    emit_rows(rows, [("CONTAINER ID", "ID"), ("IMAGE", "Image"), ("COMMAND", "Command"),
+                     ("CREATED", "RunningFor"), ("STATUS", "Status"), ("PORTS", "Ports"),
+                     ("NAMES", "Names")], quiet, fmt)
 
 
 def _matches(c, status: str, filters) -> bool:
@@ -328,9 +327,7 @@ def rm_cmd(ctx, containers, force):
 @click.pass_context
 def logs_cmd(ctx, container, follow, timestamps, tail):
     """Show a container's output."""
-    store = _store(ctx)
-    cmod = _containers(store)
-    c = cmod.find(store, container)
+    store, cmod, c = _find(ctx, container)
     path = c.path("container.log")
     try:
         f = open(path)
@@ -380,9 +377,7 @@ def _emit(line: str, timestamps: bool) -> None:
 @click.pass_context
 def exec_cmd(ctx, interactive, tty, detach, env, user, workdir, container, command):
     """Run a command in a running container."""
-    store = _store(ctx)
-    cmod = _containers(store)
-    c = cmod.find(store, container)
+    store, cmod, c = _find(ctx, container)
     if not c.running:
         raise PyrunError(f"Container {c.id} is not running")
     argv = [cmod._oci(), "--root", cmod.OCI_ROOT, "exec"]
@@ -430,9 +425,7 @@ def inspect_cmd(ctx, containers):
 @click.pass_context
 def port_cmd(ctx, container):
     """List a container's published ports."""
-    store = _store(ctx)
-    cmod = _containers(store)
-    c = cmod.find(store, container)
+    store, cmod, c = _find(ctx, container)
     for p in c.data["HostConfig"]["Ports"]:
         click.echo(f"{p['container_port']}/{p['proto']} -> {p['host_ip']}:{p['host_port']}")
 
@@ -488,9 +481,7 @@ def wait_cmd(ctx, containers):
 @click.pass_context
 def top_cmd(ctx, container):
     """The processes of a running container."""
-    store = _store(ctx)
-    cmod = _containers(store)
-    c = cmod.find(store, container)
+    store, cmod, c = _find(ctx, container)
     if not c.running:
         raise PyrunError(f"Container {c.id} is not running")
     p = subprocess.run([cmod._oci(), "--root", cmod.OCI_ROOT, "ps", c.id],

@@ -73,3 +73,20 @@ def table(rows: list[list[str]]) -> str:
         out.append("   ".join(c.ljust(w) for c, w in zip(r[:-1], widths[:-1])) + "   " + r[-1]
                    if len(r) > 1 else r[0])
     return "\n".join(line.rstrip() for line in out) + "\n"
+
+
+def emit_rows(rows: list[dict], columns: list[tuple[str, str]], quiet: bool = False,
+              fmt: str = "table", id_key: str = "ID") -> None:
+    """A listing the Docker way: -q prints IDs, --format json one object per line, else a
+    table of `columns` ((title, key) pairs)."""
+    import json
+
+    import click
+    if quiet:
+        click.echo("".join(dict.fromkeys(r[id_key] + "\n" for r in rows)), nl=False)
+    elif fmt == "json":
+        for r in rows:
+            click.echo(json.dumps(r))
+    else:
+        click.echo(table([[t for t, _ in columns]] + [[r[k] for _, k in columns] for r in rows]),
+                   nl=False)

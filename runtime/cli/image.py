@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from runtime.cli.format import ago, human_size, table, truncate
+from runtime.cli.format import ago, emit_rows, human_size, truncate
 from runtime.errors import PyrunError
 
 
@@ -101,16 +101,8 @@ def ls_cmd(ctx, show_all, quiet, no_trunc, fmt):
             rows.append({"Repository": repo, "Tag": tag, "ID": ident,
                          "CreatedSince": ago(img.created), "CreatedAt": img.created,
                          "Size": human_size(img.size)})
-    if quiet:
-        click.echo("".join(dict.fromkeys(r["ID"] + "\n" for r in rows)), nl=False)
-        return
-    if fmt == "json":
-        for r in rows:
-            click.echo(json.dumps(r))
-        return
-    lines = [["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]]
-    lines += [[r["Repository"], r["Tag"], r["ID"], r["CreatedSince"], r["Size"]] for r in rows]
-    click.echo(table(lines), nl=False)
+    emit_rows(rows, [("REPOSITORY", "Repository"), ("TAG", "Tag"), ("IMAGE ID", "ID"),
+                     ("CREATED", "CreatedSince"), ("SIZE", "Size")], quiet, fmt)
 
 
 @image_group.command("history")
@@ -142,17 +134,11 @@ def history_cmd(ctx, image, no_trunc, quiet, fmt):
                      "CreatedAt": h.get("created", ""),
                      "CreatedBy": created_by if no_trunc else truncate(created_by, 45),
                      "Size": human_size(size), "Comment": h.get("comment", "")})
-    if quiet:
+    if quiet:  # every step, even when two show the same "<missing>"
         click.echo("".join(r["ID"] + "\n" for r in rows), nl=False)
         return
-    if fmt == "json":
-        for r in rows:
-            click.echo(json.dumps(r))
-        return
-    lines = [["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"]]
-    lines += [[r["ID"], r["CreatedSince"], r["CreatedBy"], r["Size"], r["Comment"]]
-              for r in rows]
-    click.echo(table(lines), nl=False)
+    emit_rows(rows, [("IMAGE", "ID"), ("CREATED", "CreatedSince"), ("CREATED BY", "CreatedBy"),
+                     ("SIZE", "Size"), ("COMMENT", "Comment")], quiet, fmt)
 
 
 def _chain(store, img) -> list:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import subprocess
 import sys
 import time
@@ -125,7 +124,9 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
             os.execv(sys.executable, [sys.executable, "-S", "-I", pump, store.root, c.id,
                                       str(pid), c.path("container.log"), str(out_r),
                                       str(err_r) if not tty else "-1"])
-        code = _pump(pid, log_fd, {out_r: "stdout", err_r: "stderr"}, attach)
+        from runtime.engine.pump import pump
+        code = pump(pid, log_fd, {out_r: "stdout", err_r: "stderr"}, echo=attach)
+        out_r = err_r = -1  # the pump closed them
         finish(store, c, code)
         return code
     finally:
@@ -148,56 +149,6 @@ def finish(store: Store, c: cmod.Container, code: int) -> None:
     cmod.after_last(store)
     if c.data["HostConfig"].get("AutoRemove"):
         cmod.remove_files(c)
-
-
-def _pump(pid: int, log_fd: int, streams: dict[int, str], attach: bool) -> int:
-    """Copy output to the log until the container's init exits and its pipes are drained."""
-    code = None
-    open_fds = dict(streams)
-    while open_fds or code is None:
-        if open_fds:
-            try:
-                ready, _, _ = select.select(list(open_fds), [], [], 0.2)
-            except InterruptedError:
-                ready = []
-            for fd in ready:
-                try:
-                    data = os.read(fd, 65536)
-                except OSError:  # EIO: a pty whose other side is closed
-                    data = b""
-                if not data:
-                    del open_fds[fd]
-                    continue
-                _log_line(log_fd, open_fds[fd], data)
-                if attach:
-                    os.write(1 if open_fds[fd] == "stdout" else 2, data)
-        else:
-            time.sleep(0.05)
-        while True:  # reap: our own children and orphans reparented to us
-            try:
-                wpid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                if code is None:
-                    code = 0 if not _alive(pid) else None
-                break
-            if wpid == 0:
-                break
-            if wpid == pid:
-                code = os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else \
-                    128 + os.WTERMSIG(status)
-        if code is not None and open_fds:
-            # the init is gone; whatever still holds the pipes (its children) is killed
-            # with the pid namespace, so the pipes close shortly
-            pass
-    return code
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
-        return False
 
 
 class _ConsoleReceiver:

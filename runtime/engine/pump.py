@@ -23,7 +23,11 @@ def now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%09dZ" % int(t % 1 * 1e9)
 
 
-def pump(pid: int, log_fd: int, streams: dict) -> int:
+def pump(pid: int, log_fd: int, streams: dict, echo: bool = False) -> int:
+    """Copy each stream to the log (and with echo, to our own stdout/stderr) until the
+    container's init (our child, or an orphan reparented to us) has exited and every pipe is
+    drained; returns its exit code (128+n for signal n)."""
+    streams = dict(streams)
     code = None
     while streams or code is None:
         if streams:
@@ -43,6 +47,8 @@ def pump(pid: int, log_fd: int, streams: dict) -> int:
                 line = ('{"log":%s,"stream":"%s","time":"%s"}\n'
                         % (quote(data.decode("utf-8", "replace")), streams[fd], now()))
                 os.write(log_fd, line.encode())
+                if echo:
+                    os.write(1 if streams[fd] == "stdout" else 2, data)
         else:
             time.sleep(0.2)
         while True:

@@ -270,15 +270,19 @@ def detach(net: dict | None) -> None:
             release(net["ip"])
 
 
+def leases_in_use() -> bool:
+    """Does any container (or build step) hold an address? Under network_lock()."""
+    try:
+        return bool(os.listdir(LEASES))
+    except FileNotFoundError:
+        return False
+
+
 def remove_bridge_if_unused() -> None:
     """The bridge goes when no container uses it (so nothing stays behind after the last)."""
     with network_lock():
-        try:
-            if os.listdir(LEASES):
-                return
-        except FileNotFoundError:
-            pass
-        _delete_link(BRIDGE)
+        if not leases_in_use():
+            _delete_link(BRIDGE)
 
 
 class Attached:

@@ -140,14 +140,9 @@ def published_ports() -> list[tuple[str, int]]:
 
 def remove_table_if_unused() -> None:
     """The table goes with the last bridged container (no lease left, no rule left)."""
-    import os
-
-    from runtime.net.bridge import LEASES, network_lock
+    from runtime.net.bridge import leases_in_use, network_lock
     with network_lock():
-        try:
-            if os.listdir(LEASES):
-                return
-        except FileNotFoundError:
-            pass
+        if leases_in_use():
+            return
         if _nft_json(["list", "table", "ip", TABLE]) and not _rules(TABLE, "publish"):
             _nft(f"delete table ip {TABLE}\n")

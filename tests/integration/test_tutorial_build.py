@@ -2,10 +2,8 @@
 built with apt-get reaching Debian's mirror and rebuilt from cache, then run with a published
 port, fetched with curl, listed, stopped and removed, with nothing left behind."""
 
-import os
 import re
 import shutil
-import subprocess
 import tempfile
 
 import pytest
