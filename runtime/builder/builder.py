@@ -417,13 +417,11 @@ class Builder:
                     f.write(_resolv_conf("host" if netns is None else "bridge"))
                 config = bundlemod.oci_config(
                     merged, cmd, env, cwd=st.workdir, user=st.config["config"].get("User", ""),
-                    hostname=cid[len("pyrun-build-"):][:12], network="host",
+                    hostname=cid[len("pyrun-build-"):][:12], netns=netns,
                     cgroups_path=f"/pyrun-build/{cid}",
                     extra_mounts=[{"destination": "/etc/resolv.conf", "type": "bind",
                                    "source": os.path.join(step, "resolv.conf"),
                                    "options": ["rbind", "ro"]}])
-                if netns is not None:
-                    config["linux"]["namespaces"].append({"type": "network", "path": netns})
                 with open(os.path.join(step, "config.json"), "w") as f:
                     json.dump(config, f)
                 self.out.flush()

@@ -177,7 +177,8 @@ def rm_cmd(ctx, images, force):
             by_name = not reference.looks_like_id(name) or name in img.tags
             tags = img.tags
             if by_name and len(tags) > 1 and not force:
-                click.echo(f"Untagged: {store.untag(name) and reference.parse(name).familiar()}")
+                store.untag(name)
+                click.echo(f"Untagged: {reference.parse(name).familiar()}")
                 continue
             if not by_name and len(tags) > 1 and not force:
                 raise PyrunError(f"conflict: unable to delete {img.short_id} (must be forced) - "

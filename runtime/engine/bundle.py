@@ -103,17 +103,20 @@ def resolve_user(rootfs: str, user: str) -> tuple[int, int, list[int]]:
 
 
 def oci_config(rootfs: str, args: list[str], env: list[str], cwd: str = "/", user: str = "",
-               hostname: str = "pyrun", network: str = "host", cgroups_path: str | None = None,
+               hostname: str = "pyrun", netns: str | None = None,
+               cgroups_path: str | None = None,
                extra_mounts: list[dict] | None = None, terminal: bool = False,
                caps: list[str] | None = None) -> dict:
-    """The config.json for running `args` on a prepared rootfs, with Docker's defaults."""
+    """The config.json for running `args` on a prepared rootfs, with Docker's defaults.
+    netns: the network namespace to join (made and wired by the caller), or None for the
+    host's network."""
     uid, gid, extra = resolve_user(rootfs, user)
     if not any(e.startswith("PATH=") for e in env):
         env = [DEFAULT_PATH] + list(env)
     caps = DEFAULT_CAPS if caps is None else caps
     namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount", "cgroup")]
-    if network != "host":
-        namespaces.append({"type": "network"})
+    if netns is not None:
+        namespaces.append({"type": "network", "path": netns})
     mounts = [
         {"destination": "/proc", "type": "proc", "source": "proc",
          "options": ["nosuid", "noexec", "nodev"]},

@@ -450,7 +450,7 @@ def prepare(c: Container) -> str:
                        "options": ["rbind", "rprivate"] + ([] if b["RW"] else ["ro"])})
     oci = bundlemod.oci_config(c.path("rootfs"), [c.data["Path"]] + c.data["Args"],
                                cfg["Env"], cwd=cfg["WorkingDir"], user=cfg["User"],
-                               hostname=hostname, network="host" if mode == "host" else "ns",
+                               hostname=hostname, netns=netns,
                                cgroups_path=f"/pyrun/{c.id}", extra_mounts=mounts,
                                terminal=cfg.get("Tty", False),
                                caps=hc.get("Capabilities"))
@@ -460,10 +460,6 @@ def prepare(c: Container) -> str:
         oci["linux"]["resources"]["devices"] = [{"allow": True, "access": "rwm"}]
         oci["mounts"] = [m if m["destination"] != "/sys" else
                          dict(m, options=["nosuid", "noexec", "nodev"]) for m in oci["mounts"]]
-    if netns:
-        oci["linux"]["namespaces"] = [n for n in oci["linux"]["namespaces"]
-                                      if n["type"] != "network"]
-        oci["linux"]["namespaces"].append({"type": "network", "path": netns})
     res = oci["linux"]["resources"]
     if hc.get("Memory"):
         res["memory"] = {"limit": hc["Memory"]}

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from tests.conftest import conformance_dir, unmount_under
-from tests.integration.test_build import Pyrun, busybox, context, pyrun  # noqa: F401
+from tests.integration.test_build import busybox, context, fresh_store, pyrun  # noqa: F401
 
 
 @pytest.fixture
@@ -32,13 +32,10 @@ def test_docker_archive_round_trip(pyrun, built, tmp_path):  # noqa: F811
     with tarfile.open(out) as t:
         manifest = json.load(t.extractfile("manifest.json"))
     assert manifest[0]["RepoTags"] == ["saved:1"] and len(manifest[0]["Layers"]) == 2
-    other = Pyrun(tempfile.mkdtemp(prefix="pyrun-test-store-", dir="/var/tmp"))
-    try:
+    with fresh_store() as other:
         assert other("image", "load", "-i", str(out)).stdout == "Loaded image: saved:1\n"
         assert json.loads(other("image", "inspect", "saved:1").stdout)[0]["Id"] == built
         assert other.image_files("saved:1", "/made") == b"made\n"
-    finally:
-        shutil.rmtree(other.root, ignore_errors=True)
 
 
 def test_oci_layout_validates_and_skopeo_reads_it(pyrun, built, tmp_path):  # noqa: F811
@@ -85,13 +82,10 @@ def test_load_refuses_a_tampered_layer(pyrun, built, tmp_path):  # noqa: F811
                 m.size = len(data)
             import io
             dst.addfile(m, io.BytesIO(data) if data is not None else None)
-    other = Pyrun(tempfile.mkdtemp(prefix="pyrun-test-store-", dir="/var/tmp"))
-    try:
+    with fresh_store() as other:
         p = other("image", "load", "-i", str(bad), check=False)
         assert p.returncode != 0 and "the config says" in p.stderr
         assert other("image", "ls", "-q").stdout == ""
-    finally:
-        shutil.rmtree(other.root, ignore_errors=True)
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -43,6 +44,16 @@ class Pyrun:
                 with open(p, "rb") as f:
                     return f.read()
         raise FileNotFoundError(path)
+
+
+@contextlib.contextmanager
+def fresh_store():
+    """A second, empty store (to load or pull into), removed afterwards."""
+    other = Pyrun(tempfile.mkdtemp(prefix="pyrun-test-store-", dir="/var/tmp"))
+    try:
+        yield other
+    finally:
+        shutil.rmtree(other.root, ignore_errors=True)
 
 
 @pytest.fixture

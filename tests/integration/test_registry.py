@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from tests.integration.test_build import Pyrun, busybox, context, pyrun  # noqa: F401
+from tests.integration.test_build import busybox, context, fresh_store, pyrun  # noqa: F401
 
 
 def _port() -> int:
@@ -109,28 +109,22 @@ def test_push_pull_run_round_trip(pyrun, image, registry, home):  # noqa: F811
     assert info["Digest"] == digest and info["Layers"] == image["RootFS"]["Layers"]
     again = pyrun("push", name).stdout
     assert ": pushed" not in again and "already exists" in again  # HEAD says it has them
-    other = Pyrun(tempfile.mkdtemp(prefix="pyrun-test-store-", dir="/var/tmp"))
-    try:
+    with fresh_store() as other:
         out = other("pull", name).stdout
         assert f"Digest: {digest}" in out
         pulled = json.loads(other("image", "inspect", name).stdout)[0]
         assert pulled["Id"] == image["Id"]
         assert other("run", "--rm", name).stdout == "shared\n"
         assert ": pulled" not in other("pull", name).stdout  # layers present: not fetched
-    finally:
-        shutil.rmtree(other.root, ignore_errors=True)
 
 
 def test_run_pulls_a_missing_image_from_its_registry(pyrun, image, registry):  # noqa: F811
     name = f"{registry.host}/auto/shared:1"
     pyrun("image", "tag", "shared:1", name)
     pyrun("push", name)
-    other = Pyrun(tempfile.mkdtemp(prefix="pyrun-test-store-", dir="/var/tmp"))
-    try:
+    with fresh_store() as other:
         p = other("run", "--rm", name)
         assert p.stdout == "shared\n" and f"Unable to find image '{name}' locally" in p.stderr
-    finally:
-        shutil.rmtree(other.root, ignore_errors=True)
 
 
 def test_pull_what_skopeo_pushed_in_oci_format(pyrun, image, registry, tmp_path):  # noqa: F811
@@ -139,12 +133,9 @@ def test_pull_what_skopeo_pushed_in_oci_format(pyrun, image, registry, tmp_path)
     name = f"{registry.host}/from/skopeo:oci"
     skopeo("copy", "--dest-tls-verify=false", "--format", "oci", f"oci-archive:{archive}",
            f"docker://{name}")
-    other = Pyrun(tempfile.mkdtemp(prefix="pyrun-test-store-", dir="/var/tmp"))
-    try:
+    with fresh_store() as other:
         other("pull", name)
         assert other("run", "--rm", name).stdout == "shared\n"
-    finally:
-        shutil.rmtree(other.root, ignore_errors=True)
 
 
 def test_a_corrupted_blob_is_refused(pyrun, image, registry):  # noqa: F811
@@ -156,14 +147,11 @@ def test_a_corrupted_blob_is_refused(pyrun, image, registry):  # noqa: F811
     with open(blob, "r+b") as f:
         f.seek(600)
         f.write(b"corrupted!")
-    other = Pyrun(tempfile.mkdtemp(prefix="pyrun-test-store-", dir="/var/tmp"))
-    try:
+    with fresh_store() as other:
         p = other("pull", name, check=False)
         assert p.returncode == 125 and "does not match its digest" in p.stderr
         assert other("image", "ls", "-aq").stdout == ""  # nothing named
         assert os.listdir(os.path.join(other.root, "tmp")) == []
-    finally:
-        shutil.rmtree(other.root, ignore_errors=True)
 
 
 def test_missing_image_and_unreachable_registry_are_one_line(pyrun, registry):  # noqa: F811
@@ -185,11 +173,8 @@ def test_basic_auth_login_push_logout(pyrun, image, auth_registry, home):  # noq
     assert oct(auth.stat().st_mode & 0o777) == "0o600"
     assert auth_registry.host in json.loads(auth.read_text())["auths"]
     pyrun("push", name)
-    other = Pyrun(tempfile.mkdtemp(prefix="pyrun-test-store-", dir="/var/tmp"))
-    try:
+    with fresh_store() as other:
         assert other("run", "--rm", name).stdout == "shared\n"
-    finally:
-        shutil.rmtree(other.root, ignore_errors=True)
     pyrun("logout", auth_registry.host)
     assert pyrun("pull", name, check=False).returncode == 125
 
@@ -233,8 +218,7 @@ def test_multi_platform_index_picks_this_hosts_platform(pyrun, image, registry, 
         annotations={"org.opencontainers.image.ref.name": "multi"})]}))
     name = f"{registry.host}/multi/shared:1"
     skopeo("copy", "--all", "--dest-tls-verify=false", f"oci:{layout}:multi", f"docker://{name}")
-    other = Pyrun(tempfile.mkdtemp(prefix="pyrun-test-store-", dir="/var/tmp"))
-    try:
+    with fresh_store() as other:
         other("pull", name)
         assert json.loads(other("image", "inspect", name).stdout)[0]["Architecture"] == _arch()
         other("pull", "--platform", f"linux/{other_arch}", name)
@@ -242,5 +226,3 @@ def test_multi_platform_index_picks_this_hosts_platform(pyrun, image, registry, 
             other_arch
         p = other("pull", "--platform", "linux/s390x", name, check=False)
         assert p.returncode == 125 and "no linux/s390x image" in p.stderr
-    finally:
-        shutil.rmtree(other.root, ignore_errors=True)
