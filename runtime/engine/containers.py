@@ -513,9 +513,11 @@ def teardown(c: Container) -> None:
         from runtime.net import bridge
         bridge.delete_netns(f"pyrun-{c.id[:12]}")
     bundlemod.unmount(c.path("rootfs"))
-    import subprocess
-    subprocess.run([_oci(), "--root", OCI_ROOT, "delete", "--force", c.id],
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    from runtime.oci import delete as ocidelete
+    try:
+        ocidelete.delete(OCI_ROOT, c.id, force=True)  # in-process: no interpreter to start
+    except PyrunError:
+        pass  # not created, or already deleted
 
 
 def after_last(store: Store) -> None:

@@ -72,15 +72,17 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
                 if c.data["HostConfig"].get("AutoRemove"):
                     cmod.remove_files(c)
                 return code
-            argv = base + ["create", "--bundle", bundle, "--pid-file", c.path("pid")]
+            console_path = None
             if tty:
                 # sun_path holds 108 bytes: a short path, not one under the store
                 os.makedirs("/run/pyrun", exist_ok=True)
                 console = _ConsoleReceiver(f"/run/pyrun/console-{c.id[:12]}.sock")
-                argv += ["--console-socket", console.path]
-            creating = subprocess.Popen(argv + [c.id],
-                                        stdin=stdin if stdin is not None else subprocess.DEVNULL,
-                                        stdout=out_w, stderr=err_w)
+                console_path = console.path
+            from runtime.oci import create as ocicreate
+            creating = _OciChild(
+                lambda: ocicreate.create(cmod.OCI_ROOT, c.id, bundle, pid_file=c.path("pid"),
+                                         console_socket=console_path),
+                oci_log, (stdin, out_w, err_w))
             master = console.receive(creating) if console else None
             if creating.wait() != 0:
                 raise _runtime_error(_last_error(oci_log) or "container create failed")
@@ -89,12 +91,8 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
                 out_r = master  # a terminal has one stream: it is the container's stdout
             with open(c.path("pid")) as f:
                 pid = int(f.read())
-            start = subprocess.run([oci, "--root", cmod.OCI_ROOT, "--log", oci_log,
-                                    "--log-format", "json", "start", c.id],
-                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
-            if start.returncode != 0:
-                raise PyrunError(_last_error(oci_log) or "container start failed")
+            from runtime.oci import start as ocistart
+            ocistart.start(cmod.OCI_ROOT, c.id)  # in-process: no interpreter to start
         except BaseException as e:
             msg = str(e) or type(e).__name__
             cmod.teardown(c)
@@ -151,6 +149,44 @@ def finish(store: Store, c: cmod.Container, code: int) -> None:
         cmod.remove_files(c)
 
 
+class _OciChild:
+    """A pyrun-oci verb run in a forked child instead of a new interpreter (~25 ms saved a
+    call): the child takes the container's stdio, logs errors as pyrun-oci would (the last
+    JSON line of the log), and exits 0 or 1. poll()/wait() as subprocess.Popen's."""
+
+    def __init__(self, fn, log_path: str, stdio):
+        self.returncode = None
+        self.pid = os.fork()
+        if self.pid == 0:
+            code = 1
+            try:
+                devnull = os.open(os.devnull, os.O_RDWR)
+                for target, fd in zip((0, 1, 2), stdio):
+                    os.dup2(devnull if fd is None or fd == subprocess.DEVNULL else fd, target)
+                from runtime.oci import log
+                log.configure(log_path, "json")
+                try:
+                    fn()
+                    code = 0
+                except (PyrunError, OSError) as e:
+                    log.error(str(e))
+            finally:
+                os._exit(code)
+
+    def poll(self):
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self) -> int:
+        if self.returncode is None:
+            _, status = os.waitpid(self.pid, 0)
+            self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+
 class _ConsoleReceiver:
     """Where pyrun-oci sends the pty master of a detached container with -t."""
 
@@ -161,7 +197,7 @@ class _ConsoleReceiver:
         self.sock.bind(path)
         self.sock.listen(1)
 
-    def receive(self, creating: subprocess.Popen) -> int | None:
+    def receive(self, creating) -> int | None:
         import socket
         self.sock.settimeout(0.1)
         try:
