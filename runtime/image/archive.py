@@ -108,7 +108,10 @@ def _save_oci(store, images, tar) -> None:
         for t in tags or [None]:
             d = dict(desc)
             if t:
-                d["annotations"] = {"org.opencontainers.image.ref.name": t,
+                # as containerd and docker's OCI export: the tag as the layout's ref name,
+                # the full name for whoever loads it
+                d["annotations"] = {"org.opencontainers.image.ref.name":
+                                    reference.parse(t).tag,
                                     "io.containerd.image.name": t}
             entries.append(d)
     _add_bytes(tar, "oci-layout", json.dumps({"imageLayoutVersion": "1.0.0"}).encode())

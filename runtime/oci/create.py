@@ -125,6 +125,9 @@ class Creation:
                               "(--console-socket), or run it in the foreground")
         if not proc.terminal and console_socket is not None:
             raise ConfigError("--console-socket given but process.terminal is false")
+        if proc.apparmor_profile or proc.selinux_label:
+            log.warning("process.apparmorProfile/selinuxLabel ignored: this host has neither "
+                        "AppArmor nor SELinux enabled for pyrun-oci")
         rootfs = os.path.realpath(os.path.join(self.bundle, spec.root_path))
         if not os.path.isdir(rootfs):
             raise ConfigError(f"root.path: {rootfs} is not a directory")

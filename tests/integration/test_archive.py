@@ -146,3 +146,23 @@ def test_docker_loads_what_pyrun_saves_and_back(pyrun, built, tmp_path, dockerd)
     assert "Loaded image: from-docker:2" in pyrun("image", "load", "-i", str(back)).stdout
     assert pyrun.image_files("from-docker:2", "/made") == b"made\n"
     assert json.loads(pyrun("image", "inspect", "from-docker:2").stdout)[0]["Id"] == built
+
+
+def test_umoci_reads_the_oci_layout(pyrun, built, tmp_path):  # noqa: F811
+    if shutil.which("umoci") is None:
+        pytest.skip("umoci not installed (scripts/setup --test installs it)")
+    out = tmp_path / "oci.tar"
+    pyrun("image", "save", "--format", "oci", "-o", str(out), "saved:1")
+    layout = tmp_path / "layout"
+    layout.mkdir()
+    with tarfile.open(out) as t:
+        t.extractall(layout)
+    p = subprocess.run(["umoci", "ls", "--layout", str(layout)], capture_output=True, text=True)
+    assert p.returncode == 0 and p.stdout.split() == ["1"], p.stderr  # the tag
+    bundle = tmp_path / "bundle"
+    p = subprocess.run(["umoci", "unpack", "--image", f"{layout}:1", str(bundle)],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert (bundle / "rootfs" / "made").read_text() == "made\n"
+    assert json.loads((bundle / "config.json").read_text())["process"]["args"] == \
+        ["cat", "/made"]

@@ -299,3 +299,34 @@ def test_add_from_a_url(pyrun, busybox, tmp_path):  # noqa: F811
         server.shutdown()
     assert pyrun.image_files("url:1", "/opt/remote.txt") == b"fetched over http\n"
     assert pyrun.image_files("url:1", "/named.txt") == b"fetched over http\n"
+
+
+def test_from_scratch_and_metadata_instructions(pyrun, busybox, tmp_path):  # noqa: F811
+    ctx = context(tmp_path, "FROM scratch\nCOPY only.txt /\nLABEL a=b \"c d\"=e\n"
+                  "USER 1000:1000\nVOLUME [\"/data\"]\nSTOPSIGNAL SIGQUIT\n"
+                  "SHELL [\"/bin/ash\", \"-c\"]\nCMD echo hi\n"
+                  "HEALTHCHECK --interval=5s --retries=2 CMD wget -q -O- localhost\n",
+                  {"only.txt": "alone\n"})
+    pyrun("build", "-t", "scratch:1", ctx)
+    info = json.loads(pyrun("image", "inspect", "scratch:1").stdout)[0]
+    assert len(info["RootFS"]["Layers"]) == 1
+    assert pyrun.image_files("scratch:1", "/only.txt") == b"alone\n"
+    cfg = info["Config"]
+    assert cfg["Labels"] == {"a": "b", "c d": "e"} and cfg["User"] == "1000:1000"
+    assert cfg["Volumes"] == {"/data": {}} and cfg["StopSignal"] == "SIGQUIT"
+    assert cfg["Shell"] == ["/bin/ash", "-c"] and cfg["Cmd"] == ["/bin/ash", "-c", "echo hi"]
+    assert cfg["Healthcheck"] == {"Test": ["CMD-SHELL", "wget -q -O- localhost"],
+                                  "Interval": 5_000_000_000, "Retries": 2}
+
+
+def test_image_prune_removes_dangling_images_only(pyrun, busybox, tmp_path):  # noqa: F811
+    ctx = context(tmp_path, "FROM busybox\nRUN echo 1 > /v\n")
+    pyrun("build", "-t", "keep:1", ctx)
+    (tmp_path / "ctx" / "Dockerfile").write_text("FROM busybox\nRUN echo 2 > /v\n")
+    pyrun("build", "-t", "keep:1", str(tmp_path / "ctx"))  # the first build is now dangling
+    layers_before = set(os.listdir(os.path.join(pyrun.root, "layers")))
+    out = pyrun("image", "prune").stdout
+    assert out.strip().splitlines()[-1] == "Total: 1 images"  # the first build's RUN step
+    assert len(layers_before - set(os.listdir(os.path.join(pyrun.root, "layers")))) == 1
+    assert pyrun.image_files("keep:1", "/v") == b"2\n"
+    assert "busybox" in pyrun("image", "ls").stdout

@@ -620,3 +620,14 @@ def test_cgroup_v2_device_program_is_enforced_by_the_kernel(tmp_path):
         finally:
             os.rmdir(d)
     assert results == {"pyrun-t-bpf-deny": 1, "pyrun-t-bpf-control": 0}
+
+
+def test_lsm_fields_are_ignored_with_a_log_line(oci, bundle, cid, tmp_path):
+    bundle.spec["process"]["apparmorProfile"] = "docker-default"
+    bundle.write(args=["true"])
+    log = tmp_path / "log.json"
+    p = oci("--log", str(log), "--log-format", "json", "run", "--bundle", str(bundle.path), cid,
+            check=False)
+    assert p.returncode == 0
+    entries = [json.loads(line) for line in log.read_text().splitlines()]
+    assert any(e["level"] == "warning" and "apparmorProfile" in e["msg"] for e in entries)
