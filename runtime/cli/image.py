@@ -279,8 +279,9 @@ def _changes(changes) -> dict:
 @click.option("-o", "--output", help="Write to this file (default: stdout)")
 @click.option("--format", "fmt", type=click.Choice(["docker", "oci"]), default="docker",
               help="docker: what `docker load` reads; oci: an OCI image layout tar")
+@click.option("--gzip", "gz", is_flag=True, help="OCI format: gzip-compressed layers")
 @click.pass_context
-def save_cmd(ctx, images, output, fmt):
+def save_cmd(ctx, images, output, fmt, gz):
     """Save images to a tar archive (docker-archive, or an OCI layout)."""
     from runtime.image import archive
     store = _store(ctx)
@@ -289,12 +290,12 @@ def save_cmd(ctx, images, output, fmt):
     if output is None:
         if sys.stdout.isatty():
             raise PyrunError("refusing to write an archive to a terminal: use -o FILE")
-        archive.save(store, list(images), sys.stdout.buffer, fmt)
+        archive.save(store, list(images), sys.stdout.buffer, fmt, gz)
         return
     tmp = f"{output}.tmp.{os.getpid()}"
     try:
         with open(tmp, "wb") as f:
-            archive.save(store, list(images), f, fmt)
+            archive.save(store, list(images), f, fmt, gz)
         os.rename(tmp, output)
     finally:
         if os.path.exists(tmp):

@@ -38,8 +38,9 @@ def _add_blob(tar: tarfile.TarFile, name: str, path: str) -> None:
         tar.addfile(info, f)
 
 
-def save(store: Store, names: list[str], out, fmt: str = "docker") -> None:
-    """Write the images (with their tags among `names`) as one archive to the file `out`."""
+def save(store: Store, names: list[str], out, fmt: str = "docker", gzip: bool = False) -> None:
+    """Write the images (with their tags among `names`) as one archive to the file `out`.
+    gzip (OCI only): layers compressed, with a manifest of their own (same config)."""
     images: list[tuple[Image, list[str]]] = []
     for name in names:
         img = store.resolve(name)
@@ -55,7 +56,7 @@ def save(store: Store, names: list[str], out, fmt: str = "docker") -> None:
         if fmt == "docker":
             _save_docker(store, images, tar)
         elif fmt == "oci":
-            _save_oci(store, images, tar)
+            _save_oci(store, images, tar, gzip)
         else:
             raise PyrunError(f"unknown archive format {fmt!r} (docker or oci)")
 
@@ -87,7 +88,24 @@ def _save_docker(store, images, tar) -> None:
     _add_bytes(tar, "repositories", json.dumps(repositories).encode())
 
 
-def _save_oci(store, images, tar) -> None:
+def _gzip_layer(path: str) -> tuple[bytes, str]:
+    """A stored (uncompressed) layer as gzip, reproducibly (no name, no time in the header)."""
+    import gzip
+    import hashlib
+    import io
+    buf = io.BytesIO()
+    with open(path, "rb") as src, gzip.GzipFile(fileobj=buf, mode="wb", mtime=0,
+                                                  compresslevel=6) as gz:
+        while True:
+            chunk = src.read(1 << 20)
+            if not chunk:
+                break
+            gz.write(chunk)
+    data = buf.getvalue()
+    return data, "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _save_oci(store, images, tar, gzip: bool = False) -> None:
     written = set()
     entries = []
 
@@ -96,13 +114,33 @@ def _save_oci(store, images, tar) -> None:
             _add_blob(tar, "blobs/sha256/" + digest.split(":")[1], store.blob_path(digest))
             written.add(digest)
 
+    def data_blob(digest, data):
+        if digest not in written:
+            _add_bytes(tar, "blobs/sha256/" + digest.split(":")[1], data)
+            written.add(digest)
+
     for img, tags in images:
-        for d in img.diff_ids:
-            blob(d)
         blob(img.id)
-        blob(img.manifest_digest)
-        desc = {"mediaType": MEDIA_MANIFEST, "digest": img.manifest_digest,
-                "size": os.path.getsize(store.blob_path(img.manifest_digest)),
+        if gzip:
+            import hashlib
+            layers = []
+            for d in img.diff_ids:
+                data, digest = _gzip_layer(store.blob_path(d))
+                data_blob(digest, data)
+                layers.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                               "digest": digest, "size": len(data)})
+            manifest = dict(img.manifest, layers=layers)
+            mbytes = json.dumps(manifest, separators=(",", ":"), sort_keys=True).encode()
+            manifest_digest = "sha256:" + hashlib.sha256(mbytes).hexdigest()
+            data_blob(manifest_digest, mbytes)
+            msize = len(mbytes)
+        else:
+            for d in img.diff_ids:
+                blob(d)
+            blob(img.manifest_digest)
+            manifest_digest = img.manifest_digest
+            msize = os.path.getsize(store.blob_path(img.manifest_digest))
+        desc = {"mediaType": MEDIA_MANIFEST, "digest": manifest_digest, "size": msize,
                 "platform": {"architecture": img.config.get("architecture", "amd64"),
                              "os": img.config.get("os", "linux")}}
         for t in tags or [None]:

@@ -166,3 +166,27 @@ def test_umoci_reads_the_oci_layout(pyrun, built, tmp_path):  # noqa: F811
     assert (bundle / "rootfs" / "made").read_text() == "made\n"
     assert json.loads((bundle / "config.json").read_text())["process"]["args"] == \
         ["cat", "/made"]
+
+
+def test_oci_layout_with_gzip_layers(pyrun, built, tmp_path):  # noqa: F811
+    out = tmp_path / "oci-gz.tar"
+    pyrun("image", "save", "--format", "oci", "--gzip", "-o", str(out), "saved:1")
+    layout = tmp_path / "layout"
+    layout.mkdir()
+    with tarfile.open(out) as t:
+        t.extractall(layout)
+    validator = conformance_dir("oci-image-spec") / "validate_layout.py"
+    p = subprocess.run([sys.executable, str(validator), str(layout)], capture_output=True,
+                       text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
+    index = json.loads((layout / "index.json").read_text())
+    manifest = json.loads((layout / "blobs" / "sha256" /
+                           index["manifests"][0]["digest"][7:]).read_text())
+    assert {l["mediaType"] for l in manifest["layers"]} == {
+        "application/vnd.oci.image.layer.v1.tar+gzip"}
+    import gzip
+    first = (layout / "blobs" / "sha256" / manifest["layers"][0]["digest"][7:]).read_bytes()
+    assert gzip.decompress(first)[257:262] == b"ustar"  # a gzip-compressed tar
+    with fresh_store() as other:
+        assert "Loaded image: saved:1" in other("image", "load", "-i", str(out)).stdout
+        assert json.loads(other("image", "inspect", "saved:1").stdout)[0]["Id"] == built
