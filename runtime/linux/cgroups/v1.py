@@ -115,16 +115,6 @@ class CgroupV1:
                                  blkio["weight"])
         if "devices" in p and r.get("devices") is not None:
             self._devices(p["devices"], r["devices"] + r.get("_devices_of_config", []))
-        if "" in p and r.get("devices") is not None:
-            # Hybrid host: the kernel also asks device programs on the cgroup2 side; enforce
-            # the same rules there (the v2 mechanism, exercised on this kind of host too).
-            from runtime.linux.cgroups import devices_bpf
-            try:
-                devices_bpf.attach(p[""], list(r["devices"]) + r.get("_devices_of_config", [])
-                                   + cg.DEFAULT_DEVICE_RULES)
-            except OSError as e:
-                from runtime.oci import log
-                log.debug(f"device program on the cgroup2 side not attached: {e}")
         for h in r.get("hugepageLimits") or []:
             if "hugetlb" in p:
                 cg.write(f"{p['hugetlb']}/hugetlb.{h['pageSize']}.limit_in_bytes", h["limit"])
