@@ -70,13 +70,15 @@ RUN_SETTINGS = {"ignore_unknown_options": False, "allow_interspersed_args": Fals
 @click.option("--add-host", "add_hosts", multiple=True, help="HOST:IP in /etc/hosts")
 @click.option("--dns", multiple=True, help="A nameserver for /etc/resolv.conf")
 @click.option("--restart", default="no", help="no, on-failure[:N], always, unless-stopped")
+@click.option("--init", "use_init", is_flag=True, help="A tiny init as PID 1: forwards "
+              "signals, reaps zombies")
 @click.argument("image")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def run_cmd(ctx, detach, name, publish, publish_all, auto_remove, env, env_file, workdir, user,
             hostname, entrypoint, interactive, tty, network, memory, cpus, pids_limit, label,
             read_only, stop_signal, stop_timeout, volumes, cap_add, cap_drop, privileged,
-            add_hosts, dns, restart, image, command):
+            add_hosts, dns, restart, use_init, image, command):
     """Create and run a container from an image."""
     from runtime.image.store import ImageNotFound
     store = _store(ctx)
@@ -105,7 +107,7 @@ def run_cmd(ctx, detach, name, publish, publish_all, auto_remove, env, env_file,
                         tty=tty, read_only=read_only, stop_signal=stop_signal,
                         stop_timeout=stop_timeout, cpus=cpus, volumes=volumes,
                         cap_add=cap_add, cap_drop=cap_drop, privileged=privileged,
-                        add_hosts=add_hosts, dns=dns, restart=restart)
+                        add_hosts=add_hosts, dns=dns, restart=restart, init=use_init)
     except ImageNotFound:
         raise PyrunError(f"Unable to find image '{image}' locally (no registry is configured: "
                          "build, import or bootstrap it first)") from None

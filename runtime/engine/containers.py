@@ -231,7 +231,7 @@ def create(store: Store, image_ref: str, *, name=None, command=(), entrypoint=No
            network="bridge", auto_remove=False, memory=None, pids_limit=None, labels=None,
            interactive=False, tty=False, read_only=False, stop_signal=None,
            stop_timeout=None, cpus=None, volumes=(), cap_add=(), cap_drop=(),
-           privileged=False, add_hosts=(), dns=(), restart="no") -> Container:
+           privileged=False, add_hosts=(), dns=(), restart="no", init=False) -> Container:
     """Validate everything, then write the record; nothing is mounted or wired yet."""
     image = store.resolve(image_ref)
     cfg = image.config.get("config", {})
@@ -305,7 +305,7 @@ def create(store: Store, image_ref: str, *, name=None, command=(), entrypoint=No
                        "Binds": binds, "CapAdd": list(cap_add), "CapDrop": list(cap_drop),
                        "Capabilities": sorted(set(caps)), "Privileged": privileged,
                        "ExtraHosts": [f"{h}:{i}" for h, i in hosts], "Dns": list(dns),
-                       "RestartPolicy": policy},
+                       "RestartPolicy": policy, "Init": init},
         "State": {"Status": "created", "Pid": 0, "ExitCode": 0, "StartedAt": "",
                   "FinishedAt": "", "MonitorPid": 0, "Error": ""},
         "NetworkSettings": {},
@@ -448,7 +448,13 @@ def prepare(c: Container) -> str:
     for b in hc.get("Binds", []):
         mounts.append({"destination": b["Destination"], "type": "bind", "source": b["Source"],
                        "options": ["rbind", "rprivate"] + ([] if b["RW"] else ["ro"])})
-    oci = bundlemod.oci_config(c.path("rootfs"), [c.data["Path"]] + c.data["Args"],
+    args = [c.data["Path"]] + c.data["Args"]
+    if hc.get("Init"):
+        init = init_binary()
+        mounts.append({"destination": "/sbin/pyrun-init", "type": "bind", "source": init,
+                       "options": ["rbind", "ro"]})
+        args = ["/sbin/pyrun-init", "--"] + args
+    oci = bundlemod.oci_config(c.path("rootfs"), args,
                                cfg["Env"], cwd=cfg["WorkingDir"], user=cfg["User"],
                                hostname=hostname, netns=netns,
                                cgroups_path=f"/pyrun/{c.id}", extra_mounts=mounts,
@@ -472,6 +478,15 @@ def prepare(c: Container) -> str:
     with open(c.path("bundle", "config.json"), "w") as f:
         json.dump(oci, f)
     return c.path("bundle")
+
+
+def init_binary() -> str:
+    """The static pyrun-init that --init puts at /sbin/pyrun-init (built by setup.py)."""
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "_bin",
+                        "pyrun-init")
+    if not os.path.exists(path):
+        raise ContainerError(f"--init: {path} is missing (pip install -e . builds it)")
+    return path
 
 
 def bridge_none(c: Container) -> str:

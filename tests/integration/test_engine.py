@@ -378,3 +378,19 @@ def test_warns_when_the_program_listens_on_loopback_only(engine):
     p = engine("run", "-d", "-p", f"{port}:80", "busybox", "sh", "-c",
                "mkdir -p /www; exec httpd -f -p 127.0.0.1:80 -h /www")
     assert "listens on 127.0.0.1:80 only" in p.stderr
+
+
+def test_init_reaps_orphans_forwards_signals_and_keeps_the_exit_code(engine):
+    p = engine("run", "--rm", "--init", "busybox", "sh", "-c",
+               "cat /proc/1/cmdline | tr '\\0' ' '; echo; (sleep 0.1 &) ; sleep 0.5; "
+               "ps -o stat,comm | grep -c '^Z' || true; exit 5", check=False)
+    lines = p.stdout.splitlines()
+    assert p.returncode == 5, p.stderr
+    assert lines[0].startswith("/sbin/pyrun-init -- sh -c")  # PID 1 is the init
+    assert lines[1] == "0"  # the orphaned sleep was reaped: no zombie left
+    # sh as PID 1 would ignore SIGTERM; under the init it is forwarded and ends the container
+    engine("run", "-d", "--name", "pyrun-t-init", "--init", "busybox", "sleep", "30")
+    t = time.monotonic()
+    engine("stop", "-t", "10", "pyrun-t-init")
+    assert time.monotonic() - t < 5
+    assert "Exited (143)" in engine("ls", "-a", "-f", "name=pyrun-t-init").stdout
