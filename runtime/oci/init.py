@@ -95,10 +95,18 @@ def intermediate(ctx: InitContext) -> None:
         log.trace("intermediate: joined cgroup")
         enter_namespaces(ctx.spec, ctx.chan)
         log.trace("intermediate: entered namespaces")
+        # The init waits until its pid is reported: otherwise, on a busy host, its own first
+        # message (Ready, RunHooks) can reach the host side before Pid does.
+        go_r, go_w = os.pipe()
         pid = os.fork()
         if pid == 0:
+            os.close(go_w)
+            os.read(go_r, 1)
+            os.close(go_r)
             container_init(ctx)  # never returns
+        os.close(go_r)
         ctx.chan.send(ch.Pid(pid))
+        os.write(go_w, b"1")
         os._exit(0)
     except BaseException as e:  # noqa: BLE001 - everything goes back over the channel
         _report_and_exit(ctx.chan, e)

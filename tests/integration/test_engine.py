@@ -225,7 +225,8 @@ def test_concurrent_runs_get_distinct_names_and_addresses(engine):
                               env=dict(os.environ, PYRUN_ROOT=engine.root))
              for _ in range(20)]
     results = [p.communicate(timeout=120) for p in procs]
-    assert all(p.returncode == 0 for p in procs), [r[1] for r in results]
+    assert all(p.returncode == 0 for p in procs), [(p.returncode, r[1]) for p, r in
+                                                   zip(procs, results) if p.returncode]
     infos = json.loads(engine("container", "inspect", *[r[0].strip() for r in results]).stdout)
     assert len({i["Name"] for i in infos}) == 20
     assert len({i["NetworkSettings"]["IPAddress"] for i in infos}) == 20

@@ -296,3 +296,39 @@ def test_jsonfast_agrees_with_json():
             jsonfast.loads(bad)
     with pytest.raises(TypeError, match="not JSON serializable"):
         jsonfast.dumps({"x": object()})
+
+
+def test_intermediate_reports_the_pid_before_the_init_speaks(monkeypatch):
+    """The init's first message must never overtake the intermediate's Pid (a race seen with
+    20 concurrent runs): the init waits until the pid has been sent."""
+    from runtime.oci import init
+    host, child = ch.Channel.pair()
+    order = []
+
+    def fake_init(ctx):
+        ctx.chan.send(ch.Ready())
+        os._exit(0)
+    monkeypatch.setattr(init, "container_init", fake_init)
+    monkeypatch.setattr(init, "enter_namespaces", lambda spec, chan: None)
+    real_send = ch.Channel.send
+
+    def slow_send(self, msg):  # the intermediate is slow to report: the init must wait
+        if isinstance(msg, ch.Pid):
+            import time
+            time.sleep(0.2)
+        real_send(self, msg)
+    monkeypatch.setattr(ch.Channel, "send", slow_send)
+
+    class Ctx:
+        chan = child
+        cgroup = None
+        spec = type("S", (), {"process": type("P", (), {"rlimits": [], "terminal": False})(),
+                              "hooks": {}})()
+    pid = os.fork()
+    if pid == 0:
+        init.intermediate(Ctx())
+    child.close()
+    for _ in range(2):
+        order.append(type(host.recv()).__name__)
+    os.waitpid(pid, 0)
+    assert order == ["Pid", "Ready"]
