@@ -1,7 +1,8 @@
 # cffi_modules has no pyproject.toml spelling yet; everything else lives in pyproject.toml.
 # pyrun-oci is a plain script rather than a console_scripts entry: pip's entry-point template
 # imports `re` (and `enum`), ~5 ms of every container start.
-# build_ext also compiles native/pyrun_init.c, statically, into runtime/_bin/pyrun-init.
+# build_ext also compiles native/pyrun_init.c, statically, into runtime/_bin/pyrun-init (it
+# runs inside any image), and native/pyrun_pump.c into runtime/_bin/pyrun-pump (on the host).
 import os
 import subprocess
 
@@ -20,6 +21,8 @@ class build_ext_and_init(build_ext):
         subprocess.check_call([cc, "-static", "-O2", "-Wall", "-o",
                                os.path.join(out_dir, "pyrun-init"),
                                os.path.join(HERE, "native", "pyrun_init.c")])
+        subprocess.check_call([cc, "-O2", "-Wall", "-o", os.path.join(out_dir, "pyrun-pump"),
+                               os.path.join(HERE, "native", "pyrun_pump.c")])
 
 
 setup(cffi_modules=["native/build_native.py:ffibuilder"], scripts=["scripts/pyrun-oci"],

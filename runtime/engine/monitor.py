@@ -118,10 +118,14 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
             for fd in (out_r, err_r):
                 if fd >= 0:
                     os.set_inheritable(fd, True)
-            pump = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pump.py")
-            os.execv(sys.executable, [sys.executable, "-S", "-I", pump, store.root, c.id,
-                                      str(pid), c.path("container.log"), str(out_r),
-                                      str(err_r) if not tty else "-1"])
+            here = os.path.dirname(os.path.abspath(__file__))
+            native = os.path.join(os.path.dirname(here), "_bin", "pyrun-pump")
+            args = [store.root, c.id, str(pid), c.path("container.log"), str(out_r),
+                    str(err_r) if not tty else "-1"]
+            if os.access(native, os.X_OK):  # the C pump: a fraction of the memory
+                os.execv(native, [native, sys.executable] + args)
+            os.execv(sys.executable, [sys.executable, "-S", "-I",
+                                      os.path.join(here, "pump.py")] + args)
         from runtime.engine.pump import pump
         code = pump(pid, log_fd, {out_r: "stdout", err_r: "stderr"}, echo=attach)
         out_r = err_r = -1  # the pump closed them

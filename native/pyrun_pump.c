@@ -1,0 +1,141 @@
+/* pyrun-pump: the resident part of a detached container's monitor (runtime/engine/pump.py
+ * does the same in Python, for when this binary is not built).
+ *
+ *   pyrun-pump PYTHON ROOT ID PID LOG OUT_FD ERR_FD
+ *
+ * Exec'd by the monitor once the container runs: it keeps the monitor's pid, its subreaper
+ * flag and the pipes. Copies each pipe to LOG as Docker's json-file lines, reaps every
+ * child, and when the container's init PID has exited and the pipes are drained, execs
+ * `PYTHON -m runtime.engine.monitor --finish ROOT ID CODE` to record the exit and undo
+ * networking and mounts. A C process here costs a fraction of an interpreter's memory. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static int log_fd = -1;
+
+static void write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+/* One json-file record: {"log":"...","stream":"stdout","time":"...Z"} */
+static void log_record(const char *stream, const unsigned char *data, size_t n)
+{
+    static char buf[65536 * 6 + 256];
+    size_t o = 0;
+    o += (size_t)snprintf(buf + o, sizeof(buf) - o, "{\"log\":\"");
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = data[i];
+        if (c == '"' || c == '\\') {
+            buf[o++] = '\\';
+            buf[o++] = (char)c;
+        } else if (c == '\n') {
+            buf[o++] = '\\';
+            buf[o++] = 'n';
+        } else if (c == '\r') {
+            buf[o++] = '\\';
+            buf[o++] = 'r';
+        } else if (c == '\t') {
+            buf[o++] = '\\';
+            buf[o++] = 't';
+        } else if (c < 0x20 || c == 0x7f) {
+            o += (size_t)snprintf(buf + o, sizeof(buf) - o, "\\u%04x", c);
+        } else {
+            buf[o++] = (char)c;  /* UTF-8 passes through as it came */
+        }
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    o += (size_t)snprintf(buf + o, sizeof(buf) - o,
+                          "\",\"stream\":\"%s\",\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ\"}\n",
+                          stream, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                          tm.tm_min, tm.tm_sec, ts.tv_nsec);
+    write_all(log_fd, buf, o);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 8) {
+        fprintf(stderr, "usage: pyrun-pump PYTHON ROOT ID PID LOG OUT_FD ERR_FD\n");
+        return 2;
+    }
+    const char *python = argv[1], *root = argv[2], *id = argv[3];
+    pid_t pid = (pid_t)atoi(argv[4]);
+    log_fd = open(argv[5], O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    struct pollfd fds[2];
+    const char *names[2] = {"stdout", "stderr"};
+    int nfds = 0;
+    for (int i = 0; i < 2; i++) {
+        int fd = atoi(argv[6 + i]);
+        if (fd >= 0) {
+            fds[nfds].fd = fd;
+            fds[nfds].events = POLLIN;
+            names[nfds] = i == 0 ? "stdout" : "stderr";
+            nfds++;
+        }
+    }
+    int code = -1, open_fds = nfds;
+    unsigned char data[65536];
+    while (open_fds > 0 || code < 0) {
+        if (open_fds > 0) {
+            int r = poll(fds, (nfds_t)nfds, 500);
+            for (int i = 0; r > 0 && i < nfds; i++) {
+                if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                    continue;
+                ssize_t n = read(fds[i].fd, data, sizeof(data));
+                if (n <= 0) {  /* end of file, or EIO from a pty whose other side closed */
+                    if (n < 0 && errno == EINTR)
+                        continue;
+                    close(fds[i].fd);
+                    fds[i].fd = -1;
+                    open_fds--;
+                    continue;
+                }
+                if (log_fd >= 0)
+                    log_record(names[i], data, (size_t)n);
+            }
+        } else {
+            usleep(200000);
+        }
+        for (;;) {
+            int status;
+            pid_t w = waitpid(-1, &status, WNOHANG);
+            if (w < 0) {
+                if (errno == ECHILD && code < 0)
+                    code = 0;
+                break;
+            }
+            if (w == 0)
+                break;
+            if (w == pid)
+                code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        }
+    }
+    if (log_fd >= 0)
+        close(log_fd);
+    char code_s[16];
+    snprintf(code_s, sizeof(code_s), "%d", code);
+    execl(python, python, "-m", "runtime.engine.monitor", "--finish", root, id, code_s,
+          (char *)NULL);
+    perror("pyrun-pump: exec the monitor");
+    return 125;
+}
