@@ -391,7 +391,7 @@ def exec_cmd(ctx, interactive, tty, detach, env, user, workdir, container, comma
         argv += ["--cwd", workdir]
     if detach:
         argv.append("--detach")
-    if tty and sys.stdin.isatty():
+    if tty:
         argv.append("--tty")
     argv += [c.id, *command]
     p = subprocess.run(argv, stdin=None if interactive else subprocess.DEVNULL)

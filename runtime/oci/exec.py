@@ -90,8 +90,13 @@ def exec_process(root: str, container_id: str, proc: Process, *, detach=False, p
     if not detach:
         capabilities.set_subreaper()
     console_fd = _connect_console(console_socket) if console_socket else None
+    peer = None
     if proc.terminal and console_fd is None:
-        proc.terminal = False  # foreground exec without a console socket: inherit stdio
+        # foreground exec with a terminal and no console socket: relay the pty ourselves,
+        # as `run` does
+        import socket
+        peer, theirs = socket.socketpair()
+        console_fd = theirs.detach()
     host, child = ch.Channel.pair()
     from runtime.linux import cgroups
     cgroups.finish_warm_up()  # no thread may live across the fork
@@ -115,6 +120,9 @@ def exec_process(root: str, container_id: str, proc: Process, *, detach=False, p
         write_pid_file(pid_file, pid)
     if detach:
         return 0
+    if peer is not None:
+        from runtime.oci.console import relay
+        return relay(peer, pid)
     return _wait_forwarding_signals(pid)
 
 

@@ -395,3 +395,12 @@ def test_init_reaps_orphans_forwards_signals_and_keeps_the_exit_code(engine):
     engine("stop", "-t", "10", "pyrun-t-init")
     assert time.monotonic() - t < 5
     assert "Exited (143)" in engine("ls", "-a", "-f", "name=pyrun-t-init").stdout
+
+
+def test_exec_with_a_terminal(engine):
+    engine("run", "-d", "--name", "pyrun-t-ex", "busybox", "sleep", "30")
+    p = engine("exec", "-t", "pyrun-t-ex", "sh", "-c", "tty; exit 6", check=False)
+    assert p.returncode == 6
+    assert p.stdout.replace("\r", "").startswith("/dev/pts/")
+    p = engine("exec", "pyrun-t-ex", "sh", "-c", "tty || true")
+    assert p.stdout.strip() == "not a tty"
