@@ -432,6 +432,13 @@ def port_cmd(ctx, container):
         click.echo(f"{p['container_port']}/{p['proto']} -> {p['host_ip']}:{p['host_port']}")
 
 
+def _start(store, c) -> None:
+    """(Re)start a stopped container: a user's earlier stop no longer holds."""
+    c.state["StoppedByUser"] = False
+    c.save()
+    _start_detached(store, c)
+
+
 @container_group.command("start")
 @click.argument("containers", nargs=-1, required=True)
 @click.pass_context
@@ -443,9 +450,7 @@ def start_cmd(ctx, containers):
         c = cmod.find(store, ref)
         if c.running:
             continue
-        c.state.update({"StoppedByUser": False})
-        c.save()
-        _start_detached(store, c)
+        _start(store, c)
         click.echo(ref)
 
 
@@ -461,9 +466,7 @@ def restart_cmd(ctx, containers, timeout):
         c = cmod.find(store, ref)
         stop_container(store, c, timeout)
         c.reload()
-        c.state.update({"StoppedByUser": False})
-        c.save()
-        _start_detached(store, c)
+        _start(store, c)
         click.echo(ref)
 
 

@@ -26,6 +26,23 @@ def built(pyrun, busybox, tmp_path):  # noqa: F811
     return json.loads(pyrun("image", "inspect", "saved:1").stdout)[0]["Id"]
 
 
+def saved_layout(pyrun, tmp_path, *save_args, name="saved:1"):  # noqa: F811
+    """pyrun image save --format oci [args] NAME, extracted: (archive, layout dir)."""
+    out = tmp_path / ("oci" + "".join(a.strip("-") for a in save_args) + ".tar")
+    pyrun("image", "save", "--format", "oci", *save_args, "-o", str(out), name)
+    layout = tmp_path / ("layout" + "".join(a.strip("-") for a in save_args))
+    layout.mkdir()
+    with tarfile.open(out) as t:
+        t.extractall(layout)
+    return out, layout
+
+
+def validate_layout(layout) -> subprocess.CompletedProcess:
+    validator = conformance_dir("oci-image-spec") / "validate_layout.py"
+    return subprocess.run([sys.executable, str(validator), str(layout)], capture_output=True,
+                          text=True)
+
+
 def test_docker_archive_round_trip(pyrun, built, tmp_path):  # noqa: F811
     out = tmp_path / "saved.tar"
     pyrun("image", "save", "-o", str(out), "saved:1")
@@ -39,15 +56,8 @@ def test_docker_archive_round_trip(pyrun, built, tmp_path):  # noqa: F811
 
 
 def test_oci_layout_validates_and_skopeo_reads_it(pyrun, built, tmp_path):  # noqa: F811
-    out = tmp_path / "oci.tar"
-    pyrun("image", "save", "--format", "oci", "-o", str(out), "saved:1")
-    layout = tmp_path / "layout"
-    layout.mkdir()
-    with tarfile.open(out) as t:
-        t.extractall(layout)
-    validator = conformance_dir("oci-image-spec") / "validate_layout.py"
-    p = subprocess.run([sys.executable, str(validator), str(layout)], capture_output=True,
-                       text=True)
+    out, layout = saved_layout(pyrun, tmp_path)
+    p = validate_layout(layout)
     assert p.returncode == 0 and p.stdout.startswith("OK"), p.stdout + p.stderr
     if shutil.which("skopeo") is None:
         pytest.skip("skopeo not installed (scripts/setup --test installs it)")
@@ -151,12 +161,7 @@ def test_docker_loads_what_pyrun_saves_and_back(pyrun, built, tmp_path, dockerd)
 def test_umoci_reads_the_oci_layout(pyrun, built, tmp_path):  # noqa: F811
     if shutil.which("umoci") is None:
         pytest.skip("umoci not installed (scripts/setup --test installs it)")
-    out = tmp_path / "oci.tar"
-    pyrun("image", "save", "--format", "oci", "-o", str(out), "saved:1")
-    layout = tmp_path / "layout"
-    layout.mkdir()
-    with tarfile.open(out) as t:
-        t.extractall(layout)
+    _, layout = saved_layout(pyrun, tmp_path)
     p = subprocess.run(["umoci", "ls", "--layout", str(layout)], capture_output=True, text=True)
     assert p.returncode == 0 and p.stdout.split() == ["1"], p.stderr  # the tag
     bundle = tmp_path / "bundle"
@@ -169,15 +174,8 @@ def test_umoci_reads_the_oci_layout(pyrun, built, tmp_path):  # noqa: F811
 
 
 def test_oci_layout_with_gzip_layers(pyrun, built, tmp_path):  # noqa: F811
-    out = tmp_path / "oci-gz.tar"
-    pyrun("image", "save", "--format", "oci", "--gzip", "-o", str(out), "saved:1")
-    layout = tmp_path / "layout"
-    layout.mkdir()
-    with tarfile.open(out) as t:
-        t.extractall(layout)
-    validator = conformance_dir("oci-image-spec") / "validate_layout.py"
-    p = subprocess.run([sys.executable, str(validator), str(layout)], capture_output=True,
-                       text=True)
+    out, layout = saved_layout(pyrun, tmp_path, "--gzip")
+    p = validate_layout(layout)
     assert p.returncode == 0, p.stdout + p.stderr
     index = json.loads((layout / "index.json").read_text())
     manifest = json.loads((layout / "blobs" / "sha256" /

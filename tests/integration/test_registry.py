@@ -183,14 +183,9 @@ def test_multi_platform_index_picks_this_hosts_platform(pyrun, image, registry, 
     """An index with an amd64 and an arm64 image (same layers, configs that differ), pushed
     by skopeo --all; pull takes this host's, --platform the other."""
     import hashlib
-    import tarfile
     from runtime.image.store import _arch
-    archive = tmp_path / "oci.tar"
-    pyrun("image", "save", "--format", "oci", "-o", str(archive), "shared:1")
-    layout = tmp_path / "layout"
-    layout.mkdir()
-    with tarfile.open(archive) as t:
-        t.extractall(layout)
+    from tests.integration.test_archive import saved_layout
+    _, layout = saved_layout(pyrun, tmp_path, name="shared:1")
 
     def put(obj) -> dict:
         data = json.dumps(obj).encode()
