@@ -152,14 +152,59 @@ def find(store: Store, ref: str) -> Container:
     raise NoSuchContainer(ref)
 
 
-def generate_name(store: Store) -> str:
-    taken = {c.name for c in all_containers(store)}
+def _name_path(store: Store, name: str) -> str:
+    return os.path.join(store.root, "names", name)
+
+
+def reserve_name(store: Store, name: str, cid: str) -> str | None:
+    """Take a name for container cid, atomically (one O_EXCL file per name, holding the
+    owner's id), so that concurrent runs can never share one. Returns None when taken, else
+    the id of the container that holds it. A name whose owner's directory is gone (a crash)
+    is taken over; owners make their directory before they reserve."""
+    os.makedirs(os.path.join(store.root, "names"), 0o700, exist_ok=True)
+    path = _name_path(store, name)
+    for _ in range(3):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o600)
+        except FileExistsError:
+            try:
+                with open(path) as f:
+                    owner = f.read().strip()
+            except FileNotFoundError:
+                continue
+            if owner and os.path.isdir(os.path.join(root_dir(store), owner)):
+                return owner
+            try:
+                os.unlink(path)  # stale: its container is gone
+            except FileNotFoundError:
+                pass
+            continue
+        os.write(fd, cid.encode())
+        os.close(fd)
+        return None
+    return "?"
+
+
+def release_name(store: Store, name: str, cid: str) -> None:
+    path = _name_path(store, name)
+    try:
+        with open(path) as f:
+            if f.read().strip() == cid:
+                os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def generate_name(store: Store, cid: str) -> str:
+    """A free adjective_name, reserved for cid."""
     rnd = random.Random()
-    for _ in range(100):
+    for i in range(200):
         name = f"{rnd.choice(ADJECTIVES)}_{rnd.choice(NAMES)}"
-        if name not in taken:
+        if i >= 100:
+            name += str(rnd.randint(1, 999))
+        if reserve_name(store, name, cid) is None:
             return name
-    return f"{rnd.choice(ADJECTIVES)}_{rnd.choice(NAMES)}{rnd.randint(1, 99)}"
+    raise ContainerError("could not find a free container name")
 
 
 # ---- port specs -------------------------------------------------------------------------------
@@ -240,11 +285,6 @@ def create(store: Store, image_ref: str, *, name=None, command=(), entrypoint=No
         if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", name):
             raise ContainerError(f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] "
                                  "are allowed")
-        for c in all_containers(store):
-            if c.name == name:
-                raise ContainerError(f'Conflict. The container name "/{name}" is already in use '
-                                     f"by container \"{c.id}\". You have to remove (or rename) "
-                                     "that container to be able to reuse that name.")
     if network not in ("bridge", "none", "host"):
         raise ContainerError(f"network {network} not found (bridge, none or host)")
     ports = []
@@ -289,7 +329,7 @@ def create(store: Store, image_ref: str, *, name=None, command=(), entrypoint=No
         raise ContainerError("No command specified")
     cid = os.urandom(32).hex()
     data = {
-        "Id": cid, "Name": name or generate_name(store), "Created": now_rfc3339(),
+        "Id": cid, "Name": name, "Created": now_rfc3339(),
         "Image": image.id, "ImageRef": image_ref, "Path": args[0], "Args": args[1:],
         "Config": {"Env": list(cfg.get("Env") or []) + list(env), "Cmd": cmd,
                    "Entrypoint": ep, "WorkingDir": workdir or cfg.get("WorkingDir") or "/",
@@ -312,7 +352,16 @@ def create(store: Store, image_ref: str, *, name=None, command=(), entrypoint=No
     }
     os.makedirs(root_dir(store), 0o700, exist_ok=True)
     c = Container(store, data)
-    os.makedirs(c.dir, 0o700)
+    os.makedirs(c.dir, 0o700)  # before the name: a reservation's owner dir must exist
+    if name is None:
+        data["Name"] = generate_name(store, cid)
+    else:
+        owner = reserve_name(store, name, cid)
+        if owner is not None:
+            shutil.rmtree(c.dir, ignore_errors=True)
+            raise ContainerError(f'Conflict. The container name "/{name}" is already in use '
+                                 f'by container "{owner}". You have to remove (or rename) '
+                                 "that container to be able to reuse that name.")
     c.save()
     return c
 
@@ -568,6 +617,7 @@ def remove_files(c: Container) -> None:
     from runtime.engine import bundle as bundlemod
     bundlemod.unmount(c.path("rootfs"))
     shutil.rmtree(c.dir, ignore_errors=True)
+    release_name(c.store, c.name, c.id)
 
 
 def _oci() -> str:

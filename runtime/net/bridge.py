@@ -135,10 +135,10 @@ def release(ip: str) -> None:
         pass
 
 
-def reclaim(alive=None) -> None:
-    """Drop leases whose container is gone (after a crash)."""
-    from runtime.engine import containers
-    known = alive if alive is not None else set(containers.all_ids())
+def reclaim() -> None:
+    """Drop leases whose owner is no longer wired (after a crash). Leases are host-wide while
+    containers live in stores, so liveness is read off the host: an owner's network namespace
+    (/run/pyrun/netns/pyrun-<id>) exists exactly as long as it is attached."""
     try:
         names = os.listdir(LEASES)
     except FileNotFoundError:
@@ -149,7 +149,7 @@ def reclaim(alive=None) -> None:
                 owner = f.read().strip()
         except FileNotFoundError:
             continue
-        if owner not in known:
+        if not os.path.exists(netns_path(f"pyrun-{owner[:12]}")):
             release(ip)
 
 

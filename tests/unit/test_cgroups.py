@@ -255,3 +255,30 @@ def test_empty_pyrun_parents_go_with_the_last_container(tmp_path):
     made_c = cg.make_dirs(str(tmp_path), "not-ours/c3")
     cg.remove_dirs(made_c)
     assert other.exists()  # not pyrun's to remove
+
+
+def test_lease_reclaim_keeps_wired_owners(tmp_path, monkeypatch):
+    from runtime.net import bridge
+    monkeypatch.setattr(bridge, "LEASES", str(tmp_path / "leases"))
+    monkeypatch.setattr(bridge, "NETNS_DIR", str(tmp_path / "netns"))
+    (tmp_path / "netns").mkdir()
+    (tmp_path / "netns" / ("pyrun-" + "a" * 12)).write_text("")  # still wired
+    (tmp_path / "leases").mkdir()
+    (tmp_path / "leases" / "10.89.0.2").write_text("a" * 64)
+    (tmp_path / "leases" / "10.89.0.3").write_text("b" * 64)    # its namespace is gone
+    bridge.reclaim()
+    assert sorted(os.listdir(tmp_path / "leases")) == ["10.89.0.2"]
+
+
+def test_container_names_are_reserved_once(tmp_path):
+    from runtime.engine import containers as cmod
+    from runtime.image.store import Store
+    store = Store(str(tmp_path))
+    os.makedirs(os.path.join(cmod.root_dir(store), "a" * 64))
+    assert cmod.reserve_name(store, "web", "a" * 64) is None
+    assert cmod.reserve_name(store, "web", "b" * 64) == "a" * 64   # taken
+    os.rmdir(os.path.join(cmod.root_dir(store), "a" * 64))         # its owner vanished
+    os.makedirs(os.path.join(cmod.root_dir(store), "b" * 64))
+    assert cmod.reserve_name(store, "web", "b" * 64) is None       # stale: taken over
+    cmod.release_name(store, "web", "a" * 64)                       # not a's any more
+    assert cmod.reserve_name(store, "web", "c" * 64) == "b" * 64
