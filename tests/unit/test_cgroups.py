@@ -175,6 +175,8 @@ def test_v1_memory_swap_needs_swap_accounting(tmp_path):
 
 
 def test_v2_create_enables_controllers_and_writes_values(tmp_path, creating_writes):
+    # As on a real cgroup2 mount: a new directory comes with its cgroup.subtree_control, and
+    # /pyrun does not exist yet (on a fresh host, the first container makes it).
     (tmp_path / "cgroup.controllers").write_text("cpu memory pids io\n")
     (tmp_path / "cgroup.subtree_control").write_text("")
     mgr = CgroupV2("/pyrun/c1", str(tmp_path))
@@ -187,17 +189,16 @@ def test_v2_create_enables_controllers_and_writes_values(tmp_path, creating_writ
         return made
     cg.make_dirs, saved = make, cg.make_dirs
     try:
-        # the parent must exist before its subtree_control is written
-        (tmp_path / "pyrun").mkdir()
-        (tmp_path / "pyrun" / "cgroup.subtree_control").write_text("")
         mgr.create({"memory": {"limit": 1 << 20}, "pids": {"limit": 5}})
     finally:
         cg.make_dirs = saved
     assert (tmp_path / "cgroup.subtree_control").read_text() == "+memory +pids"
     assert (tmp_path / "pyrun" / "cgroup.subtree_control").read_text() == "+memory +pids"
+    # Not in the leaf: it holds the processes ("no internal processes").
+    assert (tmp_path / "pyrun" / "c1" / "cgroup.subtree_control").read_text() == ""
     assert (tmp_path / "pyrun" / "c1" / "memory.max").read_text() == str(1 << 20)
     assert (tmp_path / "pyrun" / "c1" / "pids.max").read_text() == "5"
-    assert mgr.made == [str(tmp_path / "pyrun" / "c1")]
+    assert mgr.made == [str(tmp_path / "pyrun"), str(tmp_path / "pyrun" / "c1")]
 
 
 def test_v2_freeze_waits_for_the_event(tmp_path):

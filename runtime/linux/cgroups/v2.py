@@ -72,6 +72,10 @@ class CgroupV2:
         return self
 
     def _enable_controllers(self, values: dict[str, str]) -> None:
+        """Enable the controllers the values need in every ancestor's cgroup.subtree_control,
+        from the root down to the leaf's parent (the directories exist by now). Not in the
+        leaf's own: a cgroup with controllers enabled for children may not hold processes
+        (the "no internal processes" rule), and the container's processes go in the leaf."""
         wanted = {k.split(".", 1)[0] for k in values} & {"memory", "cpu", "cpuset", "pids",
                                                          "io", "hugetlb"}
         wanted.add("pids")
@@ -80,18 +84,17 @@ class CgroupV2:
         if not enable:
             return
         cur = self.root
-        for part in self.rel.strip("/").split("/")[:-1]:
+        for part in self.rel.strip("/").split("/"):
             cg.write(os.path.join(cur, "cgroup.subtree_control"), enable)
             cur = os.path.join(cur, part)
-        cg.write(os.path.join(cur, "cgroup.subtree_control"), enable)
 
     def create(self, resources: dict) -> None:
         try:
             values = v2_values(resources)
         except ValueError as e:
             raise OSError(errno.EINVAL, str(e), None) from None
-        self._enable_controllers(values)
         self.made = cg.make_dirs(self.root, self.rel)
+        self._enable_controllers(values)
         self.apply(resources, values)
 
     def apply(self, resources: dict, values: dict[str, str] | None = None) -> None:
