@@ -27,3 +27,13 @@ def conformance_dir(name: str) -> pathlib.Path:
     if not d.is_dir():
         pytest.skip(f"conformance data not found at {d} (it lives beside the project)")
     return d
+
+
+def pytest_report_header(config):
+    """Which cgroup mode and kernel this run used: the VM run (scripts/test --vm) and the
+    host's differ, and a reader of the output should see which covered what."""
+    import os
+    from runtime.linux import cgroups
+    labels = {"unified": "v2 (unified)", "hybrid": "v1 with a cgroup2 mount (hybrid)",
+              "legacy": "v1 (legacy)"}
+    return f"pyrun: cgroup mode {labels[cgroups.mode()]}, kernel {os.uname().release}"

@@ -94,6 +94,7 @@ def test_env_workdir_user_hostname_and_entrypoint(engine):
     assert p.stdout == "via entrypoint\n"
 
 
+@pytest.mark.vm
 def test_detached_ls_logs_exec_stop_rm(engine):
     cid = engine("run", "-d", "--name", "pyrun-t-web", "busybox", "sh", "-c",
                  "echo started; trap 'echo bye; exit 0' TERM; while true; do sleep 0.1; done"
@@ -119,6 +120,7 @@ def test_detached_ls_logs_exec_stop_rm(engine):
     assert engine("ls", "-aq").stdout == ""
 
 
+@pytest.mark.vm
 def test_published_port_answers_on_loopback_and_host_address(engine):
     port = free_port()
     engine("run", "-d", "--name", "pyrun-t-httpd", "-p", f"{port}:80", "busybox", *HTTPD)

@@ -31,6 +31,7 @@ def sh(script: str) -> list[str]:
 
 # ---- the process: exit codes, output, environment ------------------------------------------
 
+@pytest.mark.vm
 def test_exit_code_and_output_streams(oci, bundle, cid):
     p = run(oci, bundle, cid, args=sh("echo out; echo err >&2; exit 7"))
     assert p.returncode == 7
@@ -71,6 +72,7 @@ def test_signal_exit_is_128_plus_signal(oci, bundle, cid):
 
 # ---- isolation -------------------------------------------------------------------------------
 
+@pytest.mark.vm
 def test_each_namespace_is_separate_from_the_hosts(oci, bundle, cid):
     script = "; ".join(f"readlink /proc/self/ns/{n}" for n in NAMESPACES)
     p = run(oci, bundle, cid, args=sh(script))
@@ -81,6 +83,7 @@ def test_each_namespace_is_separate_from_the_hosts(oci, bundle, cid):
         assert link != os.readlink(f"/proc/self/ns/{name}"), f"{name} namespace is the host's"
 
 
+@pytest.mark.vm
 def test_pid_1_is_the_program_and_hostname_is_set(oci, bundle, cid):
     bundle.spec["hostname"] = "box-one"
     p = run(oci, bundle, cid, args=sh("echo $$; hostname; cat /proc/1/cmdline | tr '\\0' ' '"))
@@ -88,6 +91,7 @@ def test_pid_1_is_the_program_and_hostname_is_set(oci, bundle, cid):
     assert p.stdout.split("\n")[2].startswith("sh -c")
 
 
+@pytest.mark.vm
 def test_mounts_inside_the_container(oci, bundle, cid, tmp_path):
     data = tmp_path / "data"
     data.mkdir()
@@ -165,6 +169,7 @@ def test_non_root_user_keeps_configured_capabilities_and_no_new_privs(oci, bundl
                    "NoNewPrivs:": "1"}, p.stderr
 
 
+@pytest.mark.vm
 def test_user_namespace_maps_root_to_an_unprivileged_host_id(oci, bundle, cid):
     bundle.spec["linux"]["namespaces"].append({"type": "user"})
     bundle.spec["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
@@ -202,12 +207,14 @@ def test_rlimits_within_the_hosts_hard_limit(oci, bundle, cid):
 
 # ---- cgroups -----------------------------------------------------------------------------------
 
+@pytest.mark.vm
 def test_memory_limit_is_enforced(oci, bundle, cid):
     bundle.spec["linux"]["resources"]["memory"] = {"limit": 32 * 1024 * 1024}
     p = run(oci, bundle, cid, args=sh("tail /dev/zero"))  # grows until the limit
     assert p.returncode == 137, (p.returncode, p.stderr)  # OOM-killed
 
 
+@pytest.mark.vm
 def test_pids_limit_is_enforced(oci, bundle, cid):
     bundle.spec["linux"]["resources"]["pids"] = {"limit": 5}
     script = sh("for i in 1 2 3 4 5 6 7 8; do sleep 1 & done; echo done")
@@ -219,6 +226,7 @@ def test_pids_limit_is_enforced(oci, bundle, cid):
     assert p.returncode == 0 and p.stdout == "done\n", p.stderr
 
 
+@pytest.mark.vm
 def test_cpu_and_cgroup_files_written(oci, bundle, cid):
     bundle.spec["linux"]["resources"]["cpu"] = {"shares": 512, "quota": 50000, "period": 100000}
     bundle.spec["linux"]["cgroupsPath"] = f"/pyrun-test/{cid}"
@@ -241,6 +249,21 @@ def test_cpu_and_cgroup_files_written(oci, bundle, cid):
     assert not os.path.exists(os.path.dirname(base))  # made for this container, removed with it
 
 
+@pytest.mark.vm
+def test_cgroup_namespace_roots_the_container_at_its_own_cgroup(oci, bundle, cid):
+    # Inside, /proc/self/cgroup shows "/" on every hierarchy, and /sys/fs/cgroup is the
+    # container's own cgroup (with its limit), not the host's tree.
+    bundle.spec["linux"]["resources"]["pids"] = {"limit": 42}
+    p = run(oci, bundle, cid, args=sh(
+        "cat /proc/self/cgroup; echo --; "
+        "cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max"))
+    assert p.returncode == 0, p.stderr
+    own, limit = p.stdout.split("--\n")
+    assert own.splitlines() and all(line.endswith(":/") for line in own.splitlines()), own
+    assert limit.strip() == "42"
+
+
+@pytest.mark.vm
 def test_device_rules_deny_what_is_not_allowed(oci, bundle, cid):
     # Even with CAP_MKNOD, the device cgroup allows only the default nodes and linux.devices.
     caps = ["CAP_MKNOD", "CAP_KILL"]
@@ -258,6 +281,7 @@ def test_device_rules_deny_what_is_not_allowed(oci, bundle, cid):
 
 # ---- lifecycle ---------------------------------------------------------------------------------
 
+@pytest.mark.vm
 def test_create_then_start_state_transitions(oci, bundle, cid, tmp_path):
     out = tmp_path / "out"
     bundle.write(args=sh("echo started; sleep 30"))
@@ -322,6 +346,7 @@ def test_delete_force_removes_a_running_container(oci, bundle, cid):
     assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
 
 
+@pytest.mark.vm
 def test_exec_joins_the_running_container(oci, bundle, cid, tmp_path):
     bundle.spec["hostname"] = "exec-box"
     bundle.write(args=["sleep", "30"])
@@ -349,6 +374,7 @@ def test_exec_joins_the_running_container(oci, bundle, cid, tmp_path):
     assert p.returncode != 0 and "executable file not found" in p.stderr
 
 
+@pytest.mark.vm
 def test_pause_and_resume_freeze_the_processes(oci, bundle, cid, tmp_path):
     bundle.write(args=sh("i=0; while true; do i=$((i+1)); echo $i > /dev/shm/tick; sleep 0.05; done"))
     oci("run", "--detach", "--bundle", str(bundle.path), cid)
@@ -585,6 +611,7 @@ def test_foreground_run_relays_a_terminal_without_a_console_socket(oci, bundle, 
     assert p.returncode != 0 and "console socket is needed" in p.stderr
 
 
+@pytest.mark.vm
 def test_cgroup_v2_device_program_is_enforced_by_the_kernel(tmp_path):
     """The eBPF device filter, attached to a cgroup2 directory (this host's unified mount on
     a hybrid host, /sys/fs/cgroup itself on a unified one): mknod of a block device is
