@@ -227,26 +227,37 @@ def test_pids_limit_is_enforced(oci, bundle, cid):
 
 
 @pytest.mark.vm
-def test_cpu_and_cgroup_files_written(oci, bundle, cid):
-    bundle.spec["linux"]["resources"]["cpu"] = {"shares": 512, "quota": 50000, "period": 100000}
+def test_cpu_limit_is_written_and_enforced(oci, bundle, cid):
+    bundle.spec["linux"]["resources"]["cpu"] = {"shares": 512, "quota": 10000, "period": 100000}
     bundle.spec["linux"]["cgroupsPath"] = f"/pyrun-test/{cid}"
-    bundle.write(args=["sleep", "30"])
+    bundle.write(args=sh("while :; do :; done"))  # would take a whole CPU
     oci("run", "--detach", "--bundle", str(bundle.path), cid)
     try:
         if cgroups.mode() == "unified":
             base = f"/sys/fs/cgroup/pyrun-test/{cid}"
-            assert open(f"{base}/cpu.max").read().split() == ["50000", "100000"]
+            assert open(f"{base}/cpu.max").read().split() == ["10000", "100000"]
             assert open(f"{base}/cpu.weight").read().strip() == str(cgroups.shares_to_weight(512))
         else:
             base = f"/sys/fs/cgroup/cpu/pyrun-test/{cid}"
             assert open(f"{base}/cpu.shares").read().strip() == "512"
-            assert open(f"{base}/cpu.cfs_quota_us").read().strip() == "50000"
+            assert open(f"{base}/cpu.cfs_quota_us").read().strip() == "10000"
         pid = oci.state(cid)["pid"]
         assert str(pid) in open(f"{base}/cgroup.procs").read().split()
+        # The kernel holds the loop to its 10 ms per 100 ms: periods end throttled.
+        deadline = time.monotonic() + 10
+        while throttled_periods(base) == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert throttled_periods(base) > 0
     finally:
         oci("delete", "--force", cid)
     assert not os.path.exists(base)
     assert not os.path.exists(os.path.dirname(base))  # made for this container, removed with it
+
+
+def throttled_periods(cgroup_dir: str) -> int:
+    with open(os.path.join(cgroup_dir, "cpu.stat")) as f:
+        stat = dict(line.split() for line in f)
+    return int(stat["nr_throttled"])
 
 
 @pytest.mark.vm
@@ -374,6 +385,15 @@ def test_exec_joins_the_running_container(oci, bundle, cid, tmp_path):
     assert p.returncode != 0 and "executable file not found" in p.stderr
 
 
+def kernel_says_frozen(cid: str) -> bool:
+    """The freezer's own report: cgroup.events on v2 (cgroup.freeze), freezer.state on v1."""
+    if cgroups.mode() == "unified":
+        with open(f"/sys/fs/cgroup/pyrun/{cid}/cgroup.events") as f:
+            return "frozen 1" in f.read().splitlines()
+    with open(f"/sys/fs/cgroup/freezer/pyrun/{cid}/freezer.state") as f:
+        return f.read().strip() == "FROZEN"
+
+
 @pytest.mark.vm
 def test_pause_and_resume_freeze_the_processes(oci, bundle, cid, tmp_path):
     bundle.write(args=sh("i=0; while true; do i=$((i+1)); echo $i > /dev/shm/tick; sleep 0.05; done"))
@@ -386,8 +406,10 @@ def test_pause_and_resume_freeze_the_processes(oci, bundle, cid, tmp_path):
     pid = oci.state(cid)["pid"]
     state_letter = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
     assert state_letter in ("D", "S")  # frozen tasks sleep in the freezer
+    assert kernel_says_frozen(cid)
     oci("resume", cid)
     assert oci.state(cid)["status"] == "running"
+    assert not kernel_says_frozen(cid)
     t1 = oci("exec", cid, "cat", "/dev/shm/tick").stdout
     time.sleep(0.3)
     t2 = oci("exec", cid, "cat", "/dev/shm/tick").stdout
