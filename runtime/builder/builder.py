@@ -70,7 +70,7 @@ class _Stage:
 class Builder:
     def __init__(self, store: Store, dockerfile_text: str, context_dir: str | None, *,
                  dockerfile_name: str = "Dockerfile", tags=(), build_args=None, target=None,
-                 no_cache=False, quiet=False, out=None, network="bridge"):
+                 no_cache=False, quiet=False, out=None, network="bridge", pull="missing"):
         self.store = store.ensure()
         self.text = dockerfile_text
         self.context = Context(context_dir)
@@ -81,6 +81,7 @@ class Builder:
         self.no_cache = no_cache
         self.quiet = quiet
         self.network = network
+        self.pull = pull  # FROM images: "always" (build --pull) or "missing"
         if network not in ("bridge", "host", "none"):
             raise BuildError(f"--network {network}: use bridge (the default), host or none")
         self.out = out or sys.stdout
@@ -168,6 +169,12 @@ class Builder:
                 self._declared_meta.add(name)
         return values
 
+    def _pull(self, base: str) -> bool:
+        """Pull a FROM image by the build's policy; True if it did. The registry client is
+        imported only here: a build from images at hand never needs it."""
+        from runtime.registry import client
+        return client.ensure(self.store, base, self.pull, out=None if self.quiet else self.out)
+
     def _from(self, base: str, stage) -> _Stage:
         if base == "scratch":
             self.say(" ---> scratch")
@@ -176,19 +183,17 @@ class Builder:
         if image is None and base.lower() in self.stage_images:
             return _Stage(None, new_config())
         if image is None:
+            if self.pull == "always":
+                self._pull(base)
             try:
                 image = self.store.resolve(base)
             except ImageNotFound:
-                from runtime.cli.image import pull_if_missing
-                if pull_if_missing(self.store, base):
-                    image = self.store.resolve(base)
-                    self.say(f" ---> {image.short_id}")
-                    return _Stage(image, json.loads(json.dumps(image.config)))
-                hint = (f" (no registry here: `pyrun image bootstrap {base}` makes Debian "
-                        "images)" if base.startswith("debian") else "")
-                err = BuildError(f"{self.filename}:{stage.line}: FROM {base}: image not found "
-                                 f"locally{hint}")
-                raise err from None
+                if not (self.pull == "missing" and self._pull(base)):
+                    hint = (f" (no registry here: `pyrun image bootstrap {base}` makes "
+                            "Debian images)" if base.startswith("debian") else "")
+                    raise BuildError(f"{self.filename}:{stage.line}: FROM {base}: image not "
+                                     f"found locally{hint}") from None
+                image = self.store.resolve(base)
         self.say(f" ---> {image.short_id}")
         cfg = json.loads(json.dumps(image.config))
         return _Stage(image, cfg)

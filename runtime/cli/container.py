@@ -72,13 +72,15 @@ RUN_SETTINGS = {"ignore_unknown_options": False, "allow_interspersed_args": Fals
 @click.option("--restart", default="no", help="no, on-failure[:N], always, unless-stopped")
 @click.option("--init", "use_init", is_flag=True, help="A tiny init as PID 1: forwards "
               "signals, reaps zombies")
+@click.option("--pull", type=click.Choice(["always", "missing", "never"]), default="missing",
+              help="Pull the image first: always, when missing (default), or never")
 @click.argument("image")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def run_cmd(ctx, detach, name, publish, publish_all, auto_remove, env, env_file, workdir, user,
             hostname, entrypoint, interactive, tty, network, memory, cpus, pids_limit, label,
             read_only, stop_signal, stop_timeout, volumes, cap_add, cap_drop, privileged,
-            add_hosts, dns, restart, use_init, image, command):
+            add_hosts, dns, restart, use_init, pull, image, command):
     """Create and run a container from an image."""
     from runtime.image.store import ImageNotFound
     store = _store(ctx)
@@ -90,13 +92,17 @@ def run_cmd(ctx, detach, name, publish, publish_all, auto_remove, env, env_file,
     for e in env:
         envs.append(e if "=" in e else f"{e}={os.environ.get(e, '')}")
     labels = dict(kv.partition("=")[::2] for kv in label)
-    try:
-        store.resolve(image)
-    except ImageNotFound:
-        from runtime.cli.image import pull_if_missing
-        pull_if_missing(store, image)
-    except PyrunError:
-        pass  # a bad reference: create() reports it
+    if pull != "missing":
+        from runtime.registry import client
+        client.ensure(store, image, pull, out=sys.stderr)
+    else:
+        try:
+            store.resolve(image)
+        except ImageNotFound:
+            from runtime.registry import client  # only then: a start from images at hand
+            client.ensure(store, image, pull, out=sys.stderr)  # never needs it
+        except PyrunError:
+            pass  # a bad reference: create() reports it
     try:
         c = cmod.create(store, image, name=name, command=command,
                         entrypoint=[entrypoint] if entrypoint else None, env=envs,
@@ -109,8 +115,9 @@ def run_cmd(ctx, detach, name, publish, publish_all, auto_remove, env, env_file,
                         cap_add=cap_add, cap_drop=cap_drop, privileged=privileged,
                         add_hosts=add_hosts, dns=dns, restart=restart, init=use_init)
     except ImageNotFound:
-        raise PyrunError(f"Unable to find image '{image}' locally (no registry is configured: "
-                         "build, import or bootstrap it first)") from None
+        why = ("--pull never" if pull == "never" else "pyrun asks no registry about Docker "
+               "Hub names by itself: build, import or bootstrap it, or `pyrun pull` it")
+        raise PyrunError(f"Unable to find image '{image}' locally ({why})") from None
     if ctx.info_name == "create":
         click.echo(c.id)
         return

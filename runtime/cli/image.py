@@ -32,7 +32,7 @@ def build_options(f):
                      "variable (KEY=VALUE)"),
         click.option("--target", help="Build this stage"),
         click.option("--no-cache", is_flag=True, help="Do not use the build cache"),
-        click.option("--pull", is_flag=True, help="Accepted; no registry is used yet"),
+        click.option("--pull", is_flag=True, help="Pull the FROM images even if present"),
         click.option("-q", "--quiet", is_flag=True, help="Print only the image ID"),
         click.option("--network", default="bridge", help="Network for RUN steps: bridge "
                      "(default), host or none"),
@@ -71,7 +71,8 @@ def build_cmd(ctx, context, dockerfile, tags, build_args, target, no_cache, pull
                 from None
         ctx_dir, name = context, os.path.basename(path)
     Builder(_store(ctx), text, ctx_dir, dockerfile_name=name, tags=tags, build_args=args,
-            target=target, no_cache=no_cache, quiet=quiet, network=network).build()
+            target=target, no_cache=no_cache, quiet=quiet, network=network,
+            pull="always" if pull else "missing").build()
 
 
 @image_group.command("ls")
@@ -386,12 +387,20 @@ def pull_cmd(ctx, name, platform, quiet):
 
 @image_group.command("push")
 @click.argument("name")
+@click.option("--chunk-size", metavar="SIZE", default="0",
+              help="Upload each blob in PATCH chunks of SIZE (e.g. 16m); 0: one PUT")
 @click.pass_context
-def push_cmd(ctx, name):
-    """Push an image to a registry (blobs it already has are skipped)."""
+def push_cmd(ctx, name, chunk_size):
+    """Push an image to a registry (blobs it already has are skipped, blobs another of its
+    repositories holds are mounted)."""
     from runtime.image import reference
     from runtime.registry import client
-    digest = client.push(_store(ctx), name, out=sys.stdout)
+    from runtime.units import parse_size
+    try:
+        chunk = parse_size(chunk_size)
+    except ValueError:
+        raise click.BadParameter(f"not a size: {chunk_size!r}", param_hint="--chunk-size")
+    digest = client.push(_store(ctx), name, out=sys.stdout, chunk_size=chunk)
     ref = reference.parse(name)
     click.echo(f"{ref.tag}: digest: {digest}")
 
@@ -421,19 +430,3 @@ def logout_cmd(server):
         click.echo(f"Removing login credentials for {server}")
     else:
         click.echo(f"Not logged in to {server}")
-
-
-def pull_if_missing(store, name: str) -> bool:
-    """run/build of a missing image: pull it when its name says which registry (no implicit
-    Docker Hub: none is reachable from here, and a lookup would leave this machine)."""
-    from runtime.image import reference
-    try:
-        ref = reference.parse(name)
-    except reference.ReferenceError:
-        return False
-    if ref.domain == reference.DEFAULT_DOMAIN:
-        return False
-    from runtime.registry import client
-    click.echo(f"Unable to find image '{name}' locally", err=True)
-    client.pull(store, name, out=sys.stderr)
-    return True

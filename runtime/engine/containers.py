@@ -251,17 +251,9 @@ def parse_publish(spec: str) -> list[dict]:
 
 
 def parse_memory(text: str) -> int:
-    units = {"b": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
-    t = text.strip().lower()
-    mult = 1
-    if t and t[-1] in units:
-        mult = units[t[-1]]
-        t = t[:-1]
-    elif t.endswith("b") and t[-2:-1] in units:
-        mult = units[t[-2]]
-        t = t[:-2]
+    from runtime.units import parse_size
     try:
-        value = int(float(t) * mult)
+        value = parse_size(text)
     except ValueError:
         raise ContainerError(f"invalid memory size {text!r} (e.g. 64m, 1g)") from None
     if value < 6 * 1024 * 1024:

@@ -112,9 +112,16 @@ class Store:
         return os.path.join(self.root, "layers", diff_id.split(":", 1)[1])
 
     def tmpdir(self, prefix: str = "work-") -> str:
+        """A work directory named with this process's pid: what a process killed mid-way
+        (a pull, a build) leaves, the next one to need a work directory removes."""
         import tempfile  # off the cache-hit path (tempfile and shutil: ~5 ms of imports)
         self.ensure()
-        return tempfile.mkdtemp(prefix=prefix, dir=os.path.join(self.root, "tmp"))
+        tmp = os.path.join(self.root, "tmp")
+        for name in os.listdir(tmp):
+            pid = name.split("-")[1] if name.count("-") >= 2 else ""
+            if pid.isdigit() and not _alive(int(pid)):
+                _remove_stale(os.path.join(tmp, name))
+        return tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=tmp)
 
     # ---- locking and the index ----------------------------------------------------------
     @contextlib.contextmanager
@@ -137,7 +144,7 @@ class Store:
                     self._index_cache = json.load(f)
             except FileNotFoundError:
                 self._index_cache = {}
-            for k in ("images", "tags", "cache", "layers"):
+            for k in ("images", "tags", "cache", "layers", "sources"):
                 self._index_cache.setdefault(k, {})
         return self._index_cache
 
@@ -162,7 +169,8 @@ class Store:
         if not os.path.exists(path):
             import tempfile
             self.ensure()
-            fd, tmp = tempfile.mkstemp(dir=os.path.join(self.root, "tmp"))
+            fd, tmp = tempfile.mkstemp(prefix=f"blob-{os.getpid()}-",
+                                       dir=os.path.join(self.root, "tmp"))
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
                 f.flush()
@@ -346,6 +354,20 @@ class Store:
             index["cache"][key] = image_id
             self._save_index(index)
 
+    def add_sources(self, digests: list[str], repository: str) -> None:
+        """Remember that `repository` ("host/path") holds these blobs: a push to another
+        repository of that registry can mount them from there instead of uploading."""
+        with self.locked():
+            index = self.index()
+            for d in digests:
+                repos = index["sources"].setdefault(d, [])
+                if repository not in repos:
+                    repos.append(repository)
+            self._save_index(index)
+
+    def sources(self, digest: str) -> list[str]:
+        return self.index()["sources"].get(digest, [])
+
     def children(self, image_id: str) -> list[str]:
         return [i for i, e in self.index()["images"].items() if e.get("parent") == image_id]
 
@@ -397,6 +419,8 @@ class Store:
             if f"sha256:{name}" not in keep_layers:
                 _rmtree(os.path.join(layers, name))
                 index["layers"].pop(f"sha256:{name}", None)
+        for d in [d for d in index["sources"] if d not in keep_blobs | keep_layers]:
+            del index["sources"][d]
         self._save_index(index)
 
 
@@ -418,6 +442,31 @@ class _Tee:
     def drain(self) -> None:
         while self.read(1 << 20):
             pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+def _remove_stale(path: str) -> None:
+    """A dead process's work file or directory; what it had mounted below (a bootstrap's
+    /proc, say) is detached first, so that removing never reaches into a mounted tree."""
+    if not os.path.isdir(path) or os.path.islink(path):
+        os.unlink(path)
+        return
+    with open("/proc/self/mountinfo") as f:
+        below = [line.split()[4] for line in f if line.split()[4].startswith(path + "/")]
+    if below:
+        from runtime.linux import syscalls as sc
+        for m in sorted(below, key=len, reverse=True):
+            sc.umount2(m, sc.MNT_DETACH)
+    _rmtree(path)
 
 
 def _rmtree(path: str) -> None:

@@ -25,6 +25,7 @@ import urllib.parse
 from runtime.errors import PyrunError
 from runtime.image import reference
 from runtime.image.store import Image, Store
+from runtime.registry.progress import Progress
 
 MEDIA_OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MEDIA_OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -96,8 +97,9 @@ def _credentials(host: str) -> tuple[str, str] | None:
 class Session:
     """One registry and one repository: requests with the auth its challenges ask for."""
 
-    def __init__(self, ref: reference.Reference, actions: str = "pull"):
+    def __init__(self, ref: reference.Reference, actions: str = "pull", also=()):
         self.ref = ref
+        self.also = list(also)  # more token scopes (the sources of cross-repository mounts)
         self.host = registry_host(ref)
         self.scheme = "http" if _insecure(self.host) else "https"
         self.repo = ref.path
@@ -112,16 +114,22 @@ class Session:
                 stream=False, retries: int = 3):
         """Send; answer an auth challenge once; retry transient failures with backoff."""
         url = path if path.startswith("http") else f"{self.scheme}://{self.host}{path}"
+        # A file body is sent again from where it started (after a challenge, on a retry).
+        start = body.tell() if hasattr(body, "seek") else None
         for attempt in range(retries + 1):
+            if start is not None:
+                body.seek(start)
             resp, conn = self._send(method, url, headers, body)
             if resp.status == 401 and self._answer(resp.getheader("WWW-Authenticate") or ""):
                 resp.read()
                 conn.close()
+                if start is not None:
+                    body.seek(start)
                 resp, conn = self._send(method, url, headers, body)
             if resp.status in (429, 500, 502, 503, 504) and attempt < retries:
                 resp.read()
                 conn.close()
-                time.sleep(0.2 * 2 ** attempt)
+                time.sleep(_backoff(attempt, resp.getheader("Retry-After")))
                 continue
             if resp.status not in ok:
                 text = resp.read().decode(errors="replace")
@@ -161,9 +169,9 @@ class Session:
             return True
         if scheme.lower() != "bearer" or "realm" not in fields:
             return False
-        query = {"service": fields.get("service", ""),
-                 "scope": fields.get("scope") or f"repository:{self.repo}:{self.actions}"}
-        url = fields["realm"] + "?" + urllib.parse.urlencode(query)
+        scopes = [fields.get("scope") or f"repository:{self.repo}:{self.actions}"] + self.also
+        query = {"service": fields.get("service", ""), "scope": scopes}
+        url = fields["realm"] + "?" + urllib.parse.urlencode(query, doseq=True)
         u = urllib.parse.urlsplit(url)
         conn = self._conn(u.netloc, u.scheme)
         h = {}
@@ -189,6 +197,17 @@ class Session:
                 429: "too many requests"}.get(status, f"HTTP {status}")
         return f"{self.ref.familiar()}: {what}" + (f" ({detail})" if detail else "") + \
             f" [{method} {urllib.parse.urlsplit(url).path}]"
+
+
+def _backoff(attempt: int, retry_after: str | None) -> float:
+    """Seconds before retry `attempt` (0, 1, ...): the server's Retry-After when it gives
+    one in seconds, capped at MAX_WAIT; otherwise 0.2 s doubling each time."""
+    if retry_after and retry_after.strip().isdigit():
+        return min(float(retry_after), MAX_WAIT)
+    return min(0.2 * 2 ** attempt, MAX_WAIT)
+
+
+MAX_WAIT = 10.0
 
 
 # ---- pull ------------------------------------------------------------------------------------
@@ -233,14 +252,63 @@ def pull(store: Store, name: str, platform: tuple[str, str] | None = None, out=N
         raise RegistryError(f"{name}: the manifest has {len(doc['layers'])} layers, the "
                             f"config {len(diff_ids)}")
     from concurrent.futures import ThreadPoolExecutor
-    todo = [(layer, d) for layer, d in zip(doc["layers"], diff_ids) if not store.has_layer(d)]
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        for r in pool.map(lambda ld: _fetch_layer(s, store, ld[0], ld[1], out), todo):
-            pass
+    progress = Progress(out) if out else None
+    todo = []
+    for layer, d in zip(doc["layers"], diff_ids):
+        if store.has_layer(d):
+            if progress:
+                progress.done(layer["digest"], "Already exists")
+        else:
+            todo.append((layer, d))
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            for _ in pool.map(lambda ld: _fetch_layer(s, store, ld[0], ld[1], progress), todo):
+                pass
+    finally:
+        if progress:
+            progress.close()
     img = store.put_image(config)
     store.tag(img.id, str(ref) if not ref.digest else str(reference.parse(
         f"{ref.repository}:{ref.tag or 'latest'}")))
+    # Blobs held as the registry has them (uncompressed layers, the config) can be mounted
+    # from this repository when pushed to another one on the same registry.
+    same = [layer["digest"] for layer, d in zip(doc["layers"], diff_ids)
+            if layer["digest"] == d] + [doc["config"]["digest"]]
+    store.add_sources(same, f"{s.host}/{s.repo}")
     return img
+
+
+PULL_POLICIES = ("always", "missing", "never")
+
+
+def ensure(store: Store, name: str, policy: str = "missing", out=None) -> bool:
+    """What `run --pull` and `build --pull` do before using an image; True if it pulled.
+
+    always: pull (a newer image under the name replaces the tag); missing: pull only when the
+    name is not in the store; never: don't. "missing" leaves Docker Hub names alone: none is
+    reachable from pyrun's machines, and a lookup there would leave the machine unasked
+    (`pyrun pull docker.io/...`, or --pull always, asks)."""
+    if policy not in PULL_POLICIES:
+        raise RegistryError(f"--pull: expected always, missing or never, got {policy!r}")
+    if policy == "never":
+        return False
+    try:
+        ref = reference.parse(name)
+    except reference.ReferenceError:
+        return False  # not a name a registry could hold: the caller reports it
+    if policy == "missing":
+        from runtime.image.store import ImageNotFound
+        try:
+            store.resolve(name)
+            return False
+        except ImageNotFound:
+            pass
+        if ref.domain == reference.DEFAULT_DOMAIN:
+            return False
+        if out:
+            print(f"Unable to find image '{name}' locally", file=out)
+    pull(store, name, out=out)
+    return True
 
 
 def _blob(s: Session, digest: str) -> bytes:
@@ -253,13 +321,16 @@ def _blob(s: Session, digest: str) -> bytes:
 class _Verified:
     """Reads a blob response, hashing it; checks the digest at the end."""
 
-    def __init__(self, resp, digest: str):
+    def __init__(self, resp, digest: str, progress=None):
         self.resp, self.digest = resp, digest
         self.sha = hashlib.sha256()
+        self.progress = progress
 
     def read(self, n: int = -1) -> bytes:
         data = self.resp.read(n)
         self.sha.update(data)
+        if self.progress and data:
+            self.progress.advance(self.digest, len(data))
         return data
 
     def check(self) -> None:
@@ -269,19 +340,20 @@ class _Verified:
             raise RegistryError(f"layer {self.digest}: content does not match its digest")
 
 
-def _fetch_layer(s: Session, store: Store, layer: dict, diff_id: str, out) -> None:
+def _fetch_layer(s: Session, store: Store, layer: dict, diff_id: str, progress) -> None:
     """Stream one layer into the store; its compressed digest and its diff_id both checked.
     Its unpacked directory only becomes visible once both match."""
-    resp, conn = s.request("GET", f"/v2/{s.repo}/blobs/{layer['digest']}", stream=True)
+    digest = layer["digest"]
+    if progress:
+        progress.start(digest, "Downloading", layer.get("size"))
+    resp, conn = s.request("GET", f"/v2/{s.repo}/blobs/{digest}", stream=True)
     try:
-        body = _Verified(resp, layer["digest"])
-        got = store.add_layer_tar(io.BufferedReader(_Raw(body)), verify=body.check,
-                                  expect=diff_id)
-        if out:
-            print(f"{layer['digest'][7:19]}: pulled ({layer.get('size', 0)} bytes)", file=out)
-        return got
+        body = _Verified(resp, digest, progress)
+        store.add_layer_tar(io.BufferedReader(_Raw(body)), verify=body.check, expect=diff_id)
     finally:
         conn.close()
+    if progress:
+        progress.done(digest, "Pull complete")
 
 
 class _Raw(io.RawIOBase):
@@ -301,32 +373,102 @@ class _Raw(io.RawIOBase):
 
 # ---- push ------------------------------------------------------------------------------------
 
-def push(store: Store, name: str, out=None) -> str:
+CHUNK_DEFAULT = 0  # monolithic: one PUT per blob, as most clients do
+
+
+def push(store: Store, name: str, out=None, chunk_size: int = CHUNK_DEFAULT) -> str:
+    """Upload the image's blobs the registry lacks, then its manifest; the manifest digest.
+    A blob this store knows another repository of the same registry holds is mounted from
+    there (no upload) where the registry allows it; chunk_size > 0 uploads in PATCH chunks
+    of that many bytes, 0 in one PUT."""
     ref = reference.parse(name)
     if ref.digest:
         raise RegistryError("push a tag, not a digest")
     img = store.resolve(name)
-    s = Session(ref, "pull,push")
-    blobs = [(d, store.blob_path(d), "application/vnd.oci.image.layer.v1.tar")
-             for d in img.diff_ids]
-    blobs.append((img.id, store.blob_path(img.id), "config"))
-    for digest, path, _ in blobs:
-        resp, _ = s.request("HEAD", f"/v2/{s.repo}/blobs/{digest}", ok=(200, 404))
-        if resp.status == 200:
-            if out:
-                print(f"{digest[7:19]}: already exists", file=out)
-            continue
-        resp, _ = s.request("POST", f"/v2/{s.repo}/blobs/uploads/", ok=(202,))
-        location = resp.getheader("Location")
-        sep = "&" if "?" in location else "?"
-        with open(path, "rb") as f:
-            size = os.path.getsize(path)
-            s.request("PUT", f"{location}{sep}digest={digest}",
-                      {"Content-Type": "application/octet-stream",
-                       "Content-Length": str(size)}, body=f, ok=(201,))
-        if out:
-            print(f"{digest[7:19]}: pushed", file=out)
+    host = registry_host(ref)
+    here = f"{host}/{ref.path}"
+    digests = list(img.diff_ids) + [img.id]
+    mounts = {}
+    for d in digests:
+        other = next((r for r in store.sources(d) if r != here and r.startswith(host + "/")),
+                     None)
+        if other:
+            mounts[d] = other[len(host) + 1:]
+    s = Session(ref, "pull,push", also=[f"repository:{r}:pull" for r in set(mounts.values())])
+    progress = Progress(out) if out else None
+    try:
+        for digest in digests:
+            resp, _ = s.request("HEAD", f"/v2/{s.repo}/blobs/{digest}", ok=(200, 404))
+            if resp.status == 200:
+                if progress:
+                    progress.done(digest, "Layer already exists")
+                continue
+            status = _upload(s, digest, store.blob_path(digest), mounts.get(digest), progress,
+                             chunk_size)
+            if progress:
+                progress.done(digest, status)
+    finally:
+        if progress:
+            progress.close()
     manifest = store.read_blob(img.manifest_digest)
     s.request("PUT", f"/v2/{s.repo}/manifests/{ref.tag}",
               {"Content-Type": MEDIA_OCI_MANIFEST}, body=manifest, ok=(201,))
+    store.add_sources(digests, here)
     return img.manifest_digest
+
+
+def _upload(s: Session, digest: str, path: str, mount_from: str | None, progress,
+            chunk_size: int) -> str:
+    """One blob: mounted, or uploaded whole or in chunks. Returns what to show for it."""
+    if mount_from:
+        q = urllib.parse.urlencode({"mount": digest, "from": mount_from})
+        resp, _ = s.request("POST", f"/v2/{s.repo}/blobs/uploads/?{q}", ok=(201, 202))
+        if resp.status == 201:
+            return f"Mounted from {mount_from}"
+        # 202: the registry would not mount (no access to the source, say): an upload it is.
+    else:
+        resp, _ = s.request("POST", f"/v2/{s.repo}/blobs/uploads/", ok=(202,))
+    location = resp.getheader("Location")
+    size = os.path.getsize(path)
+    if progress:
+        progress.start(digest, "Pushing", size)
+    with open(path, "rb") as f:
+        if chunk_size > 0:
+            offset = 0
+            while offset < size:
+                chunk = f.read(chunk_size)
+                resp, _ = s.request("PATCH", location, {
+                    "Content-Type": "application/octet-stream",
+                    "Content-Range": f"{offset}-{offset + len(chunk) - 1}",
+                    "Content-Length": str(len(chunk))}, body=chunk, ok=(202,))
+                location = resp.getheader("Location") or location
+                offset += len(chunk)
+                if progress:
+                    progress.advance(digest, len(chunk))
+            body, length = b"", 0
+        else:
+            body, length = _Counting(f, digest, progress), size
+        sep = "&" if "?" in location else "?"
+        s.request("PUT", f"{location}{sep}digest={digest}",
+                  {"Content-Type": "application/octet-stream",
+                   "Content-Length": str(length)}, body=body, ok=(201,))
+    return "Pushed"
+
+
+class _Counting:
+    """A file for http.client's body that reports each block it sends."""
+
+    def __init__(self, f, digest: str, progress):
+        self.f, self.digest, self.progress = f, digest, progress
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.f.read(n)
+        if self.progress and data:
+            self.progress.advance(self.digest, len(data))
+        return data
+
+    def tell(self) -> int:
+        return self.f.tell()
+
+    def seek(self, pos: int) -> int:
+        return self.f.seek(pos)

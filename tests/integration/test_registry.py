@@ -14,7 +14,8 @@ import time
 
 import pytest
 
-from tests.integration.test_build import busybox, context, fresh_store, pyrun  # noqa: F401
+from tests.integration.test_build import (  # noqa: F401
+    PYRUN, busybox, context, fresh_store, pyrun)
 
 
 def _port() -> int:
@@ -104,18 +105,46 @@ def test_push_pull_run_round_trip(pyrun, image, registry, home):  # noqa: F811
     pyrun("image", "tag", "shared:1", name)
     out = pyrun("push", name).stdout
     digest = out.strip().splitlines()[-1].split("digest: ")[1]
-    assert out.count(": pushed") == len(image["RootFS"]["Layers"]) + 1  # layers + config
+    assert out.count(": Pushed") == len(image["RootFS"]["Layers"]) + 1  # layers + config
     info = skopeo("inspect", "--tls-verify=false", f"docker://{name}")
     assert info["Digest"] == digest and info["Layers"] == image["RootFS"]["Layers"]
     again = pyrun("push", name).stdout
-    assert ": pushed" not in again and "already exists" in again  # HEAD says it has them
+    assert ": Pushed" not in again and "Layer already exists" in again  # HEAD: it has them
     with fresh_store() as other:
         out = other("pull", name).stdout
         assert f"Digest: {digest}" in out
+        assert out.count(": Pull complete") == len(image["RootFS"]["Layers"])
         pulled = json.loads(other("image", "inspect", name).stdout)[0]
         assert pulled["Id"] == image["Id"]
         assert other("run", "--rm", name).stdout == "shared\n"
-        assert ": pulled" not in other("pull", name).stdout  # layers present: not fetched
+        again = other("pull", name).stdout
+        assert "Pull complete" not in again and "Already exists" in again  # not fetched
+
+
+def test_push_mounts_blobs_from_another_repository_and_uploads_in_chunks(
+        pyrun, image, registry):  # noqa: F811
+    first, second = f"{registry.host}/team/a:1", f"{registry.host}/team/b:1"
+    pyrun("image", "tag", "shared:1", first)
+    out = pyrun("push", "--chunk-size", "64k", first).stdout  # busybox: many chunks
+    assert out.count(": Pushed") == len(image["RootFS"]["Layers"]) + 1
+    with open(f"{registry.dir}/log") as f:
+        patches = f.read().count("http.request.method=PATCH")
+    assert patches > 10  # the busybox layer alone is some 2 MB: 30-odd chunks of 64 KiB
+    pyrun("image", "tag", "shared:1", second)
+    out = pyrun("push", second).stdout
+    # Every blob came from team/a on the registry's side: nothing uploaded again.
+    assert out.count(": Mounted from team/a") == len(image["RootFS"]["Layers"]) + 1, out
+    assert ": Pushed" not in out
+    for name in (first, second):
+        assert skopeo("inspect", "--tls-verify=false", f"docker://{name}")["Layers"] == \
+            image["RootFS"]["Layers"]
+    with fresh_store() as other:
+        assert other("run", "--rm", second).stdout == "shared\n"
+
+
+def test_bad_chunk_size_is_one_line(pyrun, image, registry):  # noqa: F811
+    p = pyrun("push", "--chunk-size", "lots", f"{registry.host}/team/a:1", check=False)
+    assert p.returncode != 0 and "not a size: 'lots'" in p.stderr
 
 
 def test_run_pulls_a_missing_image_from_its_registry(pyrun, image, registry):  # noqa: F811
@@ -125,6 +154,30 @@ def test_run_pulls_a_missing_image_from_its_registry(pyrun, image, registry):  #
     with fresh_store() as other:
         p = other("run", "--rm", name)
         assert p.stdout == "shared\n" and f"Unable to find image '{name}' locally" in p.stderr
+
+
+def test_pull_policies_of_run_and_build(pyrun, image, registry, tmp_path):  # noqa: F811
+    name = f"{registry.host}/policy/app:1"
+    pyrun("image", "tag", "shared:1", name)
+    pyrun("push", name)
+    with fresh_store() as other:
+        p = other("run", "--rm", "--pull", "never", name, check=False)
+        assert p.returncode == 125 and "locally (--pull never)" in p.stderr
+        assert "Pull complete" not in p.stderr  # the registry not even asked
+        assert other("run", "--rm", name).stdout == "shared\n"  # missing: pulled
+        # A newer image under the same name: "missing" keeps what is here, "always" takes it.
+        pyrun("build", "-t", name, context(tmp_path, "FROM busybox\nCMD [\"echo\", \"v2\"]\n"))
+        pyrun("push", name)
+        assert other("run", "--rm", name).stdout == "shared\n"
+        p = other("run", "--rm", "--pull", "always", name)
+        assert p.stdout == "v2\n" and "Already exists" in p.stderr  # the busybox layer
+        # build --pull: the FROM image is fetched again even though it is here.
+        pyrun("build", "-t", name, context(tmp_path, "FROM busybox\nCMD [\"echo\", \"v3\"]\n"))
+        pyrun("push", name)
+        out = other("build", "--pull", "-t", "child:1",
+                    context(tmp_path, f"FROM {name}\nRUN true\n")).stdout
+        assert "Already exists" in out  # pulled: the new config, the same busybox layer
+        assert other("run", "--rm", "child:1").stdout == "v3\n"
 
 
 def test_pull_what_skopeo_pushed_in_oci_format(pyrun, image, registry, tmp_path):  # noqa: F811
@@ -146,12 +199,52 @@ def test_a_corrupted_blob_is_refused(pyrun, image, registry):  # noqa: F811
     blob = f"{registry.dir}/data/docker/registry/v2/blobs/sha256/{layer[:2]}/{layer}/data"
     with open(blob, "r+b") as f:
         f.seek(600)
+        original = f.read(10)
+        f.seek(600)
         f.write(b"corrupted!")
     with fresh_store() as other:
         p = other("pull", name, check=False)
         assert p.returncode == 125 and "does not match its digest" in p.stderr
         assert other("image", "ls", "-aq").stdout == ""  # nothing named
         assert os.listdir(os.path.join(other.root, "tmp")) == []
+        # The registry mended, the pull resumes with what was complete: the good layers
+        # are not fetched again, the one refused is.
+        with open(blob, "r+b") as f:
+            f.seek(600)
+            f.write(original)
+        out = other("pull", name).stdout
+        layers = image["RootFS"]["Layers"]
+        assert out.count(": Already exists") == len(layers) - 1, out
+        assert f"{layer[:12]}: Pull complete" in out
+        assert other("run", "--rm", name).stdout == "shared\n"
+
+
+def test_a_pull_killed_midway_is_resumed_by_the_next(pyrun, busybox, registry, tmp_path):  # noqa: F811,E501
+    name = f"{registry.host}/big/app:1"
+    pyrun("build", "-t", name, context(tmp_path, "FROM busybox\n"
+                                       "RUN dd if=/dev/urandom of=/big bs=1M count=150\n"))
+    pyrun("push", name)
+    base, big = json.loads(pyrun("image", "inspect", name).stdout)[0]["RootFS"]["Layers"]
+    with fresh_store() as other:
+        env = dict(os.environ, PYRUN_ROOT=other.root)
+        p = subprocess.Popen([PYRUN, "pull", name], env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        # Killed once the small layer is in and the big one on its way.
+        layers, tmp = os.path.join(other.root, "layers"), os.path.join(other.root, "tmp")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (
+                os.path.isdir(os.path.join(layers, base[7:])) and os.path.isdir(tmp)
+                and any(n.startswith("layer-") for n in os.listdir(tmp))):
+            time.sleep(0.005)
+        p.kill()
+        p.wait()
+        assert not os.path.isdir(os.path.join(layers, big[7:])), "pulled before the kill"
+        assert other("image", "ls", "-aq").stdout == ""
+        out = other("pull", name).stdout
+        assert f"{base[7:19]}: Already exists" in out and f"{big[7:19]}: Pull complete" in out
+        assert other("run", "--rm", name, "ls", "-l", "/big").stdout.split()[4] == \
+            str(150 * 2 ** 20)
+        assert os.listdir(tmp) == []  # the killed pull's work directory swept
 
 
 def test_missing_image_and_unreachable_registry_are_one_line(pyrun, registry):  # noqa: F811

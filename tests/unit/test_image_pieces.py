@@ -129,3 +129,20 @@ def test_human_duration(secs, text):
 
 def test_table_pads_columns():
     assert table([["A", "BB"], ["ccc", "d"]]) == "A     BB\nccc   d\n"
+
+
+def test_work_dirs_of_dead_processes_are_swept(tmp_path):
+    import subprocess
+    from runtime.image.store import Store
+    store = Store(str(tmp_path / "store")).ensure()
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    tmp = tmp_path / "store" / "tmp"
+    (tmp / f"layer-{dead.pid}-abc" / "dir").mkdir(parents=True)  # a pull killed mid-layer
+    (tmp / f"blob-{dead.pid}-xyz").write_text("half a blob")
+    (tmp / f"layer-{os.getpid()}-mine").mkdir()  # this process's own: still in use
+    (tmp / "someone-elses").mkdir()  # no pid in the name: not ours to judge
+    made = store.tmpdir("layer-")
+    assert sorted(os.listdir(tmp)) == sorted(
+        [os.path.basename(made), f"layer-{os.getpid()}-mine", "someone-elses"])
+    assert os.path.basename(made).startswith(f"layer-{os.getpid()}-")

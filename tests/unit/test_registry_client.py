@@ -1,0 +1,139 @@
+"""The registry client against a scripted HTTP server on 127.0.0.1: retries with backoff,
+errors as one line, and what a pull or push shows of its progress."""
+
+from __future__ import annotations
+
+import http.server
+import io
+import threading
+
+import pytest
+
+from runtime.image import reference
+from runtime.registry import client
+from runtime.registry.progress import Progress
+
+
+class Scripted(http.server.BaseHTTPRequestHandler):
+    """Answers each request with the next (status, headers, body) of the server's script."""
+
+    def do_GET(self):
+        self.server.seen.append((self.command, self.path))
+        status, headers, body = self.server.script.pop(0)
+        self.send_response(status)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_HEAD = do_PUT = do_POST = do_GET
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Scripted)
+    srv.script, srv.seen = [], []
+    t = threading.Thread(target=srv.serve_forever, args=(0.01,), daemon=True)
+    t.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+@pytest.fixture
+def no_sleep(monkeypatch):
+    waits = []
+    monkeypatch.setattr(client.time, "sleep", waits.append)
+    return waits
+
+
+def session(srv) -> client.Session:
+    return client.Session(reference.parse(f"127.0.0.1:{srv.server_address[1]}/team/app:1"))
+
+
+def test_transient_failures_are_retried_with_backoff(server, no_sleep):
+    server.script = [(503, {}, b""), (429, {"Retry-After": "3"}, b""), (502, {}, b""),
+                     (200, {}, b"manifest")]
+    _, data = session(server).request("GET", "/v2/team/app/manifests/1")
+    assert data == b"manifest"
+    assert no_sleep == [0.2, 3.0, 0.8]  # doubling, and the server's Retry-After when given
+    assert len(server.seen) == 4
+
+
+def test_retries_are_bounded_and_end_in_one_clear_line(server, no_sleep):
+    server.script = [(429, {"Retry-After": "3600"}, b"")] * 3 + [
+        (429, {}, b'{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}')]
+    with pytest.raises(client.RegistryError) as e:
+        session(server).request("GET", "/v2/team/app/manifests/1")
+    port = server.server_address[1]
+    assert str(e.value) == (f"127.0.0.1:{port}/team/app:1: too many requests "
+                            "(TOOMANYREQUESTS: slow down) [GET /v2/team/app/manifests/1]")
+    assert no_sleep == [client.MAX_WAIT] * 3  # an hour's Retry-After is capped
+    assert len(server.seen) == 4
+
+
+def test_not_found_is_not_retried(server, no_sleep):
+    server.script = [(404, {}, b'{"errors":[{"code":"MANIFEST_UNKNOWN","message":"no"}]}')]
+    with pytest.raises(client.RegistryError, match="not found .MANIFEST_UNKNOWN: no."):
+        session(server).request("GET", "/v2/team/app/manifests/1")
+    assert no_sleep == [] and len(server.seen) == 1
+
+
+def test_a_file_body_is_sent_whole_again_on_retry(server, no_sleep):
+    bodies = []
+
+    class Recording(Scripted):
+        def do_PUT(self):
+            bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
+            Scripted.do_GET(self)
+    server.RequestHandlerClass = Recording
+    server.script = [(503, {}, b""), (201, {}, b"")]
+    f = io.BytesIO(b"0123456789")
+    session(server).request("PUT", "/v2/team/app/blobs/uploads/x?digest=sha256:1",
+                            {"Content-Length": "10"}, body=f, ok=(201,))
+    assert bodies == [b"0123456789", b"0123456789"]
+
+
+class Clock:
+    def __init__(self):
+        self.t = 100.0
+
+    def __call__(self):
+        return self.t
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_on_a_terminal_redraws_rows_with_bytes_and_rate():
+    out, clock = Terminal(), Clock()
+    p = Progress(out, clock)
+    p.start("sha256:" + "a" * 64, "Downloading", total=4_000_000)
+    p.start("sha256:" + "b" * 64, "Downloading", total=1000)
+    clock.t += 2
+    p.advance("sha256:" + "a" * 64, 3_000_000)
+    assert "aaaaaaaaaaaa: Downloading  3MB/4MB  1.5MB/s" in out.getvalue()
+    p.done("sha256:" + "b" * 64, "Already exists")
+    p.close()
+    last = out.getvalue().rsplit("\x1b[2F", 1)[1]  # the last redraw, from the first row
+    assert last == ("aaaaaaaaaaaa: Downloading  3MB/4MB  1.5MB/s\x1b[K\n"
+                    "bbbbbbbbbbbb: Already exists\x1b[K\n")
+
+
+def test_progress_elsewhere_is_one_plain_line_per_finished_blob():
+    out, clock = io.StringIO(), Clock()
+    p = Progress(out, clock)
+    p.start("sha256:" + "a" * 64, "Downloading", total=2_500_000)
+    p.advance("sha256:" + "a" * 64, 2_500_000)
+    clock.t += 0.5
+    p.done("sha256:" + "a" * 64, "Pull complete")
+    p.done("sha256:" + "c" * 64, "Already exists")
+    p.close()
+    assert out.getvalue() == ("aaaaaaaaaaaa: Pull complete (2.5MB in 0.5s)\n"
+                              "cccccccccccc: Already exists\n")
