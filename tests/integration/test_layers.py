@@ -141,3 +141,29 @@ def test_zstd_layers_are_read(sandbox):
     data = zstandard.ZstdCompressor().compress(raw)
     layer.unpack(io.BufferedReader(io.BytesIO(data)), str(dest))
     assert (dest / "z").read_bytes() == b"zstd content"
+
+
+def test_file_owner_mode_time_and_xattrs_kept_and_a_later_entry_wins(sandbox):
+    dest, _ = sandbox
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+        for data, mtime in ((b"first", 1_000_000), (b"second", 1_234_567)):
+            info = tarfile.TarInfo("etc/app.conf")
+            info.size, info.mode, info.uid, info.gid, info.mtime = len(data), 0o640, 1000, 33, \
+                mtime
+            info.pax_headers = {"SCHILY.xattr.user.origin": "layer"}
+            t.addfile(info, io.BytesIO(data))
+        d = tarfile.TarInfo("etc/app.conf.d")  # a directory where a file was: replaced
+        d.type, d.mode = tarfile.DIRTYPE, 0o750
+        t.addfile(d)
+    buf.seek(0)
+    (dest / "etc").mkdir()
+    (dest / "etc" / "app.conf.d").write_text("a file from an earlier layer")
+    layer.unpack(buf, str(dest))
+    f = dest / "etc" / "app.conf"
+    st = os.lstat(f)
+    assert f.read_bytes() == b"second"
+    assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (1000, 33, 0o640)
+    assert st.st_mtime == 1_234_567
+    assert os.getxattr(f, "user.origin") == b"layer"
+    assert stat.S_ISDIR(os.lstat(dest / "etc" / "app.conf.d").st_mode)
