@@ -92,10 +92,10 @@ def run_cmd(ctx, detach, name, publish, publish_all, auto_remove, env, env_file,
     for e in env:
         envs.append(e if "=" in e else f"{e}={os.environ.get(e, '')}")
     labels = dict(kv.partition("=")[::2] for kv in label)
-    if pull != "missing":
+    if pull == "always":
         from runtime.registry import client
         client.ensure(store, image, pull, out=sys.stderr)
-    else:
+    elif pull == "missing":
         try:
             store.resolve(image)
         except ImageNotFound:

@@ -199,15 +199,15 @@ class Session:
             f" [{method} {urllib.parse.urlsplit(url).path}]"
 
 
+MAX_WAIT = 10.0  # seconds: the longest pause between two tries, whatever Retry-After says
+
+
 def _backoff(attempt: int, retry_after: str | None) -> float:
     """Seconds before retry `attempt` (0, 1, ...): the server's Retry-After when it gives
     one in seconds, capped at MAX_WAIT; otherwise 0.2 s doubling each time."""
     if retry_after and retry_after.strip().isdigit():
         return min(float(retry_after), MAX_WAIT)
     return min(0.2 * 2 ** attempt, MAX_WAIT)
-
-
-MAX_WAIT = 10.0
 
 
 # ---- pull ------------------------------------------------------------------------------------
