@@ -1,6 +1,6 @@
 # cffi_modules has no pyproject.toml spelling yet; everything else lives in pyproject.toml.
-# pyrun-oci is a plain script rather than a console_scripts entry: pip's entry-point template
-# imports `re` (and `enum`), ~5 ms of every container start.
+# pyrun and pyrun-oci are plain scripts rather than console_scripts entries: pip's
+# entry-point template imports `re` (and `enum`), ~5 ms of every command.
 # build_ext also compiles native/pyrun_init.c, statically, into runtime/_bin/pyrun-init (it
 # runs inside any image), and native/pyrun_pump.c into runtime/_bin/pyrun-pump (on the host).
 import os
@@ -25,5 +25,6 @@ class build_ext_and_init(build_ext):
                                os.path.join(HERE, "native", "pyrun_pump.c")])
 
 
-setup(cffi_modules=["native/build_native.py:ffibuilder"], scripts=["scripts/pyrun-oci"],
+setup(cffi_modules=["native/build_native.py:ffibuilder"],
+      scripts=["scripts/pyrun", "scripts/pyrun-oci"],
       cmdclass={"build_ext": build_ext_and_init})

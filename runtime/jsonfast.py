@@ -45,8 +45,18 @@ def loads(text) -> object:
     return obj
 
 
+_encode_canonical = _json.make_encoder({}, _default, _json.encode_basestring_ascii, None, ":",
+                                       ",", True, False, True)
+
+
 def dumps(obj) -> str:
+    """As json.dumps(obj)."""
     return "".join(_encode(obj, 0))
+
+
+def dumps_canonical(obj) -> str:
+    """As json.dumps(obj, separators=(",", ":"), sort_keys=True): the bytes digests are of."""
+    return "".join(_encode_canonical(obj, 0))
 
 
 def load(f) -> object:

@@ -14,11 +14,10 @@ process, however it ends.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import sys
-import uuid
 
+from runtime import jsonfast as json
 from runtime.builder.context import Context, ContextError, content_hash
 from runtime.dockerfile import instructions as ins_mod
 from runtime.dockerfile.parser import DockerfileSyntaxError, go_quote
@@ -406,7 +405,7 @@ class Builder:
             created_by = f"|{len(arg_env)} {' '.join(arg_env)} {created_by}"
         if self._cached(st, created_by):
             return
-        cid = "pyrun-build-" + uuid.uuid4().hex
+        cid = "pyrun-build-" + os.urandom(16).hex()
         self.say(f" ---> Running in {cid[len('pyrun-build-'):][:12]}")
         layers = st.image.layer_dirs if st.image else []
         step = self._new_workdir()
@@ -428,7 +427,7 @@ class Builder:
                                    "source": os.path.join(step, "resolv.conf"),
                                    "options": ["rbind", "ro"]}])
                 with open(os.path.join(step, "config.json"), "w") as f:
-                    json.dump(config, f)
+                    f.write(json.dumps(config))
                 self.out.flush()
                 import subprocess
                 p = subprocess.run([_oci_binary(), "--root", OCI_ROOT, "run", "--bundle", step,
@@ -512,7 +511,7 @@ class Builder:
 
     # ---- file changes ---------------------------------------------------------------------
     def _new_workdir(self) -> str:
-        d = os.path.join(self.work, uuid.uuid4().hex[:12])
+        d = os.path.join(self.work, os.urandom(6).hex())
         for sub in ("merged", "upper", "work"):
             os.makedirs(os.path.join(d, sub))
         return d

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import os
 import stat
 
-from runtime.dockerfile import ignore
 from runtime.errors import PyrunError
 
 
@@ -18,17 +16,20 @@ class ContextError(PyrunError):
 class Context:
     def __init__(self, root: str | None, dockerfile_name: str = "Dockerfile"):
         self.root = os.path.realpath(root) if root else None
-        patterns: list[str] = []
+        self.matcher = None  # only a context with a .dockerignore needs one (and `re`)
         if self.root:
             try:
                 with open(os.path.join(self.root, ".dockerignore")) as f:
-                    patterns = ignore.read(f.read())
+                    text = f.read()
             except FileNotFoundError:
-                pass
-        self.matcher = ignore.Matcher(patterns)
+                return
+            from runtime.dockerfile import ignore
+            patterns = ignore.read(text)
+            if patterns:
+                self.matcher = ignore.Matcher(patterns)
 
     def excluded(self, rel: str) -> bool:
-        return bool(self.matcher.patterns) and self.matcher.matches(rel)
+        return self.matcher is not None and self.matcher.matches(rel)
 
     def select(self, source: str) -> list[str]:
         """A COPY source (maybe with wildcards) → the matching paths, relative to the root."""
@@ -38,6 +39,7 @@ class Context:
         if src.startswith(".."):
             raise ContextError(f"COPY failed: forbidden path outside the build context: {source}")
         if any(c in src for c in "*?["):
+            import fnmatch
             parent = os.path.dirname(src)
             hits = []
             base = os.path.join(self.root, parent)

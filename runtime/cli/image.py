@@ -23,56 +23,25 @@ def image_group():
 
 
 def build_options(f):
-    for opt in reversed([
-        click.option("-f", "--file", "dockerfile", help="Name of the Dockerfile (default: "
-                     "CONTEXT/Dockerfile)"),
-        click.option("-t", "--tag", "tags", multiple=True, help="Name and optionally a tag "
-                     "(name:tag)"),
-        click.option("--build-arg", "build_args", multiple=True, help="Set a build-time "
-                     "variable (KEY=VALUE)"),
-        click.option("--target", help="Build this stage"),
-        click.option("--no-cache", is_flag=True, help="Do not use the build cache"),
-        click.option("--pull", is_flag=True, help="Pull the FROM images even if present"),
-        click.option("-q", "--quiet", is_flag=True, help="Print only the image ID"),
-        click.option("--network", default="bridge", help="Network for RUN steps: bridge "
-                     "(default), host or none"),
-    ]):
-        f = opt(f)
+    """The click side of runtime/cli/build.py's OPTIONS."""
+    from runtime.cli.build import DEFAULTS, OPTIONS
+    for flags, dest, kind, text in reversed(OPTIONS):
+        if kind == "flag":
+            f = click.option(*flags, dest, is_flag=True, help=text)(f)
+        else:
+            f = click.option(*flags, dest, multiple=kind == "multiple", help=text,
+                             default=DEFAULTS[dest])(f)
     return click.argument("context")(f)
 
 
 @image_group.command("build")
 @build_options
 @click.pass_context
-def build_cmd(ctx, context, dockerfile, tags, build_args, target, no_cache, pull, quiet,
-              network):
+def build_cmd(ctx, **opts):
     """Build an image from a Dockerfile. CONTEXT is a directory, or - for a Dockerfile on
     stdin (no context)."""
-    from runtime.builder.builder import Builder
-    from runtime.image import reference
-    for t in tags:
-        reference.parse(t)  # a bad tag is an error before anything runs
-    args = {}
-    for kv in build_args:
-        k, eq, v = kv.partition("=")
-        args[k] = v if eq else os.environ.get(k, "")
-    if context == "-":
-        text, ctx_dir, name = sys.stdin.read(), None, "Dockerfile"
-    else:
-        if not os.path.isdir(context):
-            raise PyrunError(f"unable to prepare context: path {context!r} not found")
-        path = dockerfile if dockerfile and os.path.isabs(dockerfile) else \
-            os.path.join(context, dockerfile or "Dockerfile")
-        try:
-            with open(path, encoding="utf-8") as f:
-                text = f.read()
-        except FileNotFoundError:
-            raise PyrunError(f"unable to prepare context: Dockerfile not found at {path}") \
-                from None
-        ctx_dir, name = context, os.path.basename(path)
-    Builder(_store(ctx), text, ctx_dir, dockerfile_name=name, tags=tags, build_args=args,
-            target=target, no_cache=no_cache, quiet=quiet, network=network,
-            pull="always" if pull else "missing").build()
+    from runtime.cli.build import run_build
+    run_build(root=ctx.obj.get("root") if ctx.obj else None, **opts)
 
 
 @image_group.command("ls")

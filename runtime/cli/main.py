@@ -69,6 +69,7 @@ def oci(args):
 
 
 def main() -> int:
+    from runtime.cli.fast import report
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:
@@ -76,15 +77,8 @@ def main() -> int:
     except click.ClickException as e:
         e.show()
         return 125
-    except PyrunError as e:
-        click.echo(f"pyrun: {e}", err=True)
-        return e.exit_code
-    except OSError as e:  # a failed system call pyrun did not expect: one line, not a trace
-        click.echo(f"pyrun: {e.strerror or e}" + (f": {e.filename}" if e.filename else ""),
-                   err=True)
-        return 125
-    except SystemExit as e:
-        return e.code if isinstance(e.code, int) else 0
+    except (PyrunError, OSError, SystemExit, KeyboardInterrupt) as e:
+        return report(e)
     return 0
 
 

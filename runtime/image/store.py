@@ -17,12 +17,11 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import json
 import os
 import time
 
+from runtime import jsonfast as json
 from runtime.errors import PyrunError
-from runtime.image import layer as layermod
 from runtime.image import reference as refmod
 
 DEFAULT_ROOT = "/var/lib/pyrun"
@@ -48,7 +47,7 @@ def digest_of(data: bytes) -> str:
 
 
 def canonical(obj) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), sort_keys=True).encode()
+    return json.dumps_canonical(obj).encode()
 
 
 class Image:
@@ -141,7 +140,7 @@ class Store:
         if self._index_cache is None:
             try:
                 with open(os.path.join(self.root, "index.json")) as f:
-                    self._index_cache = json.load(f)
+                    self._index_cache = json.loads(f.read())
             except FileNotFoundError:
                 self._index_cache = {}
             for k in ("images", "tags", "cache", "layers", "sources"):
@@ -152,8 +151,9 @@ class Store:
         """Under the lock only."""
         path = os.path.join(self.root, "index.json")
         tmp = f"{path}.tmp.{os.getpid()}"
+        import json as pretty  # indented for a reader; only a write pays for the import
         with open(tmp, "w") as f:
-            json.dump(index, f, indent=1, sort_keys=True)
+            pretty.dump(index, f, indent=1, sort_keys=True)
             f.flush()
             os.fsync(f.fileno())
         os.rename(tmp, path)
@@ -200,6 +200,7 @@ class Store:
         Returns (diff_id, size). A layer already present is not unpacked again.
         verify() runs once the stream is read (a pull checks the blob's digest there), and
         the content must be `expect` when given; otherwise nothing is installed."""
+        from runtime.image import layer as layermod
         self.ensure()
         work = self.tmpdir("layer-")
         try:
@@ -225,6 +226,7 @@ class Store:
     def add_layer_dir(self, directory: str, move: bool = False) -> tuple[str, int]:
         """A directory (an overlay upper dir, a bootstrapped root) → packed blob + layer dir.
         With move=True the directory itself becomes the layer directory (same filesystem)."""
+        from runtime.image import layer as layermod
         self.ensure()
         work = self.tmpdir("layer-")
         try:
@@ -245,6 +247,7 @@ class Store:
             _rmtree(work)
 
     def _install_layer(self, diff_id: str, size: int, tar_path: str, unpacked: str) -> None:
+        from runtime.image import layer as layermod
         with self.locked():
             blob = self.blob_path(diff_id)
             if not os.path.exists(blob):
@@ -328,8 +331,9 @@ class Store:
             index = self.index()
             if image_id not in index["images"]:
                 raise ImageNotFound(image_id)
-            index["tags"][str(ref)] = image_id
-            self._save_index(index)
+            if index["tags"].get(str(ref)) != image_id:  # a rebuild: often already so
+                index["tags"][str(ref)] = image_id
+                self._save_index(index)
         return ref.familiar()
 
     def untag(self, name: str) -> str | None:
