@@ -411,7 +411,7 @@ class Builder:
         step = self._new_workdir()
         merged, upper, work = (os.path.join(step, d) for d in ("merged", "upper", "work"))
         init = self._init_layer(step)
-        bundlemod.mount_overlay(layers + [init], merged, upper, work)
+        bundlemod.mount_overlay(layers + [init], merged, upper, work, volatile=True)
         try:
             with self._network(cid) as netns:
                 env_list = list(st.config["config"].get("Env") or [])
@@ -530,7 +530,7 @@ class Builder:
         layers = st.image.layer_dirs if st.image else []
         step = self._new_workdir()
         merged, upper, work = (os.path.join(step, d) for d in ("merged", "upper", "work"))
-        bundlemod.mount_overlay(layers, merged, upper, work)
+        bundlemod.mount_overlay(layers, merged, upper, work, volatile=True)
         try:
             root_fd = os.open(merged, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
             try:

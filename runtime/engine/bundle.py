@@ -22,9 +22,12 @@ DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 
 
 def mount_overlay(lowers: list[str], target: str, upper: str | None = None,
-                  work: str | None = None) -> None:
+                  work: str | None = None, volatile: bool = False) -> None:
     """Mount the layers (lowest first) at target; with upper/work it is writable.
-    overlayfs wants the topmost lower first, and at least two lowers when read-only."""
+    overlayfs wants the topmost lower first, and at least two lowers when read-only.
+    volatile (a build step's scratch overlay): no sync reaches the upper filesystem, so the
+    unmount does not wait for the step's writes to reach the disk; a crash loses the step,
+    which is then simply run again."""
     lowers = list(reversed(lowers))
     if upper is None and len(lowers) < 2:
         empty = target + ".empty"
@@ -40,10 +43,16 @@ def mount_overlay(lowers: list[str], target: str, upper: str | None = None,
     if len(opts) > 4000:
         raise PyrunError(f"too many layers for one overlay mount ({len(lowers)})")
     # No redirect_dir/index: an upper dir must mean the same thing once packed as a layer.
-    try:
-        sc.mount("overlay", target, "overlay", 0, opts + ",redirect_dir=off,index=off")
-    except OSError:
-        sc.mount("overlay", target, "overlay", 0, opts)
+    tries = [opts + ",redirect_dir=off,index=off", opts]
+    if volatile and upper is not None:
+        tries.insert(0, tries[0] + ",volatile")  # kernel 5.10 and later
+    for i, o in enumerate(tries):
+        try:
+            sc.mount("overlay", target, "overlay", 0, o)
+            return
+        except OSError:
+            if i == len(tries) - 1:
+                raise
 
 
 def unmount(target: str) -> None:
