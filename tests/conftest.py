@@ -21,6 +21,16 @@ def unmount_under(path: str) -> None:
         subprocess.run(["umount", "-l", p], stderr=subprocess.DEVNULL)
 
 
+def free_port() -> int:
+    """A TCP port no one listens on, on any address, right now."""
+    import socket
+    s = socket.socket()
+    s.bind(("0.0.0.0", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 def conformance_dir(name: str) -> pathlib.Path:
     """A folder of ../shared/conformance, or skip (with the reason) where it is absent."""
     d = CONFORMANCE / name

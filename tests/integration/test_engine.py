@@ -12,6 +12,7 @@ import urllib.request
 
 import pytest
 
+from tests.conftest import free_port
 from tests.integration.test_build import busybox, pyrun  # noqa: F401 - fixtures
 
 HTTPD = ["sh", "-c", "mkdir -p /www && echo \"hello from $(hostname)\" > /www/index.html && "
@@ -68,14 +69,6 @@ def host_ip() -> str:
     out = subprocess.run(["ip", "-4", "-o", "addr", "show", "scope", "global"],
                          capture_output=True, text=True).stdout.split()
     return out[out.index("inet") + 1].split("/")[0]
-
-
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("0.0.0.0", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def test_foreground_run_streams_output_and_exit_code(engine):

@@ -14,16 +14,9 @@ import time
 
 import pytest
 
+from tests.conftest import free_port
 from tests.integration.test_build import (  # noqa: F401
     PYRUN, busybox, context, fresh_store, pyrun)
-
-
-def _port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Registry:
@@ -31,7 +24,7 @@ class Registry:
         if shutil.which("docker-registry") is None:
             pytest.skip("docker-registry not installed (scripts/setup --test installs it)")
         self.dir = tempfile.mkdtemp(prefix="pyrun-registry-", dir="/var/tmp")
-        self.port = _port()
+        self.port = free_port()
         self.host = f"127.0.0.1:{self.port}"
         cfg = (f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {self.dir}/data\n"
                f"http:\n  addr: {self.host}\n")
@@ -251,7 +244,7 @@ def test_missing_image_and_unreachable_registry_are_one_line(pyrun, registry):  
     p = pyrun("pull", f"{registry.host}/no/such:1", check=False)
     assert p.returncode == 125 and "not found" in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1
-    p = pyrun("pull", f"127.0.0.1:{_port()}/x/y:1", check=False)
+    p = pyrun("pull", f"127.0.0.1:{free_port()}/x/y:1", check=False)
     assert p.returncode == 125 and "cannot reach registry" in p.stderr
 
 

@@ -67,7 +67,8 @@ def test_tutorial_build_history_and_cached_rebuild(debian_store):
 
 
 def test_tutorial_run_publish_curl_ls_stop_rm(debian_store):
-    from tests.integration.test_engine import NOTHING, free_port, http_get, leftovers
+    from tests.conftest import free_port
+    from tests.integration.test_engine import NOTHING, http_get, leftovers
     ctx = str(PROJECT / "examples" / "custom-nginx")
     built = debian_store("build", "--tag", "custom-nginx:packaged", ctx).stdout
     short_id = built.splitlines()[-2].split()[-1]
