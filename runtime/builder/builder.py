@@ -26,6 +26,7 @@ from runtime.engine import bundle as bundlemod
 from runtime.errors import PyrunError
 from runtime.image.store import Image, ImageNotFound, Store, new_config, now_rfc3339
 from runtime.linux import rootfs as rfs
+from runtime.oci import binary as oci_binary
 
 DEFAULT_SHELL = ["/bin/sh", "-c"]
 PROXY_ARGS = {"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY",
@@ -430,7 +431,7 @@ class Builder:
                     f.write(json.dumps(config))
                 self.out.flush()
                 import subprocess
-                p = subprocess.run([_oci_binary(), "--root", OCI_ROOT, "run", "--bundle", step,
+                p = subprocess.run([oci_binary(), "--root", OCI_ROOT, "run", "--bundle", step,
                                     cid], stdin=subprocess.DEVNULL,
                                    stdout=self.out if not self.quiet else subprocess.DEVNULL,
                                    stderr=subprocess.STDOUT if not self.quiet
@@ -742,14 +743,3 @@ def _is_dir_in_root(root_fd: int, path: str) -> bool:
         return stat.S_ISDIR(os.fstat(fd).st_mode)
     finally:
         os.close(fd)
-
-
-def _oci_binary() -> str:
-    here = os.path.join(os.path.dirname(sys.executable), "pyrun-oci")
-    if os.path.exists(here):
-        return here
-    import shutil
-    found = shutil.which("pyrun-oci")
-    if found is None:
-        raise BuildError("pyrun-oci not found (run scripts/setup)")
-    return found

@@ -2,9 +2,9 @@
 
 An unchanged rebuild is measured against Docker's (issue target: half its time), and click's
 import alone costs more than the rest of such a rebuild on a small machine. So the options
-live here as data: runtime/cli/image.py makes the click command from them (help, errors,
-every unusual spelling), and runtime/cli/fast.py parses the plain spellings itself and calls
-run_build() directly, falling back to click for anything else.
+live here as data (runtime/cli/options.py): runtime/cli/image.py makes the click command from
+them (help, errors, every unusual spelling), and runtime/cli/fast.py parses the plain
+spellings itself and calls run_build() directly, falling back to click for anything else.
 """
 
 from __future__ import annotations
@@ -12,58 +12,32 @@ from __future__ import annotations
 import os
 import sys
 
+from runtime.cli import options
+from runtime.cli.options import Option
 from runtime.errors import PyrunError
 
-# (flags, destination, kind, help); kind: "value", "multiple" (repeatable) or "flag"
 OPTIONS = [
-    (("-f", "--file"), "dockerfile", "value",
-     "Name of the Dockerfile (default: CONTEXT/Dockerfile)"),
-    (("-t", "--tag"), "tags", "multiple", "Name and optionally a tag (name:tag)"),
-    (("--build-arg",), "build_args", "multiple", "Set a build-time variable (KEY=VALUE)"),
-    (("--target",), "target", "value", "Build this stage"),
-    (("--no-cache",), "no_cache", "flag", "Do not use the build cache"),
-    (("--pull",), "pull", "flag", "Pull the FROM images even if present"),
-    (("-q", "--quiet"), "quiet", "flag", "Print only the image ID"),
-    (("--network",), "network", "value", "Network for RUN steps: bridge (default), host or none"),
+    Option(("-f", "--file"), "dockerfile", "value",
+           "Name of the Dockerfile (default: CONTEXT/Dockerfile)"),
+    Option(("-t", "--tag"), "tags", "multiple", "Name and optionally a tag (name:tag)"),
+    Option(("--build-arg",), "build_args", "multiple", "Set a build-time variable (KEY=VALUE)"),
+    Option(("--target",), "target", "value", "Build this stage"),
+    Option(("--no-cache",), "no_cache", "flag", "Do not use the build cache"),
+    Option(("--pull",), "pull", "flag", "Pull the FROM images even if present"),
+    Option(("-q", "--quiet"), "quiet", "flag", "Print only the image ID"),
+    Option(("--network",), "network", "value",
+           "Network for RUN steps: bridge (default), host or none", default="bridge"),
 ]
-DEFAULTS = {"dockerfile": None, "tags": (), "build_args": (), "target": None,
-            "no_cache": False, "pull": False, "quiet": False, "network": "bridge"}
-_BY_FLAG = {flag: (dest, kind) for flags, dest, kind, _ in OPTIONS for flag in flags}
 
 
 def parse(args: list[str]) -> dict | None:
     """The options and CONTEXT of `pyrun build ARGS`, or None where click should decide:
     help, an unknown or malformed option, a missing value, not exactly one CONTEXT."""
-    opts = {k: list(v) if isinstance(v, tuple) else v for k, v in DEFAULTS.items()}
-    context = []
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        i += 1
-        if not arg.startswith("-") or arg == "-":
-            context.append(arg)
-            continue
-        flag, eq, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
-        if flag not in _BY_FLAG:
-            return None  # --help, --, -qt..., -tNAME, a typo: click's to answer
-        dest, kind = _BY_FLAG[flag]
-        if kind == "flag":
-            if eq:
-                return None
-            opts[dest] = True
-            continue
-        if not eq:
-            if i >= len(args):
-                return None
-            value = args[i]
-            i += 1
-        if kind == "multiple":
-            opts[dest].append(value)
-        else:
-            opts[dest] = value
-    if len(context) != 1:
+    parsed = options.parse(OPTIONS, args)
+    if parsed is None or len(parsed[1]) != 1:
         return None
-    opts["context"] = context[0]
+    opts, (context,) = parsed
+    opts["context"] = context
     return opts
 
 

@@ -12,6 +12,7 @@ import click
 
 from runtime.cli.format import ago, emit_rows, truncate
 from runtime.errors import PyrunError
+from runtime.oci import binary as oci_binary
 
 
 def _store(ctx):
@@ -40,144 +41,21 @@ def container_group():
 RUN_SETTINGS = {"ignore_unknown_options": False, "allow_interspersed_args": False}
 
 
+def _run_options(f):
+    from runtime.cli.options import click_options
+    from runtime.cli.run import OPTIONS
+    f = click.argument("command", nargs=-1, type=click.UNPROCESSED)(f)
+    return click_options(OPTIONS)(click.argument("image")(f))
+
+
 @container_group.command("run", context_settings=RUN_SETTINGS)
-@click.option("-d", "--detach", is_flag=True, help="Run in the background, print the id")
-@click.option("--name", help="A name for the container")
-@click.option("-p", "--publish", multiple=True, help="[IP:][HOST:]CONTAINER[/PROTO]")
-@click.option("-P", "--publish-all", is_flag=True, help="Publish every EXPOSEd port")
-@click.option("--rm", "auto_remove", is_flag=True, help="Remove the container when it exits")
-@click.option("-e", "--env", multiple=True, help="KEY=VALUE (or KEY: taken from here)")
-@click.option("--env-file", multiple=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("-w", "--workdir")
-@click.option("-u", "--user")
-@click.option("-h", "--hostname")
-@click.option("--entrypoint")
-@click.option("-i", "--interactive", is_flag=True)
-@click.option("-t", "--tty", is_flag=True)
-@click.option("--network", default="bridge", help="bridge, none or host")
-@click.option("-m", "--memory")
-@click.option("--cpus", type=float)
-@click.option("--pids-limit", type=int)
-@click.option("-l", "--label", multiple=True)
-@click.option("--read-only", is_flag=True)
-@click.option("--stop-signal")
-@click.option("--stop-timeout", type=int)
-@click.option("-v", "--volume", "volumes", multiple=True, help="SOURCE:DEST[:ro] (a host path "
-              "or a volume name)")
-@click.option("--cap-add", multiple=True)
-@click.option("--cap-drop", multiple=True)
-@click.option("--privileged", is_flag=True)
-@click.option("--add-host", "add_hosts", multiple=True, help="HOST:IP in /etc/hosts")
-@click.option("--dns", multiple=True, help="A nameserver for /etc/resolv.conf")
-@click.option("--restart", default="no", help="no, on-failure[:N], always, unless-stopped")
-@click.option("--init", "use_init", is_flag=True, help="A tiny init as PID 1: forwards "
-              "signals, reaps zombies")
-@click.option("--pull", type=click.Choice(["always", "missing", "never"]), default="missing",
-              help="Pull the image first: always, when missing (default), or never")
-@click.argument("image")
-@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@_run_options
 @click.pass_context
-def run_cmd(ctx, detach, name, publish, publish_all, auto_remove, env, env_file, workdir, user,
-            hostname, entrypoint, interactive, tty, network, memory, cpus, pids_limit, label,
-            read_only, stop_signal, stop_timeout, volumes, cap_add, cap_drop, privileged,
-            add_hosts, dns, restart, use_init, pull, image, command):
+def run_cmd(ctx, **opts):
     """Create and run a container from an image."""
-    from runtime.image.store import ImageNotFound
-    store = _store(ctx)
-    cmod = _containers(store)
-    envs = []
-    for f in env_file:
-        with open(f) as fh:
-            envs += [line.strip() for line in fh if line.strip() and not line.startswith("#")]
-    for e in env:
-        envs.append(e if "=" in e else f"{e}={os.environ.get(e, '')}")
-    labels = dict(kv.partition("=")[::2] for kv in label)
-    if pull == "always":
-        from runtime.registry import client
-        client.ensure(store, image, pull, out=sys.stderr)
-    elif pull == "missing":
-        try:
-            store.resolve(image)
-        except ImageNotFound:
-            from runtime.registry import client  # only then: a start from images at hand
-            client.ensure(store, image, pull, out=sys.stderr)  # never needs it
-        except PyrunError:
-            pass  # a bad reference: create() reports it
-    try:
-        c = cmod.create(store, image, name=name, command=command,
-                        entrypoint=[entrypoint] if entrypoint else None, env=envs,
-                        publish=publish, publish_all=publish_all, workdir=workdir, user=user,
-                        hostname=hostname, network=network, auto_remove=auto_remove,
-                        memory=cmod.parse_memory(memory) if memory else None,
-                        pids_limit=pids_limit, labels=labels, interactive=interactive,
-                        tty=tty, read_only=read_only, stop_signal=stop_signal,
-                        stop_timeout=stop_timeout, cpus=cpus, volumes=volumes,
-                        cap_add=cap_add, cap_drop=cap_drop, privileged=privileged,
-                        add_hosts=add_hosts, dns=dns, restart=restart, init=use_init)
-    except ImageNotFound:
-        why = ("--pull never" if pull == "never" else "pyrun asks no registry about Docker "
-               "Hub names by itself: build, import or bootstrap it, or `pyrun pull` it")
-        raise PyrunError(f"Unable to find image '{image}' locally ({why})") from None
-    if ctx.info_name == "create":
-        click.echo(c.id)
-        return
-    if detach or c.data["HostConfig"]["RestartPolicy"]["Name"] != "no":
-        _start_detached(store, c)
-        if detach:
-            click.echo(c.id)
-            _warn_loopback_listeners(c)
-            return
-        sys.exit(_wait(c))
-    from runtime.engine import monitor
-    try:
-        code = monitor.supervise(store, c, attach=True,
-                                 stdin=None if interactive else subprocess.DEVNULL)
-    except PyrunError:
-        if auto_remove:
-            cmod.remove_files(c)
-        raise
-    sys.exit(code)
-
-
-def _start_detached(store, c) -> None:
-    """Start the container's own monitor process and wait until the container runs."""
-    r, w = os.pipe()
-    subprocess.Popen([sys.executable, "-m", "runtime.engine.monitor", store.root, c.id, str(w)],
-                     pass_fds=(w,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                     stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
-    os.close(w)
-    with os.fdopen(r) as f:
-        answer = f.readline().strip()
-    if answer != "ok":
-        msg = answer[len("error: "):] if answer.startswith("error: ") else \
-            "the container's monitor exited before the container started"
-        if c.data["HostConfig"].get("AutoRemove"):
-            from runtime.engine import containers as cmod
-            cmod.remove_files(c)
-        raise PyrunError(msg)
-
-
-def _warn_loopback_listeners(c) -> None:
-    """The commonest "published but refused": the program listens on 127.0.0.1 only."""
-    ports = {p["container_port"] for p in c.data["HostConfig"]["Ports"] if p["proto"] == "tcp"}
-    if not ports:
-        return
-    time.sleep(0.3)  # give the program a moment to bind
-    c.reload()
-    pid = c.state.get("Pid")
-    try:
-        with open(f"/proc/{pid}/net/tcp") as f:
-            rows = [line.split() for line in f.readlines()[1:]]
-    except OSError:
-        return
-    for row in rows:
-        local, st = row[1], row[3]
-        if st != "0A":  # LISTEN
-            continue
-        addr, port = local.split(":")
-        if int(port, 16) in ports and addr == "0100007F":
-            click.echo(f"WARNING: the process in the container listens on 127.0.0.1:"
-                       f"{int(port, 16)} only; a published port cannot reach it", err=True)
+    from runtime.cli.run import run
+    sys.exit(run(root=ctx.obj.get("root") if ctx.obj else None,
+                 create_only=ctx.info_name == "create", **opts))
 
 
 @container_group.command("ls")
@@ -226,7 +104,7 @@ def _matches(c, status: str, filters) -> bool:
 
 def _signal_container(store, c, sig: str) -> None:
     from runtime.engine import containers as cmod
-    subprocess.run([cmod._oci(), "--root", cmod.OCI_ROOT, "kill", c.id, sig],
+    subprocess.run([oci_binary(), "--root", cmod.OCI_ROOT, "kill", c.id, sig],
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -248,19 +126,6 @@ def _mark_stopped_by_user(c) -> None:
     c.reload()
     c.state["StoppedByUser"] = True
     c.save()
-
-
-def _wait(c) -> int:
-    while True:
-        try:
-            c.reload()
-        except FileNotFoundError:
-            return 0
-        if not c.running and c.state.get("Status") != "created":
-            policy = c.data["HostConfig"].get("RestartPolicy", {}).get("Name", "no")
-            if policy == "no" or c.state.get("StoppedByUser") or not c.monitor_alive():
-                return c.state.get("ExitCode", 0)
-        time.sleep(0.1)
 
 
 def stop_container(store, c, timeout: int | None = None) -> None:
@@ -325,7 +190,7 @@ def rm_cmd(ctx, containers, force):
             cmod.teardown(c)
             cmod.remove_files(c)
         click.echo(ref)
-    cmod.after_last(store)
+    cmod.after_last()
 
 
 @container_group.command("logs")
@@ -389,7 +254,7 @@ def exec_cmd(ctx, interactive, tty, detach, env, user, workdir, container, comma
     store, cmod, c = _find(ctx, container)
     if not c.running:
         raise PyrunError(f"Container {c.id} is not running")
-    argv = [cmod._oci(), "--root", cmod.OCI_ROOT, "exec"]
+    argv = [oci_binary(), "--root", cmod.OCI_ROOT, "exec"]
     for e in env:
         argv += ["--env", e]
     if user:
@@ -443,7 +308,8 @@ def _start(store, c) -> None:
     """(Re)start a stopped container: a user's earlier stop no longer holds."""
     c.state["StoppedByUser"] = False
     c.save()
-    _start_detached(store, c)
+    from runtime.cli.run import start_detached
+    start_detached(store, c)
 
 
 @container_group.command("start")
@@ -482,10 +348,11 @@ def restart_cmd(ctx, containers, timeout):
 @click.pass_context
 def wait_cmd(ctx, containers):
     """Block until containers stop; print their exit codes."""
+    from runtime.cli.run import wait
     store = _store(ctx)
     cmod = _containers(store)
     for ref in containers:
-        click.echo(_wait(cmod.find(store, ref)))
+        click.echo(wait(cmod.find(store, ref)))
 
 
 @container_group.command("top")
@@ -496,7 +363,7 @@ def top_cmd(ctx, container):
     store, cmod, c = _find(ctx, container)
     if not c.running:
         raise PyrunError(f"Container {c.id} is not running")
-    p = subprocess.run([cmod._oci(), "--root", cmod.OCI_ROOT, "ps", c.id],
+    p = subprocess.run([oci_binary(), "--root", cmod.OCI_ROOT, "ps", c.id],
                        capture_output=True, text=True)
     click.echo(p.stdout, nl=False)
 

@@ -23,15 +23,10 @@ def image_group():
 
 
 def build_options(f):
-    """The click side of runtime/cli/build.py's OPTIONS."""
-    from runtime.cli.build import DEFAULTS, OPTIONS
-    for flags, dest, kind, text in reversed(OPTIONS):
-        if kind == "flag":
-            f = click.option(*flags, dest, is_flag=True, help=text)(f)
-        else:
-            f = click.option(*flags, dest, multiple=kind == "multiple", help=text,
-                             default=DEFAULTS[dest])(f)
-    return click.argument("context")(f)
+    """The click side of runtime/cli/build.py's OPTIONS, and its CONTEXT."""
+    from runtime.cli.build import OPTIONS
+    from runtime.cli.options import click_options
+    return click_options(OPTIONS)(click.argument("context")(f))
 
 
 @image_group.command("build")

@@ -15,12 +15,10 @@ container whose monitor died is found and cleaned up by the next pyrun command (
 
 from __future__ import annotations
 
-import json
 import os
-import random
-import shutil
 import time
 
+from runtime import jsonfast as json
 from runtime.errors import PyrunError
 from runtime.image.store import Store, now_rfc3339
 
@@ -83,12 +81,12 @@ class Container:
     def save(self) -> None:
         tmp = self.path(f"container.json.{os.getpid()}")
         with open(tmp, "w") as f:
-            json.dump(self.data, f, indent=1)
+            f.write(json.dumps(self.data))
         os.rename(tmp, self.path("container.json"))
 
     def reload(self) -> "Container":
         with open(self.path("container.json")) as f:
-            self.data = json.load(f)
+            self.data = json.loads(f.read())
         return self
 
     # ---- status, read off the processes, not just the file
@@ -124,7 +122,7 @@ class Container:
 
 def load(store: Store, cid: str) -> Container:
     with open(os.path.join(root_dir(store), cid, "container.json")) as f:
-        return Container(store, json.load(f))
+        return Container(store, json.loads(f.read()))
 
 
 def all_containers(store: Store) -> list[Container]:
@@ -197,11 +195,12 @@ def release_name(store: Store, name: str, cid: str) -> None:
 
 def generate_name(store: Store, cid: str) -> str:
     """A free adjective_name, reserved for cid."""
-    rnd = random.Random()
+    def pick(words):
+        return words[int.from_bytes(os.urandom(4), "little") % len(words)]
     for i in range(200):
-        name = f"{rnd.choice(ADJECTIVES)}_{rnd.choice(NAMES)}"
+        name = f"{pick(ADJECTIVES)}_{pick(NAMES)}"
         if i >= 100:
-            name += str(rnd.randint(1, 999))
+            name += str(1 + int.from_bytes(os.urandom(4), "little") % 999)
         if reserve_name(store, name, cid) is None:
             return name
     raise ContainerError("could not find a free container name")
@@ -350,7 +349,7 @@ def create(store: Store, image_ref: str, *, name=None, command=(), entrypoint=No
     else:
         owner = reserve_name(store, name, cid)
         if owner is not None:
-            shutil.rmtree(c.dir, ignore_errors=True)
+            os.rmdir(c.dir)
             raise ContainerError(f'Conflict. The container name "/{name}" is already in use '
                                  f'by container "{owner}". You have to remove (or rename) '
                                  "that container to be able to reuse that name.")
@@ -517,7 +516,7 @@ def prepare(c: Container) -> str:
     if hc.get("ReadonlyRootfs"):
         oci["root"]["readonly"] = True
     with open(c.path("bundle", "config.json"), "w") as f:
-        json.dump(oci, f)
+        f.write(json.dumps(oci))
     return c.path("bundle")
 
 
@@ -559,10 +558,11 @@ def teardown(c: Container) -> None:
     ns = c.data.get("NetworkSettings") or {}
     if c.data["HostConfig"]["NetworkMode"] == "bridge":
         from runtime.net import bridge, ports as portsmod
-        try:
-            portsmod.unpublish(c.id)
-        except PyrunError:
-            pass
+        if c.data["HostConfig"]["Ports"]:
+            try:
+                portsmod.unpublish(c.id)
+            except PyrunError:
+                pass
         bridge.detach({"veth": ns.get("Veth") or bridge.veth_name(c.id),
                        "ip": ns.get("IPAddress")})
     if ns.get("Netns") or c.data["HostConfig"]["NetworkMode"] in ("bridge", "none"):
@@ -576,16 +576,11 @@ def teardown(c: Container) -> None:
         pass  # not created, or already deleted
 
 
-def after_last(store: Store) -> None:
-    """When no container is running any more, remove the bridge and our nft table."""
-    if any(c.running for c in all_containers(store)):
-        return
-    from runtime.net import bridge, ports as portsmod
-    try:
-        portsmod.remove_table_if_unused()
-    except PyrunError:
-        pass
-    bridge.remove_bridge_if_unused()
+def after_last() -> None:
+    """After a container's teardown: when it was the last on the bridge, the bridge and the
+    NAT table go too, in the background (see remove_shared_if_unused)."""
+    from runtime.net import bridge
+    bridge.remove_shared_if_unused()
 
 
 def refresh(store: Store) -> None:
@@ -602,16 +597,16 @@ def refresh(store: Store) -> None:
             c.save()
             if c.data["HostConfig"].get("AutoRemove"):
                 remove_files(c)
-    after_last(store)
+            after_last()
 
 
 def remove_files(c: Container) -> None:
     from runtime.engine import bundle as bundlemod
+    from runtime.oci.state import remove_dir
     bundlemod.unmount(c.path("rootfs"))
-    shutil.rmtree(c.dir, ignore_errors=True)
+    try:
+        remove_dir(c.dir)
+    except OSError:
+        pass  # as much as can go; the record is gone with container.json or not at all
     release_name(c.store, c.name, c.id)
 
-
-def _oci() -> str:
-    from runtime.builder.builder import _oci_binary
-    return _oci_binary()

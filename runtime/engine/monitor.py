@@ -12,15 +12,15 @@ which writes "ok\\n" or "error: ...\\n" to NOTIFY_FD once the container runs (or
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
 import time
 
+from runtime import jsonfast as json
 from runtime.engine import containers as cmod
 from runtime.errors import PyrunError
 from runtime.image.store import Store, now_rfc3339
+from runtime.oci import binary as oci_binary
 
 
 def _log_line(fd: int, stream: str, data: bytes) -> None:
@@ -38,13 +38,13 @@ def _start_time(pid: int) -> int:
 def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None,
               stdin=None, resident=False) -> int:
     """Run the container to its end; returns its exit code (125 if pyrun failed).
+    stdin: the fd the container reads (-i: ours), or None for /dev/null.
     resident=True (a detached container's own monitor process): once the container runs,
     exec the small pump (runtime/engine/pump.py) instead of returning."""
     from runtime.linux import capabilities
     capabilities.set_subreaper()
     c.state.update({"MonitorPid": os.getpid(), "MonitorStart": _start_time(os.getpid())})
     c.save()
-    oci = cmod._oci()
     log_fd = os.open(c.path("container.log"), os.O_WRONLY | os.O_APPEND | os.O_CREAT |
                      os.O_CLOEXEC, 0o640)
     out_r, out_w = os.pipe()
@@ -57,18 +57,19 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
         try:
             bundle = cmod.prepare(c)
             oci_log = c.path("oci.log")
-            base = [oci, "--root", cmod.OCI_ROOT, "--log", oci_log, "--log-format", "json"]
+            base = [oci_binary(), "--root", cmod.OCI_ROOT, "--log", oci_log, "--log-format", "json"]
             if tty and attach:
                 # In the foreground pyrun-oci relays the terminal itself (as runc run does).
                 c.state.update({"Status": "running", "StartedAt": now_rfc3339()})
                 c.save()
+                import subprocess
                 code = subprocess.run(base + ["run", "--bundle", bundle, "--pid-file",
                                               c.path("pid"), c.id]).returncode
                 c.state.update({"Status": "exited", "ExitCode": code,
                                 "FinishedAt": now_rfc3339()})
                 c.save()
                 cmod.teardown(c)
-                cmod.after_last(store)
+                cmod.after_last()
                 if c.data["HostConfig"].get("AutoRemove"):
                     cmod.remove_files(c)
                 return code
@@ -78,7 +79,9 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
                 os.makedirs("/run/pyrun", exist_ok=True)
                 console = _ConsoleReceiver(f"/run/pyrun/console-{c.id[:12]}.sock")
                 console_path = console.path
+            from runtime.linux import cgroups
             from runtime.oci import create as ocicreate
+            cgroups.finish_warm_up()  # no thread may live across the fork
             creating = _OciChild(
                 lambda: ocicreate.create(cmod.OCI_ROOT, c.id, bundle, pid_file=c.path("pid"),
                                          console_socket=console_path),
@@ -99,7 +102,7 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
             c.state.update({"Status": "exited", "ExitCode": getattr(e, "exit_code", 125) or 125,
                             "Error": msg, "FinishedAt": now_rfc3339()})
             c.save()
-            cmod.after_last(store)
+            cmod.after_last()
             if notify:
                 notify(f"error: {msg}")
             raise
@@ -148,7 +151,7 @@ def finish(store: Store, c: cmod.Container, code: int) -> None:
     c.state.update({"Status": "exited", "ExitCode": code, "FinishedAt": now_rfc3339(),
                     "Pid": 0})
     c.save()
-    cmod.after_last(store)
+    cmod.after_last()
     if c.data["HostConfig"].get("AutoRemove"):
         cmod.remove_files(c)
 
@@ -166,7 +169,7 @@ class _OciChild:
             try:
                 devnull = os.open(os.devnull, os.O_RDWR)
                 for target, fd in zip((0, 1, 2), stdio):
-                    os.dup2(devnull if fd is None or fd == subprocess.DEVNULL else fd, target)
+                    os.dup2(devnull if fd is None else fd, target)
                 from runtime.oci import log
                 log.configure(log_path, "json")
                 try:
@@ -253,6 +256,8 @@ def main(argv: list[str]) -> int:
         finish(store, c, code)
         return _restart_loop(store, c, code)
     root, cid, notify_fd = argv[0], argv[1], int(argv[2])
+    from runtime.linux import cgroups
+    cgroups.start_warm_up()  # a kernel grace period passes while we prepare (see there)
     store = Store(root)
     c = cmod.load(store, cid)
     sent = []

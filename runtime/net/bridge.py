@@ -3,14 +3,14 @@
     attach(container_id, netns_path) -> Attachment(ip, gateway, veth)
     detach(attachment)
 
-Links, addresses and routes go through pyroute2 (netlink). Named network namespaces live at
-/run/pyrun/netns/<name> (a bind mount of the namespace file, like `ip netns`), so the OCI
-config joins them by path and the engine can set them up before the container starts.
+Links, addresses and routes go through rtnetlink (runtime/net/netlink.py). Named network
+namespaces live at /run/pyrun/netns/<name> (a bind mount of the namespace file, like
+`ip netns`), so the OCI config joins them by path and the engine can set them up before the
+container starts.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import os
 
 from runtime.errors import PyrunError
@@ -44,7 +44,9 @@ class network_lock:
         os.close(self.fd)
 
 
-def subnet() -> ipaddress.IPv4Network:
+def subnet():
+    """The bridge's IPv4Network (PYRUN_SUBNET, else 10.89.0.0/24)."""
+    import ipaddress
     return ipaddress.ip_network(os.environ.get("PYRUN_SUBNET", DEFAULT_SUBNET))
 
 
@@ -55,39 +57,27 @@ def netns_path(name: str) -> str:
 
 
 def create_netns(name: str) -> str:
-    """A new network namespace, pinned by a bind mount at /run/pyrun/netns/<name>.
-
-    A child unshares it and waits; we bind-mount its /proc/PID/ns/net, then let it exit."""
+    """A new network namespace with loopback up, pinned by a bind mount at
+    /run/pyrun/netns/<name>. Made by this thread (unshare, then setns back home): no child
+    process to start and wait for."""
+    from runtime.net.netlink import Route
     os.makedirs(NETNS_DIR, 0o755, exist_ok=True)
     path = netns_path(name)
     os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o444))
-    ready_r, ready_w = os.pipe()
-    done_r, done_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            os.close(ready_r)
-            os.close(done_w)
-            sc.unshare(sc.CLONE_NEWNET)
-            os.write(ready_w, b"1")
-            os.read(done_r, 1)  # returns when the parent closes its end
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(ready_w)
-    os.close(done_r)
+    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     try:
-        if os.read(ready_r, 1) != b"1":
-            raise NetworkError("could not create a network namespace")
-        sc.mount(f"/proc/{pid}/ns/net", path, None, sc.MS_BIND)
+        sc.unshare(sc.CLONE_NEWNET)
+        try:
+            sc.mount("/proc/thread-self/ns/net", path, None, sc.MS_BIND)
+            with Route() as nl:  # opened in the new namespace
+                nl.set_link(nl.index("lo"), up=True)
+        finally:
+            sc.setns(home, sc.CLONE_NEWNET)
     except BaseException:
-        os.unlink(path)
+        delete_netns(name)
         raise
     finally:
-        os.close(ready_r)
-        os.close(done_w)
-        os.waitpid(pid, 0)
+        os.close(home)
     return path
 
 
@@ -155,32 +145,22 @@ def reclaim() -> None:
 
 # ---- links ------------------------------------------------------------------------------------
 
-def _ipr(**kw):
-    from pyroute2 import IPRoute  # ~190 ms: only on the way to a networked container
-    return IPRoute(**kw)
-
-
 def ensure_bridge() -> str:
-    """pyrun0 with the gateway address, up; forwarding on; localhost DNAT allowed on it."""
+    """pyrun0 with the gateway address, up; forwarding on; localhost DNAT allowed on it.
+    Under network_lock()."""
+    from runtime.net.netlink import Route
     net = subnet()
     gateway = str(next(net.hosts()))
-    with _ipr() as ipr:
-        found = ipr.link_lookup(ifname=BRIDGE)
-        if not found:
+    with Route() as nl:
+        if not nl.exists(BRIDGE):
             try:
-                ipr.link("add", ifname=BRIDGE, kind="bridge")
-            except Exception as e:  # noqa: BLE001 - a concurrent run made it first
-                if not ipr.link_lookup(ifname=BRIDGE):
-                    raise NetworkError(f"cannot create bridge {BRIDGE}: {e}") from None
-            found = ipr.link_lookup(ifname=BRIDGE)
-        idx = found[0]
-        addrs = [a.get_attr("IFA_ADDRESS") for a in ipr.get_addr(index=idx, family=2)]
-        if gateway not in addrs:
-            try:
-                ipr.addr("add", index=idx, address=gateway, prefixlen=net.prefixlen)
-            except Exception:  # noqa: BLE001 - added concurrently
-                pass
-        ipr.link("set", index=idx, state="up")
+                nl.add_bridge(BRIDGE)
+            except OSError as e:
+                raise NetworkError(f"cannot create bridge {BRIDGE}: {e.strerror}") from None
+        idx = nl.index(BRIDGE)
+        if gateway not in nl.addresses(idx):
+            nl.add_address(idx, gateway, net.prefixlen)
+        nl.set_link(idx, up=True)
     _sysctl("net/ipv4/ip_forward", "1")
     # 127.0.0.1:PORT is DNATed to the container: the kernel must route a loopback source.
     _sysctl(f"net/ipv4/conf/{BRIDGE}/route_localnet", "1")
@@ -204,69 +184,55 @@ def veth_name(container_id: str) -> str:
 
 
 def attach(container_id: str, netns: str) -> dict:
-    """Wire a container's network namespace to the bridge: veth pair, address, route."""
+    """Wire a container's network namespace to the bridge: a veth pair whose inner end is
+    eth0 (the MAC made of the address), the address, the default route via the bridge."""
+    from runtime.net.netlink import Route, mac_for
     with network_lock():
         ensure_bridge()
         ip, gateway, prefix = lease(container_id)
     host_if = veth_name(container_id)
-    peer = "pyruntmp" + container_id[:7]
+    mac = mac_for(ip)
+    fd = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        with _ipr() as ipr:
-            ipr.link("add", ifname=host_if, kind="veth", peer=peer)
-            host_idx = ipr.link_lookup(ifname=host_if)[0]
-            bridge_idx = ipr.link_lookup(ifname=BRIDGE)[0]
-            ipr.link("set", index=host_idx, master=bridge_idx, state="up")
-            peer_idx = ipr.link_lookup(ifname=peer)[0]
-            fd = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
+        with Route() as nl:
+            bridge_idx = nl.index(BRIDGE)
             try:
-                ipr.link("set", index=peer_idx, net_ns_fd=fd)
-            finally:
-                os.close(fd)
-        with _ipr(netns=netns) as ns:
-            lo = ns.link_lookup(ifname="lo")[0]
-            ns.link("set", index=lo, state="up")
-            idx = ns.link_lookup(ifname=peer)[0]
-            ns.link("set", index=idx, ifname="eth0")
-            ns.addr("add", index=idx, address=ip, prefixlen=prefix)
-            ns.link("set", index=idx, state="up")
-            ns.route("add", dst="0.0.0.0/0", gateway=gateway)
-    except Exception as e:  # noqa: BLE001
+                nl.add_veth(host_if, "eth0", peer_netns_fd=fd, peer_mac=mac, master=bridge_idx)
+            except FileExistsError:
+                # the last run of this container left it (its namespace not yet reaped)
+                nl.delete_link(nl.index(host_if))
+                nl.add_veth(host_if, "eth0", peer_netns_fd=fd, peer_mac=mac, master=bridge_idx)
+            nl.set_link(nl.index(host_if), up=True)
+        with Route(netns_fd=fd) as ns:
+            idx = ns.index("eth0")
+            ns.add_address(idx, ip, prefix)
+            ns.set_link(idx, up=True)
+            ns.add_default_route(gateway)  # after up: the gateway must be reachable
+    except OSError as e:
         release(ip)
         _delete_link(host_if)
-        raise NetworkError(f"network setup for {container_id[:12]}: {e}") from None
-    return {"ip": ip, "gateway": gateway, "prefix": prefix, "veth": host_if,
-            "mac": _mac(netns)}
-
-
-def _mac(netns: str) -> str:
-    try:
-        with _ipr(netns=netns) as ns:
-            link = ns.get_links(ns.link_lookup(ifname="eth0")[0])[0]
-            return link.get_attr("IFLA_ADDRESS") or ""
-    except Exception:  # noqa: BLE001
-        return ""
+        raise NetworkError(f"network setup for {container_id[:12]}: {e.strerror or e}") \
+            from None
+    finally:
+        os.close(fd)
+    return {"ip": ip, "gateway": gateway, "prefix": prefix, "veth": host_if, "mac": mac}
 
 
 def _delete_link(name: str) -> None:
-    if not os.path.exists(f"/sys/class/net/{name}"):
-        return  # nothing to delete, and no pyroute2 import (~90 ms) to find that out
+    from runtime.net.netlink import Route
     try:
-        with _ipr() as ipr:
-            found = ipr.link_lookup(ifname=name)
-            if found:
-                ipr.link("del", index=found[0])
-    except Exception:  # noqa: BLE001 - already gone
-        pass
+        with Route() as nl:
+            nl.delete_link(nl.index(name))
+    except OSError:
+        pass  # already gone
 
 
 def detach(net: dict | None) -> None:
-    """Undo attach (safe to repeat): the veth (its peer goes with it), the lease."""
-    if not net:
-        return
-    with network_lock():
-        if net.get("veth"):
-            _delete_link(net["veth"])
-        if net.get("ip"):
+    """Undo attach (safe to repeat): the address goes back to the pool. The veth pair is not
+    deleted here: the kernel destroys both ends with the namespace (delete_netns), in the
+    background, where a deletion now would wait ~15 ms for its grace periods."""
+    if net and net.get("ip"):
+        with network_lock():
             release(net["ip"])
 
 
@@ -278,11 +244,42 @@ def leases_in_use() -> bool:
         return False
 
 
-def remove_bridge_if_unused() -> None:
-    """The bridge goes when no container uses it (so nothing stays behind after the last)."""
+# Seconds a removal of the shared pieces waits in the background (see remove_shared_if_unused).
+LINGER = 0.5
+
+
+def remove_shared_if_unused() -> None:
+    """The bridge and the NAT table go when no container (nor build step) holds an address,
+    so that nothing of pyrun stays on the host after its last container.
+
+    Each deletion waits for the kernel's grace periods (the bridge ~40 ms, the table ~15),
+    so a detached child does it, LINGER seconds later: a foreground `run` ends without
+    paying for it, and runs (or build steps) in a row keep the bridge."""
+    from runtime.net import ports
+    if not (os.path.exists(f"/sys/class/net/{BRIDGE}") or os.path.exists(ports.MARK)):
+        return  # nothing to remove: no lock, no fork (every --network none run)
+    if os.fork() != 0:
+        return
+    try:  # the child: our caller's pipes and locks are not ours to hold
+        os.setsid()
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        os.closerange(3, 1 << 16)
+        import time
+        time.sleep(LINGER)
+        _remove_shared()
+    finally:
+        os._exit(0)
+
+
+def _remove_shared() -> None:
+    from runtime.net import ports
     with network_lock():
-        if not leases_in_use():
-            _delete_link(BRIDGE)
+        if leases_in_use():
+            return
+        ports.remove_table_if_unused()
+        _delete_link(BRIDGE)
 
 
 class Attached:
@@ -308,12 +305,7 @@ class Attached:
         return self
 
     def __exit__(self, *exc) -> None:
-        from runtime.net import ports
         detach(self.net)
         if self.path:
             delete_netns(self.name)
-        try:
-            ports.remove_table_if_unused()
-        except PyrunError:
-            pass
-        remove_bridge_if_unused()
+        remove_shared_if_unused()

@@ -15,15 +15,15 @@ changed; `nft` gets our table's commands only.
 
 from __future__ import annotations
 
-import json
-import shutil
-import socket
-import subprocess
+import os
 
 from runtime.errors import PyrunError
 from runtime.net.bridge import BRIDGE, subnet
 
 TABLE = "pyrun"
+# Exists from the moment pyrun's table is complete until it is deleted (/run: not past a
+# reboot, as the table). It spares each start a look at the ruleset (an `nft` run).
+MARK = "/run/pyrun/nft-table"
 
 
 class PortError(PyrunError):
@@ -31,6 +31,8 @@ class PortError(PyrunError):
 
 
 def _nft(script: str) -> str:
+    import shutil
+    import subprocess
     nft = shutil.which("nft")
     if nft is None:
         raise PortError("nft not found: install Debian's nftables package (scripts/setup)")
@@ -41,6 +43,8 @@ def _nft(script: str) -> str:
 
 
 def _nft_json(args: list[str]) -> dict:
+    import json
+    import subprocess
     p = subprocess.run(["nft", "-j", *args], capture_output=True, text=True)
     if p.returncode != 0:
         return {}
@@ -54,23 +58,34 @@ def ensure_table() -> None:
 
 
 def _ensure_table() -> None:
+    """Our table, its chains and NAT rules; under network_lock(). Made in one transaction
+    where none is (an `nft` run of ~3 ms; a transaction that deletes anything waits ~15 ms
+    for the kernel's grace periods, so nothing is rewritten)."""
+    if os.path.exists(MARK):
+        return
     net = subnet()
-    # "add" is idempotent: an existing table and chains are left as they are.
-    _nft(f"""
-add table ip {TABLE}
+    chains = f"""
 add chain ip {TABLE} publish
 add chain ip {TABLE} prerouting {{ type nat hook prerouting priority dstnat; policy accept; }}
 add chain ip {TABLE} output {{ type nat hook output priority -100; policy accept; }}
 add chain ip {TABLE} postrouting {{ type nat hook postrouting priority srcnat; policy accept; }}
-""")
-    if not _rules(TABLE, "prerouting"):
-        _nft(f"""
+"""
+    rules = f"""
 add rule ip {TABLE} prerouting fib daddr type local jump publish
 add rule ip {TABLE} output fib daddr type local jump publish
 add rule ip {TABLE} postrouting ip saddr {net} oifname != "{BRIDGE}" masquerade
 add rule ip {TABLE} postrouting ip saddr 127.0.0.0/8 oifname "{BRIDGE}" masquerade
 add rule ip {TABLE} postrouting ip saddr {net} ip daddr {net} ct status dnat masquerade
-""")
+"""
+    try:
+        _nft(f"create table ip {TABLE}\n" + chains + rules)  # fails if the table exists
+    except PortError:
+        # A table without the mark: a crash before it was written. Complete what is missing.
+        _nft(f"add table ip {TABLE}\n" + chains)
+        if not _rules(TABLE, "prerouting"):
+            _nft(rules)
+    os.makedirs(os.path.dirname(MARK), exist_ok=True)
+    open(MARK, "w").close()
 
 
 def _rules(table: str, chain: str) -> list[dict]:
@@ -81,6 +96,7 @@ def _rules(table: str, chain: str) -> list[dict]:
 def port_free(host_port: int, proto: str = "tcp", host_ip: str = "0.0.0.0") -> bool:
     """Is anything listening on (or bound to) the host port? A published port answers
     for every local address, so the check binds the wildcard address."""
+    import socket
     kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
     s = socket.socket(socket.AF_INET, kind)
     try:
@@ -93,6 +109,7 @@ def port_free(host_port: int, proto: str = "tcp", host_ip: str = "0.0.0.0") -> b
 
 
 def free_port(proto: str = "tcp") -> int:
+    import socket
     kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
     s = socket.socket(socket.AF_INET, kind)
     try:
@@ -139,10 +156,13 @@ def published_ports() -> list[tuple[str, int]]:
 
 
 def remove_table_if_unused() -> None:
-    """The table goes with the last bridged container (no lease left, no rule left)."""
-    from runtime.net.bridge import leases_in_use, network_lock
-    with network_lock():
-        if leases_in_use():
-            return
-        if _nft_json(["list", "table", "ip", TABLE]) and not _rules(TABLE, "publish"):
-            _nft(f"delete table ip {TABLE}\n")
+    """The table goes with the last bridged container (no lease left); under
+    network_lock()."""
+    from runtime.net.bridge import leases_in_use
+    if leases_in_use() or not os.path.exists(MARK):
+        return
+    try:
+        _nft(f"delete table ip {TABLE}\n")
+    except PortError:
+        pass  # already gone
+    os.unlink(MARK)

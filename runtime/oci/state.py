@@ -131,21 +131,24 @@ def rfc3339(ts: float | None = None) -> str:
 
 
 def remove_dir(path: str) -> None:
-    """Remove a state dir (flat: state.json, maybe start.sock) without shutil's 2 ms import."""
+    """Remove a directory tree without shutil (its import is 2 ms: bz2, lzma, fnmatch).
+    Symlinks are removed, never followed; what vanishes meanwhile is no error."""
     try:
-        names = os.listdir(path)
+        entries = list(os.scandir(path))
     except FileNotFoundError:
         return
-    for name in names:
+    except NotADirectoryError:
+        entries = None
+    for entry in entries or ():
         try:
-            os.unlink(os.path.join(path, name))
-        except IsADirectoryError:
-            import shutil
-            shutil.rmtree(os.path.join(path, name), ignore_errors=True)
+            if entry.is_dir(follow_symlinks=False):
+                remove_dir(entry.path)
+            else:
+                os.unlink(entry.path)
         except FileNotFoundError:
             pass
     try:
-        os.rmdir(path)
+        os.rmdir(path) if entries is not None else os.unlink(path)
     except FileNotFoundError:
         pass
 

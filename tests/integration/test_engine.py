@@ -40,6 +40,19 @@ def leftovers() -> dict:
 NOTHING = {"links": [], "tables": [], "mounts": [], "netns": [], "leases": [], "monitors": []}
 
 
+def settled(*keys: str, timeout: float = 10) -> dict:
+    """leftovers() once those keys (all, if none named) are empty, or at the deadline. Some
+    goes in the background: a veth with its namespace (the kernel), the bridge and the NAT
+    table after the last container (a child of pyrun's, bridge.LINGER seconds later)."""
+    keys = keys or tuple(NOTHING)
+    deadline = time.monotonic() + timeout
+    while True:
+        left = leftovers()
+        if all(not left[k] for k in keys) or time.monotonic() > deadline:
+            return left
+        time.sleep(0.1)
+
+
 @pytest.fixture
 def engine(pyrun, busybox):  # noqa: F811
     """pyrun with a busybox image; every container removed afterwards, nothing left."""
@@ -47,10 +60,7 @@ def engine(pyrun, busybox):  # noqa: F811
     ids = pyrun("ls", "-aq", check=False).stdout.split()
     if ids:
         pyrun("rm", "-f", *ids, check=False)
-    deadline = time.monotonic() + 10
-    while leftovers() != NOTHING and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert leftovers() == NOTHING
+    assert settled() == NOTHING
 
 
 def http_get(url: str, timeout: float = 5.0) -> str:
@@ -77,6 +87,13 @@ def test_foreground_run_streams_output_and_exit_code(engine):
     assert p.returncode == 3
     assert p.stdout == "out\n" and "err\n" in p.stderr
     assert engine("ls", "-aq").stdout == ""  # --rm removed it
+
+
+def test_stdin_reaches_the_container_with_i_only(engine):
+    p = engine("run", "--rm", "-i", "--network", "none", "busybox", "cat", input="to cat\n")
+    assert p.stdout == "to cat\n"
+    p = engine("run", "--rm", "--network", "none", "busybox", "cat", input="not read\n")
+    assert p.stdout == ""  # without -i, stdin is /dev/null, as Docker's
 
 
 def test_env_workdir_user_hostname_and_entrypoint(engine):
@@ -144,8 +161,12 @@ def test_port_in_use_by_another_program_is_refused(engine):
 def test_containers_reach_each_other_and_the_hairpin(engine):
     port = free_port()
     engine("run", "-d", "--name", "pyrun-t-a", "-p", f"{port}:80", "busybox", *HTTPD)
-    ip = json.loads(engine("container", "inspect", "pyrun-t-a").stdout)[0][
-        "NetworkSettings"]["IPAddress"]
+    net = json.loads(engine("container", "inspect", "pyrun-t-a").stdout)[0]["NetworkSettings"]
+    ip = net["IPAddress"]
+    # the MAC is made of the address (as Docker's): one handed out again brings the same MAC
+    mac = "02:70:" + ":".join(f"{int(b):02x}" for b in ip.split("."))
+    assert net["MacAddress"] == mac
+    assert engine("exec", "pyrun-t-a", "cat", "/sys/class/net/eth0/address").stdout == mac + "\n"
     p = engine("run", "--rm", "busybox", "wget", "-q", "-O", "-", f"http://{ip}/")
     assert p.stdout.startswith("hello from ")
     p = engine("run", "--rm", "busybox", "wget", "-q", "-O", "-", f"http://{host_ip()}:{port}/")
@@ -156,6 +177,10 @@ def test_network_none_and_host(engine):
     p = engine("run", "--rm", "--network", "none", "busybox", "ip", "-o", "link")
     names = [line.split(": ")[1] for line in p.stdout.splitlines()]
     assert names == ["lo"]
+    assert "<LOOPBACK,UP,LOWER_UP>" in p.stdout  # up, as Docker's: 127.0.0.1 works inside
+    p = engine("run", "--rm", "--network", "none", "busybox", "sh", "-c",
+               "httpd -p 127.0.0.1:8000 -h /etc && wget -q -O - http://127.0.0.1:8000/hostname")
+    assert p.stdout.strip() and len(p.stdout.strip()) == 12  # the container's own hostname
     p = engine("run", "--rm", "--network", "host", "busybox", "readlink", "/proc/self/ns/net")
     assert p.stdout.strip() == os.readlink("/proc/self/ns/net")
 
@@ -209,7 +234,8 @@ def test_killed_monitor_is_repaired_by_the_next_command(engine):
     time.sleep(0.2)
     row = engine("ls", "-a").stdout.splitlines()[1]
     assert row.startswith(cid[:12]) and "Exited" in row
-    assert leftovers()["links"] == [] and leftovers()["netns"] == []
+    assert leftovers()["netns"] == [] and leftovers()["leases"] == []
+    assert settled("links")["links"] == []
     engine("rm", cid)
 
 
@@ -331,7 +357,8 @@ def test_monitor_killed_during_setup_is_repaired(engine):
     assert leftovers()["links"] != []  # the veth of the half-made container
     row = engine("ls", "-a").stdout.splitlines()[1]
     assert row.startswith(c.id[:12]) and "Exited" in row
-    assert leftovers()["links"] == [] and leftovers()["netns"] == []
+    assert leftovers()["netns"] == [] and leftovers()["leases"] == []
+    assert settled("links")["links"] == []
 
 
 def test_udp_port_is_published(engine):

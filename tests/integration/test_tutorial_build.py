@@ -68,7 +68,7 @@ def test_tutorial_build_history_and_cached_rebuild(debian_store):
 
 def test_tutorial_run_publish_curl_ls_stop_rm(debian_store):
     from tests.conftest import free_port
-    from tests.integration.test_engine import NOTHING, http_get, leftovers
+    from tests.integration.test_engine import NOTHING, http_get, settled
     ctx = str(PROJECT / "examples" / "custom-nginx")
     built = debian_store("build", "--tag", "custom-nginx:packaged", ctx).stdout
     short_id = built.splitlines()[-2].split()[-1]
@@ -95,4 +95,4 @@ def test_tutorial_run_publish_curl_ls_stop_rm(debian_store):
         if ids:
             debian_store("rm", "-f", *ids, check=False)
     assert debian_store("ls", "-aq").stdout == ""
-    assert leftovers() == NOTHING
+    assert settled() == NOTHING

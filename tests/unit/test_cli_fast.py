@@ -42,3 +42,50 @@ def test_errors_are_reported_as_main_reports_them(capsys):
     assert code == 125
     assert capsys.readouterr().err == \
         "pyrun: unable to prepare context: path '/nonexistent-pyrun-context' not found\n"
+
+
+# ---- run / create --------------------------------------------------------------------------------
+
+RUN_SAME = [
+    ["busybox"],
+    ["--rm", "busybox", "true"],
+    ["--rm", "--network", "none", "busybox", "true"],
+    ["-d", "--name", "web", "--publish", "8080:80", "custom-nginx:packaged"],
+    ["-it", "busybox", "sh"],
+    ["-dit", "-p", "80", "--publish=90:90", "-e", "A=1", "--env=B", "busybox", "sh", "-c", "x"],
+    ["-m", "64m", "--cpus", "0.5", "--pids-limit", "20", "--stop-timeout=3", "busybox"],
+    ["--pull", "never", "--restart", "on-failure:2", "--init", "busybox"],
+    ["-v", "/a:/b:ro", "--cap-add", "NET_ADMIN", "--cap-drop=ALL", "--privileged", "busybox"],
+    ["busybox", "ls", "-l", "--rm", "-d"],  # after IMAGE, everything is the command's
+]
+RUN_TO_CLICK = [
+    [], ["--help"], ["-d"], ["--pids-limit", "many", "busybox"], ["--cpus", "x", "busybox"],
+    ["--pull", "sometimes", "busybox"], ["--env-file", "/nonexistent/pyrun", "busybox"],
+    ["-p8080:80", "busybox"], ["-p=80", "busybox"], ["-dp", "80", "busybox"], ["--rm=1", "busybox"],
+    ["--", "busybox"], ["--no-such-flag", "busybox"], ["--name"],
+]
+
+
+@pytest.mark.parametrize("args", RUN_SAME)
+def test_run_spellings_parse_as_click_parses_them(args):
+    from runtime.cli import run as fast_run
+    from runtime.cli.container import run_cmd
+    mine = fast_run.parse(args)
+    ctx = run_cmd.make_context("run", list(args))
+    theirs = {k: list(v) if isinstance(v, tuple) else v for k, v in ctx.params.items()}
+    assert mine == theirs
+
+
+@pytest.mark.parametrize("args", RUN_TO_CLICK)
+def test_other_run_spellings_are_left_to_click(args):
+    from runtime.cli import run as fast_run
+    assert fast_run.parse(args) is None
+
+
+def test_run_errors_are_reported_as_main_reports_them(capsys, tmp_path, monkeypatch):
+    from runtime.cli.fast import main
+    monkeypatch.setenv("PYRUN_ROOT", str(tmp_path))
+    code = main(["run", "--rm", "--pull", "never", "no-such-image-pyrun"])
+    assert code == 125
+    assert capsys.readouterr().err.startswith(
+        "pyrun: Unable to find image 'no-such-image-pyrun' locally (--pull never)")

@@ -1,0 +1,191 @@
+"""`pyrun run` / `pyrun create`: options declared once, and the command itself, without click.
+
+`run --rm busybox true` is measured against runc's run of the same rootfs (issue target:
+1.5x), and click's import alone is more than that budget's margin. As for build
+(runtime/cli/build.py): runtime/cli/container.py makes the click command from OPTIONS, and
+runtime/cli/fast.py parses the plain spellings itself and calls run().
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from runtime.cli import options
+from runtime.cli.options import Option
+from runtime.errors import PyrunError
+
+OPTIONS = [
+    Option(("-d", "--detach"), "detach", "flag", "Run in the background, print the id"),
+    Option(("--name",), "name", "value", "A name for the container"),
+    Option(("-p", "--publish"), "publish", "multiple", "[IP:][HOST:]CONTAINER[/PROTO]"),
+    Option(("-P", "--publish-all"), "publish_all", "flag", "Publish every EXPOSEd port"),
+    Option(("--rm",), "auto_remove", "flag", "Remove the container when it exits"),
+    Option(("-e", "--env"), "env", "multiple", "KEY=VALUE (or KEY: taken from here)"),
+    Option(("--env-file",), "env_file", "multiple", "A file of KEY=VALUE lines", type="file"),
+    Option(("-w", "--workdir"), "workdir", "value", "The working directory inside"),
+    Option(("-u", "--user"), "user", "value", "USER[:GROUP], names or numbers"),
+    Option(("-h", "--hostname"), "hostname", "value", "The container's host name"),
+    Option(("--entrypoint",), "entrypoint", "value", "Overwrite the image's ENTRYPOINT"),
+    Option(("-i", "--interactive"), "interactive", "flag", "Keep stdin open"),
+    Option(("-t", "--tty"), "tty", "flag", "Allocate a terminal"),
+    Option(("--network",), "network", "value", "bridge, none or host", default="bridge"),
+    Option(("-m", "--memory"), "memory", "value", "Memory limit (e.g. 64m, 1g)"),
+    Option(("--cpus",), "cpus", "value", "Number of CPUs (e.g. 0.5)", type=float),
+    Option(("--pids-limit",), "pids_limit", "value", "At most this many processes", type=int),
+    Option(("-l", "--label"), "label", "multiple", "KEY=VALUE"),
+    Option(("--read-only",), "read_only", "flag", "Mount the root filesystem read-only"),
+    Option(("--stop-signal",), "stop_signal", "value", "Signal for stop (default SIGTERM)"),
+    Option(("--stop-timeout",), "stop_timeout", "value", "Seconds before stop kills",
+           type=int),
+    Option(("-v", "--volume"), "volumes", "multiple",
+           "SOURCE:DEST[:ro] (a host path or a volume name)"),
+    Option(("--cap-add",), "cap_add", "multiple", "Add a capability"),
+    Option(("--cap-drop",), "cap_drop", "multiple", "Drop a capability (ALL for all)"),
+    Option(("--privileged",), "privileged", "flag", "All capabilities and devices"),
+    Option(("--add-host",), "add_hosts", "multiple", "HOST:IP in /etc/hosts"),
+    Option(("--dns",), "dns", "multiple", "A nameserver for /etc/resolv.conf"),
+    Option(("--restart",), "restart", "value", "no, on-failure[:N], always, unless-stopped",
+           default="no"),
+    Option(("--init",), "use_init", "flag",
+           "A tiny init as PID 1: forwards signals, reaps zombies"),
+    Option(("--pull",), "pull", "value",
+           "Pull the image first: always, when missing (default), or never",
+           type=("always", "missing", "never"), default="missing"),
+]
+
+
+def parse(args: list[str]) -> dict | None:
+    """The options, IMAGE and COMMAND of `pyrun run ARGS`, or None where click should decide."""
+    parsed = options.parse(OPTIONS, args, interspersed=False)
+    if parsed is None or not parsed[1]:
+        return None
+    opts, positional = parsed
+    opts["image"] = positional[0]
+    opts["command"] = positional[1:]
+    return opts
+
+
+def run(*, image: str, command=(), root=None, create_only=False, detach=False, name=None,
+        publish=(), publish_all=False, auto_remove=False, env=(), env_file=(), workdir=None,
+        user=None, hostname=None, entrypoint=None, interactive=False, tty=False,
+        network="bridge", memory=None, cpus=None, pids_limit=None, label=(),
+        read_only=False, stop_signal=None, stop_timeout=None, volumes=(), cap_add=(),
+        cap_drop=(), privileged=False, add_hosts=(), dns=(), restart="no", use_init=False,
+        pull="missing") -> int:
+    """Create the container and (unless create_only) run it: attached, the container's exit
+    code; detached, 0 once it runs (its id printed)."""
+    if not (create_only or detach):
+        from runtime.linux import cgroups
+        cgroups.start_warm_up()  # a kernel grace period passes while we prepare (see there)
+    from runtime.engine import containers as cmod
+    from runtime.image.store import ImageNotFound, Store
+    store = Store(root).ensure()
+    cmod.refresh(store)  # a crashed monitor's container shows Exited, its network removed
+    envs = []
+    for f in env_file:
+        with open(f) as fh:
+            envs += [line.strip() for line in fh if line.strip() and not line.startswith("#")]
+    for e in env:
+        envs.append(e if "=" in e else f"{e}={os.environ.get(e, '')}")
+    labels = dict(kv.partition("=")[::2] for kv in label)
+    if pull == "always":
+        from runtime.registry import client
+        client.ensure(store, image, pull, out=sys.stderr)
+    elif pull == "missing":
+        try:
+            store.resolve(image)
+        except ImageNotFound:
+            from runtime.registry import client  # only then: a start from images at hand
+            client.ensure(store, image, pull, out=sys.stderr)  # never needs it
+        except PyrunError:
+            pass  # a bad reference: create() reports it
+    try:
+        c = cmod.create(store, image, name=name, command=command,
+                        entrypoint=[entrypoint] if entrypoint else None, env=envs,
+                        publish=publish, publish_all=publish_all, workdir=workdir, user=user,
+                        hostname=hostname, network=network, auto_remove=auto_remove,
+                        memory=cmod.parse_memory(memory) if memory else None,
+                        pids_limit=pids_limit, labels=labels, interactive=interactive,
+                        tty=tty, read_only=read_only, stop_signal=stop_signal,
+                        stop_timeout=stop_timeout, cpus=cpus, volumes=volumes,
+                        cap_add=cap_add, cap_drop=cap_drop, privileged=privileged,
+                        add_hosts=add_hosts, dns=dns, restart=restart, init=use_init)
+    except ImageNotFound:
+        why = ("--pull never" if pull == "never" else "pyrun asks no registry about Docker "
+               "Hub names by itself: build, import or bootstrap it, or `pyrun pull` it")
+        raise PyrunError(f"Unable to find image '{image}' locally ({why})") from None
+    if create_only:
+        print(c.id)
+        return 0
+    if detach or c.data["HostConfig"]["RestartPolicy"]["Name"] != "no":
+        start_detached(store, c)
+        if not detach:
+            return wait(c)
+        print(c.id)
+        warn_loopback_listeners(c)
+        return 0
+    from runtime.engine import monitor
+    try:
+        return monitor.supervise(store, c, attach=True, stdin=0 if interactive else None)
+    except PyrunError:
+        if auto_remove:
+            cmod.remove_files(c)
+        raise
+
+
+def start_detached(store, c) -> None:
+    """Start the container's own monitor process and wait until the container runs."""
+    import subprocess
+    r, w = os.pipe()
+    subprocess.Popen([sys.executable, "-m", "runtime.engine.monitor", store.root, c.id, str(w)],
+                     pass_fds=(w,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                     stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
+    os.close(w)
+    with os.fdopen(r) as f:
+        answer = f.readline().strip()
+    if answer != "ok":
+        msg = answer[len("error: "):] if answer.startswith("error: ") else \
+            "the container's monitor exited before the container started"
+        if c.data["HostConfig"].get("AutoRemove"):
+            from runtime.engine import containers as cmod
+            cmod.remove_files(c)
+        raise PyrunError(msg)
+
+
+def wait(c) -> int:
+    """Until the container has exited for good (its restart policy done with it): its code."""
+    while True:
+        try:
+            c.reload()
+        except FileNotFoundError:
+            return 0
+        if not c.running and c.state.get("Status") != "created":
+            policy = c.data["HostConfig"].get("RestartPolicy", {}).get("Name", "no")
+            if policy == "no" or c.state.get("StoppedByUser") or not c.monitor_alive():
+                return c.state.get("ExitCode", 0)
+        time.sleep(0.1)
+
+
+def warn_loopback_listeners(c) -> None:
+    """The commonest "published but refused": the program listens on 127.0.0.1 only."""
+    ports = {p["container_port"] for p in c.data["HostConfig"]["Ports"] if p["proto"] == "tcp"}
+    if not ports:
+        return
+    time.sleep(0.3)  # give the program a moment to bind
+    c.reload()
+    pid = c.state.get("Pid")
+    try:
+        with open(f"/proc/{pid}/net/tcp") as f:
+            rows = [line.split() for line in f.readlines()[1:]]
+    except OSError:
+        return
+    for row in rows:
+        local, st = row[1], row[3]
+        if st != "0A":  # LISTEN
+            continue
+        addr, port = local.split(":")
+        if int(port, 16) in ports and addr == "0100007F":
+            print(f"WARNING: the process in the container listens on 127.0.0.1:"
+                  f"{int(port, 16)} only; a published port cannot reach it", file=sys.stderr)

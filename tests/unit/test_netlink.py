@@ -1,0 +1,131 @@
+"""runtime/net/netlink.py: the messages it sends, read back by pyroute2 (an independent
+implementation of the same format), and the kernel's answers as it reads them."""
+
+from __future__ import annotations
+
+import errno
+import struct
+
+import pytest
+from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
+from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
+from pyroute2.netlink.rtnl.rtmsg import rtmsg
+
+from runtime.net import netlink
+
+HDR = struct.Struct("=IHHII")
+
+
+class KernelDouble:
+    """Records what is sent; answers each request with the scripted replies, then an ack
+    (NLMSG_ERROR carrying `error`)."""
+
+    def __init__(self, replies=(), error: int = 0):
+        self.sent = []
+        self.replies = list(replies)
+        self.error = error
+
+    def sendto(self, data, addr):
+        assert addr == (0, 0)  # to the kernel
+        self.sent.append(data)
+
+    def recv(self, n):
+        seq = HDR.unpack_from(self.sent[-1])[3]
+        out = b""
+        for kind, payload in self.replies:
+            out += HDR.pack(HDR.size + len(payload), kind, 0, seq, 0) + payload
+        self.replies = []
+        ack = struct.pack("=i", -self.error) + self.sent[-1][:HDR.size]
+        return out + HDR.pack(HDR.size + len(ack), netlink.NLMSG_ERROR, 0, seq, 0) + ack
+
+
+def sent(kernel, cls):
+    msg = cls(kernel.sent[-1])
+    msg.decode()
+    return msg
+
+
+def test_a_veth_pair_in_one_message_with_its_peer_in_the_namespace():
+    k = KernelDouble()
+    netlink.Route(sock=k).add_veth("pyrunab12", "eth0", peer_netns_fd=7,
+                                   peer_mac="02:70:0a:59:00:02", master=5)
+    m = sent(k, ifinfmsg)
+    assert m["header"]["type"] == netlink.RTM_NEWLINK
+    flags = m["header"]["flags"]
+    assert flags & netlink.NLM_F_CREATE and flags & netlink.NLM_F_EXCL and flags & netlink.NLM_F_ACK
+    assert m.get_attr("IFLA_IFNAME") == "pyrunab12" and m.get_attr("IFLA_MASTER") == 5
+    info = m.get_attr("IFLA_LINKINFO")
+    assert info.get_attr("IFLA_INFO_KIND") == "veth"
+    peer = info.get_attr("IFLA_INFO_DATA").get_attr("VETH_INFO_PEER")
+    assert peer.get_attr("IFLA_IFNAME") == "eth0"
+    assert peer.get_attr("IFLA_NET_NS_FD") == 7
+    assert peer.get_attr("IFLA_ADDRESS") == "02:70:0a:59:00:02"
+    # created down: the kernel refuses to bring up a veth before its pair exists
+    assert m["flags"] == 0 and peer["flags"] == 0
+
+
+def test_bridge_link_up_and_master():
+    k = KernelDouble()
+    nl = netlink.Route(sock=k)
+    nl.add_bridge("pyrun0")
+    m = sent(k, ifinfmsg)
+    assert m.get_attr("IFLA_IFNAME") == "pyrun0"
+    assert m.get_attr("IFLA_LINKINFO").get_attr("IFLA_INFO_KIND") == "bridge"
+    nl.set_link(9, up=True, master=4)
+    m = sent(k, ifinfmsg)
+    assert (m["index"], m["flags"] & 1, m["change"] & 1) == (9, 1, 1)
+    assert m.get_attr("IFLA_MASTER") == 4
+    nl.set_link(9, up=False)
+    m = sent(k, ifinfmsg)
+    assert (m["flags"] & 1, m["change"] & 1) == (0, 1)
+
+
+def test_address_and_default_route():
+    k = KernelDouble()
+    nl = netlink.Route(sock=k)
+    nl.add_address(3, "10.89.0.2", 24)
+    m = sent(k, ifaddrmsg)
+    assert (m["index"], m["prefixlen"]) == (3, 24)
+    assert m.get_attr("IFA_LOCAL") == "10.89.0.2" and m.get_attr("IFA_ADDRESS") == "10.89.0.2"
+    nl.add_default_route("10.89.0.1")
+    m = sent(k, rtmsg)
+    assert m["header"]["type"] == netlink.RTM_NEWROUTE
+    assert (m["dst_len"], m["table"]) == (0, 254) and m.get_attr("RTA_GATEWAY") == "10.89.0.1"
+
+
+def test_a_link_is_found_by_name_and_its_index_read_from_the_reply():
+    reply = netlink.ifinfo(index=42) + netlink.attr(netlink.IFLA_IFNAME, b"pyrun0\0")
+    k = KernelDouble(replies=[(netlink.RTM_NEWLINK, reply)])
+    assert netlink.Route(sock=k).index("pyrun0") == 42
+    assert sent(k, ifinfmsg).get_attr("IFLA_IFNAME") == "pyrun0"
+
+
+def test_addresses_of_one_link_from_a_dump():
+    def addr(index, ip):
+        return struct.pack("=BBBBI", 2, 24, 0, 0, index) + netlink.attr(
+            netlink.IFA_LOCAL, bytes(int(b) for b in ip.split(".")))
+    k = KernelDouble(replies=[(netlink.RTM_NEWADDR, addr(1, "127.0.0.1")),
+                              (netlink.RTM_NEWADDR, addr(5, "10.89.0.1")),
+                              (netlink.NLMSG_DONE, b"\0" * 4)])
+    assert netlink.Route(sock=k).addresses(5) == ["10.89.0.1"]
+    assert HDR.unpack_from(k.sent[-1])[2] & netlink.NLM_F_DUMP == netlink.NLM_F_DUMP
+
+
+@pytest.mark.parametrize("code,cls", [(errno.EEXIST, FileExistsError),
+                                      (errno.ENODEV, OSError), (errno.EPERM, PermissionError)])
+def test_kernel_errors_are_oserrors_naming_the_request(code, cls):
+    k = KernelDouble(error=code)
+    with pytest.raises(cls) as e:
+        netlink.Route(sock=k).add_veth("pyrunab12", "eth0")
+    assert e.value.errno == code and str(e.value).startswith(f"[Errno {code}] netlink add veth")
+
+
+def test_exists_is_false_only_for_a_missing_link():
+    assert netlink.Route(sock=KernelDouble(error=errno.ENODEV)).exists("nope") is False
+    with pytest.raises(PermissionError):
+        netlink.Route(sock=KernelDouble(error=errno.EPERM)).exists("pyrun0")
+
+
+def test_mac_is_made_of_the_address():
+    assert netlink.mac_for("10.89.0.2") == "02:70:0a:59:00:02"
+    assert netlink.mac_for("192.168.255.254") == "02:70:c0:a8:ff:fe"
