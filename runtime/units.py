@@ -1,4 +1,9 @@
-"""Sizes as Docker's flags take them: 512, 64k, 64m, 1.5g, 10MB (binary multiples)."""
+"""Sizes and durations as Docker reads and writes them: flags take 512, 64k, 64m, 1.5g,
+10MB (binary multiples); output says 1.2MB (SI, go-units) and "About a minute ago"."""
+
+from __future__ import annotations
+
+import time
 
 UNITS = {"b": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
 
@@ -17,3 +22,59 @@ def parse_size(text: str) -> int:
     if value < 0:
         raise ValueError(f"negative size {text!r}")
     return value
+
+
+def human_size(size: float) -> str:
+    """go-units HumanSizeWithPrecision(size, 3): SI units, 3 significant digits."""
+    units = ["B", "kB", "MB", "GB", "TB", "PB"]
+    i = 0
+    while size >= 1000 and i < len(units) - 1:
+        size /= 1000.0
+        i += 1
+    return f"{size:.3g}{units[i]}"
+
+
+def human_duration(seconds: float) -> str:
+    """go-units HumanDuration."""
+    s = int(seconds)
+    if s < 1:
+        return "Less than a second"
+    if s == 1:
+        return "1 second"
+    if s < 60:
+        return f"{s} seconds"
+    m = s // 60
+    if m == 1:
+        return "About a minute"
+    if m < 60:
+        return f"{m} minutes"
+    h = round(s / 3600)
+    if h == 1:
+        return "About an hour"
+    if h < 48:
+        return f"{h} hours"
+    if h < 24 * 7 * 2:
+        return f"{h // 24} days"
+    if h < 24 * 30 * 2:
+        return f"{h // 24 // 7} weeks"
+    if h < 24 * 365 * 2:
+        return f"{h // 24 // 30} months"
+    return f"{h // 24 // 365} years"
+
+
+def parse_time(rfc3339: str) -> float | None:
+    if not rfc3339:
+        return None
+    import calendar
+    base = rfc3339.rstrip("Z").split(".")[0]
+    try:
+        return calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S"))
+    except ValueError:
+        return None
+
+
+def ago(rfc3339: str, now: float | None = None) -> str:
+    t = parse_time(rfc3339)
+    if t is None:
+        return "N/A"
+    return human_duration((now or time.time()) - t) + " ago"

@@ -10,7 +10,8 @@ import time
 
 import click
 
-from runtime.cli.format import ago, emit_rows, truncate
+from runtime.cli.format import emit_rows, truncate
+from runtime.units import ago
 from runtime.errors import PyrunError
 from runtime.oci import binary as oci_binary
 

@@ -1,64 +1,6 @@
-"""Docker's output conventions: human sizes and durations, truncated columns, tables."""
+"""Docker's output conventions: truncated columns, tables (sizes and durations: units.py)."""
 
 from __future__ import annotations
-
-import time
-
-
-def human_size(size: float) -> str:
-    """go-units HumanSizeWithPrecision(size, 3): SI units, 3 significant digits."""
-    units = ["B", "kB", "MB", "GB", "TB", "PB"]
-    i = 0
-    while size >= 1000 and i < len(units) - 1:
-        size /= 1000.0
-        i += 1
-    return f"{size:.3g}{units[i]}"
-
-
-def human_duration(seconds: float) -> str:
-    """go-units HumanDuration."""
-    s = int(seconds)
-    if s < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    m = s // 60
-    if m == 1:
-        return "About a minute"
-    if m < 60:
-        return f"{m} minutes"
-    h = round(s / 3600)
-    if h == 1:
-        return "About an hour"
-    if h < 48:
-        return f"{h} hours"
-    if h < 24 * 7 * 2:
-        return f"{h // 24} days"
-    if h < 24 * 30 * 2:
-        return f"{h // 24 // 7} weeks"
-    if h < 24 * 365 * 2:
-        return f"{h // 24 // 30} months"
-    return f"{h // 24 // 365} years"
-
-
-def parse_time(rfc3339: str) -> float | None:
-    if not rfc3339:
-        return None
-    import calendar
-    base = rfc3339.rstrip("Z").split(".")[0]
-    try:
-        return calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S"))
-    except ValueError:
-        return None
-
-
-def ago(rfc3339: str, now: float | None = None) -> str:
-    t = parse_time(rfc3339)
-    if t is None:
-        return "N/A"
-    return human_duration((now or time.time()) - t) + " ago"
 
 
 def truncate(text: str, width: int) -> str:

@@ -8,7 +8,8 @@ import sys
 
 import click
 
-from runtime.cli.format import ago, emit_rows, human_size, truncate
+from runtime.cli.format import emit_rows, truncate
+from runtime.units import ago, human_size
 from runtime.errors import PyrunError
 
 

@@ -104,7 +104,7 @@ class Container:
         return self.state.get("Status") == "running" and self.monitor_alive()
 
     def status_text(self, now: float | None = None) -> str:
-        from runtime.cli.format import ago, human_duration, parse_time
+        from runtime.units import ago, human_duration, parse_time
         st = self.state
         if st.get("Status") == "running" and self.monitor_alive():
             started = parse_time(st.get("StartedAt", "")) or time.time()

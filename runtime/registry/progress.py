@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 
-from runtime.cli.format import human_size as human
+from runtime.units import human_size as human
 
 REDRAW_EVERY = 0.1  # seconds: a terminal needs no more, and each redraw costs a write
 

@@ -5,7 +5,8 @@ import os
 import pytest
 
 from runtime.builder.context import Context, ContextError, content_hash
-from runtime.cli.format import human_duration, human_size, table
+from runtime.cli.format import table
+from runtime.units import human_duration, human_size
 from runtime.dockerfile.instructions import build
 from runtime.dockerfile.parser import DockerfileSyntaxError
 from runtime.image import reference
