@@ -1,12 +1,13 @@
-"""`pyrun build` parsed without click must mean what click would make of the same words."""
+"""`pyrun build` and `pyrun run` parsed without click must mean what click would make of the
+same words; whatever they do not parse goes to click."""
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 
-from runtime.cli import build as fast_build
-
-SAME = [
+BUILD_SAME = [
     ["."],
     ["-t", "custom-nginx:packaged", "."],
     ["--tag", "a:1", "-t", "b:2", "--tag=c:3", "ctx"],
@@ -16,24 +17,10 @@ SAME = [
     [".", "-t", "after:context"],  # options after CONTEXT, as click allows
     ["--file=Dockerfile.dev", "-"],
 ]
-TO_CLICK = [
+BUILD_TO_CLICK = [
     ["--help"], ["-h"], [], [".", "extra"], ["-t"], ["-qt", "x", "."], ["-tname", "."],
     ["--no-cache=1", "."], ["--", "."], ["--tags", "x", "."], ["--network"],
 ]
-
-
-@pytest.mark.parametrize("args", SAME)
-def test_plain_spellings_parse_as_click_parses_them(args):
-    from runtime.cli.image import build_cmd
-    mine = fast_build.parse(args)
-    ctx = build_cmd.make_context("build", list(args))
-    theirs = {k: list(v) if isinstance(v, tuple) else v for k, v in ctx.params.items()}
-    assert mine == theirs
-
-
-@pytest.mark.parametrize("args", TO_CLICK)
-def test_everything_else_is_left_to_click(args):
-    assert fast_build.parse(args) is None
 
 
 def test_errors_are_reported_as_main_reports_them(capsys):
@@ -66,20 +53,27 @@ RUN_TO_CLICK = [
 ]
 
 
-@pytest.mark.parametrize("args", RUN_SAME)
-def test_run_spellings_parse_as_click_parses_them(args):
-    from runtime.cli import run as fast_run
+def _click_command(module: str):
+    if module == "build":
+        from runtime.cli.image import build_cmd
+        return build_cmd
     from runtime.cli.container import run_cmd
-    mine = fast_run.parse(args)
-    ctx = run_cmd.make_context("run", list(args))
+    return run_cmd
+
+
+@pytest.mark.parametrize("module,args", [("build", a) for a in BUILD_SAME] +
+                         [("run", a) for a in RUN_SAME])
+def test_plain_spellings_parse_as_click_parses_them(module, args):
+    mine = importlib.import_module(f"runtime.cli.{module}").parse(args)
+    ctx = _click_command(module).make_context(module, list(args))
     theirs = {k: list(v) if isinstance(v, tuple) else v for k, v in ctx.params.items()}
     assert mine == theirs
 
 
-@pytest.mark.parametrize("args", RUN_TO_CLICK)
-def test_other_run_spellings_are_left_to_click(args):
-    from runtime.cli import run as fast_run
-    assert fast_run.parse(args) is None
+@pytest.mark.parametrize("module,args", [("build", a) for a in BUILD_TO_CLICK] +
+                         [("run", a) for a in RUN_TO_CLICK])
+def test_everything_else_is_left_to_click(module, args):
+    assert importlib.import_module(f"runtime.cli.{module}").parse(args) is None
 
 
 def test_run_errors_are_reported_as_main_reports_them(capsys, tmp_path, monkeypatch):
