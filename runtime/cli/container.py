@@ -34,6 +34,15 @@ def _find(ctx, ref: str):
     return store, cmod, cmod.find(store, ref)
 
 
+def _each(ctx, refs):
+    """(store, ref, container) for each ref of a many-container verb, found as it comes (an
+    unknown one stops the command there, as Docker's)."""
+    store = _store(ctx)
+    cmod = _containers(store)
+    for ref in refs:
+        yield store, ref, cmod.find(store, ref)
+
+
 @click.group("container")
 def container_group():
     """Manage containers."""
@@ -146,10 +155,8 @@ def stop_container(store, c, timeout: int | None = None) -> None:
 @click.pass_context
 def stop_cmd(ctx, containers, timeout):
     """Stop containers: the stop signal, then SIGKILL after the timeout."""
-    store = _store(ctx)
-    cmod = _containers(store)
-    for ref in containers:
-        stop_container(store, cmod.find(store, ref), timeout)
+    for store, ref, c in _each(ctx, containers):
+        stop_container(store, c, timeout)
         click.echo(ref)
 
 
@@ -159,10 +166,7 @@ def stop_cmd(ctx, containers, timeout):
 @click.pass_context
 def kill_cmd(ctx, containers, sig):
     """Send a signal (default SIGKILL) to containers."""
-    store = _store(ctx)
-    cmod = _containers(store)
-    for ref in containers:
-        c = cmod.find(store, ref)
+    for store, ref, c in _each(ctx, containers):
         if not c.running:
             raise PyrunError(f"Cannot kill container: {ref}: container is not running")
         _mark_stopped_by_user(c)
@@ -318,10 +322,7 @@ def _start(store, c) -> None:
 @click.pass_context
 def start_cmd(ctx, containers):
     """Start created or stopped containers (their writable layer is kept)."""
-    store = _store(ctx)
-    cmod = _containers(store)
-    for ref in containers:
-        c = cmod.find(store, ref)
+    for store, ref, c in _each(ctx, containers):
         if c.running:
             continue
         _start(store, c)
@@ -334,10 +335,7 @@ def start_cmd(ctx, containers):
 @click.pass_context
 def restart_cmd(ctx, containers, timeout):
     """Stop, then start containers."""
-    store = _store(ctx)
-    cmod = _containers(store)
-    for ref in containers:
-        c = cmod.find(store, ref)
+    for store, ref, c in _each(ctx, containers):
         stop_container(store, c, timeout)
         c.reload()
         _start(store, c)
@@ -350,10 +348,8 @@ def restart_cmd(ctx, containers, timeout):
 def wait_cmd(ctx, containers):
     """Block until containers stop; print their exit codes."""
     from runtime.cli.run import wait
-    store = _store(ctx)
-    cmod = _containers(store)
-    for ref in containers:
-        click.echo(wait(cmod.find(store, ref)))
+    for _, _, c in _each(ctx, containers):
+        click.echo(wait(c))
 
 
 @container_group.command("top")
