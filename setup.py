@@ -1,15 +1,20 @@
 # cffi_modules has no pyproject.toml spelling yet; everything else lives in pyproject.toml.
-# pyrun and pyrun-oci are plain scripts rather than console_scripts entries: pip's
-# entry-point template imports `re` (and `enum`), ~5 ms of every command.
 # build_ext also compiles native/pyrun_init.c, statically, into runtime/_bin/pyrun-init (it
 # runs inside any image), and native/pyrun_pump.c into runtime/_bin/pyrun-pump (on the host).
+# The commands pyrun and pyrun-oci are native/pyrun_launch.c, installed as scripts under both
+# names, not console_scripts entries: pip's entry-point template imports `re` (and `enum`),
+# ~5 ms of every command, and the launcher starts a container start's kernel wait (see
+# there) before the interpreter does.
 import os
 import subprocess
 
-from setuptools import setup
+from setuptools import Distribution, setup
 from setuptools.command.build_ext import build_ext
 
+build_scripts = Distribution().get_command_class("build_scripts")  # setuptools has no module
+
 HERE = os.path.dirname(os.path.abspath(__file__))
+LAUNCHERS = ["pyrun", "pyrun-oci"]
 
 
 class build_ext_and_init(build_ext):
@@ -25,6 +30,18 @@ class build_ext_and_init(build_ext):
                                os.path.join(HERE, "native", "pyrun_pump.c")])
 
 
+class build_launchers(build_scripts):
+    """The scripts are the launcher, compiled under both command names (build_scripts itself
+    would read them as Python text)."""
+
+    def run(self):
+        self.mkpath(self.build_dir)
+        cc = os.environ.get("CC", "cc")
+        for name in LAUNCHERS:
+            subprocess.check_call([cc, "-O2", "-Wall", "-o", os.path.join(self.build_dir, name),
+                                   os.path.join(HERE, "native", "pyrun_launch.c")])
+
+
 setup(cffi_modules=["native/build_native.py:ffibuilder"],
-      scripts=["scripts/pyrun", "scripts/pyrun-oci"],
-      cmdclass={"build_ext": build_ext_and_init})
+      scripts=LAUNCHERS,  # names only: build_launchers makes them
+      cmdclass={"build_ext": build_ext_and_init, "build_scripts": build_launchers})

@@ -1,5 +1,6 @@
 """Shared by unit and integration tests: where things are."""
 
+import os
 import pathlib
 
 import pytest
@@ -7,11 +8,14 @@ import pytest
 PROJECT = pathlib.Path(__file__).resolve().parent.parent
 CONFORMANCE = PROJECT.parent / "shared" / "conformance"
 
+# The bridge and NAT table outlive the last container by this much (2 s by default): each
+# engine test waits for the host to be clean before the next, and need not wait that long.
+os.environ.setdefault("PYRUN_NET_LINGER", "0.2")
+
 
 def unmount_under(path: str) -> None:
     """Unmount everything mounted at or below path, deepest first (peers such as dockerd
     leave nsfs pins behind; `umount -R` only works on a mount point itself)."""
-    import os
     import subprocess
     path = os.path.realpath(path)
     with open("/proc/self/mountinfo") as f:
@@ -42,7 +46,6 @@ def conformance_dir(name: str) -> pathlib.Path:
 def pytest_report_header(config):
     """Which cgroup mode and kernel this run used: the VM run (scripts/test --vm) and the
     host's differ, and a reader of the output should see which covered what."""
-    import os
     from runtime.linux import cgroups
     labels = {"unified": "v2 (unified)", "hybrid": "v1 with a cgroup2 mount (hybrid)",
               "legacy": "v1 (legacy)"}

@@ -76,12 +76,15 @@ def run(*, image: str, command=(), root=None, create_only=False, detach=False, n
         pull="missing") -> int:
     """Create the container and (unless create_only) run it: attached, the container's exit
     code; detached, 0 once it runs (its id printed)."""
+    from runtime.oci.log import trace
+    trace("engine: run parsed")
     if not (create_only or detach):
         from runtime.linux import cgroups
         cgroups.start_warm_up()  # a kernel grace period passes while we prepare (see there)
     from runtime.engine import containers as cmod
     from runtime.image.store import ImageNotFound, Store
     store = Store(root).ensure()
+    trace("engine: imported")
     cmod.refresh(store)  # a crashed monitor's container shows Exited, its network removed
     envs = []
     for f in env_file:
@@ -116,6 +119,7 @@ def run(*, image: str, command=(), root=None, create_only=False, detach=False, n
         why = ("--pull never" if pull == "never" else "pyrun asks no registry about Docker "
                "Hub names by itself: build, import or bootstrap it, or `pyrun pull` it")
         raise PyrunError(f"Unable to find image '{image}' locally ({why})") from None
+    trace("engine: container recorded")
     if create_only:
         print(c.id)
         return 0

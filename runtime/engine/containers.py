@@ -47,8 +47,8 @@ def root_dir(store: Store) -> str:
 def all_ids(store: Store | None = None) -> list[str]:
     store = store or Store()
     try:
-        return sorted(n for n in os.listdir(root_dir(store))
-                      if os.path.exists(os.path.join(root_dir(store), n, "container.json")))
+        return sorted(n for n in os.listdir(root_dir(store)) if not n.startswith(TRASH) and
+                      os.path.exists(os.path.join(root_dir(store), n, "container.json")))
     except FileNotFoundError:
         return []
 
@@ -585,7 +585,7 @@ def after_last() -> None:
 
 def refresh(store: Store) -> None:
     """Repair what a crash left: a container marked running whose monitor is dead is exited,
-    and its networking and mounts are removed."""
+    and its networking and mounts are removed; old trash is deleted."""
     for c in all_containers(store):
         status = c.state.get("Status")
         started_setup = status == "created" and c.state.get("MonitorPid")
@@ -598,15 +598,50 @@ def refresh(store: Store) -> None:
             if c.data["HostConfig"].get("AutoRemove"):
                 remove_files(c)
             after_last()
+    _sweep_trash(store)
+
+
+def _sweep_trash(store: Store) -> None:
+    """Delete removed containers' files that a background deletion left (it died, or the
+    machine went down): trash older than a minute."""
+    root = root_dir(store)
+    try:
+        names = [n for n in os.listdir(root) if n.startswith(TRASH)]
+    except FileNotFoundError:
+        return
+    for name in names:
+        path = os.path.join(root, name)
+        try:
+            if time.time() - os.stat(path).st_ctime > 60:  # rename sets ctime
+                _delete_tree(path)
+        except FileNotFoundError:
+            pass
+
+
+TRASH = ".removed-"  # + id: a removed container's directory, until its files are deleted
 
 
 def remove_files(c: Container) -> None:
+    """The container is gone for every pyrun command at once (its directory renamed out of
+    the way, its name free); its files are deleted in the background, as each unlink is
+    slow on some disks. refresh() deletes what a crash left in the trash."""
+    from runtime.background import later
     from runtime.engine import bundle as bundlemod
-    from runtime.oci.state import remove_dir
     bundlemod.unmount(c.path("rootfs"))
+    trash = os.path.join(root_dir(c.store), TRASH + c.id)
     try:
-        remove_dir(c.dir)
-    except OSError:
-        pass  # as much as can go; the record is gone with container.json or not at all
+        os.rename(c.dir, trash)
+    except FileNotFoundError:
+        trash = None
     release_name(c.store, c.name, c.id)
+    if trash:
+        later(_delete_tree, trash)
+
+
+def _delete_tree(path: str) -> None:
+    from runtime.oci.state import remove_dir
+    try:
+        remove_dir(path)
+    except OSError:
+        pass  # as much as can go
 

@@ -21,6 +21,7 @@ from runtime.engine import containers as cmod
 from runtime.errors import PyrunError
 from runtime.image.store import Store, now_rfc3339
 from runtime.oci import binary as oci_binary
+from runtime.oci.log import trace
 
 
 def _log_line(fd: int, stream: str, data: bytes) -> None:
@@ -56,6 +57,7 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
     try:
         try:
             bundle = cmod.prepare(c)
+            trace("engine: prepared (mount, network, bundle)")
             oci_log = c.path("oci.log")
             base = [oci_binary(), "--root", cmod.OCI_ROOT, "--log", oci_log, "--log-format", "json"]
             if tty and attach:
@@ -82,6 +84,7 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
             from runtime.linux import cgroups
             from runtime.oci import create as ocicreate
             cgroups.finish_warm_up()  # no thread may live across the fork
+            trace("engine: cgroup lock warm")
             creating = _OciChild(
                 lambda: ocicreate.create(cmod.OCI_ROOT, c.id, bundle, pid_file=c.path("pid"),
                                          console_socket=console_path),
@@ -132,7 +135,9 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
         from runtime.engine.pump import pump
         code = pump(pid, log_fd, {out_r: "stdout", err_r: "stderr"}, echo=attach)
         out_r = err_r = -1  # the pump closed them
+        trace("engine: container exited")
         finish(store, c, code)
+        trace("engine: torn down")
         return code
     finally:
         for fd in (out_r, err_r, out_w, err_w, log_fd):

@@ -44,10 +44,43 @@ class network_lock:
         os.close(self.fd)
 
 
-def subnet():
-    """The bridge's IPv4Network (PYRUN_SUBNET, else 10.89.0.0/24)."""
-    import ipaddress
-    return ipaddress.ip_network(os.environ.get("PYRUN_SUBNET", DEFAULT_SUBNET))
+class Subnet:
+    """An IPv4 network as the bridge uses one: str() "10.89.0.0/24", prefixlen, hosts() in
+    order (the first is the gateway). Not ipaddress.IPv4Network: its import is 3 ms of every
+    bridged start."""
+
+    def __init__(self, text: str):
+        try:
+            addr, plen = text.split("/")
+            octets = [int(o) for o in addr.split(".")]
+            self.prefixlen = int(plen)
+            if len(octets) != 4 or not all(0 <= o <= 255 for o in octets) or \
+                    not 8 <= self.prefixlen <= 30:
+                raise ValueError
+        except ValueError:
+            raise NetworkError(f"subnet {text!r}: not an IPv4 network from /8 to /30 "
+                               "(such as 10.89.0.0/24)") from None
+        self.value = int.from_bytes(bytes(octets), "big")
+        self.size = 1 << (32 - self.prefixlen)
+        if self.value % self.size:
+            raise NetworkError(f"subnet {text!r} has host bits set")
+
+    @staticmethod
+    def _dotted(value: int) -> str:
+        return ".".join(str(b) for b in value.to_bytes(4, "big"))
+
+    def __str__(self) -> str:
+        return f"{self._dotted(self.value)}/{self.prefixlen}"
+
+    def hosts(self):
+        """Every address but the network's and the broadcast, lowest first."""
+        for v in range(self.value + 1, self.value + self.size - 1):
+            yield self._dotted(v)
+
+
+def subnet() -> Subnet:
+    """The bridge's network: PYRUN_SUBNET, else 10.89.0.0/24."""
+    return Subnet(os.environ.get("PYRUN_SUBNET", DEFAULT_SUBNET))
 
 
 # ---- network namespaces -------------------------------------------------------------------------
@@ -101,18 +134,19 @@ def lease(container_id: str) -> tuple[str, str, int]:
     exist are taken back (see reclaim)."""
     net = subnet()
     os.makedirs(LEASES, 0o755, exist_ok=True)
-    hosts = list(net.hosts())
-    gateway = str(hosts[0])
+    gateway = next(net.hosts())
     for attempt in range(2):
-        for ip in hosts[1:]:
-            path = os.path.join(LEASES, str(ip))
+        hosts = net.hosts()
+        next(hosts)  # the gateway's
+        for ip in hosts:
+            path = os.path.join(LEASES, ip)
             try:
                 fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
                 continue
             os.write(fd, container_id.encode())
             os.close(fd)
-            return str(ip), gateway, net.prefixlen
+            return ip, gateway, net.prefixlen
         if attempt == 0:
             reclaim()
     raise NetworkError(f"no free address left in {net}")
@@ -150,7 +184,7 @@ def ensure_bridge() -> str:
     Under network_lock()."""
     from runtime.net.netlink import Route
     net = subnet()
-    gateway = str(next(net.hosts()))
+    gateway = next(net.hosts())
     with Route() as nl:
         if not nl.exists(BRIDGE):
             try:
@@ -244,40 +278,42 @@ def leases_in_use() -> bool:
         return False
 
 
-# Seconds a removal of the shared pieces waits in the background (see remove_shared_if_unused).
-LINGER = 0.5
+# Seconds the shared pieces outlive the last container (see remove_shared_if_unused): long
+# enough for a person's next `run` to find them, short enough that nothing stays for long.
+# PYRUN_NET_LINGER changes it (the tests wait for the host to be clean after each).
+LINGER = float(os.environ.get("PYRUN_NET_LINGER", "2"))
 
 
 def remove_shared_if_unused() -> None:
-    """The bridge and the NAT table go when no container (nor build step) holds an address,
-    so that nothing of pyrun stays on the host after its last container.
+    """The bridge and the NAT table go when no container (nor build step) has held an
+    address for LINGER seconds, so that nothing of pyrun stays on the host for long after its
+    last container.
 
     Each deletion waits for the kernel's grace periods (the bridge ~40 ms, the table ~15),
-    so a detached child does it, LINGER seconds later: a foreground `run` ends without
-    paying for it, and runs (or build steps) in a row keep the bridge."""
+    and making them again costs ~15 ms more, so a detached child does it, LINGER seconds
+    later: a foreground `run` ends without paying for it, and runs (or build steps) that
+    follow each other keep the bridge. Every container's end starts such a child; the one of
+    the last end is the one that finds the network quiet long enough."""
     from runtime.net import ports
     if not (os.path.exists(f"/sys/class/net/{BRIDGE}") or os.path.exists(ports.MARK)):
         return  # nothing to remove: no lock, no fork (every --network none run)
-    if os.fork() != 0:
-        return
-    try:  # the child: our caller's pipes and locks are not ours to hold
-        os.setsid()
-        devnull = os.open(os.devnull, os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(devnull, fd)
-        os.closerange(3, 1 << 16)
-        import time
-        time.sleep(LINGER)
-        _remove_shared()
-    finally:
-        os._exit(0)
+    from runtime.background import later
+    later(_remove_shared, delay=LINGER + 0.1)
 
 
 def _remove_shared() -> None:
+    import time
+
     from runtime.net import ports
     with network_lock():
         if leases_in_use():
-            return
+            return  # a container runs: its end starts another removal
+        try:  # a lease made or given back since ours moved the directory's mtime
+            quiet = time.time() - os.stat(LEASES).st_mtime
+        except FileNotFoundError:
+            quiet = LINGER
+        if quiet < LINGER:
+            return  # one came and went: the removal its end started will judge
         ports.remove_table_if_unused()
         _delete_link(BRIDGE)
 

@@ -43,7 +43,7 @@ NOTHING = {"links": [], "tables": [], "mounts": [], "netns": [], "leases": [], "
 def settled(*keys: str, timeout: float = 10) -> dict:
     """leftovers() once those keys (all, if none named) are empty, or at the deadline. Some
     goes in the background: a veth with its namespace (the kernel), the bridge and the NAT
-    table after the last container (a child of pyrun's, bridge.LINGER seconds later)."""
+    table after the last container (a child of pyrun's, PYRUN_NET_LINGER seconds later)."""
     keys = keys or tuple(NOTHING)
     deadline = time.monotonic() + timeout
     while True:
@@ -87,6 +87,11 @@ def test_foreground_run_streams_output_and_exit_code(engine):
     assert p.returncode == 3
     assert p.stdout == "out\n" and "err\n" in p.stderr
     assert engine("ls", "-aq").stdout == ""  # --rm removed it
+    containers = os.path.join(engine.root, "containers")
+    deadline = time.monotonic() + 5  # its files go in the background
+    while os.listdir(containers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert os.listdir(containers) == []
 
 
 def test_stdin_reaches_the_container_with_i_only(engine):

@@ -283,3 +283,22 @@ def test_container_names_are_reserved_once(tmp_path):
     assert cmod.reserve_name(store, "web", "b" * 64) is None       # stale: taken over
     cmod.release_name(store, "web", "a" * 64)                       # not a's any more
     assert cmod.reserve_name(store, "web", "c" * 64) == "b" * 64
+
+
+def test_warm_up_moves_again_and_again_until_finished(monkeypatch):
+    """The lock must still be warm when the container's process moves, however long the
+    preparing took: the thread keeps making its harmless move until finish_warm_up()."""
+    import time
+
+    from runtime.linux import cgroups
+    moves = []
+    monkeypatch.setattr(cgroups, "_own_procs_file", lambda: "/sys/fs/cgroup/pids/cgroup.procs")
+    monkeypatch.setattr(cgroups, "write", lambda path, value: moves.append((path, value)))
+    cgroups.start_warm_up()
+    time.sleep(cgroups.REWARM_S * 6)
+    cgroups.finish_warm_up()
+    made = len(moves)
+    assert made >= 3 and set(moves) == {("/sys/fs/cgroup/pids/cgroup.procs", os.getpid())}
+    time.sleep(cgroups.REWARM_S * 3)
+    assert len(moves) == made  # stopped
+    cgroups.finish_warm_up()  # again: nothing to stop, no hang

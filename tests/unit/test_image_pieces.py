@@ -34,6 +34,40 @@ def test_bad_references(bad):
         reference.parse(bad)
 
 
+# Docker's grammar as regular expressions (distribution/reference): the spec that the
+# hand-written checks in reference.py must agree with, string for string.
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*"
+GRAMMAR = {
+    "path_ok": rf"{_COMPONENT}(?:/{_COMPONENT})*",
+    "tag_ok": r"[\w][\w.-]{0,127}",
+    "digest_ok": r"sha256:[a-f0-9]{64}",
+    "domain_ok": r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)"
+                 r"(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?",
+    "looks_like_id": r"(?:sha256:)?[a-f0-9]{1,64}",
+}
+ALPHABETS = {"path_ok": "ab9._-/A", "tag_ok": "aZ_9.-é:", "digest_ok": "sha256:0f",
+             "domain_ok": "aZ9-.:1/", "looks_like_id": "af09sha256:g"}
+EDGES = ["", "a", "a.b", "a..b", "a__b", "a___b", "a--b", "a-", "-a", "a/b", "a//b", "/a",
+         "x" * 128, "x" * 129, "sha256:" + "a" * 64, "sha256:" + "A" * 64, "a" * 64,
+         "a" * 65, "localhost:5000", "host:", "h.-a", "é", "_tag", ".tag", "a\n"]
+
+
+@pytest.mark.parametrize("check", sorted(GRAMMAR))
+def test_reference_checks_agree_with_dockers_grammar(check):
+    import random
+    import re
+    rnd = random.Random(check)
+    pattern = re.compile(GRAMMAR[check])
+    alphabet = ALPHABETS[check]
+    samples = EDGES + ["".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 12)))
+                       for _ in range(20000)]
+    samples += ["sha256:" + "".join(rnd.choice("0123456789abcdefg") for _ in range(64))
+                for _ in range(200)]
+    fn = getattr(reference, check)
+    wrong = [t for t in samples if fn(t) != bool(pattern.fullmatch(t))]
+    assert wrong == []
+
+
 def test_ids_are_recognised():
     assert reference.looks_like_id("3199372aa3fc")
     assert reference.looks_like_id("sha256:" + "0" * 64)
@@ -147,3 +181,23 @@ def test_work_dirs_of_dead_processes_are_swept(tmp_path):
     assert sorted(os.listdir(tmp)) == sorted(
         [os.path.basename(made), f"layer-{os.getpid()}-mine", "someone-elses"])
     assert os.path.basename(made).startswith(f"layer-{os.getpid()}-")
+
+
+def test_old_trash_of_removed_containers_is_swept(tmp_path, monkeypatch):
+    """remove_files() renames a container's directory to the trash and deletes it in the
+    background; what a crash left there goes at the next command, once a minute old."""
+    import time
+
+    from runtime.engine import containers as cmod
+    from runtime.image.store import Store
+    store = Store(str(tmp_path))
+    trash = tmp_path / "containers" / (cmod.TRASH + "ab" * 32)
+    (trash / "upper" / "etc").mkdir(parents=True)
+    (trash / "container.json").write_text("{}")
+    assert cmod.all_ids(store) == []  # trash is no container
+    cmod.refresh(store)
+    assert trash.exists()  # young: a background deletion may be at it
+    real = time.time
+    monkeypatch.setattr(cmod.time, "time", lambda: real() + 61)
+    cmod.refresh(store)
+    assert not trash.exists()

@@ -129,3 +129,48 @@ def test_exists_is_false_only_for_a_missing_link():
 def test_mac_is_made_of_the_address():
     assert netlink.mac_for("10.89.0.2") == "02:70:0a:59:00:02"
     assert netlink.mac_for("192.168.255.254") == "02:70:c0:a8:ff:fe"
+
+
+def test_subnet_as_ipaddress_has_it():
+    import ipaddress
+
+    from runtime.net.bridge import NetworkError, Subnet
+    for text in ("10.89.0.0/24", "172.30.0.0/16", "192.168.7.252/30", "10.0.0.0/8"):
+        mine, theirs = Subnet(text), ipaddress.ip_network(text)
+        assert (str(mine), mine.prefixlen) == (str(theirs), theirs.prefixlen)
+        assert [h for _, h in zip(range(300), mine.hosts())] == \
+            [str(h) for _, h in zip(range(300), theirs.hosts())]
+    last = list(Subnet("10.89.0.0/24").hosts())[-1]
+    assert last == "10.89.0.254"  # not the broadcast
+    for bad in ("10.89.0.0", "10.89.0.1/24", "10.89.0.0/31", "300.1.1.0/24", "a.b.c.d/8"):
+        with pytest.raises(NetworkError):
+            Subnet(bad)
+
+
+def test_shared_network_goes_only_after_a_quiet_linger(tmp_path, monkeypatch):
+    """Each container's end starts a removal; only one that finds no lease, and none made or
+    given back for LINGER seconds, deletes the table and the bridge."""
+    import os
+    import time
+
+    from runtime.net import bridge, ports
+    leases = tmp_path / "leases"
+    leases.mkdir()
+    monkeypatch.setattr(bridge, "LEASES", str(leases))
+    monkeypatch.setattr(bridge, "LOCK", str(tmp_path / "network.lock"))
+    monkeypatch.setattr(bridge, "LINGER", 2.0)
+    removed = []
+    monkeypatch.setattr(ports, "remove_table_if_unused", lambda: removed.append("table"))
+    monkeypatch.setattr(bridge, "_delete_link", lambda name: removed.append(name))
+
+    bridge._remove_shared()  # a container just gave its address back
+    assert removed == []
+    old = time.time() - 5
+    (leases / "10.89.0.2").write_text("c" * 64)
+    os.utime(leases, (old, old))
+    bridge._remove_shared()  # quiet for long, but a container runs
+    assert removed == []
+    (leases / "10.89.0.2").unlink()
+    os.utime(leases, (old, old))
+    bridge._remove_shared()
+    assert removed == ["table", "pyrun0"]

@@ -206,37 +206,49 @@ def memory_value(v) -> str:
 
 # ---- warming the migration lock -----------------------------------------------------------------
 # Moving a process into a cgroup takes the kernel's cgroup_threadgroup_rwsem for writing. The
-# first writer after a quiet period waits for an RCU grace period (measured: 7-9 ms here, then
-# under 1 ms for writers that follow soon after). A start path must move its process once, so
-# pyrun has a thread make a harmless move (its own pid into the cgroup it is already in) as
-# soon as the command is known, and the grace period passes while the main thread imports and
-# reads config.json. finish_warm_up() joins the thread; call it before any fork.
+# first writer after a quiet period waits for an RCU grace period (measured: 15-18 ms here),
+# and writers that follow within a grace period or so of the last do not. A start path must
+# move its process once, so pyrun has a thread make harmless moves (its own pid into the
+# cgroup it is already in): the first as soon as the command is known, so that the grace
+# period passes while the main thread imports and prepares, then one every few ms, so that
+# the lock is still warm when the container's process moves, however long the preparing
+# took (an engine's network, say). finish_warm_up() stops and joins the thread; call it
+# before any fork. (native/pyrun_launch.c makes the first move even before Python starts.)
 
 _warm = None
+REWARM_S = 0.005
 
 
 def start_warm_up() -> None:
     global _warm
     import _thread
+    stop = _thread.allocate_lock()
+    stop.acquire()
     done = _thread.allocate_lock()
     done.acquire()
 
     def run():
         try:
-            write(_own_procs_file(), os.getpid())
+            path, pid = _own_procs_file(), os.getpid()
+            while True:
+                write(path, pid)
+                if stop.acquire(timeout=REWARM_S):
+                    break
         except (OSError, ValueError, IndexError):
             pass  # only an optimisation
         finally:
             done.release()
 
     _thread.start_new_thread(run, ())
-    _warm = done
+    _warm = (stop, done)
 
 
 def finish_warm_up() -> None:
     global _warm
     if _warm is not None:
-        _warm.acquire()
+        stop, done = _warm
+        stop.release()
+        done.acquire()
         _warm = None
 
 
