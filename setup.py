@@ -7,6 +7,7 @@
 # there) before the interpreter does.
 import os
 import subprocess
+import sys
 
 from setuptools import Distribution, setup
 from setuptools.command.build_ext import build_ext
@@ -38,7 +39,9 @@ class build_launchers(build_scripts):
         self.mkpath(self.build_dir)
         cc = os.environ.get("CC", "cc")
         for name in LAUNCHERS:
-            subprocess.check_call([cc, "-O2", "-Wall", "-o", os.path.join(self.build_dir, name),
+            python = sys.executable.replace("\\", "\\\\").replace('"', '\\"')
+            subprocess.check_call([cc, "-O2", "-Wall", f'-DPYRUN_PYTHON="{python}"', "-o",
+                                   os.path.join(self.build_dir, name),
                                    os.path.join(HERE, "native", "pyrun_launch.c")])
 
 

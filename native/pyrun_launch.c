@@ -2,7 +2,8 @@
  *
  * It runs the Python program next to it: PYTHON -I -c "from MODULE import launch; launch()"
  * ARGS..., where PYTHON is the python3 in the directory of this executable (the venv's bin,
- * through any symlink such as /usr/local/bin/pyrun-oci) and MODULE is runtime.cli.fast for
+ * through any symlink such as /usr/local/bin/pyrun-oci; else the interpreter setup.py ran
+ * under, compiled in as PYRUN_PYTHON) and MODULE is runtime.cli.fast for
  * `pyrun`, runtime.oci.cli for `pyrun-oci`. -I: the caller's working directory (a bundle,
  * for containerd) and PYTHON* variables do not decide what Python imports.
  *
@@ -112,6 +113,10 @@ int main(int argc, char **argv)
         ? "from runtime.oci.cli import launch; launch()"
         : "from runtime.cli.fast import launch; launch()";
     snprintf(python, sizeof python, "%s/python3", dirname(self));
+#ifdef PYRUN_PYTHON
+    if (access(python, X_OK) != 0) /* not in a venv's bin: the interpreter that built us */
+        snprintf(python, sizeof python, "%s", PYRUN_PYTHON);
+#endif
 
     if (moves_a_process(argc, argv))
         warm_cgroup_lock();

@@ -76,67 +76,72 @@ def run(*, image: str, command=(), root=None, create_only=False, detach=False, n
         pull="missing") -> int:
     """Create the container and (unless create_only) run it: attached, the container's exit
     code; detached, 0 once it runs (its id printed)."""
+    from runtime.linux import cgroups
     from runtime.oci.log import trace
     trace("engine: run parsed")
-    if not (create_only or detach):
-        from runtime.linux import cgroups
+    if not (create_only or detach or restart != "no"):  # else the monitor process starts it
         cgroups.start_warm_up()  # a kernel grace period passes while we prepare (see there)
-    from runtime.engine import containers as cmod
-    from runtime.image.store import ImageNotFound, Store
-    store = Store(root).ensure()
-    trace("engine: imported")
-    cmod.refresh(store)  # a crashed monitor's container shows Exited, its network removed
-    envs = []
-    for f in env_file:
-        with open(f) as fh:
-            envs += [line.strip() for line in fh if line.strip() and not line.startswith("#")]
-    for e in env:
-        envs.append(e if "=" in e else f"{e}={os.environ.get(e, '')}")
-    labels = dict(kv.partition("=")[::2] for kv in label)
-    if pull == "always":
-        from runtime.registry import client
-        client.ensure(store, image, pull, out=sys.stderr)
-    elif pull == "missing":
+    try:
+        from runtime.engine import containers as cmod
+        from runtime.image.store import ImageNotFound, Store
+        store = Store(root).ensure()
+        trace("engine: imported")
+        cmod.refresh(store)  # a crashed monitor's container shows Exited, its network removed
+        envs = []
+        for f in env_file:
+            with open(f) as fh:
+                envs += [line.strip() for line in fh
+                         if line.strip() and not line.startswith("#")]
+        for e in env:
+            envs.append(e if "=" in e else f"{e}={os.environ.get(e, '')}")
+        labels = dict(kv.partition("=")[::2] for kv in label)
+        if pull == "always":
+            from runtime.registry import client
+            client.ensure(store, image, pull, out=sys.stderr)
+        elif pull == "missing":
+            try:
+                store.resolve(image)
+            except ImageNotFound:
+                from runtime.registry import client  # only then: a start from images at hand
+                client.ensure(store, image, pull, out=sys.stderr)  # never needs it
+            except PyrunError:
+                pass  # a bad reference: create() reports it
         try:
-            store.resolve(image)
+            c = cmod.create(store, image, name=name, command=command,
+                            entrypoint=[entrypoint] if entrypoint else None, env=envs,
+                            publish=publish, publish_all=publish_all, workdir=workdir,
+                            user=user,
+                            hostname=hostname, network=network, auto_remove=auto_remove,
+                            memory=cmod.parse_memory(memory) if memory else None,
+                            pids_limit=pids_limit, labels=labels, interactive=interactive,
+                            tty=tty, read_only=read_only, stop_signal=stop_signal,
+                            stop_timeout=stop_timeout, cpus=cpus, volumes=volumes,
+                            cap_add=cap_add, cap_drop=cap_drop, privileged=privileged,
+                            add_hosts=add_hosts, dns=dns, restart=restart, init=use_init)
         except ImageNotFound:
-            from runtime.registry import client  # only then: a start from images at hand
-            client.ensure(store, image, pull, out=sys.stderr)  # never needs it
+            why = ("--pull never" if pull == "never" else "pyrun asks no registry about Docker "
+                   "Hub names by itself: build, import or bootstrap it, or `pyrun pull` it")
+            raise PyrunError(f"Unable to find image '{image}' locally ({why})") from None
+        trace("engine: container recorded")
+        if create_only:
+            print(c.id)
+            return 0
+        if detach or c.data["HostConfig"]["RestartPolicy"]["Name"] != "no":
+            start_detached(store, c)
+            if not detach:
+                return wait(c)
+            print(c.id)
+            warn_loopback_listeners(c)
+            return 0
+        from runtime.engine import monitor
+        try:
+            return monitor.supervise(store, c, attach=True, stdin=0 if interactive else None)
         except PyrunError:
-            pass  # a bad reference: create() reports it
-    try:
-        c = cmod.create(store, image, name=name, command=command,
-                        entrypoint=[entrypoint] if entrypoint else None, env=envs,
-                        publish=publish, publish_all=publish_all, workdir=workdir, user=user,
-                        hostname=hostname, network=network, auto_remove=auto_remove,
-                        memory=cmod.parse_memory(memory) if memory else None,
-                        pids_limit=pids_limit, labels=labels, interactive=interactive,
-                        tty=tty, read_only=read_only, stop_signal=stop_signal,
-                        stop_timeout=stop_timeout, cpus=cpus, volumes=volumes,
-                        cap_add=cap_add, cap_drop=cap_drop, privileged=privileged,
-                        add_hosts=add_hosts, dns=dns, restart=restart, init=use_init)
-    except ImageNotFound:
-        why = ("--pull never" if pull == "never" else "pyrun asks no registry about Docker "
-               "Hub names by itself: build, import or bootstrap it, or `pyrun pull` it")
-        raise PyrunError(f"Unable to find image '{image}' locally ({why})") from None
-    trace("engine: container recorded")
-    if create_only:
-        print(c.id)
-        return 0
-    if detach or c.data["HostConfig"]["RestartPolicy"]["Name"] != "no":
-        start_detached(store, c)
-        if not detach:
-            return wait(c)
-        print(c.id)
-        warn_loopback_listeners(c)
-        return 0
-    from runtime.engine import monitor
-    try:
-        return monitor.supervise(store, c, attach=True, stdin=0 if interactive else None)
-    except PyrunError:
-        if auto_remove:
-            cmod.remove_files(c)
-        raise
+            if auto_remove:
+                cmod.remove_files(c)
+            raise
+    finally:
+        cgroups.finish_warm_up()  # done already where a container started; else now
 
 
 def start_detached(store, c) -> None:
