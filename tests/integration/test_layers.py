@@ -167,3 +167,54 @@ def test_file_owner_mode_time_and_xattrs_kept_and_a_later_entry_wins(sandbox):
     assert st.st_mtime == 1_234_567
     assert os.getxattr(f, "user.origin") == b"layer"
     assert stat.S_ISDIR(os.lstat(dest / "etc" / "app.conf.d").st_mode)
+
+
+def test_many_files_in_many_directories_all_land_with_their_metadata(sandbox):
+    """Every file arrives whole, with owner, mode and mtime, and the directories keep their
+    mtimes (set after their contents)."""
+    dest, _ = sandbox
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+        for d in range(12):
+            info = tarfile.TarInfo(f"d{d}")
+            info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, 1000 + d
+            t.addfile(info)
+            for f in range(40):
+                data = f"{d}/{f}".encode() * (1 + f * 50)
+                info = tarfile.TarInfo(f"d{d}/f{f}")
+                info.size, info.mode, info.mtime = len(data), 0o640 + (f % 2), 5000 + f
+                info.uid, info.gid = 1000 + f, 2000 + d
+                t.addfile(info, io.BytesIO(data))
+        big = b"B" * ((1 << 20) * 3 + 7)  # more than one copy chunk
+        info = tarfile.TarInfo("d0/big")
+        info.size = len(big)
+        t.addfile(info, io.BytesIO(big))
+    buf.seek(0)
+    layer.unpack(buf, str(dest))
+    for d in range(12):
+        assert os.lstat(dest / f"d{d}").st_mtime == 1000 + d
+        for f in range(40):
+            st = os.lstat(dest / f"d{d}" / f"f{f}")
+            assert (dest / f"d{d}" / f"f{f}").read_bytes() == f"{d}/{f}".encode() * (1 + f * 50)
+            assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode), st.st_mtime) == \
+                (1000 + f, 2000 + d, 0o640 + (f % 2), 5000 + f)
+    assert (dest / "d0" / "big").read_bytes() == big
+
+
+def test_later_entries_win_and_links_see_their_target(sandbox):
+    """Within one tar: a file given twice ends as the second; a hardlink finds the file
+    written just before it; a whiteout replaces a file given before it."""
+    dest, _ = sandbox
+    layer.unpack(make_tar([("a", "file", b"first"), ("b", "file", b"shared"),
+                           ("b-link", "link", "b"), ("a", "file", b"second"),
+                           ("c", "file", b"gone"), (".wh.c", "file", b"")]), str(dest))
+    assert (dest / "a").read_bytes() == b"second"
+    assert os.lstat(dest / "b").st_ino == os.lstat(dest / "b-link").st_ino
+    assert stat.S_ISCHR(os.lstat(dest / "c").st_mode)  # now a whiteout
+
+
+def test_a_file_already_in_the_directory_is_replaced(sandbox):
+    dest, _ = sandbox
+    (dest / "old").write_bytes(b"before")
+    layer.unpack(make_tar([("old", "file", b"after")]), str(dest))
+    assert (dest / "old").read_bytes() == b"after"
