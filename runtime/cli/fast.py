@@ -57,8 +57,11 @@ def launch() -> None:
         code = e.code if isinstance(e.code, int) else 0 if e.code is None else 1
         if e.code is not None and not isinstance(e.code, int):
             print(e.code, file=sys.stderr)
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except OSError:  # a reader that went away (`pyrun ls | head -1`)
+            pass
     os._exit(code)
 
 
