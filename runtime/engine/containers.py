@@ -563,8 +563,7 @@ def teardown(c: Container) -> None:
                 portsmod.unpublish(c.id)
             except PyrunError:
                 pass
-        bridge.detach({"veth": ns.get("Veth") or bridge.veth_name(c.id),
-                       "ip": ns.get("IPAddress")})
+        bridge.detach({"ip": ns.get("IPAddress")})
     if ns.get("Netns") or c.data["HostConfig"]["NetworkMode"] in ("bridge", "none"):
         from runtime.net import bridge
         bridge.delete_netns(f"pyrun-{c.id[:12]}")

@@ -59,14 +59,14 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
             bundle = cmod.prepare(c)
             trace("engine: prepared (mount, network, bundle)")
             oci_log = c.path("oci.log")
-            base = [oci_binary(), "--root", cmod.OCI_ROOT, "--log", oci_log, "--log-format", "json"]
             if tty and attach:
                 # In the foreground pyrun-oci relays the terminal itself (as runc run does).
                 c.state.update({"Status": "running", "StartedAt": now_rfc3339()})
                 c.save()
                 import subprocess
-                code = subprocess.run(base + ["run", "--bundle", bundle, "--pid-file",
-                                              c.path("pid"), c.id]).returncode
+                code = subprocess.run([oci_binary(), "--root", cmod.OCI_ROOT, "--log", oci_log,
+                                       "--log-format", "json", "run", "--bundle", bundle,
+                                       "--pid-file", c.path("pid"), c.id]).returncode
                 c.state.update({"Status": "exited", "ExitCode": code,
                                 "FinishedAt": now_rfc3339()})
                 c.save()

@@ -18,6 +18,7 @@ Kernel errors become OSError(errno, "netlink <what>: <strerror>"), as the syscal
 from __future__ import annotations
 
 import _socket as socket  # socket.py would import enum (~2 ms): only the C part is used
+import errno
 import os
 import struct
 
@@ -168,7 +169,7 @@ class Route:
             self.index(name)
             return True
         except OSError as e:
-            if e.errno == 19:  # ENODEV
+            if e.errno == errno.ENODEV:
                 return False
             raise
 
