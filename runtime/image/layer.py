@@ -72,6 +72,7 @@ class _Root:
         self.path = path
         self.fd = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         self._dirs: dict[str, int] = {}
+        self.replaced = False  # an entry took the place of another (sizes need a walk)
 
     def close(self):
         for fd in self._dirs.values():
@@ -96,6 +97,7 @@ class _Root:
             fd = self._open(pfd, name, rel)
         except NotADirectoryError:
             os.unlink(name, dir_fd=pfd)  # a file where the tar wants a directory
+            self.replaced = True
             os.mkdir(name, 0o755, dir_fd=pfd)
             fd = self._open(pfd, name, rel)
         self._dirs[rel] = fd
@@ -125,6 +127,7 @@ def _remove(pfd: int, name: str, root: _Root, rel: str) -> None:
         st = os.stat(name, dir_fd=pfd, follow_symlinks=False)
     except FileNotFoundError:
         return
+    root.replaced = True
     if stat.S_ISDIR(st.st_mode):
         fd = sc.openat2(pfd, name, os.O_RDONLY | os.O_DIRECTORY, _IN_ROOT)
         try:
@@ -138,13 +141,25 @@ def _remove(pfd: int, name: str, root: _Root, rel: str) -> None:
         os.unlink(name, dir_fd=pfd)
 
 
-def unpack(stream, dest: str, detect: bool = True) -> None:
+def unpack(stream, dest: str, detect: bool = True) -> int | None:
     """Extract a layer tar (a file object; any compression unless detect=False, for a stream
-    already decompressed) into the directory dest."""
+    already decompressed) into the directory dest. Returns the bytes of regular files it
+    holds (what dir_size() would count), or None when entries replaced others and only a
+    walk can tell.
+
+    The stream is read ahead in a thread of its own (a ReadAhead, or one made here), so its
+    reading, decompression and whatever the caller does with each block (hash it, keep it)
+    overlap the files' creation."""
+    from runtime.image.readahead import ReadAhead
+    ahead = stream if isinstance(stream, ReadAhead) else \
+        ReadAhead(open_stream(stream) if detect else stream)
     root = _Root(os.path.realpath(dest))
     dir_times = []
+    total = 0
     try:
-        with tarfile.open(fileobj=open_stream(stream) if detect else stream, mode="r|") as tar:
+        # "r:", not the stream mode "r|": tarfile's stream buffer re-copies itself on every
+        # header read, while ReadAhead hands out slices of its blocks.
+        with tarfile.open(fileobj=ahead, mode="r:") as tar:
             for m in tar:
                 rel = _clean_name(m.name)
                 if rel is None:
@@ -164,6 +179,8 @@ def unpack(stream, dest: str, detect: bool = True) -> None:
                     os.mknod(target, stat.S_IFCHR | 0o000, os.makedev(0, 0), dir_fd=pfd)
                     continue
                 _extract(tar, m, pfd, name, rel, root, dir_times)
+                if m.isreg():
+                    total += m.size
         for pfd_rel, name, mtime in reversed(dir_times):
             try:
                 os.utime(name, (mtime, mtime), dir_fd=root.dir(pfd_rel), follow_symlinks=False)
@@ -173,6 +190,9 @@ def unpack(stream, dest: str, detect: bool = True) -> None:
         raise LayerError(f"layer is not a valid tar: {e}") from None
     finally:
         root.close()
+        if ahead is not stream:
+            ahead.close()
+    return None if root.replaced else total
 
 
 def _extract_file(tar, m, pfd: int, name: str, rel: str, root: _Root) -> None:

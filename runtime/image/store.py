@@ -191,25 +191,32 @@ class Store:
         verify() runs once the stream is read (a pull checks the blob's digest there), and
         the content must be `expect` when given; otherwise nothing is installed."""
         from runtime.image import layer as layermod
+        from runtime.image.readahead import ReadAhead
         self.ensure()
         work = self.tmpdir("layer-")
         try:
             tar_path = os.path.join(work, "layer.tar")
             unpacked = os.path.join(work, "dir")
             os.mkdir(unpacked, 0o755)
-            # One pass: what the unpacker reads is hashed and kept as the blob on the way.
-            with open(tar_path, "wb") as out:
-                tee = _Tee(layermod.open_stream(stream), out)
-                layermod.unpack(tee, unpacked, detect=False)
-                tee.drain()  # the tar's end padding, which the unpacker does not read
+            # One pass: each block is hashed and kept as the blob in the reading thread
+            # while the unpacker creates the files.
+            with open(tar_path, "wb", buffering=0) as out:
+                keep = _Keep(out)
+                ahead = ReadAhead(layermod.open_stream(stream), sink=keep)
+                try:
+                    files = layermod.unpack(ahead, unpacked, detect=False)
+                    ahead.finish()  # the tar's end padding, which the unpacker does not read
+                finally:
+                    ahead.close()
             if verify is not None:
                 verify()
-            diff_id = "sha256:" + tee.sha.hexdigest()
+            diff_id = "sha256:" + keep.sha.hexdigest()
             if expect is not None and diff_id != expect:
-                raise PyrunError(f"layer content is {diff_id}, the image config says {expect}")
+                raise PyrunError(f"layer {expect}: content does not match its digest "
+                                 f"(it is {diff_id})")
             if not self.has_layer(diff_id):
-                self._install_layer(diff_id, tee.size, tar_path, unpacked)
-            return diff_id, tee.size
+                self._install_layer(diff_id, keep.size, tar_path, unpacked, files)
+            return diff_id, keep.size
         finally:
             _rmtree(work)
 
@@ -224,19 +231,23 @@ class Store:
             with open(tar_path, "wb") as out:
                 diff_id, size = layermod.pack(directory, out)
             if not self.has_layer(diff_id):
+                files = None  # a moved directory is walked for its size
                 if move:
                     unpacked = directory
                 else:
                     unpacked = os.path.join(work, "dir")
                     os.mkdir(unpacked, 0o755)
                     with open(tar_path, "rb") as f:
-                        layermod.unpack(f, unpacked)
-                self._install_layer(diff_id, size, tar_path, unpacked)
+                        files = layermod.unpack(f, unpacked)
+                self._install_layer(diff_id, size, tar_path, unpacked, files)
             return diff_id, size
         finally:
             _rmtree(work)
 
-    def _install_layer(self, diff_id: str, size: int, tar_path: str, unpacked: str) -> None:
+    def _install_layer(self, diff_id: str, size: int, tar_path: str, unpacked: str,
+                       files: int | None = None) -> None:
+        """Name a complete layer: its blob, its directory, its size in the index (`files`,
+        the bytes of its regular files, when the unpacker could count them)."""
         from runtime.image import layer as layermod
         with self.locked():
             blob = self.blob_path(diff_id)
@@ -246,7 +257,8 @@ class Store:
             if not os.path.isdir(dest):
                 os.rename(unpacked, dest)
             index = self.index()
-            index["layers"][diff_id] = {"size": layermod.dir_size(dest)}
+            index["layers"][diff_id] = {"size": layermod.dir_size(dest) if files is None
+                                        else files}
             self._save_index(index)
 
     # ---- images -------------------------------------------------------------------------
@@ -441,25 +453,21 @@ class _Locked:
         os.close(self.fd)
 
 
-class _Tee:
-    """Reads from src, hashing and copying everything read to out."""
+class _Keep:
+    """A ReadAhead sink: hashes, counts and writes each block to `out` (unbuffered)."""
 
-    def __init__(self, src, out):
+    def __init__(self, out):
         import hashlib
-        self.src, self.out = src, out
+        self.out = out
         self.sha = hashlib.sha256()
         self.size = 0
 
-    def read(self, n: int = -1) -> bytes:
-        data = self.src.read(n)
+    def __call__(self, data: bytes) -> None:
         self.sha.update(data)
         self.size += len(data)
-        self.out.write(data)
-        return data
-
-    def drain(self) -> None:
-        while self.read(1 << 20):
-            pass
+        view = memoryview(data)
+        while view:
+            view = view[self.out.write(view):]
 
 
 def _alive(pid: int) -> bool:

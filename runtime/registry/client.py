@@ -319,16 +319,19 @@ def _blob(s: Session, digest: str) -> bytes:
 
 
 class _Verified:
-    """Reads a blob response, hashing it; checks the digest at the end."""
+    """Reads a blob response, hashing it; checks the digest at the end. With hashed=False
+    it only counts (for a blob the store hashes anyway: an uncompressed layer, whose digest
+    is its diff_id)."""
 
-    def __init__(self, resp, digest: str, progress=None):
+    def __init__(self, resp, digest: str, progress=None, hashed: bool = True):
         self.resp, self.digest = resp, digest
-        self.sha = hashlib.sha256()
+        self.sha = hashlib.sha256() if hashed else None
         self.progress = progress
 
     def read(self, n: int = -1) -> bytes:
         data = self.resp.read(n)
-        self.sha.update(data)
+        if self.sha is not None:
+            self.sha.update(data)
         if self.progress and data:
             self.progress.advance(self.digest, len(data))
         return data
@@ -336,20 +339,22 @@ class _Verified:
     def check(self) -> None:
         while self.read(1 << 20):
             pass
-        if "sha256:" + self.sha.hexdigest() != self.digest:
+        if self.sha is not None and "sha256:" + self.sha.hexdigest() != self.digest:
             raise RegistryError(f"layer {self.digest}: content does not match its digest")
 
 
 def _fetch_layer(s: Session, store: Store, layer: dict, diff_id: str, progress) -> None:
-    """Stream one layer into the store; its compressed digest and its diff_id both checked.
-    Its unpacked directory only becomes visible once both match."""
+    """Stream one layer into the store; its compressed digest and its diff_id both checked
+    (once when they are the same). Its unpacked directory only becomes visible once both
+    match."""
     digest = layer["digest"]
     if progress:
         progress.start(digest, "Downloading", layer.get("size"))
     resp, conn = s.request("GET", f"/v2/{s.repo}/blobs/{digest}", stream=True)
     try:
-        body = _Verified(resp, digest, progress)
-        store.add_layer_tar(io.BufferedReader(_Raw(body)), verify=body.check, expect=diff_id)
+        body = _Verified(resp, digest, progress, hashed=digest != diff_id)
+        store.add_layer_tar(io.BufferedReader(_Raw(body), 1 << 20), verify=body.check,
+                            expect=diff_id)
     finally:
         conn.close()
     if progress:

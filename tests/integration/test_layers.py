@@ -190,7 +190,8 @@ def test_many_files_in_many_directories_all_land_with_their_metadata(sandbox):
         info.size = len(big)
         t.addfile(info, io.BytesIO(big))
     buf.seek(0)
-    layer.unpack(buf, str(dest))
+    counted = layer.unpack(buf, str(dest))
+    assert counted == layer.dir_size(str(dest))  # what the store records as the size
     for d in range(12):
         assert os.lstat(dest / f"d{d}").st_mtime == 1000 + d
         for f in range(40):
@@ -205,16 +206,28 @@ def test_later_entries_win_and_links_see_their_target(sandbox):
     """Within one tar: a file given twice ends as the second; a hardlink finds the file
     written just before it; a whiteout replaces a file given before it."""
     dest, _ = sandbox
-    layer.unpack(make_tar([("a", "file", b"first"), ("b", "file", b"shared"),
-                           ("b-link", "link", "b"), ("a", "file", b"second"),
-                           ("c", "file", b"gone"), (".wh.c", "file", b"")]), str(dest))
+    counted = layer.unpack(make_tar([("a", "file", b"first"), ("b", "file", b"shared"),
+                                     ("b-link", "link", "b"), ("a", "file", b"second"),
+                                     ("c", "file", b"gone"), (".wh.c", "file", b"")]),
+                           str(dest))
+    assert counted is None  # entries replaced others: the size needs a walk
     assert (dest / "a").read_bytes() == b"second"
     assert os.lstat(dest / "b").st_ino == os.lstat(dest / "b-link").st_ino
     assert stat.S_ISCHR(os.lstat(dest / "c").st_mode)  # now a whiteout
 
 
+def test_the_size_counted_while_unpacking_is_the_walked_size(sandbox):
+    """Hardlinks count once; whiteouts of what this layer lacks replace nothing."""
+    dest, _ = sandbox
+    counted = layer.unpack(make_tar([("d", "dir", None), ("d/a", "file", b"12345"),
+                                     ("d/a-link", "link", "d/a"), ("d/s", "sym", "a"),
+                                     ("d/.wh.lower", "file", b""), ("b", "file", b"xy")]),
+                           str(dest))
+    assert counted == 7 == layer.dir_size(str(dest))
+
+
 def test_a_file_already_in_the_directory_is_replaced(sandbox):
     dest, _ = sandbox
     (dest / "old").write_bytes(b"before")
-    layer.unpack(make_tar([("old", "file", b"after")]), str(dest))
+    assert layer.unpack(make_tar([("old", "file", b"after")]), str(dest)) is None
     assert (dest / "old").read_bytes() == b"after"
