@@ -19,6 +19,7 @@ import io
 import json
 import os
 import re
+import socket
 import time
 import urllib.parse
 
@@ -119,13 +120,20 @@ class Session:
         for attempt in range(retries + 1):
             if start is not None:
                 body.seek(start)
-            resp, conn = self._send(method, url, headers, body)
-            if resp.status == 401 and self._answer(resp.getheader("WWW-Authenticate") or ""):
-                resp.read()
-                conn.close()
-                if start is not None:
-                    body.seek(start)
+            try:
                 resp, conn = self._send(method, url, headers, body)
+                if resp.status == 401 and self._answer(resp.getheader("WWW-Authenticate") or ""):
+                    resp.read()
+                    conn.close()
+                    if start is not None:
+                        body.seek(start)
+                    resp, conn = self._send(method, url, headers, body)
+            except _Transient as e:
+                if attempt < retries:
+                    time.sleep(_backoff(attempt, None))
+                    continue
+                raise RegistryError(f"registry {self.host}: {e} ({retries + 1} tries)") \
+                    from None
             if resp.status in (429, 500, 502, 503, 504) and attempt < retries:
                 resp.read()
                 conn.close()
@@ -152,10 +160,13 @@ class Session:
             conn.request(method, u.path + (f"?{u.query}" if u.query else ""), body=body,
                          headers=h)
             return conn.getresponse(), conn
-        except OSError as e:
-            conn.close()
+        except (ConnectionRefusedError, socket.gaierror) as e:
+            conn.close()  # nothing listens there, or no such host: no use trying again
             raise RegistryError(f"cannot reach registry {self.host}: {e.strerror or e}") \
                 from None
+        except (OSError, http.client.HTTPException) as e:
+            conn.close()  # reset, timed out, closed before answering: worth another try
+            raise _Transient(f"connection lost ({_reason(e)})") from None
 
     def _answer(self, challenge: str) -> bool:
         """Set an Authorization header for a WWW-Authenticate challenge; False if we can't."""
@@ -197,6 +208,16 @@ class Session:
                 429: "too many requests"}.get(status, f"HTTP {status}")
         return f"{self.ref.familiar()}: {what}" + (f" ({detail})" if detail else "") + \
             f" [{method} {urllib.parse.urlsplit(url).path}]"
+
+
+class _Transient(Exception):
+    """A connection lost mid-request (inside Session: retried)."""
+
+
+def _reason(e: BaseException) -> str:
+    if isinstance(e, http.client.IncompleteRead):
+        return f"closed with {e.expected} bytes to come"
+    return getattr(e, "strerror", None) or str(e) or type(e).__name__
 
 
 MAX_WAIT = 10.0  # seconds: the longest pause between two tries, whatever Retry-After says
@@ -318,23 +339,58 @@ def _blob(s: Session, digest: str) -> bytes:
     return data
 
 
-class _Verified:
-    """Reads a blob response, hashing it; checks the digest at the end. With hashed=False
-    it only counts (for a blob the store hashes anyway: an uncompressed layer, whose digest
-    is its diff_id)."""
+class _Blob:
+    """A blob's body as a stream: hashed (unless the store hashes it anyway: an uncompressed
+    layer, whose digest is its diff_id) and counted. A transfer cut short - the connection
+    reset, or closed before Content-Length - is taken up where it stopped with a Range
+    request, a bounded number of times (a registry that ignores Range sends it whole again,
+    and what was had is skipped)."""
 
-    def __init__(self, resp, digest: str, progress=None, hashed: bool = True):
-        self.resp, self.digest = resp, digest
+    def __init__(self, s: Session, digest: str, progress=None, hashed: bool = True,
+                 retries: int = 3):
+        self.s, self.digest, self.progress, self.retries = s, digest, progress, retries
+        self.path = f"/v2/{s.repo}/blobs/{digest}"
         self.sha = hashlib.sha256() if hashed else None
-        self.progress = progress
+        self.got = 0
+        self.resp, self.conn = s.request("GET", self.path, stream=True)
 
     def read(self, n: int = -1) -> bytes:
-        data = self.resp.read(n)
+        tries = 0
+        while True:
+            try:
+                data = self.resp.read(n)
+                if data or n == 0 or not self.resp.length:  # (length None: not announced)
+                    break
+                raise http.client.IncompleteRead(b"", self.resp.length)
+            except (OSError, http.client.HTTPException) as e:
+                if tries == self.retries:
+                    raise RegistryError(f"blob {self.digest}: transfer cut short at "
+                                        f"{self.got} bytes ({_reason(e)}; {tries + 1} tries)") \
+                        from None
+                time.sleep(_backoff(tries, None))
+                tries += 1
+                self._resume()
+        self.got += len(data)
         if self.sha is not None:
             self.sha.update(data)
         if self.progress and data:
             self.progress.advance(self.digest, len(data))
         return data
+
+    def _resume(self) -> None:
+        self.conn.close()
+        resp, conn = self.s.request("GET", self.path, {"Range": f"bytes={self.got}-"},
+                                    ok=(200, 206), stream=True)
+        self.resp, self.conn = resp, conn
+        skip = self.got if resp.status == 200 else 0
+        while skip:
+            chunk = resp.read(min(skip, 1 << 20))
+            if not chunk:
+                raise http.client.IncompleteRead(b"", skip)
+            skip -= len(chunk)
+
+    def close(self) -> None:
+        self.conn.close()
 
     def check(self) -> None:
         while self.read(1 << 20):
@@ -350,13 +406,12 @@ def _fetch_layer(s: Session, store: Store, layer: dict, diff_id: str, progress) 
     digest = layer["digest"]
     if progress:
         progress.start(digest, "Downloading", layer.get("size"))
-    resp, conn = s.request("GET", f"/v2/{s.repo}/blobs/{digest}", stream=True)
+    body = _Blob(s, digest, progress, hashed=digest != diff_id)
     try:
-        body = _Verified(resp, digest, progress, hashed=digest != diff_id)
         store.add_layer_tar(io.BufferedReader(_Raw(body), 1 << 20), verify=body.check,
                             expect=diff_id)
     finally:
-        conn.close()
+        body.close()
     if progress:
         progress.done(digest, "Pull complete")
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 import pytest
@@ -173,14 +175,24 @@ def test_pull_policies_of_run_and_build(pyrun, image, registry, tmp_path):  # no
         assert other("run", "--rm", "child:1").stdout == "v3\n"
 
 
-def test_pull_what_skopeo_pushed_in_oci_format(pyrun, image, registry, tmp_path):  # noqa: F811
+@pytest.mark.parametrize("fmt, manifest_type", [
+    ("oci", "application/vnd.oci.image.manifest.v1+json"),
+    ("v2s2", "application/vnd.docker.distribution.manifest.v2+json")])
+def test_pull_what_skopeo_pushed(pyrun, image, registry, tmp_path, fmt, manifest_type):  # noqa: F811,E501
+    """skopeo gzips the layers on the way (a registry's usual form): the pull checks the
+    compressed digests and unpacks the same diff_ids."""
     archive = tmp_path / "oci.tar"
     pyrun("image", "save", "--format", "oci", "-o", str(archive), "shared:1")
-    name = f"{registry.host}/from/skopeo:oci"
-    skopeo("copy", "--dest-tls-verify=false", "--format", "oci", f"oci-archive:{archive}",
+    name = f"{registry.host}/from/skopeo:{fmt}"
+    skopeo("copy", "--dest-tls-verify=false", "--format", fmt, f"oci-archive:{archive}",
            f"docker://{name}")
+    raw = skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{name}")
+    assert raw["mediaType"] == manifest_type
+    assert all(layer["mediaType"].endswith(("gzip", "tar.gzip")) for layer in raw["layers"])
     with fresh_store() as other:
         other("pull", name)
+        pulled = json.loads(other("image", "inspect", name).stdout)[0]
+        assert pulled["RootFS"]["Layers"] == image["RootFS"]["Layers"]
         assert other("run", "--rm", name).stdout == "shared\n"
 
 
@@ -238,6 +250,92 @@ def test_a_pull_killed_midway_is_resumed_by_the_next(pyrun, busybox, registry, t
         assert other("run", "--rm", name, "ls", "-l", "/big").stdout.split()[4] == \
             str(150 * 2 ** 20)
         assert os.listdir(tmp) == []  # the killed pull's work directory swept
+
+
+class CuttingProxy:
+    """127.0.0.1:port forwarded to a registry, except that the first answer to a GET of one
+    blob is cut off after `after` bytes (headers included). The Range header of every
+    request is recorded."""
+
+    def __init__(self, registry_port: int, blob: str, after: int):
+        self.target, self.blob, self.after = registry_port, blob, after
+        self.ranges: list[tuple[str, str | None]] = []
+        self.cuts = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client):
+        up = socket.create_connection(("127.0.0.1", self.target))
+        try:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                data = client.recv(65536)
+                if not data:
+                    return
+                head += data
+            lines = head.split(b"\r\n\r\n")[0].decode().split("\r\n")
+            rng = next((v.strip() for k, _, v in (h.partition(":") for h in lines[1:])
+                        if k.lower() == "range"), None)
+            self.ranges.append((lines[0], rng))
+            up.sendall(head)
+            budget = None
+            if lines[0].startswith("GET ") and self.blob in lines[0] and self.cuts == 0:
+                self.cuts, budget = 1, self.after
+            socks = [client, up]
+            while True:
+                ready, _, _ = select.select(socks, [], [], 10)
+                if not ready:
+                    return
+                for s in ready:
+                    data = s.recv(65536)
+                    if not data:
+                        return
+                    other = up if s is client else client
+                    if s is up and budget is not None:
+                        data = data[:budget]
+                        budget -= len(data)
+                    other.sendall(data)
+                    if budget == 0:
+                        return  # cut: both sides closed below
+        finally:
+            up.close()
+            client.close()
+
+    def close(self):
+        self.listener.close()
+
+
+def test_a_layer_cut_off_midway_is_taken_up_with_a_range_request(pyrun, image, registry):  # noqa: F811,E501
+    """The real registry answers the Range request (206) and the pull completes, checked
+    against the layer's digest, in one run."""
+    name = f"{registry.host}/cut/shared:1"
+    pyrun("image", "tag", "shared:1", name)
+    pyrun("push", name)
+    sizes = {layer["digest"]: layer["size"] for layer in
+             skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{name}")["layers"]}
+    big = max(sizes, key=sizes.get)
+    proxy = CuttingProxy(registry.port, big, after=300_000)
+    try:
+        via = f"127.0.0.1:{proxy.port}/cut/shared:1"
+        with fresh_store() as other:
+            out = other("pull", via).stdout
+            assert f"{big[7:19]}: Pull complete" in out
+            assert other("run", "--rm", via).stdout == "shared\n"
+        blob_gets = [r for line, r in proxy.ranges if big in line and line.startswith("GET")]
+        assert proxy.cuts == 1 and len(blob_gets) == 2
+        start = int(blob_gets[1].removeprefix("bytes=").rstrip("-"))
+        assert blob_gets[0] is None and 0 < start < 300_000  # what came before the cut
+    finally:
+        proxy.close()
 
 
 def test_missing_image_and_unreachable_registry_are_one_line(pyrun, registry):  # noqa: F811

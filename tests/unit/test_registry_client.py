@@ -3,6 +3,7 @@ errors as one line, and what a pull or push shows of its progress."""
 
 from __future__ import annotations
 
+import hashlib
 import http.server
 import io
 import threading
@@ -12,20 +13,29 @@ import pytest
 from runtime.image import reference
 from runtime.registry import client
 from runtime.registry.progress import Progress
+from tests.conftest import free_port
 
 
 class Scripted(http.server.BaseHTTPRequestHandler):
-    """Answers each request with the next (status, headers, body) of the server's script."""
+    """Answers each request with the next (status, headers, body) of the server's script.
+    A header "X-Cut: N" is not sent: the body is announced whole, N bytes of it are sent,
+    and the connection is closed (a transfer cut short)."""
 
     def do_GET(self):
         self.server.seen.append((self.command, self.path))
+        self.server.headers.append(dict(self.headers))
         status, headers, body = self.server.script.pop(0)
+        headers = dict(headers)
+        cut = int(headers.pop("X-Cut", len(body)))
         self.send_response(status)
         for k, v in headers.items():
             self.send_header(k, v)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        self.wfile.write(body[:cut])
+        if cut < len(body):
+            self.wfile.flush()
+            self.close_connection = True
 
     do_HEAD = do_PUT = do_POST = do_GET
 
@@ -36,7 +46,7 @@ class Scripted(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def server():
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Scripted)
-    srv.script, srv.seen = [], []
+    srv.script, srv.seen, srv.headers = [], [], []
     t = threading.Thread(target=srv.serve_forever, args=(0.01,), daemon=True)
     t.start()
     yield srv
@@ -96,6 +106,96 @@ def test_a_file_body_is_sent_whole_again_on_retry(server, no_sleep):
     session(server).request("PUT", "/v2/team/app/blobs/uploads/x?digest=sha256:1",
                             {"Content-Length": "10"}, body=f, ok=(201,))
     assert bodies == [b"0123456789", b"0123456789"]
+
+
+def test_bearer_challenge_fetches_a_token_anonymously_then_with_credentials(
+        server, no_sleep, tmp_path, monkeypatch):
+    port = server.server_address[1]
+    challenge = {"WWW-Authenticate": f'Bearer realm="http://127.0.0.1:{port}/token",'
+                                     'service="reg.test",scope="repository:team/app:pull"'}
+    server.script = [(401, challenge, b""), (200, {}, b'{"token": "T1"}'),
+                     (200, {}, b"manifest")]
+    _, data = session(server).request("GET", "/v2/team/app/manifests/1")
+    assert data == b"manifest"
+    assert server.seen[1] == ("GET", "/token?service=reg.test&scope=repository%3Ateam%2Fapp"
+                                     "%3Apull")
+    assert "Authorization" not in server.headers[1]  # anonymous: no credentials stored
+    assert server.headers[2]["Authorization"] == "Bearer T1"
+    # With credentials (pyrun login), the token request carries them; an OAuth2-style
+    # answer ("access_token") is taken too.
+    monkeypatch.setattr(client, "AUTH_FILE", str(tmp_path / "auth.json"))
+    client.login(f"127.0.0.1:{port}", "tester", "s3cret")
+    server.script = [(401, challenge, b""), (200, {}, b'{"access_token": "T2"}'),
+                     (200, {}, b"manifest")]
+    session(server).request("GET", "/v2/team/app/manifests/1")
+    assert server.headers[4]["Authorization"] == "Basic dGVzdGVyOnMzY3JldA=="  # tester:s3cret
+    assert server.headers[5]["Authorization"] == "Bearer T2"
+
+
+def test_a_refused_token_is_one_line(server, no_sleep):
+    port = server.server_address[1]
+    server.script = [(401, {"WWW-Authenticate": f'Bearer realm="http://127.0.0.1:{port}/t"'},
+                      b""), (403, {}, b"no")]
+    with pytest.raises(client.RegistryError, match="authentication failed .403."):
+        session(server).request("GET", "/v2/team/app/manifests/1")
+
+
+def test_a_connection_lost_before_the_answer_is_tried_again(server, no_sleep):
+    server.script = [(200, {"X-Cut": "0"}, b"x"), (200, {}, b"manifest")]
+
+    class Silent(Scripted):  # closes without answering the first request
+        def do_GET(self):
+            if len(self.server.seen) == 0:
+                self.server.seen.append((self.command, self.path))
+                self.server.script.pop(0)
+                self.close_connection = True
+                return
+            Scripted.do_GET(self)
+    server.RequestHandlerClass = Silent
+    _, data = session(server).request("GET", "/v2/team/app/manifests/1")
+    assert data == b"manifest" and no_sleep == [0.2] and len(server.seen) == 2
+
+
+def test_nothing_listening_is_not_tried_again(no_sleep):
+    s = client.Session(reference.parse(f"127.0.0.1:{free_port()}/team/app:1"))
+    with pytest.raises(client.RegistryError, match="cannot reach registry"):
+        s.request("GET", "/v2/")
+    assert no_sleep == []
+
+
+BLOB = bytes(range(256)) * 1000
+BLOB_DIGEST = "sha256:" + hashlib.sha256(BLOB).hexdigest()
+
+
+def test_a_blob_cut_short_is_taken_up_where_it_stopped(server, no_sleep):
+    server.script = [(200, {"X-Cut": "100000"}, BLOB),
+                     (206, {"X-Cut": "50000"}, BLOB[100000:]),
+                     (206, {}, BLOB[150000:])]
+    blob = client._Blob(session(server), BLOB_DIGEST)
+    data = b"".join(iter(lambda: blob.read(1 << 16), b""))
+    blob.check()
+    assert data == BLOB
+    assert [h.get("Range") for h in server.headers] == [None, "bytes=100000-",
+                                                         "bytes=150000-"]
+    assert no_sleep == [0.2, 0.2]  # each cut is a new try: the count restarts after data
+
+
+def test_a_registry_that_ignores_range_sends_it_whole_and_the_start_is_skipped(
+        server, no_sleep):
+    server.script = [(200, {"X-Cut": "70000"}, BLOB), (200, {}, BLOB)]
+    blob = client._Blob(session(server), BLOB_DIGEST)
+    assert b"".join(iter(lambda: blob.read(1 << 16), b"")) == BLOB
+    blob.check()
+
+
+def test_a_blob_cut_short_every_time_ends_in_one_line(server, no_sleep):
+    server.script = [(200, {"X-Cut": "10"}, BLOB)] + [(206, {"X-Cut": "0"}, BLOB[10:])] * 3
+    blob = client._Blob(session(server), BLOB_DIGEST)
+    with pytest.raises(client.RegistryError) as e:
+        blob.check()
+    assert str(e.value) == (f"blob {BLOB_DIGEST}: transfer cut short at 10 bytes (closed "
+                            f"with {len(BLOB) - 10} bytes to come; 4 tries)")
+    assert len(no_sleep) == 3
 
 
 class Clock:
