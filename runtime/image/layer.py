@@ -186,6 +186,8 @@ def unpack(stream, dest: str, detect: bool = True) -> int | None:
                 os.utime(name, (mtime, mtime), dir_fd=root.dir(pfd_rel), follow_symlinks=False)
             except OSError:
                 pass
+        if ahead is not stream:
+            ahead.finish()  # its thread done with the caller's file before the caller closes it
     except (tarfile.TarError, EOFError) as e:
         raise LayerError(f"layer is not a valid tar: {e}") from None
     finally:
