@@ -358,6 +358,8 @@ class _Blob:
         tries = 0
         while True:
             try:
+                if tries:
+                    self._resume()
                 data = self.resp.read(n)
                 if data or n == 0 or not self.resp.length:  # (length None: not announced)
                     break
@@ -369,7 +371,6 @@ class _Blob:
                         from None
                 time.sleep(_backoff(tries, None))
                 tries += 1
-                self._resume()
         self.got += len(data)
         if self.sha is not None:
             self.sha.update(data)
@@ -383,6 +384,11 @@ class _Blob:
                                     ok=(200, 206), stream=True)
         self.resp, self.conn = resp, conn
         skip = self.got if resp.status == 200 else 0
+        if resp.status == 206:
+            given = resp.getheader("Content-Range") or ""
+            if not given.startswith(f"bytes {self.got}-"):
+                raise RegistryError(f"blob {self.digest}: asked for bytes {self.got}- and "
+                                    f"got {given or 'no Content-Range'}")
         while skip:
             chunk = resp.read(min(skip, 1 << 20))
             if not chunk:

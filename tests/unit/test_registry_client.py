@@ -167,10 +167,14 @@ BLOB = bytes(range(256)) * 1000
 BLOB_DIGEST = "sha256:" + hashlib.sha256(BLOB).hexdigest()
 
 
+def part(start: int) -> dict:
+    return {"Content-Range": f"bytes {start}-{len(BLOB) - 1}/{len(BLOB)}"}
+
+
 def test_a_blob_cut_short_is_taken_up_where_it_stopped(server, no_sleep):
     server.script = [(200, {"X-Cut": "100000"}, BLOB),
-                     (206, {"X-Cut": "50000"}, BLOB[100000:]),
-                     (206, {}, BLOB[150000:])]
+                     (206, {"X-Cut": "50000", **part(100000)}, BLOB[100000:]),
+                     (206, part(150000), BLOB[150000:])]
     blob = client._Blob(session(server), BLOB_DIGEST)
     data = b"".join(iter(lambda: blob.read(1 << 16), b""))
     blob.check()
@@ -189,13 +193,23 @@ def test_a_registry_that_ignores_range_sends_it_whole_and_the_start_is_skipped(
 
 
 def test_a_blob_cut_short_every_time_ends_in_one_line(server, no_sleep):
-    server.script = [(200, {"X-Cut": "10"}, BLOB)] + [(206, {"X-Cut": "0"}, BLOB[10:])] * 3
+    server.script = [(200, {"X-Cut": "10"}, BLOB)] + [(206, {"X-Cut": "0", **part(10)},
+                                                        BLOB[10:])] * 3
     blob = client._Blob(session(server), BLOB_DIGEST)
     with pytest.raises(client.RegistryError) as e:
         blob.check()
     assert str(e.value) == (f"blob {BLOB_DIGEST}: transfer cut short at 10 bytes (closed "
                             f"with {len(BLOB) - 10} bytes to come; 4 tries)")
     assert len(no_sleep) == 3
+
+
+def test_a_range_answered_with_other_bytes_is_refused(server, no_sleep):
+    server.script = [(200, {"X-Cut": "1000"}, BLOB), (206, part(0), BLOB)]
+    blob = client._Blob(session(server), BLOB_DIGEST)
+    with pytest.raises(client.RegistryError) as e:
+        blob.check()
+    assert str(e.value) == (f"blob {BLOB_DIGEST}: asked for bytes 1000- and got bytes "
+                            f"0-{len(BLOB) - 1}/{len(BLOB)}")
 
 
 class Clock:
@@ -237,3 +251,4 @@ def test_progress_elsewhere_is_one_plain_line_per_finished_blob():
     p.close()
     assert out.getvalue() == ("aaaaaaaaaaaa: Pull complete (2.5MB in 0.5s)\n"
                               "cccccccccccc: Already exists\n")
+
