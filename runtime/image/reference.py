@@ -59,6 +59,12 @@ def digest_ok(digest: str) -> bool:
 
 
 def domain_ok(domain: str) -> bool:
+    if domain.startswith("["):  # an IPv6 address: "[fd00::1]" or "[fd00::1]:5000"
+        end = domain.find("]")
+        address, port = domain[1:end], domain[end + 1:]
+        return end > 1 and all(ch in _HEX or ch in "ABCDEF:" for ch in address) and \
+            (not port or (port[0] == ":" and len(port) > 1
+                          and all(ch in _DIGITS for ch in port[1:])))
     host, colon, port = domain.partition(":")
     if colon and not (port and all(ch in _DIGITS for ch in port)):
         return False

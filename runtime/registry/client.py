@@ -3,8 +3,9 @@
     pull(store, "localhost:5000/team/app:1")   -> Image
     push(store, "localhost:5000/team/app:1")   -> manifest digest
 
-Registries on localhost and loopback addresses speak plain HTTP, others HTTPS (unless listed
-in PYRUN_INSECURE_REGISTRIES). A 401 with `WWW-Authenticate: Bearer realm=...` is answered by
+Registries on localhost and loopback addresses speak plain HTTP, others HTTPS unless listed
+as insecure (in /etc/pyrun/config.json, as Docker's daemon.json lists them, or in
+PYRUN_INSECURE_REGISTRIES). A 401 with `WWW-Authenticate: Bearer realm=...` is answered by
 fetching a token (anonymously, or with the credentials `pyrun login` stored); `Basic` is
 answered with the credentials. Every blob is checked against its digest before it enters
 the store, so a corrupted or substituted layer is refused and nothing is named.
@@ -46,11 +47,59 @@ def registry_host(ref: reference.Reference) -> str:
     return "registry-1.docker.io" if ref.domain == "docker.io" else ref.domain
 
 
+CONFIG_FILE = "/etc/pyrun/config.json"  # PYRUN_CONFIG names another
+
+
+def _split_host(host: str) -> str:
+    """The name or address of host[:port] ("[::1]:5000" -> "::1")."""
+    if host.startswith("["):
+        return host[1:host.find("]")]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def insecure_registries() -> list[str]:
+    """Registries to speak plain HTTP to, as Docker's daemon.json lists them: host[:port]
+    names and address ranges (10.0.0.0/8) under "insecure-registries" in pyrun's config
+    file, and the comma-separated PYRUN_INSECURE_REGISTRIES."""
+    path = os.environ.get("PYRUN_CONFIG", CONFIG_FILE)
+    listed = []
+    try:
+        with open(path) as f:
+            listed = json.load(f).get("insecure-registries", [])
+    except FileNotFoundError:
+        pass
+    except (ValueError, AttributeError) as e:
+        raise RegistryError(f"{path}: not a JSON object ({e})") from None
+    if not isinstance(listed, list) or not all(isinstance(h, str) for h in listed):
+        raise RegistryError(f"{path}: \"insecure-registries\" must be a list of host[:port] "
+                            "names or address ranges")
+    env = os.environ.get("PYRUN_INSECURE_REGISTRIES", "")
+    return [h.strip() for h in listed + env.split(",") if h.strip()]
+
+
 def _insecure(host: str) -> bool:
-    name = host.rsplit(":", 1)[0] if not host.startswith("[") else host
-    listed = [h.strip() for h in os.environ.get("PYRUN_INSECURE_REGISTRIES", "").split(",")]
-    return (name in ("localhost", "::1") or name.startswith("127.") or host in listed
-            or name in listed)
+    """Loopback registries, and those listed (insecure_registries()), are plain HTTP."""
+    name = _split_host(host)
+    if name in ("localhost", "::1") or name.startswith("127."):
+        return True
+    listed = insecure_registries()
+    if host in listed or name in listed:
+        return True
+    ranges = [h for h in listed if "/" in h]
+    if ranges:
+        import ipaddress
+        try:
+            addr = ipaddress.ip_address(name)
+        except ValueError:
+            return False  # a name: ranges hold addresses
+        for r in ranges:
+            try:
+                if addr in ipaddress.ip_network(r, strict=False):
+                    return True
+            except ValueError:
+                raise RegistryError(f"insecure registry {r!r}: not an address range") \
+                    from None
+    return False
 
 
 # ---- credentials: Docker's config.json "auths" format --------------------------------------

@@ -19,6 +19,7 @@ from runtime.image import reference
     ("user/app:1.0", "docker.io/user/app:1.0", "user/app:1.0"),
     ("localhost:5000/a/b:v1", "localhost:5000/a/b:v1", "localhost:5000/a/b:v1"),
     ("ghcr.io/o/r", "ghcr.io/o/r:latest", "ghcr.io/o/r:latest"),
+    ("[fd00::1]:5000/a/b", "[fd00::1]:5000/a/b:latest", "[fd00::1]:5000/a/b:latest"),
     ("debian@sha256:" + "a" * 64, "docker.io/library/debian@sha256:" + "a" * 64,
      "debian@sha256:" + "a" * 64),
 ])
@@ -28,7 +29,7 @@ def test_references_normalise_like_docker(text, full, familiar):
 
 
 @pytest.mark.parametrize("bad", ["", "UPPER", "a:b:c", "name:" + "x" * 200, "a@sha256:xyz",
-                                 " spaced"])
+                                 " spaced", "[fd00::g]:5000/a/b", "[::1]x/a"])
 def test_bad_references(bad):
     with pytest.raises(reference.ReferenceError, match="invalid reference format"):
         reference.parse(bad)
@@ -41,15 +42,17 @@ GRAMMAR = {
     "path_ok": rf"{_COMPONENT}(?:/{_COMPONENT})*",
     "tag_ok": r"[\w][\w.-]{0,127}",
     "digest_ok": r"sha256:[a-f0-9]{64}",
-    "domain_ok": r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)"
-                 r"(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?",
+    "domain_ok": r"(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)"
+                 r"(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*"
+                 r"|\[(?:[a-fA-F0-9:]+)\])(?::[0-9]+)?",
     "looks_like_id": r"(?:sha256:)?[a-f0-9]{1,64}",
 }
 ALPHABETS = {"path_ok": "ab9._-/A", "tag_ok": "aZ_9.-é:", "digest_ok": "sha256:0f",
-             "domain_ok": "aZ9-.:1/", "looks_like_id": "af09sha256:g"}
+             "domain_ok": "aZ9-.:1/[]fF", "looks_like_id": "af09sha256:g"}
 EDGES = ["", "a", "a.b", "a..b", "a__b", "a___b", "a--b", "a-", "-a", "a/b", "a//b", "/a",
          "x" * 128, "x" * 129, "sha256:" + "a" * 64, "sha256:" + "A" * 64, "a" * 64,
-         "a" * 65, "localhost:5000", "host:", "h.-a", "é", "_tag", ".tag", "a\n"]
+         "a" * 65, "localhost:5000", "host:", "h.-a", "é", "_tag", ".tag", "a\n", "[::1]",
+         "[fd00::1]:5000", "[]", "[::1]:", "[::1]x", "[::g]", "[::1", "::1", "[::1]]"]
 
 
 @pytest.mark.parametrize("check", sorted(GRAMMAR))

@@ -252,3 +252,61 @@ def test_progress_elsewhere_is_one_plain_line_per_finished_blob():
     assert out.getvalue() == ("aaaaaaaaaaaa: Pull complete (2.5MB in 0.5s)\n"
                               "cccccccccccc: Already exists\n")
 
+
+@pytest.fixture
+def config(tmp_path, monkeypatch):
+    """pyrun's config file, this test's own; no PYRUN_INSECURE_REGISTRIES from outside."""
+    path = tmp_path / "config.json"
+    monkeypatch.setenv("PYRUN_CONFIG", str(path))
+    monkeypatch.delenv("PYRUN_INSECURE_REGISTRIES", raising=False)
+    return path
+
+
+def scheme(name: str) -> str:
+    return client.Session(reference.parse(f"{name}/team/app:1")).scheme
+
+
+def test_loopback_registries_are_plain_http_others_https(config):
+    assert [scheme(h) for h in ("localhost:5000", "127.0.0.5:80", "[::1]:5000",
+                                "registry.test:5000", "10.1.2.3:5000", "ghcr.io")] == \
+        ["http"] * 3 + ["https"] * 3
+
+
+def test_insecure_registries_from_the_config_file_and_the_environment(config, monkeypatch):
+    config.write_text('{"insecure-registries": ["registry.test:5000", "mirror.test",'
+                      ' "10.0.0.0/8", "fd00::/8"]}')
+    assert [scheme(h) for h in ("registry.test:5000", "registry.test:6000", "mirror.test:1",
+                                "10.1.2.3:5000", "[fd00::1]:5000", "11.0.0.1:5000",
+                                "other.test")] == ["http", "https", "http", "http", "http",
+                                                   "https", "https"]
+    monkeypatch.setenv("PYRUN_INSECURE_REGISTRIES", "other.test, 11.0.0.1:5000")
+    assert scheme("other.test") == scheme("11.0.0.1:5000") == "http"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[1, 2]", "not a JSON object"),
+    ("{oops", "not a JSON object"),
+    ('{"insecure-registries": "registry.test"}', "must be a list"),
+    ('{"insecure-registries": ["10.0.0.0/99"]}', "'10.0.0.0/99': not an address range"),
+])
+def test_a_bad_config_file_is_one_line(config, text, message):
+    config.write_text(text)
+    with pytest.raises(client.RegistryError, match=message):
+        scheme("10.1.2.3:5000")
+
+
+def test_a_listed_registry_is_spoken_to_in_plain_http(server, config, monkeypatch):
+    """registry.test (resolved here to the scripted server) is reached over HTTP once
+    listed: the request arrives as plain HTTP and is answered."""
+    port = server.server_address[1]
+    real = client.http.client.socket.create_connection
+
+    def to_loopback(address, *args, **kw):
+        host, p = address
+        return real(("127.0.0.1" if host == "registry.test" else host, p), *args, **kw)
+    monkeypatch.setattr(client.http.client.socket, "create_connection", to_loopback)
+    config.write_text(f'{{"insecure-registries": ["registry.test:{port}"]}}')
+    server.script = [(200, {}, b"manifest")]
+    s = client.Session(reference.parse(f"registry.test:{port}/team/app:1"))
+    assert s.request("GET", "/v2/team/app/manifests/1")[1] == b"manifest"
+    assert server.headers[0]["Host"] == f"registry.test:{port}"
