@@ -58,8 +58,12 @@ def ls_cmd(ctx, show_all, quiet, no_trunc, fmt):
         if not tags and not show_all and img.id in parents:
             continue  # an intermediate build step
         ident = img.id if no_trunc else img.short_id
-        for t in tags or [None]:
-            if t:
+        # An image pulled by digest only: its repository, with no tag (as Docker shows it).
+        digested = sorted({reference.parse(d).familiar_repository for d in img.repo_digests})
+        for t in tags or digested or [None]:
+            if t in digested:
+                repo, tag = t, "<none>"
+            elif t:
                 ref = reference.parse(t)
                 repo, tag = ref.familiar_repository, ref.tag
             else:
@@ -175,7 +179,7 @@ def inspect_cmd(ctx, images):
         out.append({
             "Id": img.id,
             "RepoTags": [reference.parse(t).familiar() for t in img.tags],
-            "RepoDigests": [],
+            "RepoDigests": [reference.parse(d).familiar() for d in img.repo_digests],
             "Parent": img.parent or "",
             "Comment": (cfg.get("history") or [{}])[-1].get("comment", ""),
             "Created": img.created,
@@ -318,7 +322,7 @@ def prune_cmd(ctx, prune_all):
     store = _store(ctx)
     keep = set()
     for img in store.images():
-        if img.tags and not prune_all:
+        if (img.tags or img.repo_digests) and not prune_all:  # named, or pulled by digest
             for a in _chain(store, img):
                 keep.add(a.id)
     removed = []

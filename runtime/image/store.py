@@ -88,6 +88,13 @@ class Image:
     def parent(self) -> str | None:
         return self.store.index()["images"].get(self.id, {}).get("parent")
 
+    @property
+    def repo_digests(self) -> list[str]:
+        """"host/repo@sha256:..." for each repository it was pulled from: the digest of the
+        manifest as the registry has it (pyrun stores a manifest of its own, whose digest
+        differs when the registry's layers were compressed)."""
+        return list(self.store.index()["images"].get(self.id, {}).get("repo_digests", []))
+
 
 class Store:
     def __init__(self, root: str | None = None):
@@ -311,8 +318,10 @@ class Store:
                 raise
         if ref is not None:
             if ref.digest:
+                pulled = f"{ref.repository}@{ref.digest}"
                 for image_id, entry in index["images"].items():
-                    if entry.get("manifest") == ref.digest or image_id == ref.digest:
+                    if entry.get("manifest") == ref.digest or image_id == ref.digest or \
+                            pulled in entry.get("repo_digests", ()):
                         return self.image(image_id)
             elif str(ref) in index["tags"]:
                 return self.image(index["tags"][str(ref)])
@@ -337,6 +346,20 @@ class Store:
                 index["tags"][str(ref)] = image_id
                 self._save_index(index)
         return ref.familiar()
+
+    def add_repo_digest(self, image_id: str, repo_digest: str) -> None:
+        """Record "host/repo@sha256:..." as where the image came from (one per repository:
+        a newer pull from it replaces the older one)."""
+        repository = repo_digest.split("@", 1)[0]
+        with self.locked():
+            index = self.index()
+            entry = index["images"][image_id]
+            keep = [d for d in entry.get("repo_digests", []) if d.split("@")[0] != repository]
+            for other in index["images"].values():  # a digest names one image
+                if repo_digest in other.get("repo_digests", ()):
+                    other["repo_digests"].remove(repo_digest)
+            entry["repo_digests"] = keep + [repo_digest]
+            self._save_index(index)
 
     def untag(self, name: str) -> str | None:
         ref = refmod.parse(name)

@@ -301,6 +301,7 @@ def pull(store: Store, name: str, platform: tuple[str, str] | None = None, out=N
     doc, media, digest = _get_manifest(s, ref.digest or ref.tag)
     if ref.digest and digest != ref.digest:
         raise RegistryError(f"{name}: the registry sent a manifest with digest {digest}")
+    top_digest = digest
     if media == MEDIA_DOCKER_SCHEMA1 or doc.get("schemaVersion") == 1:
         raise RegistryError(f"{name}: Docker schema 1 manifests are not supported (deprecated "
                             "since 2017); push the image again with a current client")
@@ -338,8 +339,11 @@ def pull(store: Store, name: str, platform: tuple[str, str] | None = None, out=N
         if progress:
             progress.close()
     img = store.put_image(config)
-    store.tag(img.id, str(ref) if not ref.digest else str(reference.parse(
-        f"{ref.repository}:{ref.tag or 'latest'}")))
+    if not ref.digest:
+        store.tag(img.id, str(ref))
+    # As Docker: a pull by digest names no tag; either way the digest that was asked for
+    # (an index's, for a multi-platform image) finds the image again.
+    store.add_repo_digest(img.id, f"{ref.repository}@{top_digest}")
     # Blobs held as the registry has them (uncompressed layers, the config) can be mounted
     # from this repository when pushed to another one on the same registry.
     same = [layer["digest"] for layer, d in zip(doc["layers"], diff_ids)

@@ -114,6 +114,20 @@ def test_push_pull_run_round_trip(pyrun, image, registry, home):  # noqa: F811
         assert other("run", "--rm", name).stdout == "shared\n"
         again = other("pull", name).stdout
         assert "Pull complete" not in again and "Already exists" in again  # not fetched
+        assert json.loads(other("image", "inspect", name).stdout)[0]["RepoDigests"] == \
+            [f"{registry.host}/team/shared@{digest}"]
+    with fresh_store() as other:  # by digest, as Docker: the repository, no tag
+        by_digest = f"{registry.host}/team/shared@{digest}"
+        other("pull", by_digest)
+        rows = [r.split() for r in other("image", "ls").stdout.splitlines()[1:]]
+        assert [r[:3] for r in rows] == [[f"{registry.host}/team/shared", "<none>",
+                                          image["Id"][7:19]]]
+        pulled = json.loads(other("image", "inspect", by_digest).stdout)[0]
+        assert pulled["RepoTags"] == [] and pulled["RepoDigests"] == [by_digest]
+        p = other("run", "--rm", by_digest)
+        assert p.stdout == "shared\n" and "Unable to find" not in p.stderr
+        other("image", "prune")  # pulled by digest is not dangling
+        assert other("image", "ls", "-q").stdout.strip() == image["Id"][7:19]
 
 
 def test_push_mounts_blobs_from_another_repository_and_uploads_in_chunks(
@@ -189,11 +203,16 @@ def test_pull_what_skopeo_pushed(pyrun, image, registry, tmp_path, fmt, manifest
     raw = skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{name}")
     assert raw["mediaType"] == manifest_type
     assert all(layer["mediaType"].endswith(("gzip", "tar.gzip")) for layer in raw["layers"])
+    digest = skopeo("inspect", "--tls-verify=false", f"docker://{name}")["Digest"]
     with fresh_store() as other:
         other("pull", name)
         pulled = json.loads(other("image", "inspect", name).stdout)[0]
         assert pulled["RootFS"]["Layers"] == image["RootFS"]["Layers"]
         assert other("run", "--rm", name).stdout == "shared\n"
+        # The registry's digest (of gzipped layers; pyrun's own manifest differs) finds it.
+        assert pulled["RepoDigests"] == [f"{registry.host}/from/skopeo@{digest}"]
+        p = other("run", "--rm", f"{registry.host}/from/skopeo@{digest}")
+        assert p.stdout == "shared\n" and "Unable to find" not in p.stderr
 
 
 def test_a_corrupted_blob_is_refused(pyrun, image, registry):  # noqa: F811

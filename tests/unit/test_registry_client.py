@@ -310,3 +310,16 @@ def test_a_listed_registry_is_spoken_to_in_plain_http(server, config, monkeypatc
     s = client.Session(reference.parse(f"registry.test:{port}/team/app:1"))
     assert s.request("GET", "/v2/team/app/manifests/1")[1] == b"manifest"
     assert server.headers[0]["Host"] == f"registry.test:{port}"
+
+
+def test_a_schema1_manifest_is_one_clear_line(server, no_sleep, tmp_path):
+    from runtime.image.store import Store
+    server.script = [(200, {"Content-Type": client.MEDIA_DOCKER_SCHEMA1},
+                      b'{"schemaVersion": 1, "name": "team/app", "fsLayers": []}')]
+    port = server.server_address[1]
+    with pytest.raises(client.RegistryError) as e:
+        client.pull(Store(str(tmp_path / "store")), f"127.0.0.1:{port}/team/app:1")
+    assert str(e.value) == (f"127.0.0.1:{port}/team/app:1: Docker schema 1 manifests are not "
+                            "supported (deprecated since 2017); push the image again with a "
+                            "current client")
+    assert Store(str(tmp_path / "store")).images() == []  # nothing stored
