@@ -533,6 +533,7 @@ def push(store: Store, name: str, out=None, chunk_size: int = CHUNK_DEFAULT) -> 
     s.request("PUT", f"/v2/{s.repo}/manifests/{ref.tag}",
               {"Content-Type": MEDIA_OCI_MANIFEST}, body=manifest, ok=(201,))
     store.add_sources(digests, here)
+    store.add_repo_digest(img.id, f"{ref.repository}@{img.manifest_digest}")
     return img.manifest_digest
 
 

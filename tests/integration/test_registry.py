@@ -103,6 +103,8 @@ def test_push_pull_run_round_trip(pyrun, image, registry, home):  # noqa: F811
     assert out.count(": Pushed") == len(image["RootFS"]["Layers"]) + 1  # layers + config
     info = skopeo("inspect", "--tls-verify=false", f"docker://{name}")
     assert info["Digest"] == digest and info["Layers"] == image["RootFS"]["Layers"]
+    assert json.loads(pyrun("image", "inspect", name).stdout)[0]["RepoDigests"] == \
+        [f"{registry.host}/team/shared@{digest}"]
     again = pyrun("push", name).stdout
     assert ": Pushed" not in again and "Layer already exists" in again  # HEAD: it has them
     with fresh_store() as other:
