@@ -338,18 +338,20 @@ def prune_cmd(ctx, prune_all):
 
 @image_group.command("pull")
 @click.argument("name")
-@click.option("--platform", help="os/arch from a multi-platform index (default: this host's)")
+@click.option("--platform",
+              help="os/arch[/variant] from a multi-platform index (default: this host's)")
 @click.option("-q", "--quiet", is_flag=True)
 @click.pass_context
 def pull_cmd(ctx, name, platform, quiet):
     """Pull an image from a registry."""
     from runtime.image import reference
     from runtime.registry import client
-    plat = tuple(platform.split("/", 1)) if platform else None
+    plat = client.parse_platform(platform) if platform else None
     img = client.pull(_store(ctx), name, plat, out=None if quiet else sys.stdout)
     ref = reference.parse(name)
-    if not quiet:
-        click.echo(f"Digest: {img.manifest_digest}")
+    if not quiet:  # the registry's digest (pyrun's own manifest differs for gzipped layers)
+        pulled = next(d for d in img.repo_digests if d.startswith(ref.repository + "@"))
+        click.echo(f"Digest: {pulled.split('@', 1)[1]}")
         click.echo(f"Status: Downloaded image for {ref.familiar()}")
     click.echo(ref.familiar() if not quiet else img.id)
 

@@ -287,6 +287,28 @@ def _platform() -> tuple[str, str]:
     return "linux", _arch()
 
 
+def parse_platform(text: str) -> tuple[str, ...]:
+    """"os/arch" or "os/arch/variant" (--platform) -> a tuple of those parts."""
+    parts = tuple(text.split("/"))
+    if len(parts) not in (2, 3) or not all(parts):
+        raise RegistryError(f"--platform: expected os/arch[/variant], got {text!r}")
+    return parts
+
+
+def pick_platform(manifests: list[dict], want: tuple[str, ...]) -> dict | None:
+    """The entry of an index for os/arch[/variant]. Without a variant asked for, the
+    first entry of that os and architecture is taken (as containerd's matcher does for a
+    default platform), so linux/arm64 finds an image marked arm64/v8."""
+    for m in manifests:
+        p = m.get("platform", {})
+        if (p.get("os"), p.get("architecture")) != want[:2]:
+            continue
+        if len(want) == 3 and p.get("variant") != want[2]:
+            continue
+        return m
+    return None
+
+
 def _get_manifest(s: Session, ref_str: str) -> tuple[dict, str, str]:
     resp, data = s.request("GET", f"/v2/{s.repo}/manifests/{ref_str}", {"Accept": ACCEPT})
     media = (resp.getheader("Content-Type") or "").split(";")[0]
@@ -295,7 +317,11 @@ def _get_manifest(s: Session, ref_str: str) -> tuple[dict, str, str]:
     return doc, media or doc.get("mediaType", ""), digest
 
 
-def pull(store: Store, name: str, platform: tuple[str, str] | None = None, out=None) -> Image:
+def _describe(p: dict) -> str:
+    return "/".join(x for x in (p.get("os"), p.get("architecture"), p.get("variant")) if x)
+
+
+def pull(store: Store, name: str, platform: tuple[str, ...] | None = None, out=None) -> Image:
     ref = reference.parse(name)
     s = Session(ref, "pull")
     doc, media, digest = _get_manifest(s, ref.digest or ref.tag)
@@ -306,15 +332,11 @@ def pull(store: Store, name: str, platform: tuple[str, str] | None = None, out=N
         raise RegistryError(f"{name}: Docker schema 1 manifests are not supported (deprecated "
                             "since 2017); push the image again with a current client")
     if media in (MEDIA_OCI_INDEX, MEDIA_DOCKER_LIST) or "manifests" in doc:
-        want_os, want_arch = platform or _platform()
-        choice = next((m for m in doc["manifests"]
-                       if m.get("platform", {}).get("os") == want_os
-                       and m.get("platform", {}).get("architecture") == want_arch), None)
+        want = tuple(platform or _platform())
+        choice = pick_platform(doc["manifests"], want)
         if choice is None:
-            have = ", ".join(f"{m.get('platform', {}).get('os')}/"
-                             f"{m.get('platform', {}).get('architecture')}"
-                             for m in doc["manifests"])
-            raise RegistryError(f"{name}: no {want_os}/{want_arch} image (has: {have})")
+            have = ", ".join(_describe(m.get("platform", {})) for m in doc["manifests"])
+            raise RegistryError(f"{name}: no {'/'.join(want)} image (has: {have})")
         doc, media, digest = _get_manifest(s, choice["digest"])
     config_bytes = _blob(s, doc["config"]["digest"])
     config = json.loads(config_bytes)

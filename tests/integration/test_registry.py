@@ -207,7 +207,7 @@ def test_pull_what_skopeo_pushed(pyrun, image, registry, tmp_path, fmt, manifest
     assert all(layer["mediaType"].endswith(("gzip", "tar.gzip")) for layer in raw["layers"])
     digest = skopeo("inspect", "--tls-verify=false", f"docker://{name}")["Digest"]
     with fresh_store() as other:
-        other("pull", name)
+        assert f"Digest: {digest}\n" in other("pull", name).stdout  # the registry's, as docker
         pulled = json.loads(other("image", "inspect", name).stdout)[0]
         assert pulled["RootFS"]["Layers"] == image["RootFS"]["Layers"]
         assert other("run", "--rm", name).stdout == "shared\n"

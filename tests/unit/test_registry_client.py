@@ -323,3 +323,28 @@ def test_a_schema1_manifest_is_one_clear_line(server, no_sleep, tmp_path):
                             "supported (deprecated since 2017); push the image again with a "
                             "current client")
     assert Store(str(tmp_path / "store")).images() == []  # nothing stored
+
+
+INDEX = [{"digest": "sha256:1", "platform": {"os": "linux", "architecture": "amd64"}},
+         {"digest": "sha256:2", "platform": {"os": "linux", "architecture": "arm",
+                                             "variant": "v6"}},
+         {"digest": "sha256:3", "platform": {"os": "linux", "architecture": "arm",
+                                             "variant": "v7"}},
+         {"digest": "sha256:4", "platform": {"os": "linux", "architecture": "arm64",
+                                             "variant": "v8"}},
+         {"digest": "sha256:5", "platform": {"os": "windows", "architecture": "amd64"}}]
+
+
+@pytest.mark.parametrize("text, digest", [
+    ("linux/amd64", "sha256:1"), ("linux/arm/v7", "sha256:3"), ("linux/arm", "sha256:2"),
+    ("linux/arm64", "sha256:4"), ("linux/arm64/v8", "sha256:4"), ("windows/amd64", "sha256:5"),
+    ("linux/arm/v5", None), ("linux/s390x", None)])
+def test_platform_picked_from_an_index_with_or_without_a_variant(text, digest):
+    choice = client.pick_platform(INDEX, client.parse_platform(text))
+    assert (choice or {}).get("digest") == digest
+
+
+@pytest.mark.parametrize("bad", ["linux", "linux/", "a/b/c/d", "/amd64"])
+def test_a_bad_platform_is_one_line(bad):
+    with pytest.raises(client.RegistryError, match=r"expected os/arch\[/variant\], got"):
+        client.parse_platform(bad)
