@@ -83,3 +83,47 @@ def test_vagrant_progress_redraws_are_dropped():
     vm = load("test-vm")
     line = b"\r\x1b[KProgress: 0%\r\x1b[KProgress: 57%\r\x1b[KProgress: 100%==> default: Creating\n"
     assert vm.PROGRESS.sub(b"", line) == b"==> default: Creating\n"
+
+
+class Vagrant:
+    """Stands for a running `vagrant up`: records the signals it is sent."""
+
+    def __init__(self):
+        self.signals = []
+
+    def poll(self):
+        return None if not self.signals else 130
+
+    def send_signal(self, sig):
+        self.signals.append(sig)
+
+
+def fake_virsh(leases: dict):
+    """virsh -q as the watchdog asks it: the domain's interfaces, a network's leases."""
+    def virsh(*args, check=True):
+        if args[0] == "domiflist":
+            return " vnet0   network   pyrun-vagrant   virtio   52:54:00:aa:bb:cc\n"
+        if args[0] == "net-dhcp-leases":
+            mac = args[args.index("--mac") + 1]
+            return leases.get(mac, "")
+        return "running\n"
+    return virsh
+
+
+def test_a_vm_with_no_address_is_interrupted_and_one_with_one_is_left_alone(monkeypatch):
+    import signal
+    vm = load("test-vm")
+    monkeypatch.setattr(vm.time, "sleep", lambda s: None)
+    clock = iter(range(0, 10_000, 60))
+    monkeypatch.setattr(vm.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(vm, "LEASE_WAIT", 300)
+    # A lease of another machine (a previous try's MAC) does not count.
+    monkeypatch.setattr(vm, "virsh", fake_virsh({"52:54:00:00:00:01": " lease of another"}))
+    hung = Vagrant()
+    vm.lease_watchdog("pyrun-x-default")(hung)
+    assert hung.signals == [signal.SIGINT]
+    monkeypatch.setattr(vm, "virsh", fake_virsh(
+        {"52:54:00:aa:bb:cc": " 2026-11-27 ... 52:54:00:aa:bb:cc ipv4 192.168.125.10/24"}))
+    booted = Vagrant()
+    vm.lease_watchdog("pyrun-x-default")(booted)
+    assert booted.signals == []
