@@ -371,9 +371,11 @@ def push_cmd(ctx, name, chunk_size):
         chunk = parse_size(chunk_size)
     except ValueError:
         raise click.BadParameter(f"not a size: {chunk_size!r}", param_hint="--chunk-size")
-    digest = client.push(_store(ctx), name, out=sys.stdout, chunk_size=chunk)
+    store = _store(ctx)
+    digest = client.push(store, name, out=sys.stdout, chunk_size=chunk)
     ref = reference.parse(name)
-    click.echo(f"{ref.tag}: digest: {digest}")
+    size = os.path.getsize(store.blob_path(digest))  # the manifest's, as docker prints it
+    click.echo(f"{ref.tag}: digest: {digest} size: {size}")
 
 
 @click.command("login")

@@ -99,10 +99,14 @@ def test_push_pull_run_round_trip(pyrun, image, registry, home):  # noqa: F811
     name = f"{registry.host}/team/shared:1"
     pyrun("image", "tag", "shared:1", name)
     out = pyrun("push", name).stdout
-    digest = out.strip().splitlines()[-1].split("digest: ")[1]
+    last = out.strip().splitlines()[-1]  # as docker: "1: digest: sha256:... size: N"
+    digest, size = last.split("digest: ")[1].split(" size: ")
     assert out.count(": Pushed") == len(image["RootFS"]["Layers"]) + 1  # layers + config
     info = skopeo("inspect", "--tls-verify=false", f"docker://{name}")
     assert info["Digest"] == digest and info["Layers"] == image["RootFS"]["Layers"]
+    raw = subprocess.run(["skopeo", "inspect", "--raw", "--tls-verify=false",
+                          f"docker://{name}"], capture_output=True, check=True).stdout
+    assert int(size) == len(raw)
     assert json.loads(pyrun("image", "inspect", name).stdout)[0]["RepoDigests"] == \
         [f"{registry.host}/team/shared@{digest}"]
     again = pyrun("push", name).stdout
