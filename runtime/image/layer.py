@@ -294,7 +294,7 @@ def _extract(tar, m, pfd: int, name: str, rel: str, root: _Root, dir_times: list
 
 # ---- writing ---------------------------------------------------------------------------------
 
-class _HashingWriter:
+class HashingWriter:
     """A file-like object that hashes and counts what passes through to the real file."""
 
     def __init__(self, f):
@@ -327,7 +327,7 @@ def pack(src: str, out, base: str = "") -> tuple[str, int]:
 
     Overlay whiteouts become ".wh." entries. Entries are sorted, so the same tree gives the
     same bytes (and digest). Returns ("sha256:<hex>", size)."""
-    w = _HashingWriter(out)
+    w = HashingWriter(out)
     seen_inodes: dict[tuple[int, int], str] = {}
     with tarfile.open(fileobj=w, mode="w|", format=tarfile.PAX_FORMAT) as tar:
         tar.copybufsize = 1 << 20  # not 16 KiB: fewer writes and hash updates per file

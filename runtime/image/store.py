@@ -207,9 +207,9 @@ class Store:
             os.mkdir(unpacked, 0o755)
             # One pass: each block is hashed and kept as the blob in the reading thread
             # while the unpacker creates the files.
-            with open(tar_path, "wb", buffering=0) as out:
-                keep = _Keep(out)
-                ahead = ReadAhead(layermod.open_stream(stream), sink=keep)
+            with open(tar_path, "wb") as out:
+                keep = layermod.HashingWriter(out)
+                ahead = ReadAhead(layermod.open_stream(stream), sink=keep.write)
                 try:
                     files = layermod.unpack(ahead, unpacked, detect=False)
                     ahead.finish()  # the tar's end padding, which the unpacker does not read
@@ -474,23 +474,6 @@ class _Locked:
     def __exit__(self, *exc) -> None:
         self.store._index_cache = None
         os.close(self.fd)
-
-
-class _Keep:
-    """A ReadAhead sink: hashes, counts and writes each block to `out` (unbuffered)."""
-
-    def __init__(self, out):
-        import hashlib
-        self.out = out
-        self.sha = hashlib.sha256()
-        self.size = 0
-
-    def __call__(self, data: bytes) -> None:
-        self.sha.update(data)
-        self.size += len(data)
-        view = memoryview(data)
-        while view:
-            view = view[self.out.write(view):]
 
 
 def _alive(pid: int) -> bool:
