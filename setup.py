@@ -45,6 +45,7 @@ class build_launchers(build_scripts):
                                    os.path.join(HERE, "native", "pyrun_launch.c")])
 
 
-setup(cffi_modules=["native/build_native.py:ffibuilder"],
+setup(cffi_modules=["native/build_native.py:ffibuilder",
+                    "native/build_seccomp.py:ffibuilder"],
       scripts=LAUNCHERS,  # names only: build_launchers makes them
       cmdclass={"build_ext": build_ext_and_init, "build_scripts": build_launchers})

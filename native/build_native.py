@@ -27,6 +27,10 @@ ffibuilder.cdef(
     int pyrun_prctl(int option, unsigned long arg2, unsigned long arg3,
                     unsigned long arg4, unsigned long arg5);
     int pyrun_bpf(int cmd, void *attr, unsigned int size);
+    int pyrun_seccomp_filter(unsigned int flags, void *insns, unsigned int count);
+    int pyrun_seccomp_probe_flags(unsigned int flags);
+    long pyrun_keyctl(int cmd, unsigned long a2, unsigned long a3, unsigned long a4,
+                      unsigned long a5);
     """
 )
 ffibuilder.set_source(

@@ -45,3 +45,30 @@ static int pyrun_prctl(int option, unsigned long arg2, unsigned long arg3, unsig
 {
     return prctl(option, arg2, arg3, arg4, arg5);
 }
+
+/* seccomp(2) has no glibc wrapper; the filter program is passed as a struct sock_fprog. */
+struct pyrun_sock_fprog {
+    unsigned short len;
+    void *filter;
+};
+
+static int pyrun_seccomp_filter(unsigned int flags, void *insns, unsigned int count)
+{
+    struct pyrun_sock_fprog prog;
+    prog.len = (unsigned short)count;
+    prog.filter = insns;
+    return (int)syscall(SYS_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, flags, &prog);
+}
+
+/* SECCOMP_SET_MODE_FILTER with a NULL program: EFAULT if the kernel knows the flags, EINVAL
+ * if not (how runc and crun probe them). */
+static int pyrun_seccomp_probe_flags(unsigned int flags)
+{
+    return (int)syscall(SYS_seccomp, 1, flags, NULL);
+}
+
+static long pyrun_keyctl(int cmd, unsigned long a2, unsigned long a3, unsigned long a4,
+                         unsigned long a5)
+{
+    return syscall(SYS_keyctl, cmd, a2, a3, a4, a5);
+}

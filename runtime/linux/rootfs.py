@@ -33,6 +33,13 @@ PROC_BIND_ALLOWED = {"/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc
                      "/proc/swaps", "/proc/uptime", "/proc/loadavg", "/proc/slabinfo"}
 
 
+# Filesystems that show the kernel's view (procfs, sysfs, cgroupfs) go on a plain directory
+# of the image or nowhere. A symlink there (/proc -> /some/dir) would be followed inside the
+# root, but the masks and read-only paths later name /proc/... and would miss the mount;
+# runc refuses it likewise (the CVE-2019-19921 class).
+KERNEL_VIEWS = ("proc", "sysfs", "cgroup", "cgroup2")
+
+
 def fd_path(fd: int) -> str:
     return f"/proc/self/fd/{fd}"
 
@@ -86,6 +93,25 @@ def mkdir_all_in_root(rootfd: int, path: str, mode: int = 0o755, _depth: int = 0
         fd = nxt
         here = path_in_root(rootfd, fd)
     return fd
+
+
+def refuse_unordinary_target(rootfd: int, dest: str, fstype: str) -> None:
+    try:
+        fd = sc.openat2(rootfd, dest.lstrip("/"), O_PATH | os.O_NOFOLLOW,
+                        sc.RESOLVE_IN_ROOT | sc.RESOLVE_NO_SYMLINKS)
+    except FileNotFoundError:
+        return  # made as a directory next
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise SetupError(f"mount {dest}: {fstype} must be mounted on an ordinary "
+                             f"directory, and {dest} is (or passes through) a symlink") from None
+        raise
+    try:
+        if not stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise SetupError(f"mount {dest}: {fstype} must be mounted on an ordinary "
+                             "directory, and this is not a directory")
+    finally:
+        os.close(fd)
 
 
 def make_target(rootfd: int, path: str, is_dir: bool) -> int:
@@ -163,6 +189,8 @@ def mount_one(rootfd: int, rootfs: str, m, bundle: str, cgroup_binds=None) -> No
     if dest == "/proc" or dest.startswith("/proc/"):
         if not (dest == "/proc" and m.type == "proc") and dest not in PROC_BIND_ALLOWED:
             raise SetupError(f"mount {dest}: mounting over /proc is not allowed")
+    if m.type in KERNEL_VIEWS:
+        refuse_unordinary_target(rootfd, dest, m.type)
     fd = make_target(rootfd, dest, is_dir)
     try:
         # The fd was resolved inside the root; check it still is (a symlink swapped in by a
@@ -307,7 +335,27 @@ def pivot_root(rootfs: str) -> None:
 
 
 def move_root(rootfs: str) -> None:
-    """--no-pivot: for a root on ramfs/initramfs, where pivot_root is impossible."""
+    """--no-pivot: for a root on ramfs/initramfs, where pivot_root is impossible. The old
+    root stays in this mount namespace, under the moved one; so do the host's procfs and
+    sysfs, and while a fully visible procfs exists in the namespace, the kernel lets a
+    process with a user namespace mount a new, unmasked one. So they go first: unmounted,
+    or, where that is refused, covered with an empty tmpfs (runc does the same)."""
+    root = rootfs.rstrip("/") + "/"
+    with open("/proc/self/mountinfo") as f:
+        rows = [line.split() for line in f]
+    points = []
+    for row in rows:
+        point = row[4].replace("\\040", " ")
+        fstype = row[row.index("-") + 1]
+        if fstype in ("proc", "sysfs") and not (point + "/").startswith(root):
+            points.append(point)
+    for point in sorted(points, key=len, reverse=True):
+        try:
+            sc.umount2(point, sc.MNT_DETACH)
+        except OSError as e:
+            if e.errno not in (errno.EINVAL, errno.EPERM):
+                raise
+            sc.mount("tmpfs", point, "tmpfs", sc.MS_RDONLY, None)
     os.chdir(rootfs)
     sc.mount(rootfs, "/", None, sc.MS_MOVE)
     os.chroot(".")

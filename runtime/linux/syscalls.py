@@ -176,3 +176,62 @@ def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 
     if r < 0:
         _fail(f"prctl({option})")
     return r
+
+
+# seccomp(2)
+SECCOMP_FILTER_FLAG_TSYNC = 1
+SECCOMP_FILTER_FLAG_LOG = 2
+SECCOMP_FILTER_FLAG_SPEC_ALLOW = 4
+SECCOMP_FILTER_FLAG_NEW_LISTENER = 8
+SECCOMP_FILTER_FLAG_TSYNC_ESRCH = 16
+SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV = 32
+
+
+def seccomp_set_filter(flags: int, program: bytes) -> int:
+    """Install a classic BPF program (struct sock_filter[], 8 bytes each) on this thread.
+    Returns the notification listener's fd when flags ask for one (close-on-exec), else 0."""
+    buf = _ffi.from_buffer(program)
+    r = _lib.pyrun_seccomp_filter(flags, buf, len(program) // 8)
+    if r < 0:
+        _fail("seccomp")
+    if flags & SECCOMP_FILTER_FLAG_NEW_LISTENER:
+        os.set_inheritable(r, False)
+    return r
+
+
+def seccomp_flags_supported(flags: int) -> bool:
+    """Whether this kernel knows these SECCOMP_FILTER_FLAG_* bits."""
+    import errno
+    _lib.pyrun_seccomp_probe_flags(flags)
+    return _ffi.errno == errno.EFAULT
+
+
+# keyctl(2)
+KEYCTL_JOIN_SESSION_KEYRING = 1
+KEYCTL_SETPERM = 5
+KEYCTL_DESCRIBE = 6
+KEY_SPEC_SESSION_KEYRING = -3
+
+
+def keyctl_join_session_keyring(name: str) -> int:
+    """Make a new session keyring called name and join it; returns its serial."""
+    b = _ffi.new("char[]", name.encode())
+    r = _lib.pyrun_keyctl(KEYCTL_JOIN_SESSION_KEYRING, int(_ffi.cast("uintptr_t", b)), 0, 0, 0)
+    if r < 0:
+        _fail("keyctl join session keyring", name)
+    return r
+
+
+def keyctl_describe(key: int) -> str:
+    """"type;uid;gid;perm;description" of a key or keyring."""
+    buf = _ffi.new("char[]", 512)
+    r = _lib.pyrun_keyctl(KEYCTL_DESCRIBE, key & 0xFFFFFFFF, int(_ffi.cast("uintptr_t", buf)),
+                          512, 0)
+    if r < 0:
+        _fail(f"keyctl describe {key}")
+    return _ffi.string(buf).decode(errors="replace")
+
+
+def keyctl_setperm(key: int, perm: int) -> None:
+    if _lib.pyrun_keyctl(KEYCTL_SETPERM, key & 0xFFFFFFFF, perm, 0, 0) < 0:
+        _fail(f"keyctl setperm {key}")

@@ -42,7 +42,7 @@ COMMANDS = {
 USAGE = """usage: pyrun-oci [--root DIR] [--log FILE] [--log-format text|json] [--debug] COMMAND
 
 A runc-compatible OCI runtime. Commands:
-  create   --bundle DIR [--pid-file F] [--console-socket S] [--no-pivot] ID
+  create   --bundle DIR [--pid-file F] [--console-socket S] [--no-pivot] [--no-new-keyring] ID
   start    ID                        run the created container's process
   run      --bundle DIR [--detach] [--pid-file F] ID    create + start (+ wait)
   state    ID                        the runtime-spec state as JSON
@@ -124,14 +124,16 @@ def dispatch(argv: list[str]) -> int:
         from runtime.oci.create import create
         create(root, _one_id(args, cmd), o.get("bundle") or ".", pid_file=o.get("pid-file"),
                console_socket=o.get("console-socket"), no_pivot=o.get("no-pivot", False),
-               preserve_fds=int(o.get("preserve-fds", 0)))
+               preserve_fds=int(o.get("preserve-fds", 0)),
+               no_new_keyring=o.get("no-new-keyring", False))
         return 0
     if cmd == "run":
         from runtime.oci.create import run
         return run(root, _one_id(args, cmd), o.get("bundle") or ".",
                    detach=o.get("detach", False), pid_file=o.get("pid-file"),
                    console_socket=o.get("console-socket"), no_pivot=o.get("no-pivot", False),
-                   preserve_fds=int(o.get("preserve-fds", 0)), keep=o.get("keep", False))
+                   preserve_fds=int(o.get("preserve-fds", 0)), keep=o.get("keep", False),
+                   no_new_keyring=o.get("no-new-keyring", False))
     if cmd == "start":
         from runtime.oci.start import start
         start(root, _one_id(args, cmd))

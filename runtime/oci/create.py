@@ -92,6 +92,7 @@ class Creation:
         self.chan: ch.Channel | None = None
         self.state: State | None = None
         self.console_peer = None  # our end of the pty hand-over when `run` relays the console
+        self.seccomp_sock = None  # connected to linux.seccomp.listenerPath
         self._made_dir = False
 
     def cleanup(self) -> None:
@@ -112,11 +113,14 @@ class Creation:
             self.chan.close()
         if self.console_peer is not None:
             self.console_peer.close()
+        if self.seccomp_sock is not None:
+            os.close(self.seccomp_sock)
         if self._made_dir:
             remove_dir(self.state_dir)
 
     def run(self, *, console_socket=None, no_pivot=False, start_socket=True,
-            preserve_fds=0, pid_file=None, relay_console=False) -> State:
+            preserve_fds=0, pid_file=None, relay_console=False,
+            no_new_keyring=False) -> State:
         log.trace("host: loading config")
         spec, raw = specmod.load(self.bundle)
         proc = spec.process
@@ -137,12 +141,19 @@ class Creation:
         except FileExistsError:
             raise ContainerExists(self.id) from None
         self._made_dir = True
+        program = None
+        if spec.linux.seccomp is not None:
+            program = _seccomp_program(spec.linux.seccomp, raw["linux"]["seccomp"],
+                                       self.state_dir)
+            if program.listener_path:
+                from runtime.linux.seccomp import connect_listener
+                self.seccomp_sock = connect_listener(program.listener_path)
+        log.trace("host: seccomp ready")
 
         from runtime.linux import cgroups
         try:
             self.cgroup = cgroups.manager(spec.linux.cgroups_path, self.id)
-            self.cgroup.create(cgroups.with_config_devices(spec.linux.resources,
-                                                           spec.linux.devices))
+            self.cgroup.create(spec.linux.resources)
         except OSError as e:
             raise SetupError(f"cgroup: {e.strerror or e}") from None
 
@@ -158,7 +169,9 @@ class Creation:
         ctx = InitContext(spec=spec, bundle=self.bundle, rootfs=rootfs,
                           state_dir=self.state_dir, chan=child, listener=listener,
                           cgroup=self.cgroup, console_fd=console_fd, no_pivot=no_pivot,
-                          preserve_fds=preserve_fds, cgroup_binds=cgroup_binds(self.cgroup))
+                          preserve_fds=preserve_fds, cgroup_binds=cgroup_binds(self.cgroup),
+                          seccomp=program, seccomp_sock=self.seccomp_sock,
+                          no_new_keyring=no_new_keyring)
         cgroups.finish_warm_up()  # no thread may live across the fork
         mid = os.fork()
         if mid == 0:
@@ -169,6 +182,9 @@ class Creation:
             os.close(console_fd)
         if listener is not None:
             listener.close()  # the init holds it now
+        if self.seccomp_sock is not None:
+            os.close(self.seccomp_sock)  # the init holds it now
+            self.seccomp_sock = None
         try:
             msg = host.expect(ch.Pid, ch.MapIds)
             if isinstance(msg, ch.MapIds):
@@ -186,6 +202,9 @@ class Creation:
             "cgroup": self.cgroup.to_dict(), "hooks": raw.get("hooks") or {},
             "process": raw.get("process"), "namespaces": [
                 {"type": n.type, "path": n.path} for n in spec.linux.namespaces],
+            "seccomp": None if program is None else {
+                "flags": program.flags, "listenerPath": program.listener_path,
+                "listenerMetadata": program.listener_metadata},
         })
         log.trace("host: got init pid")
         msg = host.expect(ch.RunHooks, ch.Ready)
@@ -201,6 +220,17 @@ class Creation:
         if pid_file:
             write_pid_file(pid_file, self.pid)
         return self.state
+
+
+SECCOMP_FILE = "seccomp.bpf"  # in the state dir: the filter `exec` gives its processes
+
+
+def _seccomp_program(sec, raw_section: dict, state_dir: str):
+    from runtime.linux import seccomp
+    program = seccomp.prepare(sec, raw_section)
+    with open(os.path.join(state_dir, SECCOMP_FILE), "wb") as f:
+        f.write(program.bpf)
+    return program
 
 
 def _reap(pid: int) -> None:
@@ -237,7 +267,8 @@ def create(root: str, container_id: str, bundle: str, **kw) -> State:
 
 
 def run(root: str, container_id: str, bundle: str, *, detach=False, pid_file=None,
-        console_socket=None, no_pivot=False, preserve_fds=0, keep=False) -> int:
+        console_socket=None, no_pivot=False, preserve_fds=0, keep=False,
+        no_new_keyring=False) -> int:
     """create + start; in the foreground, wait and return the exit code (128+n on signal n),
     then delete the container (unless keep)."""
     from runtime.linux import capabilities
@@ -249,7 +280,8 @@ def run(root: str, container_id: str, bundle: str, *, detach=False, pid_file=Non
     c = Creation(root, container_id, bundle)
     try:
         state = c.run(console_socket=console_socket, no_pivot=no_pivot, start_socket=False,
-                      preserve_fds=preserve_fds, pid_file=pid_file, relay_console=not detach)
+                      preserve_fds=preserve_fds, pid_file=pid_file, relay_console=not detach,
+                      no_new_keyring=no_new_keyring)
         c.chan.send(ch.Continue())
         try:
             c.chan.expect()  # end-of-file: the program is running

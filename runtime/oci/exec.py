@@ -37,24 +37,47 @@ def _namespace_fds(state: State) -> list[tuple[str, int, str]]:
     return out
 
 
-def _joiner(state: State, proc: Process, chan: ch.Channel, console_fd, preserve_fds) -> None:
+def _seccomp_of(state: State):
+    """The container's filter (kept in its state dir by create), or None."""
+    info = state.data.get("seccomp")
+    if not info:
+        return None
+    from runtime.linux.seccomp import Program
+    from runtime.oci.create import SECCOMP_FILE
+    try:
+        with open(os.path.join(state.dir, SECCOMP_FILE), "rb") as f:
+            bpf = f.read()
+    except OSError as e:
+        # Never run a process unfiltered in a container that has a filter.
+        raise PyrunError(f"seccomp filter of the container: {e}") from None
+    return Program(bpf=bpf, flags=info.get("flags", 0), listener_path=info.get("listenerPath"),
+                   listener_metadata=info.get("listenerMetadata") or "")
+
+
+def _joiner(state: State, proc: Process, chan: ch.Channel, console_fd, preserve_fds,
+            seccomp=None, seccomp_sock=None) -> None:
     from runtime.linux import capabilities
     from runtime.oci import process as pr
     try:
         # CVE-2019-5736: the container must not be able to open our /proc/PID/exe (the
         # host's interpreter) once we are in its pid namespace.
         capabilities.set_dumpable(False)
-        pr.preload(proc)
+        pr.preload(proc, seccomp=seccomp is not None, notify=seccomp_sock is not None)
         cg = state.cgroup()
         if cg is not None:
             cg.join(0)
         for kind, fd, path in _namespace_fds(state):
             sc.setns(fd, NAMESPACE_FLAGS[kind], path)
             os.close(fd)
+        go_r, go_w = os.pipe()  # the process learns its host pid, for a seccomp listener
         pid = os.fork()
         if pid:
             chan.send(ch.Pid(pid))
+            os.write(go_w, str(pid).encode())
             os._exit(0)
+        os.close(go_w)
+        host_pid = int(os.read(go_r, 32) or 0)
+        os.close(go_r)
         os.setsid()
         slave = None
         if proc.terminal and console_fd is not None:
@@ -63,7 +86,11 @@ def _joiner(state: State, proc: Process, chan: ch.Channel, console_fd, preserve_
             os.close(master)
         if proc.apparmor_profile or proc.selinux_label:
             pass  # neither LSM is on this host; the host side logged it
-        pr.finish_and_exec(proc, preserve_fds=preserve_fds, slave=slave)
+        notify = None
+        if seccomp_sock is not None:
+            notify = (seccomp_sock, dict(state.oci_state(), pid=host_pid))
+        pr.finish_and_exec(proc, preserve_fds=preserve_fds, slave=slave, seccomp=seccomp,
+                           notify=notify)
     except BaseException as e:  # noqa: BLE001
         code = getattr(e, "exit_code", 1)
         try:
@@ -97,16 +124,23 @@ def exec_process(root: str, container_id: str, proc: Process, *, detach=False, p
         import socket
         peer, theirs = socket.socketpair()
         console_fd = theirs.detach()
+    seccomp = _seccomp_of(state)
+    seccomp_sock = None
+    if seccomp is not None and seccomp.listener_path:
+        from runtime.linux.seccomp import connect_listener
+        seccomp_sock = connect_listener(seccomp.listener_path)
     host, child = ch.Channel.pair()
     from runtime.linux import cgroups
     cgroups.finish_warm_up()  # no thread may live across the fork
     mid = os.fork()
     if mid == 0:
         host.close()
-        _joiner(state, proc, child, console_fd, preserve_fds)
+        _joiner(state, proc, child, console_fd, preserve_fds, seccomp, seccomp_sock)
     child.close()
     if console_fd is not None:
         os.close(console_fd)
+    if seccomp_sock is not None:
+        os.close(seccomp_sock)
     try:
         pid = host.expect(ch.Pid).pid
         try:

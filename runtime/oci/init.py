@@ -11,7 +11,9 @@ subreaper during `run`) or to whoever supervises the runtime (containerd's shim,
 
 from __future__ import annotations
 
+import errno
 import os
+
 from runtime.linux import rootfs as rfs
 from runtime.linux import syscalls as sc
 from runtime.oci import log
@@ -34,6 +36,9 @@ class InitContext:
     no_pivot: bool = False
     preserve_fds: int = 0
     cgroup_binds: list = list
+    seccomp: object = None      # a runtime.linux.seccomp.Program, or None: no filter
+    seccomp_sock: int | None = None  # connected to linux.seccomp.listenerPath (by the host)
+    no_new_keyring: bool = False
 
 
 def _report_and_exit(chan: ch.Channel, exc: BaseException) -> None:
@@ -89,7 +94,8 @@ def intermediate(ctx: InitContext) -> None:
         log.trace("intermediate: started")
         # Import all the container side needs now: inside a user namespace the process may no
         # longer read the host's Python library, and after pivot_root it cannot see it.
-        pr.preload(ctx.spec.process, hooks=bool(ctx.spec.hooks.get("startContainer")))
+        pr.preload(ctx.spec.process, hooks=bool(ctx.spec.hooks.get("startContainer")),
+                   seccomp=ctx.seccomp is not None, notify=ctx.seccomp_sock is not None)
         if ctx.cgroup is not None:
             ctx.cgroup.join(0)
         log.trace("intermediate: joined cgroup")
@@ -97,16 +103,18 @@ def intermediate(ctx: InitContext) -> None:
         log.trace("intermediate: entered namespaces")
         # The init waits until its pid is reported: otherwise, on a busy host, its own first
         # message (Ready, RunHooks) can reach the host side before Pid does.
+        # The pid goes along: in its new pid namespace the init cannot tell its own host pid,
+        # which a seccomp listener is given.
         go_r, go_w = os.pipe()
         pid = os.fork()
         if pid == 0:
             os.close(go_w)
-            os.read(go_r, 1)
+            host_pid = int(os.read(go_r, 32) or 0)
             os.close(go_r)
-            container_init(ctx)  # never returns
+            container_init(ctx, host_pid)  # never returns
         os.close(go_r)
         ctx.chan.send(ch.Pid(pid))
-        os.write(go_w, b"1")
+        os.write(go_w, str(pid).encode())
         os._exit(0)
     except BaseException as e:  # noqa: BLE001 - everything goes back over the channel
         _report_and_exit(ctx.chan, e)
@@ -133,7 +141,24 @@ def build_rootfs(ctx: InitContext) -> None:
         os.close(rootfd)
 
 
-def container_init(ctx: InitContext) -> None:
+def join_new_session_keyring(container_id: str) -> None:
+    """A session keyring of the container's own, as runc makes (`_ses.<id>`): otherwise the
+    container shares the caller's session keyring, and keys the host stored there."""
+    try:
+        serial = sc.keyctl_join_session_keyring(f"_ses.{container_id}")
+    except OSError as e:
+        if e.errno in (errno.ENOSYS, errno.EPERM):
+            # No keyrings here, or pyrun-oci itself runs under a filter that forbids them,
+            # which the container then inherits.
+            log.debug(f"session keyring not made: {e}")
+            return
+        raise
+    # Searchable by its user, as runc leaves it; every other bit as the kernel made them.
+    perm = int(sc.keyctl_describe(serial).split(";")[3], 16)
+    sc.keyctl_setperm(serial, perm | 0x080000)
+
+
+def container_init(ctx: InitContext, host_pid: int = 0) -> None:
     """The container's PID 1 until it execs. Never returns."""
     from runtime.linux import capabilities
     from runtime.oci import process as pr
@@ -146,6 +171,8 @@ def container_init(ctx: InitContext) -> None:
         log.trace("init: started")
         capabilities.set_dumpable(False)
         os.setsid()
+        if not ctx.no_new_keyring:
+            join_new_session_keyring(os.path.basename(ctx.state_dir))
         if proc.oom_score_adj is not None:
             with open("/proc/self/oom_score_adj", "w") as f:
                 f.write(str(proc.oom_score_adj))
@@ -224,9 +251,15 @@ def container_init(ctx: InitContext) -> None:
                       {"ociVersion": spec.oci_version, "id": os.path.basename(ctx.state_dir),
                        "status": "created", "pid": os.getpid(), "bundle": ctx.bundle})
 
+    notify = None
+    if ctx.seccomp_sock is not None:
+        notify = (ctx.seccomp_sock, {
+            "ociVersion": spec.oci_version, "id": os.path.basename(ctx.state_dir),
+            "status": "created", "pid": host_pid, "bundle": ctx.bundle,
+            "annotations": spec.annotations})
     try:
         pr.finish_and_exec(proc, preserve_fds=ctx.preserve_fds, slave=slave,
-                           start_hooks=start_hooks)
+                           start_hooks=start_hooks, seccomp=ctx.seccomp, notify=notify)
     except BaseException as e:  # noqa: BLE001
         _report_and_exit(report, e)
 

@@ -14,6 +14,7 @@ import struct
 
 from runtime.errors import SetupError
 
+CAP_SYS_ADMIN = 21
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 # ioctl numbers (asm-generic; x86 and arm64 agree)
@@ -23,16 +24,18 @@ TIOCGPTN = 0x80045430
 TIOCSPTLCK = 0x40045431
 
 
-def preload(proc, hooks: bool = False) -> None:
+def preload(proc, hooks: bool = False, seccomp: bool = False, notify: bool = False) -> None:
     """Import now what the steps after pivot_root (or setns into the container's mount
     namespace) will need: from then on the host's Python library is out of reach."""
     if proc.rlimits:
         import resource  # noqa: F401
-    if proc.terminal:
+    if proc.terminal or notify:
         import fcntl  # noqa: F401
         import socket  # noqa: F401
     if hooks:
         import runtime.oci.hooks  # noqa: F401
+    if seccomp:
+        import runtime.linux.seccomp  # noqa: F401
     import runtime.linux.capabilities  # noqa: F401
 
 
@@ -174,10 +177,23 @@ def seal_fds(preserve: int) -> None:
             pass
 
 
+def install_seccomp(program, notify) -> None:
+    """Load the filter; with SCMP_ACT_NOTIFY, hand its listener to the agent:
+    notify = (a socket connected to listenerPath, the container's state)."""
+    from runtime.linux import seccomp
+    listener = seccomp.install(program)
+    if notify is not None:
+        sock, state = notify
+        seccomp.send_listener(sock, listener, state, program.listener_metadata)
+
+
 def finish_and_exec(proc, *, preserve_fds: int = 0, slave: int | None = None,
-                    start_hooks=None) -> None:
+                    start_hooks=None, seccomp=None, notify=None) -> None:
     """Everything between "start" and the user's program. Raises on failure; never returns
-    on success."""
+    on success. The seccomp filter goes last, so that it judges the user's program and not
+    pyrun's own setup; but without no_new_privs the kernel lets only CAP_SYS_ADMIN load a
+    filter, so when the program keeps neither, it goes before the capabilities are dropped
+    (as runc does), and the profile must then allow the calls that follow it."""
     from runtime.linux import capabilities
 
     if slave is not None:
@@ -190,7 +206,12 @@ def finish_and_exec(proc, *, preserve_fds: int = 0, slave: int | None = None,
     path = lookup(proc.args[0], proc.env)
     refuse_runtime_binary(path)
     u = proc.user
-    capabilities.apply(proc.capabilities, u.uid, u.gid, u.additional_gids)
+    caps = proc.capabilities
+    late = seccomp is not None and (proc.no_new_privileges or caps is None or
+                                    CAP_SYS_ADMIN in caps.effective)
+    if seccomp is not None and not late:
+        install_seccomp(seccomp, notify)
+    capabilities.apply(caps, u.uid, u.gid, u.additional_gids)
     if proc.user.umask is not None:
         os.umask(proc.user.umask)
     else:
@@ -198,6 +219,8 @@ def finish_and_exec(proc, *, preserve_fds: int = 0, slave: int | None = None,
     if proc.no_new_privileges:
         capabilities.set_no_new_privs()
     seal_fds(preserve_fds)
+    if late:
+        install_seccomp(seccomp, notify)
     env = dict(e.split("=", 1) if "=" in e else (e, "") for e in proc.env)
     try:
         os.execve(path, proc.args, env)

@@ -114,6 +114,25 @@ def write_spec(bundle: str, rootless: bool = False) -> str:
     return path
 
 
+def seccomp_features() -> dict:
+    """What linux.seccomp may ask for here: the actions this kernel has, the architectures
+    this libseccomp knows, the flags this kernel takes."""
+    from runtime.linux import seccomp
+    from runtime.linux import syscalls as sc
+    from runtime.oci.spec import SECCOMP_ARCHES, SECCOMP_FLAGS, SECCOMP_OPERATORS
+    supported = []
+    for name in SECCOMP_FLAGS:
+        flag = seccomp.FLAGS[name]
+        if flag == sc.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV:
+            flag |= sc.SECCOMP_FILTER_FLAG_NEW_LISTENER  # only valid with a listener
+        if sc.seccomp_flags_supported(flag):
+            supported.append(name)
+    return {"enabled": True, "actions": seccomp.available_actions(),
+            "operators": list(SECCOMP_OPERATORS),
+            "archs": [a for a in SECCOMP_ARCHES if seccomp.arch_known(a)],
+            "knownFlags": list(SECCOMP_FLAGS), "supportedFlags": supported}
+
+
 def features() -> dict:
     from runtime.oci.spec import _MOUNT_FLAGS, _RUNTIME_OPTIONS, PROPAGATION_FLAGS
     return {
@@ -127,7 +146,7 @@ def features() -> dict:
             "cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False},
             "apparmor": {"enabled": False},
             "selinux": {"enabled": False},
-            "seccomp": {"enabled": False},
+            "seccomp": seccomp_features(),
         },
         "annotations": {"org.opencontainers.runtime-spec.features.runtime": "pyrun-oci"},
     }

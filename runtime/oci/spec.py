@@ -81,6 +81,23 @@ RLIMITS = {
     "RLIMIT_NICE": 13, "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15,
 }
 
+# linux.seccomp's vocabulary (runtime-spec defs-linux.json). What each means to the kernel is
+# runtime/linux/seccomp.py's business; here they are only names to check.
+SECCOMP_ACTIONS = ("SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD",
+                   "SCMP_ACT_TRAP", "SCMP_ACT_ERRNO", "SCMP_ACT_TRACE", "SCMP_ACT_ALLOW",
+                   "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY")
+SECCOMP_OPERATORS = ("SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE",
+                     "SCMP_CMP_GT", "SCMP_CMP_MASKED_EQ")
+SECCOMP_ARCHES = ("SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_ARCH_ARM",
+                  "SCMP_ARCH_AARCH64", "SCMP_ARCH_LOONGARCH64", "SCMP_ARCH_M68K",
+                  "SCMP_ARCH_MIPS", "SCMP_ARCH_MIPS64", "SCMP_ARCH_MIPS64N32",
+                  "SCMP_ARCH_MIPSEL", "SCMP_ARCH_MIPSEL64", "SCMP_ARCH_MIPSEL64N32",
+                  "SCMP_ARCH_PPC", "SCMP_ARCH_PPC64", "SCMP_ARCH_PPC64LE", "SCMP_ARCH_S390",
+                  "SCMP_ARCH_S390X", "SCMP_ARCH_SH", "SCMP_ARCH_SHEB", "SCMP_ARCH_PARISC",
+                  "SCMP_ARCH_PARISC64", "SCMP_ARCH_RISCV64")
+SECCOMP_FLAGS = ("SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG",
+                 "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV")
+
 HOOK_NAMES = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart",
               "poststop")
 
@@ -167,6 +184,38 @@ class Process:
 
 
 @record
+class SeccompArg:
+    index: int
+    value: int
+    op: str
+    value_two: int = 0
+
+
+@record
+class SeccompRule:
+    names: list[str]
+    action: str
+    errno_ret: int | None = None
+    args: list[SeccompArg] = list
+
+
+@record
+class Seccomp:
+    default_action: str
+    default_errno_ret: int | None = None
+    architectures: list[str] = list
+    flags: list[str] = list
+    listener_path: str | None = None
+    listener_metadata: str = ""
+    syscalls: list[SeccompRule] = list
+
+    @property
+    def notifies(self) -> bool:
+        return self.default_action == "SCMP_ACT_NOTIFY" or any(
+            r.action == "SCMP_ACT_NOTIFY" for r in self.syscalls)
+
+
+@record
 class Linux:
     namespaces: list[Namespace] = list
     uid_mappings: list[IdMapping] = list
@@ -179,6 +228,7 @@ class Linux:
     readonly_paths: list[str] = list
     sysctl: dict[str, str] = dict
     mount_label: str | None = None
+    seccomp: Seccomp | None = None
 
     def namespace(self, kind: str) -> Namespace | None:
         for ns in self.namespaces:
@@ -320,6 +370,76 @@ def _parse_process(raw) -> Process:
                    oom_score_adj=_int(raw.get("oomScoreAdj"), "process.oomScoreAdj"))
 
 
+def _uint(obj, where: str, bits: int, default=None):
+    v = _int(obj, where, default)
+    if v is not None and not 0 <= v < 1 << bits:
+        raise ConfigError(f"{where}: must be an unsigned {bits}-bit integer, got {v}")
+    return v
+
+
+def _one_of(obj, names, where: str, what: str) -> str:
+    if obj not in names:
+        raise ConfigError(f"{where}: unknown {what} {obj!r}")
+    return obj
+
+
+def parse_seccomp(raw, where: str = "linux.seccomp") -> Seccomp:
+    """linux.seccomp: names checked against the runtime-spec's lists; whether the kernel and
+    libseccomp support each is checked when the filter is compiled."""
+    _want(raw, dict, where, "an object")
+    default = _one_of(raw.get("defaultAction"), SECCOMP_ACTIONS, f"{where}.defaultAction",
+                      "action")
+    rules = []
+    for i, r in enumerate(raw.get("syscalls") or []):
+        w = f"{where}.syscalls[{i}]"
+        _want(r, dict, w, "an object")
+        names = _str_list(r.get("names"), f"{w}.names")
+        if not names:
+            raise ConfigError(f"{w}.names: must list at least one syscall")
+        args = []
+        for j, a in enumerate(r.get("args") or []):
+            wa = f"{w}.args[{j}]"
+            _want(a, dict, wa, "an object")
+            index = _uint(a.get("index"), f"{wa}.index", 32)
+            if index is None or index > 5:
+                raise ConfigError(f"{wa}.index: must be a syscall argument index 0-5")
+            value = _uint(a.get("value"), f"{wa}.value", 64)
+            if value is None:
+                raise ConfigError(f"{wa}.value: missing")
+            args.append(SeccompArg(index=index, value=value,
+                                   op=_one_of(a.get("op"), SECCOMP_OPERATORS, f"{wa}.op",
+                                              "operator"),
+                                   value_two=_uint(a.get("valueTwo"), f"{wa}.valueTwo", 64, 0)))
+        rules.append(SeccompRule(
+            names=names, args=args,
+            action=_one_of(r.get("action"), SECCOMP_ACTIONS, f"{w}.action", "action"),
+            errno_ret=_uint(r.get("errnoRet"), f"{w}.errnoRet", 16)))
+    arches = _str_list(raw.get("architectures"), f"{where}.architectures")
+    for i, a in enumerate(arches):
+        _one_of(a, SECCOMP_ARCHES, f"{where}.architectures[{i}]", "architecture")
+    flags = _str_list(raw.get("flags"), f"{where}.flags")
+    for i, f in enumerate(flags):
+        _one_of(f, SECCOMP_FLAGS, f"{where}.flags[{i}]", "flag")
+    listener = raw.get("listenerPath") or None
+    if listener is not None and (not isinstance(listener, str) or not listener.startswith("/")):
+        raise ConfigError(f"{where}.listenerPath: must be an absolute path")
+    metadata = raw.get("listenerMetadata") or ""
+    _want(metadata, str, f"{where}.listenerMetadata", "a string")
+    sec = Seccomp(default_action=default,
+                  default_errno_ret=_uint(raw.get("defaultErrnoRet"),
+                                          f"{where}.defaultErrnoRet", 16),
+                  architectures=arches, flags=flags, listener_path=listener,
+                  listener_metadata=metadata, syscalls=rules)
+    if sec.notifies and listener is None:
+        raise ConfigError(f"{where}.listenerPath: SCMP_ACT_NOTIFY needs a listener socket "
+                          "to hand the notifications to")
+    if sec.default_errno_ret is not None and default not in ("SCMP_ACT_ERRNO",
+                                                              "SCMP_ACT_TRACE"):
+        raise ConfigError(f"{where}.defaultErrnoRet: only meaningful with defaultAction "
+                          f"SCMP_ACT_ERRNO or SCMP_ACT_TRACE, not {default}")
+    return sec
+
+
 def _parse_linux(raw) -> Linux:
     raw = raw or {}
     _want(raw, dict, "linux", "an object")
@@ -367,7 +487,8 @@ def _parse_linux(raw) -> Linux:
                   masked_paths=_str_list(raw.get("maskedPaths"), "linux.maskedPaths"),
                   readonly_paths=_str_list(raw.get("readonlyPaths"), "linux.readonlyPaths"),
                   sysctl={str(k): str(v) for k, v in sysctl.items()},
-                  mount_label=raw.get("mountLabel") or None)
+                  mount_label=raw.get("mountLabel") or None,
+                  seccomp=None if raw.get("seccomp") is None else parse_seccomp(raw["seccomp"]))
     user_ns = linux.namespace("user")
     if (linux.uid_mappings or linux.gid_mappings) and user_ns is None:
         raise ConfigError("linux.uidMappings: id mappings need a user namespace")

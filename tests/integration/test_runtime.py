@@ -276,18 +276,22 @@ def test_cgroup_namespace_roots_the_container_at_its_own_cgroup(oci, bundle, cid
 
 @pytest.mark.vm
 def test_device_rules_deny_what_is_not_allowed(oci, bundle, cid):
-    # Even with CAP_MKNOD, the device cgroup allows only the default nodes and linux.devices.
+    # Even with CAP_MKNOD, the device cgroup allows only the default nodes and what
+    # resources.devices allows. A node listed in linux.devices is made, but not thereby
+    # allowed: under a deny-all rule, writing /dev/kmsg (which needs no capability) fails.
     caps = ["CAP_MKNOD", "CAP_KILL"]
     bundle.spec["process"]["capabilities"] = {k: caps for k in ("bounding", "effective",
                                                                 "permitted")}
-    bundle.spec["linux"]["devices"] = [{"path": "/dev/pyrun-mem", "type": "c", "major": 1,
-                                        "minor": 4}]
+    bundle.spec["linux"]["devices"] = [{"path": "/dev/kmsg", "type": "c", "major": 1,
+                                        "minor": 11}]
     p = run(oci, bundle, cid, args=sh(
-        "ls -l /dev/pyrun-mem | cut -c1; mknod /dev/null2 c 1 3 && echo null-ok; "
-        "mknod /dev/sda-pyrun b 8 0 2>&1 || echo sda-refused"))
+        "ls -l /dev/kmsg | cut -c1; mknod /dev/null2 c 1 3 && echo null-ok; "
+        "mknod /dev/sda-pyrun b 8 0 2>&1 || echo sda-refused; "
+        "echo pyrun-test > /dev/kmsg 2>&1 || echo kmsg-refused"))
     lines = p.stdout.splitlines()
     assert lines[:2] == ["c", "null-ok"], p.stdout + p.stderr
-    assert "Operation not permitted" in lines[2] and lines[-1] == "sda-refused"
+    assert "Operation not permitted" in lines[2] and lines[3] == "sda-refused"
+    assert "Operation not permitted" in lines[4] and lines[5] == "kmsg-refused", p.stdout
 
 
 # ---- lifecycle ---------------------------------------------------------------------------------

@@ -212,14 +212,6 @@ def test_v2_freeze_waits_for_the_event(tmp_path):
     assert mgr.is_frozen()
 
 
-def test_config_devices_become_allow_rules():
-    from runtime.oci.spec import Device
-    r = cg.with_config_devices({"devices": []}, [Device("/dev/fuse", "c", 10, 229),
-                                                 Device("/dev/fifo", "p", 0, 0)])
-    assert r["_devices_of_config"] == [{"allow": True, "type": "c", "major": 10,
-                                        "minor": 229, "access": "rwm"}]
-
-
 def test_device_program_semantics():
     """The eBPF program compile() makes, run through a small interpreter."""
     from runtime.linux.cgroups import DEFAULT_DEVICE_RULES, devices_bpf as d

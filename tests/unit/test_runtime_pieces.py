@@ -305,8 +305,9 @@ def test_intermediate_reports_the_pid_before_the_init_speaks(monkeypatch):
     host, child = ch.Channel.pair()
     order = []
 
-    def fake_init(ctx):
-        ctx.chan.send(ch.Ready())
+    def fake_init(ctx, host_pid):
+        # ...and is told its pid as the host sees it (here: no pid namespace, the same).
+        ctx.chan.send(ch.Ready() if host_pid == os.getpid() else ch.Failed(f"{host_pid}"))
         os._exit(0)
     monkeypatch.setattr(init, "container_init", fake_init)
     monkeypatch.setattr(init, "enter_namespaces", lambda spec, chan: None)
@@ -322,6 +323,7 @@ def test_intermediate_reports_the_pid_before_the_init_speaks(monkeypatch):
     class Ctx:
         chan = child
         cgroup = None
+        seccomp = seccomp_sock = None
         spec = type("S", (), {"process": type("P", (), {"rlimits": [], "terminal": False})(),
                               "hooks": {}})()
     pid = os.fork()

@@ -191,15 +191,6 @@ DEFAULT_DEVICE_RULES = [
 ]
 
 
-def with_config_devices(resources: dict, devices) -> dict:
-    """linux.resources plus an allow rule for each node of linux.devices (as runc does)."""
-    if not devices:
-        return resources
-    rules = [{"allow": True, "type": "c" if d.type == "u" else d.type, "major": d.major,
-              "minor": d.minor, "access": "rwm"} for d in devices if d.type != "p"]
-    return dict(resources, _devices_of_config=rules)
-
-
 def memory_value(v) -> str:
     return "max" if v is None or v < 0 else str(v)
 

@@ -81,8 +81,9 @@ class CgroupV1:
                     cg.write(os.path.join(d, f), cg.read(os.path.join(parent, f)))
 
     def apply(self, r: dict) -> None:
-        """Write linux.resources. "_devices_of_config" (added by the runtime) lists the
-        allow rules for the nodes of linux.devices, which runc also allows implicitly."""
+        """Write linux.resources. The device rules are exactly the configured ones, then
+        the defaults every container gets (DEFAULT_DEVICE_RULES): a node listed in
+        linux.devices is made in /dev but is not thereby allowed, as in runc."""
         p = self.paths
         mem = r.get("memory") or {}
         if mem and "memory" in p:
@@ -114,7 +115,7 @@ class CgroupV1:
             self._first_existing(p["blkio"], ("blkio.weight", "blkio.bfq.weight"),
                                  blkio["weight"])
         if "devices" in p and r.get("devices") is not None:
-            self._devices(p["devices"], r["devices"] + r.get("_devices_of_config", []))
+            self._devices(p["devices"], r["devices"])
         for h in r.get("hugepageLimits") or []:
             if "hugetlb" in p:
                 cg.write(f"{p['hugetlb']}/hugetlb.{h['pageSize']}.limit_in_bytes", h["limit"])

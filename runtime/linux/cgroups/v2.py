@@ -103,8 +103,7 @@ class CgroupV2:
             cg.write(os.path.join(self.path, name), value)
         if resources.get("devices") is not None:
             from runtime.linux.cgroups import DEFAULT_DEVICE_RULES, devices_bpf
-            rules = (list(resources["devices"]) + resources.get("_devices_of_config", []) +
-                     DEFAULT_DEVICE_RULES)
+            rules = list(resources["devices"]) + DEFAULT_DEVICE_RULES
             devices_bpf.attach(self.path, rules)
 
     def join(self, pid: int = 0) -> None:
