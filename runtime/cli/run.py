@@ -43,7 +43,10 @@ OPTIONS = [
            "SOURCE:DEST[:ro] (a host path or a volume name)"),
     Option(("--cap-add",), "cap_add", "multiple", "Add a capability"),
     Option(("--cap-drop",), "cap_drop", "multiple", "Drop a capability (ALL for all)"),
-    Option(("--privileged",), "privileged", "flag", "All capabilities and devices"),
+    Option(("--privileged",), "privileged", "flag",
+           "All capabilities and devices, no seccomp filter"),
+    Option(("--security-opt",), "security_opt", "multiple",
+           "seccomp=unconfined|PROFILE.json, no-new-privileges[=true|false]"),
     Option(("--add-host",), "add_hosts", "multiple", "HOST:IP in /etc/hosts"),
     Option(("--dns",), "dns", "multiple", "A nameserver for /etc/resolv.conf"),
     Option(("--restart",), "restart", "value", "no, on-failure[:N], always, unless-stopped",
@@ -72,8 +75,8 @@ def run(*, image: str, command=(), root=None, create_only=False, detach=False, n
         user=None, hostname=None, entrypoint=None, interactive=False, tty=False,
         network="bridge", memory=None, cpus=None, pids_limit=None, label=(),
         read_only=False, stop_signal=None, stop_timeout=None, volumes=(), cap_add=(),
-        cap_drop=(), privileged=False, add_hosts=(), dns=(), restart="no", use_init=False,
-        pull="missing") -> int:
+        cap_drop=(), privileged=False, security_opt=(), add_hosts=(), dns=(), restart="no",
+        use_init=False, pull="missing") -> int:
     """Create the container and (unless create_only) run it: attached, the container's exit
     code; detached, 0 once it runs (its id printed)."""
     from runtime.linux import cgroups
@@ -117,7 +120,7 @@ def run(*, image: str, command=(), root=None, create_only=False, detach=False, n
                             tty=tty, read_only=read_only, stop_signal=stop_signal,
                             stop_timeout=stop_timeout, cpus=cpus, volumes=volumes,
                             cap_add=cap_add, cap_drop=cap_drop, privileged=privileged,
-                            add_hosts=add_hosts, dns=dns, restart=restart, init=use_init)
+                            security_opt=security_opt, add_hosts=add_hosts, dns=dns, restart=restart, init=use_init)
         except ImageNotFound:
             why = ("--pull never" if pull == "never" else "pyrun asks no registry about Docker "
                    "Hub names by itself: build, import or bootstrap it, or `pyrun pull` it")

@@ -115,10 +115,12 @@ def oci_config(rootfs: str, args: list[str], env: list[str], cwd: str = "/", use
                hostname: str = "pyrun", netns: str | None = None,
                cgroups_path: str | None = None,
                extra_mounts: list[dict] | None = None, terminal: bool = False,
-               caps: list[str] | None = None) -> dict:
+               caps: list[str] | None = None, seccomp="default",
+               no_new_privileges: bool = False) -> dict:
     """The config.json for running `args` on a prepared rootfs, with Docker's defaults.
     netns: the network namespace to join (made and wired by the caller), or None for the
-    host's network."""
+    host's network. seccomp: "default" (pyrun's profile), a profile (Docker's format or
+    OCI), or None for no filter."""
     uid, gid, extra = resolve_user(rootfs, user)
     if not any(e.startswith("PATH=") for e in env):
         env = [DEFAULT_PATH] + list(env)
@@ -140,6 +142,13 @@ def oci_config(rootfs: str, args: list[str], env: list[str], cwd: str = "/", use
         {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
          "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
     ] + list(extra_mounts or [])
+    linux = {"namespaces": namespaces, "cgroupsPath": cgroups_path,
+             "resources": {"devices": [{"allow": False, "access": "rwm"}]},
+             "maskedPaths": MASKED, "readonlyPaths": READONLY}
+    if seccomp is not None:
+        from runtime.engine import seccomp_profile
+        profile = seccomp_profile.DEFAULT_PROFILE if seccomp == "default" else seccomp
+        linux["seccomp"] = seccomp_profile.to_oci(profile, caps)
     return {
         "ociVersion": "1.0.2",
         "process": {"terminal": terminal, "user": {"uid": uid, "gid": gid,
@@ -147,11 +156,9 @@ def oci_config(rootfs: str, args: list[str], env: list[str], cwd: str = "/", use
                     "args": list(args), "env": list(env), "cwd": cwd or "/",
                     "capabilities": {k: list(caps) for k in ("bounding", "effective",
                                                              "permitted")},
-                    "noNewPrivileges": False},
+                    "noNewPrivileges": no_new_privileges},
         "root": {"path": rootfs, "readonly": False},
         "hostname": hostname,
         "mounts": mounts,
-        "linux": {"namespaces": namespaces, "cgroupsPath": cgroups_path,
-                  "resources": {"devices": [{"allow": False, "access": "rwm"}]},
-                  "maskedPaths": MASKED, "readonlyPaths": READONLY},
+        "linux": linux,
     }

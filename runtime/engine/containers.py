@@ -267,7 +267,8 @@ def create(store: Store, image_ref: str, *, name=None, command=(), entrypoint=No
            network="bridge", auto_remove=False, memory=None, pids_limit=None, labels=None,
            interactive=False, tty=False, read_only=False, stop_signal=None,
            stop_timeout=None, cpus=None, volumes=(), cap_add=(), cap_drop=(),
-           privileged=False, add_hosts=(), dns=(), restart="no", init=False) -> Container:
+           privileged=False, security_opt=(), add_hosts=(), dns=(), restart="no",
+           init=False) -> Container:
     """Validate everything, then write the record; nothing is mounted or wired yet."""
     image = store.resolve(image_ref)
     cfg = image.config.get("config", {})
@@ -292,6 +293,7 @@ def create(store: Store, image_ref: str, *, name=None, command=(), entrypoint=No
     if policy["Name"] != "no" and auto_remove:
         raise ContainerError("Conflicting options: --restart and --rm")
     binds = [parse_volume(store, v) for v in volumes]
+    security = parse_security_opts(security_opt)
     from runtime.engine.bundle import DEFAULT_CAPS
     from runtime.oci.spec import CAPABILITY_NAMES
     caps = list(CAPABILITY_NAMES) if privileged else list(DEFAULT_CAPS)
@@ -335,12 +337,18 @@ def create(store: Store, image_ref: str, *, name=None, command=(), entrypoint=No
                        "NanoCpus": int((cpus or 0) * 1e9), "ReadonlyRootfs": read_only,
                        "Binds": binds, "CapAdd": list(cap_add), "CapDrop": list(cap_drop),
                        "Capabilities": sorted(set(caps)), "Privileged": privileged,
+                       "SecurityOpt": list(security_opt),
                        "ExtraHosts": [f"{h}:{i}" for h, i in hosts], "Dns": list(dns),
                        "RestartPolicy": policy, "Init": init},
         "State": {"Status": "created", "Pid": 0, "ExitCode": 0, "StartedAt": "",
                   "FinishedAt": "", "MonitorPid": 0, "Error": ""},
         "NetworkSettings": {},
     }
+    # What --privileged and --security-opt make of the container's filter: "default",
+    # "unconfined", or a profile read now (the file may change or go before a start).
+    data["Seccomp"] = ("unconfined" if privileged or security.get("unconfined") else
+                       security.get("profile", "default"))
+    data["NoNewPrivileges"] = security.get("no_new_privileges", False)
     os.makedirs(root_dir(store), 0o700, exist_ok=True)
     c = Container(store, data)
     os.makedirs(c.dir, 0o700)  # before the name: a reservation's owner dir must exist
@@ -355,6 +363,34 @@ def create(store: Store, image_ref: str, *, name=None, command=(), entrypoint=No
                                  "that container to be able to reuse that name.")
     c.save()
     return c
+
+
+def parse_security_opts(opts) -> dict:
+    """--security-opt, as Docker spells it (KEY=VALUE, or the older KEY:VALUE):
+    seccomp=unconfined|PROFILE.json, no-new-privileges[=true|false]. AppArmor and SELinux
+    are not on this host: only their "off" values are accepted."""
+    out: dict = {}
+    for opt in opts:
+        key, sep, value = opt.partition("=")
+        if not sep and ":" in opt:
+            key, sep, value = opt.partition(":")
+        if key == "seccomp" and value:
+            if value == "unconfined":
+                out["unconfined"] = True
+            else:
+                from runtime.engine.seccomp_profile import load_file
+                out["profile"] = load_file(value)
+        elif key == "no-new-privileges" and value in ("", "true", "false"):
+            out["no_new_privileges"] = value != "false"
+        elif key in ("apparmor", "label") and value in ("unconfined", "disable"):
+            pass
+        elif key in ("apparmor", "label"):
+            raise ContainerError(f"--security-opt {opt}: this host has no "
+                                 f"{'AppArmor' if key == 'apparmor' else 'SELinux'}")
+        else:
+            raise ContainerError(f'invalid --security-opt: "{opt}" (seccomp=unconfined, '
+                                 "seccomp=PROFILE.json or no-new-privileges[=true|false])")
+    return out
 
 
 def parse_restart(text: str) -> dict:
@@ -499,7 +535,8 @@ def prepare(c: Container) -> str:
                                hostname=hostname, netns=netns,
                                cgroups_path=f"/pyrun/{c.id}", extra_mounts=mounts,
                                terminal=cfg.get("Tty", False),
-                               caps=hc.get("Capabilities"))
+                               caps=hc.get("Capabilities"),
+                               **security_config(c.data))
     if hc.get("Privileged"):
         oci["linux"]["maskedPaths"] = []
         oci["linux"]["readonlyPaths"] = []
@@ -518,6 +555,13 @@ def prepare(c: Container) -> str:
     with open(c.path("bundle", "config.json"), "w") as f:
         f.write(json.dumps(oci))
     return c.path("bundle")
+
+
+def security_config(data: dict) -> dict:
+    """oci_config's seccomp and no_new_privileges for a record."""
+    seccomp = data.get("Seccomp", "default")
+    return {"seccomp": None if seccomp == "unconfined" else seccomp,
+            "no_new_privileges": data.get("NoNewPrivileges", False)}
 
 
 def init_binary() -> str:
