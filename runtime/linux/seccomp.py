@@ -308,12 +308,14 @@ def install(program: Program) -> int:
         raise SetupError(f"seccomp: loading the filter: {e}") from None
 
 
-def send_listener(sock_fd: int, listener_fd: int, state: dict, metadata: str) -> None:
-    """Hand the notification fd to the agent on listenerPath with the container's state, as
-    the runtime-spec's containerProcessState: one message, the fd as SCM_RIGHTS."""
+def send_listener(sock_fd: int, listener_fd: int, pid: int, state: dict,
+                  metadata: str) -> None:
+    """Hand the notification fd to the agent on listenerPath, as the runtime-spec's
+    containerProcessState: the filtered process's pid and the container's state, one
+    message, the fd as SCM_RIGHTS."""
     import socket
     msg = {"ociVersion": state.get("ociVersion", "1.0.2"), "fds": ["seccompFd"],
-           "pid": state["pid"], "metadata": metadata, "state": state}
+           "pid": pid, "metadata": metadata, "state": state}
     sock = socket.socket(fileno=sock_fd)
     try:
         socket.send_fds(sock, [json.dumps(msg).encode()], [listener_fd])

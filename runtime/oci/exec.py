@@ -55,7 +55,7 @@ def _seccomp_of(state: State):
 
 
 def _joiner(state: State, proc: Process, chan: ch.Channel, console_fd, preserve_fds,
-            seccomp=None, seccomp_sock=None) -> None:
+            seccomp=None, seccomp_sock=None, oci_state=None) -> None:
     from runtime.linux import capabilities
     from runtime.oci import process as pr
     try:
@@ -88,7 +88,7 @@ def _joiner(state: State, proc: Process, chan: ch.Channel, console_fd, preserve_
             pass  # neither LSM is on this host; the host side logged it
         notify = None
         if seccomp_sock is not None:
-            notify = (seccomp_sock, dict(state.oci_state(), pid=host_pid))
+            notify = (seccomp_sock, host_pid, oci_state)
         pr.finish_and_exec(proc, preserve_fds=preserve_fds, slave=slave, seccomp=seccomp,
                            notify=notify)
     except BaseException as e:  # noqa: BLE001
@@ -125,17 +125,18 @@ def exec_process(root: str, container_id: str, proc: Process, *, detach=False, p
         peer, theirs = socket.socketpair()
         console_fd = theirs.detach()
     seccomp = _seccomp_of(state)
-    seccomp_sock = None
+    seccomp_sock = oci_state = None
     if seccomp is not None and seccomp.listener_path:
         from runtime.linux.seccomp import connect_listener
         seccomp_sock = connect_listener(seccomp.listener_path)
+        oci_state = state.oci_state()  # here: inside, the host's pids mean nothing
     host, child = ch.Channel.pair()
     from runtime.linux import cgroups
     cgroups.finish_warm_up()  # no thread may live across the fork
     mid = os.fork()
     if mid == 0:
         host.close()
-        _joiner(state, proc, child, console_fd, preserve_fds, seccomp, seccomp_sock)
+        _joiner(state, proc, child, console_fd, preserve_fds, seccomp, seccomp_sock, oci_state)
     child.close()
     if console_fd is not None:
         os.close(console_fd)

@@ -253,7 +253,7 @@ def container_init(ctx: InitContext, host_pid: int = 0) -> None:
 
     notify = None
     if ctx.seccomp_sock is not None:
-        notify = (ctx.seccomp_sock, {
+        notify = (ctx.seccomp_sock, host_pid, {
             "ociVersion": spec.oci_version, "id": os.path.basename(ctx.state_dir),
             "status": "created", "pid": host_pid, "bundle": ctx.bundle,
             "annotations": spec.annotations})

@@ -179,12 +179,13 @@ def seal_fds(preserve: int) -> None:
 
 def install_seccomp(program, notify) -> None:
     """Load the filter; with SCMP_ACT_NOTIFY, hand its listener to the agent:
-    notify = (a socket connected to listenerPath, the container's state)."""
+    notify = (a socket connected to listenerPath, this process's host pid, the container's
+    state)."""
     from runtime.linux import seccomp
     listener = seccomp.install(program)
     if notify is not None:
-        sock, state = notify
-        seccomp.send_listener(sock, listener, state, program.listener_metadata)
+        sock, pid, state = notify
+        seccomp.send_listener(sock, listener, pid, state, program.listener_metadata)
 
 
 def finish_and_exec(proc, *, preserve_fds: int = 0, slave: int | None = None,

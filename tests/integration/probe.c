@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <linux/perf_event.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,9 +69,9 @@ static int mount_proc_in_userns(void)
     if (pid < 0)
         return -1;
     if (pid == 0) {
-        mkdir("/tmp", 0777);
-        mkdir("/tmp/pyrun-probe-proc", 0755);
-        _exit(mount("proc", "/tmp/pyrun-probe-proc", "proc", 0, NULL) < 0 ? errno : 0);
+        /* /dev: a tmpfs in every container, writable even over a read-only root */
+        mkdir("/dev/pyrun-probe-proc", 0755);
+        _exit(mount("proc", "/dev/pyrun-probe-proc", "proc", 0, NULL) < 0 ? errno : 0);
     }
     int status;
     waitpid(pid, &status, 0);
@@ -87,17 +88,24 @@ static int lift(const char *controller, const char *file, const char *value)
         printf("lift-%s unshare %s\n", controller, name_of(errno));
         return 1;
     }
-    mkdir("/tmp", 0777);
-    mkdir("/tmp/pyrun-probe-cg", 0755);
-    int v2 = mount("none", "/tmp/pyrun-probe-cg", "cgroup", 0, controller) < 0;
-    if (v2 && mount("none", "/tmp/pyrun-probe-cg", "cgroup2", 0, NULL) < 0) {
+    mkdir("/dev/pyrun-probe-cg", 0755);
+    int v2 = mount("none", "/dev/pyrun-probe-cg", "cgroup", 0, controller) < 0;
+    if (v2 && mount("none", "/dev/pyrun-probe-cg", "cgroup2", 0, NULL) < 0) {
         printf("lift-%s mount %s\n", controller, name_of(errno));
         return 1;
     }
-    snprintf(path, sizeof path, "/tmp/pyrun-probe-cg/%s", file);
+    snprintf(path, sizeof path, "/dev/pyrun-probe-cg/%s", file);
     report(controller[0] == 'm' ? "lift-memory write" : "lift-write",
            write_file(path, value));
     return 0;
+}
+
+static volatile sig_atomic_t sigsys_seen;
+
+static void on_sigsys(int sig)
+{
+    (void)sig;
+    sigsys_seen = 1;
 }
 
 int main(int argc, char **argv)
@@ -154,6 +162,14 @@ int main(int argc, char **argv)
             report("newsyscall", syscall(1000, 0, 0, 0));
         } else if (!strcmp(p, "getppid")) {
             report("getppid", syscall(SYS_getppid));
+        } else if (!strcmp(p, "ppid")) {
+            long r = syscall(SYS_getppid);
+            printf("ppid %ld\n", r < 0 ? -(long)errno : r);
+        } else if (!strcmp(p, "trap-getppid")) {
+            /* SCMP_ACT_TRAP delivers SIGSYS, which a handler may catch; KILL cannot be */
+            signal(SIGSYS, on_sigsys);
+            syscall(SYS_getppid);
+            printf("sigsys %s\n", sigsys_seen ? "caught" : "not raised");
         } else if (!strcmp(p, "mountproc")) {
             report("mountproc", mount_proc_in_userns());
         } else if (!strcmp(p, "lift-memory")) {

@@ -122,6 +122,26 @@ def test_containerd_runs_a_busybox_image_with_pyrun_oci(containerd):
     assert not os.path.isdir(root) or os.listdir(root) == []
 
 
+def test_containerd_default_seccomp_profile_is_applied(containerd):
+    # containerd's own default profile (its OCI form of Docker's), loaded by pyrun-oci: the
+    # task and a process exec'd into it both run filtered.
+    cid = f"pyrun-ctr-{uuid.uuid4().hex[:8]}"
+    containerd.ctr(*ctr_run_args(containerd, cid), "--seccomp", "-d", IMAGE, cid,
+                   "sleep", "300")
+    try:
+        p = containerd.ctr("task", "exec", "--exec-id", "e1", cid, "sh", "-c",
+                           "grep Seccomp: /proc/1/status /proc/self/status; "
+                           "unshare -U true 2>/dev/null || echo unshare-refused")
+        assert p.stdout.split() == ["/proc/1/status:Seccomp:", "2",
+                                    "/proc/self/status:Seccomp:", "2", "unshare-refused"]
+    finally:
+        containerd.ctr("task", "kill", "-s", "KILL", cid, check=False)
+        wait_for(lambda: "RUNNING" not in containerd.ctr("task", "ls").stdout,
+                 what="task to stop")
+        containerd.ctr("task", "delete", cid, check=False)
+        containerd.ctr("container", "delete", cid, check=False)
+
+
 def test_containerd_detached_run_exec_kill_delete(containerd):
     cid = f"pyrun-ctr-{uuid.uuid4().hex[:8]}"
     containerd.ctr(*ctr_run_args(containerd, cid), "-d", IMAGE, cid, "sleep", "300")

@@ -18,6 +18,28 @@ def test_vagrantfile_validates():
     assert "Vagrantfile validated successfully" in p.stdout
 
 
+def setup_packages(flag: str = "") -> set[str]:
+    """The Debian packages `scripts/setup [flag]` installs."""
+    import re
+    text = (PROJECT / "scripts" / "setup").read_text()
+    base = set(re.search(r'^packages="([^"]*)"', text, re.M).group(1).split())
+    if not flag:
+        return base
+    block = text.split(f'"{flag}" ]; then', 1)[1].split("elif", 1)[0].split("fi\n", 1)[0]
+    return base | set(re.search(r'packages="\$packages ([^"]*)"', block).group(1).split())
+
+
+def test_setup_installs_what_the_host_suite_uses():
+    """A fresh machine runs scripts/setup --test and then the host suite: every tool the
+    suite calls must come from that step, not from a later one (the VM part's --vm)."""
+    need = {"vagrant", "vagrant-libvirt",    # test_vagrantfile_validates
+            "gcc", "libc6-dev",              # the static probe of test_isolation
+            "libseccomp-dev",                # pyrun's own build
+            "runc", "crun", "containerd", "podman", "skopeo", "umoci", "docker.io",
+            "docker-registry", "nginx-light"}
+    assert need <= setup_packages("--test"), need - setup_packages("--test")
+
+
 def test_readme_commands_exist_and_are_executable():
     readme = (PROJECT / "README.md").read_text()
     for script in ("scripts/demo", "scripts/test"):

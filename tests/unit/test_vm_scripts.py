@@ -36,6 +36,15 @@ def test_box_name_is_stable_and_follows_its_inputs(box, monkeypatch):
     assert box.box_name() != name  # another package list, another box
 
 
+def test_box_carries_every_package_setup_installs(box):
+    """The VM has no mirror: scripts/setup, provisioning it, must find its packages there."""
+    import re
+    text = (PROJECT / "scripts" / "setup").read_text()
+    wanted = re.search(r'^packages="([^"]*)"', text, re.M).group(1).split()
+    assert "libseccomp-dev" in wanted
+    assert set(wanted) <= set(box.PACKAGES), set(wanted) - set(box.PACKAGES)
+
+
 def test_box_carries_the_projects_requirements(box):
     reqs = box.requirements()
     for r in ("click>=8.1", "pyroute2>=0.7", "python-prctl>=1.8", "cffi>=1.15", "pytest>=7"):

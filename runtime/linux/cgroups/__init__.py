@@ -177,9 +177,13 @@ def device_rule(d: dict) -> str:
     return f"{dtype} {ma}:{mi} {access}"
 
 
-# Devices every container may use whatever its config says (runc's AllowedDevices): the ones
-# pyrun creates in /dev, and the pty multiplexers.
+# Devices every container may use whatever its config says (runc's AllowedDevices): making
+# any node (what a node may do is decided when it is opened: the runtime itself makes the
+# nodes of linux.devices from inside the cgroup), the ones pyrun creates in /dev, and the
+# pty multiplexers.
 DEFAULT_DEVICE_RULES = [
+    {"allow": True, "type": "c", "major": None, "minor": None, "access": "m"},
+    {"allow": True, "type": "b", "major": None, "minor": None, "access": "m"},
     {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"},    # null
     {"allow": True, "type": "c", "major": 1, "minor": 5, "access": "rwm"},    # zero
     {"allow": True, "type": "c", "major": 1, "minor": 7, "access": "rwm"},    # full
