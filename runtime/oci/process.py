@@ -14,7 +14,6 @@ import struct
 
 from runtime.errors import SetupError
 
-CAP_SYS_ADMIN = 21
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 # ioctl numbers (asm-generic; x86 and arm64 agree)
@@ -208,8 +207,9 @@ def finish_and_exec(proc, *, preserve_fds: int = 0, slave: int | None = None,
     refuse_runtime_binary(path)
     u = proc.user
     caps = proc.capabilities
+    from runtime.oci.spec import CAPABILITY_NUMBERS
     late = seccomp is not None and (proc.no_new_privileges or caps is None or
-                                    CAP_SYS_ADMIN in caps.effective)
+                                    CAPABILITY_NUMBERS["CAP_SYS_ADMIN"] in caps.effective)
     if seccomp is not None and not late:
         install_seccomp(seccomp, notify)
     capabilities.apply(caps, u.uid, u.gid, u.additional_gids)
