@@ -226,15 +226,21 @@ def main(argv: list[str] | None = None) -> int:
         code = 1
     except KeyboardInterrupt:
         code = 130
-    sys.stdout.flush()
+    try:
+        sys.stdout.flush()
+    except OSError:
+        pass  # stdout closed or unwritable: the exit code still tells
     return code
 
 
 def _report(msg: str) -> None:
     from runtime.oci import log
-    log.error(msg)
+    try:
+        log.error(msg)
+    except OSError:
+        pass  # the log went away meanwhile: stderr still says it
     if log._path:  # containerd reads the log; a person at a terminal reads stderr
-        print(f"pyrun-oci: {msg}", file=sys.stderr)
+        log.to_stderr(f"pyrun-oci: {msg}")
 
 
 def launch() -> None:
@@ -244,8 +250,11 @@ def launch() -> None:
     import os
     sys.argv[0] = "pyrun-oci"  # not "-c"
     code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except OSError:
+            pass
     os._exit(code)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import os
 
+from runtime.errors import SetupError
 from runtime.linux import rootfs as rfs
 from runtime.linux import syscalls as sc
 from runtime.oci import log
@@ -174,8 +175,9 @@ def container_init(ctx: InitContext, host_pid: int = 0) -> None:
         if not ctx.no_new_keyring:
             join_new_session_keyring(os.path.basename(ctx.state_dir))
         if proc.oom_score_adj is not None:
-            with open("/proc/self/oom_score_adj", "w") as f:
-                f.write(str(proc.oom_score_adj))
+            _write_proc("process.oomScoreAdj", "/proc/self/oom_score_adj",
+                        str(proc.oom_score_adj),
+                        "a negative value needs CAP_SYS_RESOURCE")
         listener = ctx.listener
         build_rootfs(ctx)
         log.trace("init: rootfs built")
@@ -210,8 +212,7 @@ def container_init(ctx: InitContext, host_pid: int = 0) -> None:
         if spec.domainname:
             sc.setdomainname(spec.domainname)
         for key, value in spec.linux.sysctl.items():
-            with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
-                f.write(value)
+            _write_proc(f"linux.sysctl {key}", "/proc/sys/" + key.replace(".", "/"), value)
         if spec.root_readonly and spec.linux.namespace("mount") is not None:
             rfs.remount_root_readonly()
         log.trace("init: pivoted, masked, configured")
@@ -262,6 +263,16 @@ def container_init(ctx: InitContext, host_pid: int = 0) -> None:
                            start_hooks=start_hooks, seccomp=ctx.seccomp, notify=notify)
     except BaseException as e:  # noqa: BLE001
         _report_and_exit(report, e)
+
+
+def _write_proc(step: str, path: str, value: str, hint: str = "") -> None:
+    """A write the kernel may refuse, reported as runc words it: the step and the file."""
+    try:
+        with open(path, "w") as f:
+            f.write(value)
+    except OSError as e:
+        why = f" ({hint})" if hint and e.errno in (errno.EACCES, errno.EPERM) else ""
+        raise SetupError(f"{step}: write {value!r} to {path}: {e.strerror}{why}") from None
 
 
 def _bind_console(slave: int) -> None:

@@ -7,7 +7,6 @@ so every error the CLI reports is also written here, last.
 from __future__ import annotations
 
 import os
-import sys
 import time
 
 from runtime import jsonfast as json
@@ -18,8 +17,26 @@ _debug = False
 
 
 def configure(path: str | None, fmt: str = "text", debug: bool = False) -> None:
+    """Raises PyrunError (and logs to stderr only) when the log file cannot be opened."""
     global _path, _format, _debug
-    _path, _format, _debug = path, fmt, debug
+    _path, _format, _debug = None, fmt, debug
+    if path:
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
+                             0o644))
+        except OSError as e:
+            from runtime.errors import PyrunError
+            raise PyrunError(f"--log {path}: {e.strerror}") from None
+        _path = path
+
+
+def to_stderr(text: str) -> None:
+    """A line for a person at a terminal. Never fails: under a shim stderr may be a
+    read-only /dev/null or closed, and an error report must not turn into another error."""
+    try:
+        os.write(2, text.encode(errors="replace") + b"\n")
+    except OSError:
+        pass
 
 
 def _emit(level: str, msg: str) -> None:
@@ -36,7 +53,7 @@ def _emit(level: str, msg: str) -> None:
         finally:
             os.close(fd)
     elif level in ("error", "warning") or _debug:
-        print(line if _format == "json" else f"pyrun-oci: {level}: {msg}", file=sys.stderr)
+        to_stderr(line if _format == "json" else f"pyrun-oci: {level}: {msg}")
 
 
 def error(msg: str) -> None:

@@ -40,14 +40,14 @@ def test_unknown_flag_and_missing_value_are_usage_errors():
         cli.parse_options(["--bundle"], cli.COMMANDS["create"])
 
 
-def test_main_turns_errors_into_exit_1_and_one_line(capsys, tmp_path):
+def test_main_turns_errors_into_exit_1_and_one_line(capfd, tmp_path):
     assert cli.main(["--root", str(tmp_path), "state", "nope"]) == 1
-    err = capsys.readouterr().err
+    err = capfd.readouterr().err
     assert err.strip() == "pyrun-oci: error: container does not exist: nope"
     assert cli.main(["--root", str(tmp_path), "frobnicate"]) == 1
-    assert "no such command: frobnicate" in capsys.readouterr().err
+    assert "no such command: frobnicate" in capfd.readouterr().err
     assert cli.main(["--root", str(tmp_path), "start"]) == 1
-    assert "requires exactly 1 argument" in capsys.readouterr().err
+    assert "requires exactly 1 argument" in capfd.readouterr().err
 
 
 def test_spec_and_features_commands(tmp_path, capsys):
