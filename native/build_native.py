@@ -31,6 +31,8 @@ ffibuilder.cdef(
     int pyrun_seccomp_probe_flags(unsigned int flags);
     long pyrun_keyctl(int cmd, unsigned long a2, unsigned long a3, unsigned long a4,
                       unsigned long a5);
+    int pyrun_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
+                        unsigned int flags);
     """
 )
 ffibuilder.set_source(

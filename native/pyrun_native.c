@@ -72,3 +72,9 @@ static long pyrun_keyctl(int cmd, unsigned long a2, unsigned long a3, unsigned l
 {
     return syscall(SYS_keyctl, cmd, a2, a3, a4, a5);
 }
+
+static int pyrun_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
+                           unsigned int flags)
+{
+    return (int)syscall(SYS_renameat2, olddirfd, oldpath, newdirfd, newpath, flags);
+}

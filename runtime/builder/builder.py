@@ -27,11 +27,12 @@ from runtime.errors import PyrunError
 from runtime.image.store import Image, ImageNotFound, Store, new_config, now_rfc3339
 from runtime.linux import rootfs as rfs
 from runtime.oci import binary as oci_binary
+from runtime.oci.state import OWNER_ANNOTATION, own_identity
 
 DEFAULT_SHELL = ["/bin/sh", "-c"]
 PROXY_ARGS = {"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY",
               "ftp_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"}
-OCI_ROOT = "/run/pyrun-build"
+OCI_ROOT = bundlemod.BUILD_OCI_ROOT
 
 
 class BuildError(PyrunError):
@@ -427,6 +428,9 @@ class Builder:
                     extra_mounts=[{"destination": "/etc/resolv.conf", "type": "bind",
                                    "source": os.path.join(step, "resolv.conf"),
                                    "options": ["rbind", "ro"]}])
+                # The step dies with the build: killed, the build leaves a step that the
+                # next pyrun command removes (oci.delete.reap_orphans).
+                config["annotations"] = {OWNER_ANNOTATION: "{}:{}".format(*own_identity())}
                 with open(os.path.join(step, "config.json"), "w") as f:
                     f.write(json.dumps(config))
                 self.out.flush()

@@ -113,9 +113,20 @@ def _matches(c, status: str, filters) -> bool:
 
 
 def _signal_container(store, c, sig: str) -> None:
+    """Send sig to the container's init. A container that exits meanwhile is no error (stop
+    and rm -f race with its own end); any other failure is."""
     from runtime.engine import containers as cmod
-    subprocess.run([oci_binary(), "--root", cmod.OCI_ROOT, "kill", c.id, sig],
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = subprocess.run([oci_binary(), "--root", cmod.OCI_ROOT, "kill", c.id, sig],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if p.returncode == 0:
+        return
+    try:
+        running = c.reload().running
+    except FileNotFoundError:
+        running = False  # removed meanwhile
+    if running:
+        raise PyrunError(f"Cannot kill container {c.id[:12]}: "
+                         f"{(p.stderr.strip().splitlines() or ['signal failed'])[-1]}")
 
 
 def _wait_exit(c, timeout: float) -> bool:
@@ -166,6 +177,8 @@ def stop_cmd(ctx, containers, timeout):
 @click.pass_context
 def kill_cmd(ctx, containers, sig):
     """Send a signal (default SIGKILL) to containers."""
+    from runtime.engine.containers import check_signal
+    check_signal(sig)  # before anything happens: a bad name stops nothing
     for store, ref, c in _each(ctx, containers):
         if not c.running:
             raise PyrunError(f"Cannot kill container: {ref}: container is not running")

@@ -80,8 +80,13 @@ def main() -> int:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:
         return 130
+    except click.exceptions.UsageError as e:
+        # One line, as every other error of pyrun's (click's own takes four).
+        where = e.ctx.command_path if e.ctx else "pyrun"
+        print(f"pyrun: {e.format_message()} (see '{where} --help')", file=sys.stderr)
+        return 125
     except click.ClickException as e:
-        e.show()
+        print(f"pyrun: {e.format_message()}", file=sys.stderr)
         return 125
     except (PyrunError, OSError, SystemExit, KeyboardInterrupt) as e:
         return report(e)

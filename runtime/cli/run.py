@@ -127,6 +127,8 @@ def run(*, image: str, command=(), root=None, create_only=False, detach=False, n
             raise PyrunError(f"Unable to find image '{image}' locally ({why})") from None
         trace("engine: container recorded")
         if create_only:
+            c.state.update({"MonitorPid": 0, "MonitorStart": 0})  # created, and left so
+            c.save()
             print(c.id)
             return 0
         if detach or c.data["HostConfig"]["RestartPolicy"]["Name"] != "no":
@@ -151,10 +153,22 @@ def start_detached(store, c) -> None:
     """Start the container's own monitor process and wait until the container runs."""
     import subprocess
     r, w = os.pipe()
-    subprocess.Popen([sys.executable, "-m", "runtime.engine.monitor", store.root, c.id, str(w)],
-                     pass_fds=(w,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                     stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
+    go_r, go_w = os.pipe()
+    monitor = subprocess.Popen([sys.executable, "-m", "runtime.engine.monitor", store.root,
+                                c.id, str(w), str(go_r)], pass_fds=(w, go_r),
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True,
+                               close_fds=True)
     os.close(w)
+    os.close(go_r)
+    # Hand the container over: the record names the monitor before the monitor reads it (it
+    # waits for go_w to close), so that a kill of this command at any moment leaves either
+    # a record naming a dead process (repaired by the next command; the monitor then exits
+    # untouched) or one naming the live monitor.
+    from runtime.engine.monitor import _start_time
+    c.state.update({"MonitorPid": monitor.pid, "MonitorStart": _start_time(monitor.pid)})
+    c.save()
+    os.close(go_w)
     with os.fdopen(r) as f:
         answer = f.readline().strip()
     if answer != "ok":

@@ -15,6 +15,7 @@ container whose monitor died is found and cleaned up by the next pyrun command (
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 
@@ -47,10 +48,46 @@ def root_dir(store: Store) -> str:
 def all_ids(store: Store | None = None) -> list[str]:
     store = store or Store()
     try:
-        return sorted(n for n in os.listdir(root_dir(store)) if not n.startswith(TRASH) and
+        return sorted(n for n in os.listdir(root_dir(store)) if not n.startswith(".") and
                       os.path.exists(os.path.join(root_dir(store), n, "container.json")))
     except FileNotFoundError:
         return []
+
+
+# A full disk must not stop pyrun from stopping, killing or removing the container that
+# filled it, and those commands must record what they did. So every record is written
+# padded to whole blocks (a file's last block is allocated whole anyway), and beside it lies
+# a spare of the same size, allocated when the container was made. With no space left the
+# record is written in place into the spare, which needs no new block, and the two are
+# swapped in one renameat2(RENAME_EXCHANGE): the old record becomes the next spare, and
+# there is never a moment without a whole record.
+RECORD_BLOCK = 4096
+SPARE = "container.json.spare"
+
+
+def padded_record(data: dict, size: int = 0) -> bytes:
+    raw = json.dumps(data).encode() + b"\n"
+    want = max(size, -(-len(raw) // RECORD_BLOCK) * RECORD_BLOCK)
+    return raw + b" " * (want - len(raw))
+
+
+def save_when_full(directory: str, data: bytes) -> None:
+    from runtime.linux import syscalls as sc
+    spare = os.path.join(directory, SPARE)
+    try:
+        fd = os.open(spare, os.O_WRONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise OSError(errno.ENOSPC, "No space left on device (and no spare record kept "
+                      "for this container)") from None
+    try:
+        size = os.fstat(fd).st_size
+        if len(data) > size:
+            raise OSError(errno.ENOSPC, "No space left on device (the record outgrew its "
+                          "spare)")
+        os.pwrite(fd, data + b" " * (size - len(data)), 0)
+    finally:
+        os.close(fd)
+    sc.rename_exchange(spare, os.path.join(directory, "container.json"))
 
 
 class Container:
@@ -79,9 +116,22 @@ class Container:
         return self.data["State"]
 
     def save(self) -> None:
+        """Write the record whole (a new file renamed over the old), or, on a full disk,
+        into its spare (see save_when_full)."""
+        data = padded_record(self.data)
         tmp = self.path(f"container.json.{os.getpid()}")
-        with open(tmp, "w") as f:
-            f.write(json.dumps(self.data))
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+        except OSError as e:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            if e.errno != errno.ENOSPC:
+                raise
+            save_when_full(self.dir, data)
+            return
         os.rename(tmp, self.path("container.json"))
 
     def reload(self) -> "Container":
@@ -158,7 +208,7 @@ def reserve_name(store: Store, name: str, cid: str) -> str | None:
     """Take a name for container cid, atomically (one O_EXCL file per name, holding the
     owner's id), so that concurrent runs can never share one. Returns None when taken, else
     the id of the container that holds it. A name whose owner's directory is gone (a crash)
-    is taken over; owners make their directory before they reserve."""
+    is taken over; owners make their directory (still MAKING + id) before they reserve."""
     os.makedirs(os.path.join(store.root, "names"), 0o700, exist_ok=True)
     path = _name_path(store, name)
     for _ in range(3):
@@ -170,7 +220,8 @@ def reserve_name(store: Store, name: str, cid: str) -> str | None:
                     owner = f.read().strip()
             except FileNotFoundError:
                 continue
-            if owner and os.path.isdir(os.path.join(root_dir(store), owner)):
+            if owner and (os.path.isdir(os.path.join(root_dir(store), owner)) or
+                          os.path.isdir(os.path.join(root_dir(store), MAKING + owner))):
                 return owner
             try:
                 os.unlink(path)  # stale: its container is gone
@@ -184,6 +235,8 @@ def reserve_name(store: Store, name: str, cid: str) -> str | None:
 
 
 def release_name(store: Store, name: str, cid: str) -> None:
+    if not name:
+        return
     path = _name_path(store, name)
     try:
         with open(path) as f:
@@ -226,6 +279,14 @@ def parse_publish(spec: str) -> list[dict]:
         host_ip, host, cont = parts[0] or "0.0.0.0", parts[1], parts[2]
     else:
         raise ContainerError(f"invalid port spec {spec!r}: use [IP:][HOST:]CONTAINER[/PROTO]")
+    # Checked here, not by nftables, which would print three lines of its grammar.
+    # _socket: inet_pton without the socket module's enums (start path).
+    import _socket
+    try:
+        _socket.inet_pton(_socket.AF_INET, host_ip)
+    except OSError:
+        raise ContainerError(f"invalid IP address {host_ip!r} in port spec {spec!r} (an "
+                             "IPv4 address such as 127.0.0.1)") from None
 
     def rng(text: str) -> list[int]:
         try:
@@ -247,6 +308,24 @@ def parse_publish(spec: str) -> list[dict]:
         raise ContainerError(f"invalid port spec {spec!r}: ranges differ in length")
     return [{"host_ip": host_ip, "host_port": h, "container_port": c, "proto": proto}
             for h, c in zip(hosts, conts)]
+
+
+def check_cpus(cpus: float | None) -> None:
+    """--cpus as Docker bounds it: at least 0.01, at most the CPUs this host has."""
+    if cpus is None:
+        return
+    n = os.cpu_count() or 1
+    if not 0.01 <= cpus <= n:
+        raise ContainerError(f"Range of CPUs is from 0.01 to {n}.00, as there are only {n} "
+                             "CPUs available")
+
+
+def check_signal(name: str) -> None:
+    from runtime.oci.kill import parse_signal
+    try:
+        parse_signal(name)
+    except PyrunError:
+        raise ContainerError(f"Invalid signal: {name}") from None
 
 
 def parse_memory(text: str) -> int:
@@ -289,6 +368,9 @@ def create(store: Store, image_ref: str, *, name=None, command=(), entrypoint=No
                           "proto": proto or "tcp"})
     if ports and network != "bridge":
         raise ContainerError(f"published ports need the bridge network (not {network})")
+    check_cpus(cpus)
+    if stop_signal is not None:
+        check_signal(stop_signal)
     policy = parse_restart(restart)
     if policy["Name"] != "no" and auto_remove:
         raise ContainerError("Conflicting options: --restart and --rm")
@@ -341,7 +423,7 @@ def create(store: Store, image_ref: str, *, name=None, command=(), entrypoint=No
                        "ExtraHosts": [f"{h}:{i}" for h, i in hosts], "Dns": list(dns),
                        "RestartPolicy": policy, "Init": init},
         "State": {"Status": "created", "Pid": 0, "ExitCode": 0, "StartedAt": "",
-                  "FinishedAt": "", "MonitorPid": 0, "Error": ""},
+                  "FinishedAt": "", "MonitorPid": 0, "Error": "", "OOMKilled": False},
         "NetworkSettings": {},
     }
     # What --privileged and --security-opt make of the container's filter: "default",
@@ -349,19 +431,38 @@ def create(store: Store, image_ref: str, *, name=None, command=(), entrypoint=No
     data["Seccomp"] = ("unconfined" if privileged or security.get("unconfined") else
                        security.get("profile", "default"))
     data["NoNewPrivileges"] = security.get("no_new_privileges", False)
+    # The record appears whole or not at all: it is made in a directory of its own, with
+    # its creator's identity, and renamed into place. The creator counts as the monitor
+    # until one takes over, so a command killed at any moment leaves something refresh()
+    # recognises: an unfinished directory whose creator is dead, or a container whose
+    # monitor died.
+    from runtime.oci.state import own_identity
+    pid, start = own_identity()
+    data["State"].update({"MonitorPid": pid, "MonitorStart": start})
     os.makedirs(root_dir(store), 0o700, exist_ok=True)
     c = Container(store, data)
-    os.makedirs(c.dir, 0o700)  # before the name: a reservation's owner dir must exist
-    if name is None:
-        data["Name"] = generate_name(store, cid)
-    else:
-        owner = reserve_name(store, name, cid)
-        if owner is not None:
-            os.rmdir(c.dir)
-            raise ContainerError(f'Conflict. The container name "/{name}" is already in use '
-                                 f'by container "{owner}". You have to remove (or rename) '
-                                 "that container to be able to reuse that name.")
-    c.save()
+    making = os.path.join(root_dir(store), MAKING + cid)
+    os.mkdir(making, 0o700)  # before the name: a reservation's owner dir must exist
+    try:
+        _write(os.path.join(making, "creator"), f"{pid} {start}")
+        if name is None:
+            data["Name"] = generate_name(store, cid)
+        else:
+            owner = reserve_name(store, name, cid)
+            if owner is not None:
+                raise ContainerError(f'Conflict. The container name "/{name}" is already in '
+                                     f'use by container "{owner}". You have to remove (or '
+                                     "rename) that container to be able to reuse that name.")
+        record = padded_record(data)
+        for name in ("container.json", SPARE):
+            with open(os.path.join(making, name), "wb") as f:
+                f.write(record)
+        os.rename(making, c.dir)
+    except BaseException:
+        if data["Name"]:
+            release_name(store, data["Name"], cid)
+        _delete_tree(making)
+        raise
     return c
 
 
@@ -449,23 +550,6 @@ def parse_volume(store: Store, spec: str) -> dict:
             "RW": not readonly}
 
 
-def check_ports_free(c: Container) -> None:
-    from runtime.net import ports as portsmod
-    taken = set()
-    for other in all_containers(c.store):
-        if other.id != c.id and other.running:
-            taken |= {(p["proto"], p["host_port"]) for p in other.data["HostConfig"]["Ports"]}
-    for p in c.data["HostConfig"]["Ports"]:
-        if p["host_port"] == 0:
-            p["host_port"] = portsmod.free_port(p["proto"])
-            continue
-        if (p["proto"], p["host_port"]) in taken or not portsmod.port_free(
-                p["host_port"], p["proto"]):
-            raise ContainerError(f"Bind for {p['host_ip']}:{p['host_port']} failed: port is "
-                                 "already allocated")
-    c.save()
-
-
 # ---- the pieces a start needs, and their undoing -----------------------------------------------
 
 def _write(path: str, text: str) -> None:
@@ -487,7 +571,6 @@ def prepare(c: Container) -> str:
     mode = c.data["HostConfig"]["NetworkMode"]
     if mode == "bridge":
         from runtime.net import bridge, ports as portsmod
-        check_ports_free(c)
         netns = bridge.create_netns(f"pyrun-{c.id[:12]}")
         c.data["NetworkSettings"] = {"Netns": netns}
         c.save()
@@ -497,6 +580,7 @@ def prepare(c: Container) -> str:
                                           "MacAddress": net.get("mac", "")})
         c.save()
         portsmod.publish(c.id, net["ip"], c.data["HostConfig"]["Ports"])
+        c.save()  # the ports publish() picked for "-p CONTAINER" and -P
     elif mode == "none":
         netns = bridge_none(c)
     hc = c.data["HostConfig"]
@@ -619,6 +703,17 @@ def teardown(c: Container) -> None:
         pass  # not created, or already deleted
 
 
+def oom_killed(c: Container) -> bool:
+    """Did the kernel's OOM killer kill a process of the container (read off its cgroup's
+    own counter, as Docker's State.OOMKilled)?"""
+    from runtime.oci.state import State
+    try:
+        mgr = State.load(OCI_ROOT, c.id).cgroup()
+    except PyrunError:
+        return False
+    return mgr is not None and mgr.oom_kills() > 0
+
+
 def after_last() -> None:
     """After a container's teardown: when it was the last on the bridge, the bridge and the
     NAT table go too, in the background (see remove_shared_if_unused)."""
@@ -627,21 +722,72 @@ def after_last() -> None:
 
 
 def refresh(store: Store) -> None:
-    """Repair what a crash left: a container marked running whose monitor is dead is exited,
-    and its networking and mounts are removed; old trash is deleted."""
+    """Repair what killed or crashed commands left, first thing in every command: a container
+    whose monitor (or creator) is dead is exited, or removed with --rm, and its networking,
+    mounts and runtime state are removed; unfinished records, build steps whose build is
+    gone, stale leases and netns files, old trash. A concurrent command may be removing a
+    record meanwhile: that one is skipped, never a reason to fail this command."""
     for c in all_containers(store):
-        status = c.state.get("Status")
-        started_setup = status == "created" and c.state.get("MonitorPid")
-        if (status == "running" or started_setup) and not c.monitor_alive():
-            teardown(c)
-            c.state.update({"Status": "exited", "FinishedAt": c.state.get("FinishedAt") or
-                            now_rfc3339(), "ExitCode": c.state.get("ExitCode") or 137,
-                            "Error": "monitor died"})
-            c.save()
-            if c.data["HostConfig"].get("AutoRemove"):
-                remove_files(c)
-            after_last()
+        try:
+            _repair(c)
+        except (FileNotFoundError, NotADirectoryError):
+            continue  # removed by another command meanwhile
+        except OSError:
+            continue  # cannot be recorded now (a full disk): the next command tries again
+    _sweep_unfinished(store)
     _sweep_trash(store)
+    from runtime.engine.bundle import BUILD_OCI_ROOT
+    from runtime.oci import delete as ocidelete
+    ocidelete.reap_orphans(BUILD_OCI_ROOT)
+    from runtime.net import bridge
+    bridge.repair()
+
+
+def _repair(c: Container) -> None:
+    status = c.state.get("Status")
+    started_setup = status == "created" and c.state.get("MonitorPid")
+    if (status == "running" or started_setup) and not c.monitor_alive():
+        teardown(c)
+        c.state.update({"Status": "exited", "FinishedAt": c.state.get("FinishedAt") or
+                        now_rfc3339(), "ExitCode": c.state.get("ExitCode") or 137,
+                        "Error": "monitor died"})
+        c.save()
+        if c.data["HostConfig"].get("AutoRemove"):
+            remove_files(c)
+        after_last()
+
+
+def _sweep_unfinished(store: Store) -> None:
+    """Records whose create was killed before they were renamed into place."""
+    from runtime.oci.state import process_alive
+    root = root_dir(store)
+    try:
+        names = [n for n in os.listdir(root) if n.startswith(MAKING)]
+    except FileNotFoundError:
+        return
+    for name in names:
+        path = os.path.join(root, name)
+        try:
+            with open(os.path.join(path, "creator")) as f:
+                pid, start = (int(w) for w in f.read().split())
+            if process_alive(pid, start):
+                continue
+        except (OSError, ValueError):
+            try:  # no creator yet: being made this very moment, unless it is old
+                if time.time() - os.stat(path).st_mtime < 10:
+                    continue
+            except FileNotFoundError:
+                continue
+        release_name(store, _unfinished_name(path), name[len(MAKING):])
+        _delete_tree(path)
+
+
+def _unfinished_name(path: str) -> str:
+    try:
+        with open(os.path.join(path, "container.json")) as f:
+            return json.loads(f.read()).get("Name") or ""
+    except (OSError, ValueError):
+        return ""
 
 
 def _sweep_trash(store: Store) -> None:
@@ -662,6 +808,7 @@ def _sweep_trash(store: Store) -> None:
 
 
 TRASH = ".removed-"  # + id: a removed container's directory, until its files are deleted
+MAKING = ".creating-"  # + id: a container's directory while create() fills it
 
 
 def remove_files(c: Container) -> None:

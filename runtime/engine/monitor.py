@@ -6,8 +6,9 @@ output to the log (and, attached, to the terminal), records the exit code and ti
 undoes networking and mounts when the container ends.
 
 Detached containers get their own monitor process:
-    python -m runtime.engine.monitor ROOT CONTAINER_ID NOTIFY_FD
-which writes "ok\\n" or "error: ...\\n" to NOTIFY_FD once the container runs (or failed).
+    python -m runtime.engine.monitor ROOT CONTAINER_ID NOTIFY_FD GO_FD
+which waits for GO_FD's end (the record names it by then), and writes "ok\\n" or
+"error: ...\\n" to NOTIFY_FD once the container runs (or failed).
 """
 
 from __future__ import annotations
@@ -113,7 +114,7 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
         os.close(err_w)
         out_w = err_w = -1
         c.state.update({"Status": "running", "Pid": pid, "StartedAt": now_rfc3339(),
-                        "Error": ""})
+                        "Error": "", "OOMKilled": False})
         c.save()
         if notify:
             notify("ok")
@@ -152,9 +153,10 @@ def finish(store: Store, c: cmod.Container, code: int) -> None:
     """The container ended: undo networking and mounts, then record it (in this order, so
     that whoever waits for "exited" can start it again at once), --rm."""
     c.reload()
+    oom = cmod.oom_killed(c)  # before teardown, which removes the cgroup that counted it
     cmod.teardown(c)
     c.state.update({"Status": "exited", "ExitCode": code, "FinishedAt": now_rfc3339(),
-                    "Pid": 0})
+                    "Pid": 0, "OOMKilled": oom})
     c.save()
     cmod.after_last()
     if c.data["HostConfig"].get("AutoRemove"):
@@ -260,11 +262,16 @@ def main(argv: list[str]) -> int:
         code = int(argv[3])
         finish(store, c, code)
         return _restart_loop(store, c, code)
-    root, cid, notify_fd = argv[0], argv[1], int(argv[2])
+    root, cid, notify_fd, go_fd = argv[0], argv[1], int(argv[2]), int(argv[3])
     from runtime.linux import cgroups
     cgroups.start_warm_up()  # a kernel grace period passes while we prepare (see there)
+    while os.read(go_fd, 64):  # until the starting command has named us in the record
+        pass
+    os.close(go_fd)
     store = Store(root)
     c = cmod.load(store, cid)
+    if c.state.get("MonitorPid") != os.getpid():
+        return 0  # it was killed before it handed the container over: not ours
     sent = []
 
     def notify(msg: str) -> None:

@@ -46,7 +46,10 @@ def pump(pid: int, log_fd: int, streams: dict, echo: bool = False) -> int:
                     continue
                 line = ('{"log":%s,"stream":"%s","time":"%s"}\n'
                         % (quote(data.decode("utf-8", "replace")), streams[fd], now()))
-                os.write(log_fd, line.encode())
+                try:
+                    os.write(log_fd, line.encode())
+                except OSError:
+                    pass  # a full disk: the line is lost, the container goes on (as the C pump)
                 if echo:
                     os.write(1 if streams[fd] == "stdout" else 2, data)
         else:

@@ -235,3 +235,12 @@ def keyctl_describe(key: int) -> str:
 def keyctl_setperm(key: int, perm: int) -> None:
     if _lib.pyrun_keyctl(KEYCTL_SETPERM, key & 0xFFFFFFFF, perm, 0, 0) < 0:
         _fail(f"keyctl setperm {key}")
+
+
+RENAME_EXCHANGE = 2
+
+
+def rename_exchange(a, b) -> None:
+    """Swap two paths atomically (renameat2 RENAME_EXCHANGE): both names exist throughout."""
+    if _lib.pyrun_renameat2(-100, _b(a), -100, _b(b), RENAME_EXCHANGE) < 0:  # AT_FDCWD
+        _fail("rename exchange", a)

@@ -12,6 +12,7 @@ container starts.
 from __future__ import annotations
 
 import os
+import time
 
 from runtime.errors import PyrunError
 from runtime.linux import syscalls as sc
@@ -92,11 +93,20 @@ def netns_path(name: str) -> str:
 def create_netns(name: str) -> str:
     """A new network namespace with loopback up, pinned by a bind mount at
     /run/pyrun/netns/<name>. Made by this thread (unshare, then setns back home): no child
-    process to start and wait for."""
+    process to start and wait for.
+
+    The file under the mount holds the maker's pid and start time: where the mount is not
+    seen (a build pins its steps' namespaces in its private mount namespace, which dies with
+    it when it is killed), that tells whether the namespace is still someone's (netns_alive)."""
     from runtime.net.netlink import Route
+    from runtime.oci.state import own_identity
     os.makedirs(NETNS_DIR, 0o755, exist_ok=True)
     path = netns_path(name)
-    os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o444))
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o444)
+    try:
+        os.write(fd, "{} {}".format(*own_identity()).encode())
+    finally:
+        os.close(fd)
     home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     try:
         sc.unshare(sc.CLONE_NEWNET)
@@ -112,6 +122,38 @@ def create_netns(name: str) -> str:
     finally:
         os.close(home)
     return path
+
+
+def netns_alive(name: str) -> bool:
+    """Is /run/pyrun/netns/NAME someone's: mounted here, or made by a process still alive (a
+    build's step, mounted in the build's own mount namespace)?"""
+    from runtime.oci.state import process_alive
+    path = netns_path(name)
+    try:
+        if os.stat(path).st_dev != os.stat(NETNS_DIR).st_dev:
+            return True  # an nsfs mount
+        with open(path) as f:
+            words = f.read().split()
+    except FileNotFoundError:
+        return False
+    if len(words) != 2:  # being made this very moment (or by an older pyrun): a grace period
+        try:
+            return time.time() - os.stat(path).st_mtime < 10
+        except FileNotFoundError:
+            return False
+    return process_alive(int(words[0]), int(words[1]))
+
+
+def sweep_netns() -> None:
+    """Remove the netns files nobody holds any more (a killed build's steps'). Lease-less
+    namespaces (--network none) have nothing else to find them by."""
+    try:
+        names = os.listdir(NETNS_DIR)
+    except FileNotFoundError:
+        return
+    for name in names:
+        if name.startswith("pyrun-") and not netns_alive(name):
+            delete_netns(name)
 
 
 def delete_netns(name: str) -> None:
@@ -160,9 +202,10 @@ def release(ip: str) -> None:
 
 
 def reclaim() -> None:
-    """Drop leases whose owner is no longer wired (after a crash). Leases are host-wide while
-    containers live in stores, so liveness is read off the host: an owner's network namespace
-    (/run/pyrun/netns/pyrun-<id>) exists exactly as long as it is attached."""
+    """Drop leases whose owner is gone (after a crash or a kill), with what else it left: its
+    netns file and the host end of its veth. Under network_lock(). Leases are host-wide while
+    containers live in stores, so liveness is read off the host: the owner's network
+    namespace file (netns_alive)."""
     try:
         names = os.listdir(LEASES)
     except FileNotFoundError:
@@ -173,8 +216,25 @@ def reclaim() -> None:
                 owner = f.read().strip()
         except FileNotFoundError:
             continue
-        if not os.path.exists(netns_path(f"pyrun-{owner[:12]}")):
+        name = f"pyrun-{owner[:12]}"
+        if not netns_alive(name):
             release(ip)
+            delete_netns(name)
+            _delete_link(veth_name(owner))
+
+
+def repair() -> None:
+    """What killed commands left on the network: their leases (reclaim), netns files and
+    veths. Cheap when there is nothing: two directory listings, the lock only if a lease
+    exists."""
+    sweep_netns()
+    try:
+        if not os.listdir(LEASES):
+            return
+    except FileNotFoundError:
+        return
+    with network_lock():
+        reclaim()
 
 
 # ---- links ------------------------------------------------------------------------------------
@@ -302,10 +362,9 @@ def remove_shared_if_unused() -> None:
 
 
 def _remove_shared() -> None:
-    import time
-
     from runtime.net import ports
     with network_lock():
+        reclaim()  # a killed build's lease would keep the bridge for good
         if leases_in_use():
             return  # a container runs: its end starts another removal
         try:  # a lease made or given back since ours moved the directory's mtime

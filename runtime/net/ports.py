@@ -120,11 +120,35 @@ def free_port(proto: str = "tcp") -> int:
 
 
 def publish(container_id: str, ip: str, ports: list[dict]) -> None:
-    """ports: [{"host_ip", "host_port", "container_port", "proto"}]. Also makes the table,
-    whose masquerade rule every bridged container needs to reach out."""
-    ensure_table()
-    if not ports:
-        return
+    """ports: [{"host_ip", "host_port", "container_port", "proto"}]; a host_port of 0 is
+    given a free port here (written into the dict). Also makes the table, whose masquerade
+    rule every bridged container needs to reach out.
+
+    The check and the rules are one step under network_lock(), and the rules themselves are
+    the record of what is taken (host-wide, whatever store a container is in, and as long as
+    a crashed container's rules remain): of concurrent runs asking for one port, one gets it
+    and the others Docker's "port is already allocated"."""
+    from runtime.net.bridge import network_lock
+    with network_lock():
+        _ensure_table()
+        if not ports:
+            return
+        taken = set(published_ports())
+        for p in ports:
+            if p["host_port"] == 0:
+                while True:
+                    p["host_port"] = free_port(p["proto"])
+                    if (p["proto"], p["host_port"]) not in taken:
+                        break
+            elif (p["proto"], p["host_port"]) in taken or not port_free(p["host_port"],
+                                                                         p["proto"]):
+                raise PortError(f"Bind for {p.get('host_ip') or '0.0.0.0'}:{p['host_port']} "
+                                "failed: port is already allocated")
+            taken.add((p["proto"], p["host_port"]))
+        _add_rules(container_id, ip, ports)
+
+
+def _add_rules(container_id: str, ip: str, ports: list[dict]) -> None:
     lines = []
     for p in ports:
         match = f"{p['proto']} dport {p['host_port']}"

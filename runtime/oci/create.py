@@ -153,6 +153,7 @@ class Creation:
         from runtime.linux import cgroups
         try:
             self.cgroup = cgroups.manager(spec.linux.cgroups_path, self.id)
+            _note_creator(self.state_dir, self.cgroup)  # before the cgroup exists
             self.cgroup.create(spec.linux.resources)
         except OSError as e:
             raise SetupError(f"cgroup: {e.strerror or e}") from None
@@ -220,6 +221,14 @@ class Creation:
         if pid_file:
             write_pid_file(pid_file, self.pid)
         return self.state
+
+
+def _note_creator(state_dir: str, cgroup) -> None:
+    from runtime import jsonfast as json
+    from runtime.oci.state import CREATING, own_identity
+    pid, start = own_identity()
+    with open(os.path.join(state_dir, CREATING), "w") as f:
+        f.write(json.dumps({"pid": pid, "start": start, "cgroup": cgroup.to_dict()}))
 
 
 SECCOMP_FILE = "seccomp.bpf"  # in the state dir: the filter `exec` gives its processes

@@ -29,6 +29,18 @@ def validate_id(container_id: str) -> str:
     return container_id
 
 
+def process_alive(pid: int, start: int) -> bool:
+    """Is this the same process (pid and start time: pids are reused) and not a zombie?"""
+    st = proc_start_time(pid) if pid else None
+    return st is not None and st[0] == start and st[1] not in "ZX"
+
+
+def own_identity() -> tuple[int, int]:
+    """(pid, start time) of this process, as process_alive() checks them."""
+    pid = os.getpid()
+    return pid, (proc_start_time(pid) or (0,))[0]
+
+
 def proc_start_time(pid: int) -> tuple[int, str] | None:
     """(start time in clock ticks, state letter) of a pid, or None if it does not exist."""
     try:
@@ -39,6 +51,14 @@ def proc_start_time(pid: int) -> tuple[int, str] | None:
     # comm may contain spaces and parentheses: split after the last ')'.
     rest = data[data.rindex(b")") + 2:].split()
     return int(rest[19]), rest[0].decode()
+
+
+# In a state dir from its first moment: who is creating the container and its cgroup, so
+# that what a create killed before state.json left can be found and removed (delete --force).
+CREATING = "creating.json"
+# An annotation pyrun sets on containers that must not outlive a process of its (a build's
+# RUN steps): "PID:START". reap_orphans() removes those whose owner is gone.
+OWNER_ANNOTATION = "org.pyrun.owner"
 
 
 class State:
@@ -79,10 +99,7 @@ class State:
 
     def alive(self) -> bool:
         """Is the init the same process create made, and not yet a zombie?"""
-        if not self.pid:
-            return False
-        st = proc_start_time(self.pid)
-        return st is not None and st[0] == self.data.get("pid_start") and st[1] not in "ZX"
+        return process_alive(self.pid, self.data.get("pid_start"))
 
     def status(self) -> str:
         if not self.alive():

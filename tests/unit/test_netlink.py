@@ -159,6 +159,9 @@ def test_shared_network_goes_only_after_a_quiet_linger(tmp_path, monkeypatch):
     monkeypatch.setattr(bridge, "LEASES", str(leases))
     monkeypatch.setattr(bridge, "LOCK", str(tmp_path / "network.lock"))
     monkeypatch.setattr(bridge, "LINGER", 2.0)
+    netns = tmp_path / "netns"
+    netns.mkdir()
+    monkeypatch.setattr(bridge, "NETNS_DIR", str(netns))
     removed = []
     monkeypatch.setattr(ports, "remove_table_if_unused", lambda: removed.append("table"))
     monkeypatch.setattr(bridge, "_delete_link", lambda name: removed.append(name))
@@ -166,6 +169,8 @@ def test_shared_network_goes_only_after_a_quiet_linger(tmp_path, monkeypatch):
     bridge._remove_shared()  # a container just gave its address back
     assert removed == []
     old = time.time() - 5
+    from runtime.oci.state import own_identity
+    (netns / f"pyrun-{'c' * 12}").write_text("{} {}".format(*own_identity()))  # its holder
     (leases / "10.89.0.2").write_text("c" * 64)
     os.utime(leases, (old, old))
     bridge._remove_shared()  # quiet for long, but a container runs
@@ -174,3 +179,31 @@ def test_shared_network_goes_only_after_a_quiet_linger(tmp_path, monkeypatch):
     os.utime(leases, (old, old))
     bridge._remove_shared()
     assert removed == ["table", "pyrun0"]
+
+
+def test_leases_and_namespaces_of_dead_holders_are_reclaimed(tmp_path, monkeypatch):
+    """A build killed with its steps' namespaces mounted in its own mount namespace leaves
+    their files (empty here, holding the maker's identity) and leases: the next command's
+    repair removes them, veth included, and keeps what a live process holds."""
+    import os
+
+    from runtime.net import bridge
+    from runtime.oci.state import own_identity
+    for d in ("leases", "netns"):
+        (tmp_path / d).mkdir()
+    monkeypatch.setattr(bridge, "LEASES", str(tmp_path / "leases"))
+    monkeypatch.setattr(bridge, "NETNS_DIR", str(tmp_path / "netns"))
+    monkeypatch.setattr(bridge, "LOCK", str(tmp_path / "network.lock"))
+    deleted = []
+    monkeypatch.setattr(bridge, "_delete_link", lambda name: deleted.append(name))
+    live, dead, none = "a" * 32, "b" * 32, "d" * 32
+    pid, start = own_identity()
+    (tmp_path / "netns" / f"pyrun-{live[:12]}").write_text(f"{pid} {start}")
+    (tmp_path / "netns" / f"pyrun-{dead[:12]}").write_text(f"{pid} {start + 1}")  # pid reused
+    (tmp_path / "netns" / f"pyrun-{none[:12]}").write_text(f"{pid} {start - 1}")  # no lease
+    (tmp_path / "leases" / "10.89.0.2").write_text(live)
+    (tmp_path / "leases" / "10.89.0.3").write_text(dead)
+    bridge.repair()
+    assert os.listdir(tmp_path / "leases") == ["10.89.0.2"]
+    assert os.listdir(tmp_path / "netns") == [f"pyrun-{live[:12]}"]
+    assert deleted == [bridge.veth_name(dead)]

@@ -195,6 +195,20 @@ DEFAULT_DEVICE_RULES = [
 ]
 
 
+def keyed_counter(path: str, key: str) -> int:
+    """A "key value" line of a flat-keyed cgroup file (memory.events, memory.oom_control);
+    0 when the file or the key is missing."""
+    try:
+        with open(path) as f:
+            for line in f:
+                k, _, v = line.partition(" ")
+                if k == key:
+                    return int(v)
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 def memory_value(v) -> str:
     return "max" if v is None or v < 0 else str(v)
 

@@ -221,6 +221,21 @@ class CgroupV1:
                     pass
         return out
 
+    def oom_kills(self) -> int:
+        """Processes the kernel's OOM killer killed in this cgroup (v1: kernel 4.13+)."""
+        d = self.paths.get("memory")
+        return cg.keyed_counter(os.path.join(d, "memory.oom_control"), "oom_kill") if d else 0
+
+    def remove_leaf(self) -> None:
+        """rmdir this cgroup in every hierarchy (its processes gone), whoever made it, and
+        the pyrun-named parents left empty."""
+        for d in self._unique_dirs():
+            try:
+                os.rmdir(d)
+            except FileNotFoundError:
+                continue
+            cg.remove_empty_pyrun_parents(os.path.dirname(d))
+
     def destroy(self) -> None:
         for made in self.made:
             if made:

@@ -147,6 +147,19 @@ class CgroupV2:
                 pass
         return out
 
+    def oom_kills(self) -> int:
+        """Processes the kernel's OOM killer killed in this cgroup."""
+        return cg.keyed_counter(os.path.join(self.path, "memory.events"), "oom_kill")
+
+    def remove_leaf(self) -> None:
+        """rmdir this cgroup (its processes gone), whoever made it, and the pyrun-named
+        parents left empty."""
+        try:
+            os.rmdir(self.path)
+        except FileNotFoundError:
+            return
+        cg.remove_empty_pyrun_parents(os.path.dirname(self.path))
+
     def destroy(self) -> None:
         if self.made:
             cg.remove_dirs(self.made)
