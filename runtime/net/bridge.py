@@ -144,16 +144,17 @@ def netns_alive(name: str) -> bool:
     return process_alive(int(words[0]), int(words[1]))
 
 
-def sweep_netns() -> None:
+def sweep_netns() -> int:
     """Remove the netns files nobody holds any more (a killed build's steps'). Lease-less
-    namespaces (--network none) have nothing else to find them by."""
+    namespaces (--network none) have nothing else to find them by. Returns how many."""
     try:
         names = os.listdir(NETNS_DIR)
     except FileNotFoundError:
-        return
-    for name in names:
-        if name.startswith("pyrun-") and not netns_alive(name):
-            delete_netns(name)
+        return 0
+    dead = [n for n in names if n.startswith("pyrun-") and not netns_alive(n)]
+    for name in dead:
+        delete_netns(name)
+    return len(dead)
 
 
 def delete_netns(name: str) -> None:
@@ -201,15 +202,16 @@ def release(ip: str) -> None:
         pass
 
 
-def reclaim() -> None:
+def reclaim() -> int:
     """Drop leases whose owner is gone (after a crash or a kill), with what else it left: its
     netns file and the host end of its veth. Under network_lock(). Leases are host-wide while
     containers live in stores, so liveness is read off the host: the owner's network
-    namespace file (netns_alive)."""
+    namespace file (netns_alive). Returns how many leases went."""
     try:
         names = os.listdir(LEASES)
     except FileNotFoundError:
-        return
+        return 0
+    released = 0
     for ip in names:
         try:
             with open(os.path.join(LEASES, ip)) as f:
@@ -221,20 +223,25 @@ def reclaim() -> None:
             release(ip)
             delete_netns(name)
             _delete_link(veth_name(owner))
+            released += 1
+    return released
 
 
 def repair() -> None:
     """What killed commands left on the network: their leases (reclaim), netns files and
-    veths. Cheap when there is nothing: two directory listings, the lock only if a lease
-    exists."""
-    sweep_netns()
+    veths, and then the bridge and the NAT table, whose removal a killed build step never
+    started. Cheap when there is nothing: directory listings and stats, the lock only if a
+    lease exists."""
+    released = sweep_netns()
     try:
-        if not os.listdir(LEASES):
-            return
+        leased = bool(os.listdir(LEASES))
     except FileNotFoundError:
-        return
-    with network_lock():
-        reclaim()
+        leased = False
+    if leased:
+        with network_lock():
+            released += reclaim()
+    if released:  # what ended a step or a container would have done: the shared pieces go
+        remove_shared_if_unused()
 
 
 # ---- links ------------------------------------------------------------------------------------

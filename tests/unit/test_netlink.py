@@ -194,8 +194,9 @@ def test_leases_and_namespaces_of_dead_holders_are_reclaimed(tmp_path, monkeypat
     monkeypatch.setattr(bridge, "LEASES", str(tmp_path / "leases"))
     monkeypatch.setattr(bridge, "NETNS_DIR", str(tmp_path / "netns"))
     monkeypatch.setattr(bridge, "LOCK", str(tmp_path / "network.lock"))
-    deleted = []
+    deleted, scheduled = [], []
     monkeypatch.setattr(bridge, "_delete_link", lambda name: deleted.append(name))
+    monkeypatch.setattr(bridge, "remove_shared_if_unused", lambda: scheduled.append(1))
     live, dead, none = "a" * 32, "b" * 32, "d" * 32
     pid, start = own_identity()
     (tmp_path / "netns" / f"pyrun-{live[:12]}").write_text(f"{pid} {start}")
@@ -207,3 +208,6 @@ def test_leases_and_namespaces_of_dead_holders_are_reclaimed(tmp_path, monkeypat
     assert os.listdir(tmp_path / "leases") == ["10.89.0.2"]
     assert os.listdir(tmp_path / "netns") == [f"pyrun-{live[:12]}"]
     assert deleted == [bridge.veth_name(dead)]
+    assert scheduled == [1]  # the bridge's removal, which the dead step never started
+    bridge.repair()
+    assert scheduled == [1]  # nothing repaired: no background removal forked
