@@ -760,13 +760,7 @@ def _repair(c: Container) -> None:
 def _sweep_unfinished(store: Store) -> None:
     """Records whose create was killed before they were renamed into place."""
     from runtime.oci.state import process_alive
-    root = root_dir(store)
-    try:
-        names = [n for n in os.listdir(root) if n.startswith(MAKING)]
-    except FileNotFoundError:
-        return
-    for name in names:
-        path = os.path.join(root, name)
+    for name, path in _entries(store, MAKING):
         try:
             with open(os.path.join(path, "creator")) as f:
                 pid, start = (int(w) for w in f.read().split())
@@ -782,6 +776,15 @@ def _sweep_unfinished(store: Store) -> None:
         _delete_tree(path)
 
 
+def _entries(store: Store, prefix: str) -> list[tuple[str, str]]:
+    """(name, path) of the containers directory's entries whose name starts with prefix."""
+    root = root_dir(store)
+    try:
+        return [(n, os.path.join(root, n)) for n in os.listdir(root) if n.startswith(prefix)]
+    except FileNotFoundError:
+        return []
+
+
 def _unfinished_name(path: str) -> str:
     try:
         with open(os.path.join(path, "container.json")) as f:
@@ -793,13 +796,7 @@ def _unfinished_name(path: str) -> str:
 def _sweep_trash(store: Store) -> None:
     """Delete removed containers' files that a background deletion left (it died, or the
     machine went down): trash older than a minute."""
-    root = root_dir(store)
-    try:
-        names = [n for n in os.listdir(root) if n.startswith(TRASH)]
-    except FileNotFoundError:
-        return
-    for name in names:
-        path = os.path.join(root, name)
+    for _, path in _entries(store, TRASH):
         try:
             if time.time() - os.stat(path).st_ctime > 60:  # rename sets ctime
                 _delete_tree(path)

@@ -330,15 +330,3 @@ def send_listener(sock_fd: int, listener_fd: int, pid: int, state: dict,
     finally:
         sock.close()
         os.close(listener_fd)
-
-
-def connect_listener(path: str) -> int:
-    """Connect to listenerPath on the host side (the container side may not see the path)."""
-    import socket
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        s.connect(path)
-    except OSError as e:
-        s.close()
-        raise SetupError(f"seccomp listener {path}: {e.strerror}") from None
-    return s.detach()

@@ -32,14 +32,16 @@ def _write_id_map(pid: int, name: str, mappings) -> None:
         raise SetupError(f"write {path}: {e.strerror}") from None
 
 
-def _connect_console(path: str) -> int:
+def connect_unix(path: str, what: str) -> int:
+    """A stream socket connected to a unix socket of the caller's (--console-socket, a
+    seccomp listenerPath), on the host side: the container side may not see the path."""
     import socket
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         s.connect(path)
     except OSError as e:
         s.close()
-        raise SetupError(f"connect to console socket {path}: {e.strerror}") from None
+        raise SetupError(f"{what} {path}: {e.strerror}") from None
     return s.detach()
 
 
@@ -146,8 +148,7 @@ class Creation:
             program = _seccomp_program(spec.linux.seccomp, raw["linux"]["seccomp"],
                                        self.state_dir)
             if program.listener_path:
-                from runtime.linux.seccomp import connect_listener
-                self.seccomp_sock = connect_listener(program.listener_path)
+                self.seccomp_sock = connect_unix(program.listener_path, "seccomp listener")
         log.trace("host: seccomp ready")
 
         from runtime.linux import cgroups
@@ -159,7 +160,8 @@ class Creation:
             raise SetupError(f"cgroup: {e.strerror or e}") from None
 
         log.trace("host: cgroup created")
-        console_fd = _connect_console(console_socket) if console_socket else None
+        console_fd = connect_unix(console_socket, "connect to console socket") \
+            if console_socket else None
         if proc.terminal and console_fd is None:
             import socket
             self.console_peer, theirs = socket.socketpair()

@@ -14,7 +14,7 @@ import os
 from runtime.errors import ContainerStateError, PyrunError
 from runtime.linux import syscalls as sc
 from runtime.oci import channel as ch
-from runtime.oci.create import _connect_console, _reap, _wait_forwarding_signals, write_pid_file
+from runtime.oci.create import _reap, _wait_forwarding_signals, connect_unix, write_pid_file
 from runtime.oci.spec import NAMESPACE_FLAGS, NAMESPACE_ORDER, NAMESPACE_PROC_NAMES, Process
 from runtime.oci.state import State
 
@@ -116,7 +116,8 @@ def exec_process(root: str, container_id: str, proc: Process, *, detach=False, p
         log.info("apparmorProfile/selinuxLabel ignored: no such LSM on this host")
     if not detach:
         capabilities.set_subreaper()
-    console_fd = _connect_console(console_socket) if console_socket else None
+    console_fd = connect_unix(console_socket, "connect to console socket") \
+        if console_socket else None
     peer = None
     if proc.terminal and console_fd is None:
         # foreground exec with a terminal and no console socket: relay the pty ourselves,
@@ -127,8 +128,7 @@ def exec_process(root: str, container_id: str, proc: Process, *, detach=False, p
     seccomp = _seccomp_of(state)
     seccomp_sock = oci_state = None
     if seccomp is not None and seccomp.listener_path:
-        from runtime.linux.seccomp import connect_listener
-        seccomp_sock = connect_listener(seccomp.listener_path)
+        seccomp_sock = connect_unix(seccomp.listener_path, "seccomp listener")
         oci_state = state.oci_state()  # here: inside, the host's pids mean nothing
     host, child = ch.Channel.pair()
     from runtime.linux import cgroups
