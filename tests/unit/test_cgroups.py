@@ -156,6 +156,25 @@ def test_v1_create_writes_limits_and_fills_cpuset(tmp_path, monkeypatch, creatin
     assert again.paths == mgr.paths and again.made == mgr.made
 
 
+def test_v1_cpuset_parents_left_empty_are_filled_too(tmp_path, monkeypatch, creating_writes):
+    """A parent another create has just made (or a pod's, left empty) has no cpus yet: the
+    container would fail to join with ENOSPC (seen once in 3,000 parallel runs)."""
+    tree = FakeV1Tree(tmp_path)
+    parent = tmp_path / "cpuset" / "pyrun"
+    parent.mkdir()
+    tree.seed([str(parent)])  # made by someone else, not filled yet
+    real_make = cg.make_dirs
+
+    def make_and_seed(root, rel):
+        made = real_make(root, rel)
+        tree.seed(made)
+        return made
+    monkeypatch.setattr(cg, "make_dirs", make_and_seed)
+    CgroupV1("/pyrun/c2", mounts=tree.mounts).create({})
+    assert (parent / "cpuset.cpus").read_text() == "0-3"
+    assert (parent / "c2" / "cpuset.mems").read_text() == "0"
+
+
 def test_v1_destroy_removes_only_what_it_made(tmp_path):
     tree = FakeV1Tree(tmp_path)
     (tmp_path / "memory" / "shared").mkdir()

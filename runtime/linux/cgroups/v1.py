@@ -64,18 +64,22 @@ class CgroupV1:
             made = cg.make_dirs(mount, self.rel)
             self.made.append(made)
             if controller == "cpuset" or "cpuset" in self._controllers_at(mount):
-                self._fill_cpuset(made)
+                self._fill_cpuset(mount, self.rel)
         self.apply(resources)
 
     def _controllers_at(self, mount: str) -> list[str]:
         return [c for c, m in self.mounts.items() if m == mount]
 
     @staticmethod
-    def _fill_cpuset(made: list[str]) -> None:
-        # A new v1 cpuset starts with no cpus and no mems, and no process may join it then:
-        # copy the parent's, outermost first.
-        for d in made:
-            parent = os.path.dirname(d)
+    def _fill_cpuset(mount: str, rel: str) -> None:
+        """A new v1 cpuset starts with no cpus and no mems, and no process may join it then
+        (ENOSPC): copy each empty one's from its parent, outermost first, along the whole
+        path, not only the directories this container made: a parent that a concurrent
+        create has just made (/pyrun) may not be filled yet, nor one that someone else left
+        empty (a pod's)."""
+        d = mount
+        for part in [p for p in rel.split("/") if p]:
+            parent, d = d, os.path.join(d, part)
             for f in ("cpuset.cpus", "cpuset.mems"):
                 if not cg.read(os.path.join(d, f)):
                     cg.write(os.path.join(d, f), cg.read(os.path.join(parent, f)))
