@@ -1,0 +1,149 @@
+"""pyrun-oci as containerd's shim drives it for Kubernetes pods: a tty container's create
+must not hold the caller's pipes, `update` of a running (or paused) container, `kill --all`
+after the init has exited, exec'd processes' oom_score_adj."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from runtime.linux import cgroups
+from tests.integration.test_runtime import run, sh
+
+
+class ConsoleReceiver:
+    """A --console-socket listener, as a shim runs one: keeps the pty master it is sent."""
+
+    def __init__(self, path: str):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        self.sock.listen(1)
+        self.fds = []
+        self.thread = threading.Thread(target=self._receive, daemon=True)
+        self.thread.start()
+
+    def _receive(self):
+        conn, _ = self.sock.accept()
+        _, self.fds, _, _ = socket.recv_fds(conn, 1024, 1)
+        conn.close()
+
+    def close(self):
+        self.sock.close()
+        for fd in self.fds:
+            os.close(fd)
+
+
+@pytest.mark.vm
+def test_a_tty_create_returns_without_holding_the_callers_pipes(oci, bundle, cid, tmp_path):
+    """A shim reads create's stdout and stderr until they close: a tty container's init
+    must not keep them while it waits for `start` (the pod's StartContainer would hang)."""
+    console = ConsoleReceiver(str(tmp_path / "console.sock"))
+    try:
+        bundle.write(terminal=True, args=sh("echo from-the-pty; sleep 1"))
+        p = subprocess.run(oci.argv("create", "--bundle", str(bundle.path), "--console-socket",
+                                    str(tmp_path / "console.sock"), cid),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=20)
+        oci.names.add(cid)
+        assert p.returncode == 0, p.stderr
+        console.thread.join(5)
+        (master,) = console.fds
+        oci("start", cid)
+        out, deadline = b"", time.monotonic() + 5
+        while b"from-the-pty" not in out and time.monotonic() < deadline:
+            out += os.read(master, 4096)
+        assert b"from-the-pty" in out
+    finally:
+        console.close()
+
+
+def _cgroup_file(oci, cid: str, v1: str, v2: str) -> str:
+    st = oci.state(cid)
+    d = json.load(open(f"{oci.root}/{cid}/state.json"))["cgroup"]
+    if d["version"] == 2:
+        return open(os.path.join(d["root"], d["rel"].lstrip("/"), v2)).read().strip()
+    controller = v1.split(".")[0]
+    return open(os.path.join(d["mounts"][controller], d["rel"].lstrip("/"), v1)).read().strip()
+
+
+@pytest.mark.vm
+def test_update_sets_resources_as_runc_does(oci, bundle, cid):
+    bundle.spec["linux"]["resources"] = {"memory": {"limit": 128 << 20}, "pids": {"limit": 100}}
+    bundle.write(args=["sleep", "60"])
+    oci("run", "--detach", "--bundle", str(bundle.path), cid)
+    oci("update", "--memory", "64M", "--pids-limit", "50", "--cpu-period", "100000",
+        "--cpu-quota", "50000", cid)
+    assert _cgroup_file(oci, cid, "memory.limit_in_bytes", "memory.max") == str(64 << 20)
+    assert _cgroup_file(oci, cid, "pids.max", "pids.max") == "50"
+    if cgroups.mode() == "unified":
+        assert _cgroup_file(oci, cid, "", "cpu.max") == "50000 100000"
+    else:
+        assert _cgroup_file(oci, cid, "cpu.cfs_quota_us", "") == "50000"
+    oci("pause", cid)  # a paused container is updated too
+    oci("update", "--resources", "-", cid, input=json.dumps(
+        {"memory": {"limit": 96 << 20}, "pids": {"limit": 40}}).encode(), stdin=None)
+    assert _cgroup_file(oci, cid, "memory.limit_in_bytes", "memory.max") == str(96 << 20)
+    assert _cgroup_file(oci, cid, "pids.max", "pids.max") == "40"
+    oci("resume", cid)
+    p = oci("update", "--memory", "lots", cid, check=False)
+    assert p.returncode != 0 and "--memory" in p.stderr
+    p = oci("update", "--memory", "64M", "pyrun-no-such", check=False)
+    assert p.returncode != 0 and "container does not exist" in p.stderr
+    oci("kill", cid, "KILL")
+
+
+def test_kill_all_reaches_processes_left_after_the_init_exited(oci, bundle, cid, tmp_path):
+    """A pod shares one pid namespace (the pause container's): when a container's init
+    exits, its children live on in that namespace until `kill --all` + `delete`."""
+    pause = cid + "-pause"
+    bundle.write(args=["sleep", "60"])
+    oci("run", "--detach", "--bundle", str(bundle.path), pause)
+    other = tmp_path / "other"
+    other.mkdir()
+    spec = dict(bundle.spec)
+    spec["linux"] = dict(spec["linux"], namespaces=[
+        n if n["type"] != "pid" else {"type": "pid",
+                                      "path": f"/proc/{oci.state(pause)['pid']}/ns/pid"}
+        for n in spec["linux"]["namespaces"]])
+    spec["process"] = dict(spec["process"], args=sh("sleep 60 & exit 0"))
+    (other / "config.json").write_text(json.dumps(spec))
+    oci("run", "--detach", "--bundle", str(other), cid)
+    deadline = time.monotonic() + 5
+    while oci.state(cid)["status"] != "stopped" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert oci.state(cid)["status"] == "stopped"
+    t = time.monotonic()
+    oci("kill", "--all", cid, "KILL")
+    oci("delete", cid)
+    assert time.monotonic() - t < 2
+    for name in (cid, pause):
+        assert not cgroups_with_procs(name)
+    oci("kill", pause, "KILL")
+
+
+def cgroups_with_procs(name: str) -> list[str]:
+    from tests.integration.conftest import leftover_cgroups
+    out = []
+    for d in leftover_cgroups(name):
+        try:
+            if open(os.path.join(d, "cgroup.procs")).read().strip():
+                out.append(d)
+        except FileNotFoundError:
+            pass
+    return out
+
+
+def test_exec_gives_the_process_its_oom_score_adj(oci, bundle, cid, tmp_path):
+    bundle.write(args=["sleep", "60"])
+    oci("run", "--detach", "--bundle", str(bundle.path), cid)
+    proc = dict(bundle.spec["process"], args=["cat", "/proc/self/oom_score_adj"],
+                oomScoreAdj=600)
+    (tmp_path / "process.json").write_text(json.dumps(proc))
+    p = oci("exec", "--process", str(tmp_path / "process.json"), cid)
+    assert p.stdout.strip() == "600"
+    oci("kill", cid, "KILL")
