@@ -16,7 +16,7 @@ B, V, M = "bool", "value", "multi"
 
 GLOBAL = {"root": V, "log": V, "log-format": V, "debug": B, "systemd-cgroup": B,
           "criu": V, "rootless": V, "help": B, "h": B, "version": B, "v": B}
-ALIASES = {"b": "bundle", "d": "detach", "t": "tty", "p": "process", "e": "env",
+ALIASES = {"r": "resources", "b": "bundle", "d": "detach", "t": "tty", "p": "process", "e": "env",
            "u": "user", "f": "force", "a": "all", "s": "signal", "h": "help"}
 COMMANDS = {
     "create": {"bundle": V, "pid-file": V, "console-socket": V, "no-pivot": B,
@@ -36,6 +36,11 @@ COMMANDS = {
              "apparmor": V, "ignore-paused": B, "pidfd-socket": V, "cgroup": V},
     "pause": {},
     "resume": {},
+    "update": {"resources": V, **{f: V for f in (
+        "memory", "memory-reservation", "memory-swap", "kernel-memory", "kernel-memory-tcp",
+        "cpu-shares", "cpu-period", "cpu-quota", "cpu-rt-period", "cpu-rt-runtime",
+        "cpuset-cpus", "cpuset-mems", "pids-limit", "blkio-weight", "l3-cache-schema",
+        "mem-bw-schema")}},
     "spec": {"bundle": V, "rootless": B},
     "features": {},
 }
@@ -52,6 +57,7 @@ A runc-compatible OCI runtime. Commands:
   ps       [--format table|json] ID
   exec     [--process FILE | ID CMD...] [--detach] [--tty] [--pid-file F] ...
   pause    ID / resume ID            freeze / thaw the container's cgroup
+  update   [--resources FILE|-] [--memory N] [--cpu-quota N] ... ID   change its resources
   spec     [--bundle DIR] [--rootless]   write a default config.json
   features                           what this runtime supports, as JSON
 """
@@ -182,6 +188,10 @@ def dispatch(argv: list[str]) -> int:
         return 0
     if cmd == "exec":
         return _exec(root, o, args)
+    if cmd == "update":
+        from runtime.oci.update import resources_from, update
+        update(root, _one_id(args, cmd), resources_from(o, sys.stdin))
+        return 0
     raise UsageError(f"no such command: {cmd}")  # pragma: no cover - table and code agree
 
 

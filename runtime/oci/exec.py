@@ -79,6 +79,7 @@ def _joiner(state: State, proc: Process, chan: ch.Channel, console_fd, preserve_
         host_pid = int(os.read(go_r, 32) or 0)
         os.close(go_r)
         os.setsid()
+        pr.set_oom_score_adj(proc)
         slave = None
         if proc.terminal and console_fd is not None:
             master, slave = pr.open_pty(proc.console_size)

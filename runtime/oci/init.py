@@ -14,7 +14,6 @@ from __future__ import annotations
 import errno
 import os
 
-from runtime.errors import SetupError
 from runtime.linux import rootfs as rfs
 from runtime.linux import syscalls as sc
 from runtime.oci import log
@@ -174,10 +173,7 @@ def container_init(ctx: InitContext, host_pid: int = 0) -> None:
         os.setsid()
         if not ctx.no_new_keyring:
             join_new_session_keyring(os.path.basename(ctx.state_dir))
-        if proc.oom_score_adj is not None:
-            _write_proc("process.oomScoreAdj", "/proc/self/oom_score_adj",
-                        str(proc.oom_score_adj),
-                        "a negative value needs CAP_SYS_RESOURCE")
+        pr.set_oom_score_adj(proc)
         listener = ctx.listener
         build_rootfs(ctx)
         log.trace("init: rootfs built")
@@ -194,7 +190,6 @@ def container_init(ctx: InitContext, host_pid: int = 0) -> None:
                 rfs.move_root(ctx.rootfs)
             else:
                 rfs.pivot_root(ctx.rootfs)
-        slave = None
         if proc.terminal and ctx.console_fd is not None:
             master, slave = pr.open_pty(proc.console_size)
             try:
@@ -202,6 +197,12 @@ def container_init(ctx: InitContext, host_pid: int = 0) -> None:
             finally:
                 pr.send_console(ctx.console_fd, master)
                 os.close(master)
+            # The pty is the container's stdio from now on, not only once started: the
+            # caller's stdio (a shim's pipes, a shell's $(...)) must close when create
+            # returns, or whoever reads them to their end waits for a start that waits for
+            # them (a pod's StartContainer hung so).
+            pr.take_terminal(slave)
+            os.close(slave)
         if spec.linux.namespace("mount") is not None:
             for path in spec.linux.masked_paths:
                 rfs.mask_path(path)
@@ -212,7 +213,7 @@ def container_init(ctx: InitContext, host_pid: int = 0) -> None:
         if spec.domainname:
             sc.setdomainname(spec.domainname)
         for key, value in spec.linux.sysctl.items():
-            _write_proc(f"linux.sysctl {key}", "/proc/sys/" + key.replace(".", "/"), value)
+            pr.write_proc(f"linux.sysctl {key}", "/proc/sys/" + key.replace(".", "/"), value)
         if spec.root_readonly and spec.linux.namespace("mount") is not None:
             rfs.remount_root_readonly()
         log.trace("init: pivoted, masked, configured")
@@ -259,20 +260,10 @@ def container_init(ctx: InitContext, host_pid: int = 0) -> None:
             "status": "created", "pid": host_pid, "bundle": ctx.bundle,
             "annotations": spec.annotations})
     try:
-        pr.finish_and_exec(proc, preserve_fds=ctx.preserve_fds, slave=slave,
-                           start_hooks=start_hooks, seccomp=ctx.seccomp, notify=notify)
+        pr.finish_and_exec(proc, preserve_fds=ctx.preserve_fds, start_hooks=start_hooks,
+                           seccomp=ctx.seccomp, notify=notify)
     except BaseException as e:  # noqa: BLE001
         _report_and_exit(report, e)
-
-
-def _write_proc(step: str, path: str, value: str, hint: str = "") -> None:
-    """A write the kernel may refuse, reported as runc words it: the step and the file."""
-    try:
-        with open(path, "w") as f:
-            f.write(value)
-    except OSError as e:
-        why = f" ({hint})" if hint and e.errno in (errno.EACCES, errno.EPERM) else ""
-        raise SetupError(f"{step}: write {value!r} to {path}: {e.strerror}{why}") from None
 
 
 def _bind_console(slave: int) -> None:

@@ -39,16 +39,22 @@ def parse_signal(text: str) -> int:
 
 def kill(root: str, container_id: str, sig: int, all_processes: bool = False) -> None:
     state = State.load(root, container_id)
-    if state.status() == "stopped":
-        raise ContainerStateError("container not running")
+    stopped = state.status() == "stopped"
     if all_processes:
+        # Also after the init has exited: in a pod sharing one pid namespace its children
+        # live on until this (runc signals the cgroup's processes whatever the init did).
         cg = state.cgroup()
-        for pid in (cg.pids() if cg else [state.pid]):
+        pids = cg.pids() if cg else ([] if stopped else [state.pid])
+        if not pids and stopped:
+            raise ContainerStateError("container not running")
+        for pid in pids:
             try:
                 os.kill(pid, sig)
             except ProcessLookupError:
                 pass
         return
+    if stopped:
+        raise ContainerStateError("container not running")
     try:
         os.kill(state.pid, sig)
     except ProcessLookupError:

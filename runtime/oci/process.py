@@ -129,6 +129,24 @@ def take_terminal(slave: int) -> None:
         os.dup2(slave, fd)
 
 
+def write_proc(step: str, path: str, value: str, hint: str = "") -> None:
+    """A write the kernel may refuse, reported as runc words it: the step and the file."""
+    try:
+        with open(path, "w") as f:
+            f.write(value)
+    except OSError as e:
+        why = f" ({hint})" if hint and e.errno in (errno.EACCES, errno.EPERM) else ""
+        raise SetupError(f"{step}: write {value!r} to {path}: {e.strerror}{why}") from None
+
+
+def set_oom_score_adj(proc) -> None:
+    """process.oomScoreAdj, for the init and for exec'd processes alike (which would keep
+    their joiner's, e.g. a shim's, otherwise)."""
+    if proc.oom_score_adj is not None:
+        write_proc("process.oomScoreAdj", "/proc/self/oom_score_adj", str(proc.oom_score_adj),
+                   "a lower value than the caller's needs CAP_SYS_RESOURCE")
+
+
 def set_rlimits(rlimits) -> None:
     if not rlimits:
         return
