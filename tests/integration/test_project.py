@@ -35,7 +35,8 @@ def test_setup_installs_what_the_host_suite_uses():
     need = {"vagrant", "vagrant-libvirt",    # test_vagrantfile_validates
             "gcc", "libc6-dev",              # the static probe of test_isolation
             "libseccomp-dev",                # pyrun's own build
-            "runc", "crun", "containerd", "podman", "skopeo", "umoci", "docker.io",
+            "runc", "crun", "containerd", "containernetworking-plugins",  # test_cri
+            "podman", "skopeo", "umoci", "docker.io",
             "docker-registry", "nginx-light"}
     assert need <= setup_packages("--test"), need - setup_packages("--test")
 
