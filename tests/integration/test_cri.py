@@ -1,104 +1,19 @@
-"""A small Kubernetes node without the kubelet: a private containerd with its CRI plugin,
-pyrun-oci as a runtime handler (as a RuntimeClass names it), Debian's CNI plugins, a pause
-and an app image built here, and a CRI client generated at test time from the Kubernetes CRI
-proto (../shared/conformance/cri-api). Pods are walked through the CRI as a kubelet would."""
+"""A small Kubernetes node without the kubelet (tests/integration/cri_node.py): pods walked
+through containerd's CRI with pyrun-oci as their runtime handler, as a kubelet would."""
 
 from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
-import uuid
 
 import pytest
 
 from tests.conftest import conformance_dir
 from tests.integration.conftest import BIN, leftover_cgroups, remove_cgroup_tree
-from tests.integration.oci_archive import make_oci_archive
-from tests.integration.test_interop import Containerd, need, wait_for, workdir  # noqa: F401
-
-PAUSE = "registry.k8s.io/pause:pyrun-test"
-APP = "docker.io/library/busybox:pyrun-cri"
-CGROUP_PARENT = "/pyrun-cri"
-SUBNET = "10.77.0.0/24"
-
-
-def cri_stubs(out_dir: str):
-    """runtime.v1's Python stubs, generated from the conformance copy of the proto (the
-    gogoproto import and options are Go-only: dropped, as the corpus's README says)."""
-    pytest.importorskip("grpc_tools", reason="grpcio-tools not installed (pip install "
-                        "-e '.[test]')")
-    proto = (conformance_dir("cri-api") / "api.proto").read_text()
-    proto = "\n".join(line for line in proto.splitlines()
-                      if "gogoproto" not in line)
-    with open(os.path.join(out_dir, "api.proto"), "w") as f:
-        f.write(proto)
-    subprocess.run([sys.executable, "-m", "grpc_tools.protoc", f"-I{out_dir}",
-                    f"--python_out={out_dir}", f"--grpc_python_out={out_dir}", "api.proto"],
-                   check=True)
-    sys.path.insert(0, out_dir)
-    try:
-        import api_pb2
-        import api_pb2_grpc
-    finally:
-        sys.path.remove(out_dir)
-    return api_pb2, api_pb2_grpc
-
-
-class CriNode(Containerd):
-    """containerd with the CRI plugin: handlers "pyrun" (pyrun-oci) and "runc"."""
-
-    def __init__(self, workdir: str):
-        self.dir = workdir
-        self.sock = os.path.join(workdir, "containerd.sock")
-        self.runtime_root = os.path.join(workdir, "pyrun-oci-root")
-        cni = os.path.join(workdir, "cni")
-        os.makedirs(cni)
-        # The bridge plugin without ipMasq and no portmap: nothing is added to the host's
-        # iptables; pods reach each other and the host over the bridge.
-        with open(os.path.join(cni, "10-pyrun.conflist"), "w") as f:
-            f.write('{"cniVersion": "0.4.0", "name": "pyrun-cri", "plugins": [{"type": '
-                    '"bridge", "bridge": "pyrun-cri0", "isGateway": true, "ipMasq": false, '
-                    f'"ipam": {{"type": "host-local", "subnet": "{SUBNET}", '
-                    f'"dataDir": "{workdir}/ipam"}}}}, {{"type": "loopback"}}]}}\n')
-        opts = 'plugins."io.containerd.grpc.v1.cri"'
-        cfg = os.path.join(workdir, "config.toml")
-        with open(cfg, "w") as f:
-            f.write(f'''version = 2
-root = "{workdir}/root"
-state = "{workdir}/state"
-[grpc]
-  address = "{self.sock}"
-[ttrpc]
-  address = "{self.sock}.ttrpc"
-[{opts}]
-  sandbox_image = "{PAUSE}"
-  # Root here lacks CAP_SYS_RESOURCE: containerd must not ask for a lower oom_score_adj
-  # than its own, or every RunPodSandbox fails (with runc too).
-  restrict_oom_score_adj = true
-  [{opts}.cni]
-    bin_dir = "/usr/lib/cni"
-    conf_dir = "{cni}"
-  [{opts}.containerd]
-    default_runtime_name = "runc"
-    [{opts}.containerd.runtimes.pyrun]
-      runtime_type = "io.containerd.runc.v2"
-      [{opts}.containerd.runtimes.pyrun.options]
-        BinaryName = "{BIN}"
-        Root = "{self.runtime_root}"
-    [{opts}.containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-''')
-        self.log = open(os.path.join(workdir, "containerd.log"), "w")
-        self.proc = subprocess.Popen(["containerd", "--config", cfg], stdout=self.log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
-        wait_for(lambda: os.path.exists(self.sock) or self.proc.poll() is not None,
-                 what="containerd's socket")
-        assert self.proc.poll() is None, open(os.path.join(workdir, "containerd.log")).read()
-
-    def ctr(self, *args, **kw):
-        return super().ctr("--namespace", "k8s.io", *args, **kw)
+from tests.integration.cri_node import (APP, container_config, sandbox_config, start_node,
+                                        stop_node)
+from tests.integration.test_interop import need, wait_for, workdir  # noqa: F401
 
 
 @pytest.fixture
@@ -107,53 +22,15 @@ def node(workdir, busybox_rootfs):  # noqa: F811
     need("containerd-shim-runc-v2", "containerd")
     if not os.path.exists("/usr/lib/cni/bridge"):
         pytest.skip("CNI plugins not installed (Debian containernetworking-plugins)")
-    pb, rpc = cri_stubs(workdir)
-    import grpc
-    n = CriNode(workdir)
-    channel = grpc.insecure_channel(f"unix://{n.sock}")
+    pytest.importorskip("grpc_tools", reason="grpcio-tools not installed (pip install "
+                        "-e '.[test]')")
+    n = start_node(workdir, str(conformance_dir("cri-api") / "api.proto"),
+                   str(busybox_rootfs))
     try:
-        for ref, cmd in ((PAUSE, ("sleep", "2147483647")), (APP, ("sh",))):
-            path = os.path.join(workdir, ref.rsplit(":", 1)[0].replace("/", "_") + ".tar")
-            n.ctr("image", "import", make_oci_archive(str(busybox_rootfs), path, ref, cmd))
-        n.pb, n.rt = pb, rpc.RuntimeServiceStub(channel)
-        wait_for(lambda: _ready(n), what="the CRI plugin")
         yield n
     finally:
-        _remove_all_pods(n)
-        channel.close()
-        n.stop()
-        subprocess.run(["ip", "link", "delete", "pyrun-cri0"], capture_output=True)
+        stop_node(n)
         remove_cgroup_tree("pyrun-cri")
-
-
-def _ready(n) -> bool:
-    try:
-        return n.rt.Version(n.pb.VersionRequest(), timeout=2).runtime_name == "containerd"
-    except Exception:  # noqa: BLE001 - not serving yet
-        return False
-
-
-def _remove_all_pods(n) -> None:
-    try:
-        pods = n.rt.ListPodSandbox(n.pb.ListPodSandboxRequest(), timeout=10).items
-    except Exception:  # noqa: BLE001 - containerd did not come up
-        return
-    for p in pods:
-        n.rt.StopPodSandbox(n.pb.StopPodSandboxRequest(pod_sandbox_id=p.id), timeout=30)
-        n.rt.RemovePodSandbox(n.pb.RemovePodSandboxRequest(pod_sandbox_id=p.id), timeout=30)
-
-
-def sandbox_config(pb, name: str, log_dir: str):
-    return pb.PodSandboxConfig(
-        metadata=pb.PodSandboxMetadata(name=name, uid=uuid.uuid4().hex, namespace="pyrun"),
-        hostname=name, log_directory=log_dir,
-        linux=pb.LinuxPodSandboxConfig(cgroup_parent=CGROUP_PARENT))
-
-
-def container_config(pb, name: str, command, **linux):
-    return pb.ContainerConfig(metadata=pb.ContainerMetadata(name=name),
-                              image=pb.ImageSpec(image=APP), command=list(command),
-                              log_path=f"{name}.log", linux=pb.LinuxContainerConfig(**linux))
 
 
 def exec_sync(n, cid: str, script: str) -> str:
