@@ -15,9 +15,9 @@ from runtime.errors import PyrunError
 B, V, M = "bool", "value", "multi"
 
 GLOBAL = {"root": V, "log": V, "log-format": V, "debug": B, "systemd-cgroup": B,
-          "criu": V, "rootless": V, "help": B, "h": B, "version": B, "v": B}
+          "criu": V, "rootless": V, "help": B, "version": B}
 ALIASES = {"r": "resources", "b": "bundle", "d": "detach", "t": "tty", "p": "process", "e": "env",
-           "u": "user", "f": "force", "a": "all", "s": "signal", "h": "help"}
+           "u": "user", "f": "force", "a": "all", "s": "signal", "h": "help", "v": "version"}
 COMMANDS = {
     "create": {"bundle": V, "pid-file": V, "console-socket": V, "no-pivot": B,
                "no-new-keyring": B, "preserve-fds": V, "pidfd-socket": V},
@@ -108,8 +108,7 @@ def _one_id(args: list[str], cmd: str) -> str:
 def dispatch(argv: list[str]) -> int:
     g, rest = parse_options(argv, GLOBAL)
     if g.get("version"):
-        from runtime import __version__
-        print(f"pyrun-oci version {__version__}\nspec: 1.0.2")
+        print(version_text())
         return 0
     if not rest or g.get("help"):
         sys.stdout.write(USAGE)
@@ -123,7 +122,12 @@ def dispatch(argv: list[str]) -> int:
     if cmd in ("create", "run", "exec"):
         from runtime.linux import cgroups
         cgroups.start_warm_up()  # overlaps a kernel grace period with the imports below
-    o, args = parse_options(args, COMMANDS[cmd])
+    o, args = parse_options(args, dict(COMMANDS[cmd], help=B))
+    if o.get("help"):  # `runc CMD -h` exits 0 with the command's usage
+        lines = USAGE.splitlines()
+        sys.stdout.write(next((ln for ln in lines if ln.strip().startswith(cmd + " ")),
+                              next((ln for ln in lines if f"{cmd} ID" in ln), cmd)) + "\n")
+        return 0
     log.trace(f"{cmd}: parsed")
 
     if cmd == "create":
@@ -187,12 +191,32 @@ def dispatch(argv: list[str]) -> int:
         print(json.dumps(features(), indent=2))
         return 0
     if cmd == "exec":
-        return _exec(root, o, args)
+        try:
+            return _exec(root, o, args)
+        except PyrunError as e:
+            # runc's exit code when the process could not be started (a paused container,
+            # a --pid-file in a missing directory): 255, told from the process's own codes.
+            _report(str(e))
+            return 255
     if cmd == "update":
         from runtime.oci.update import resources_from, update
         update(root, _one_id(args, cmd), resources_from(o, sys.stdin))
         return 0
     raise UsageError(f"no such command: {cmd}")  # pragma: no cover - table and code agree
+
+
+def version_text() -> str:
+    """runc -v's lines, for pyrun-oci."""
+    from runtime import __version__
+    lines = [f"pyrun-oci version {__version__}", "commit: none", "spec: 1.0.2",
+             f"python: {sys.version.split()[0]}"]
+    try:
+        from runtime import _seccomp
+        v = _seccomp.lib.seccomp_version()
+        lines.append(f"libseccomp: {v.major}.{v.minor}.{v.micro}")
+    except ImportError:
+        pass
+    return "\n".join(lines)
 
 
 def _exec(root: str, o: dict, args: list[str]) -> int:

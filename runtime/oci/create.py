@@ -154,6 +154,9 @@ class Creation:
         from runtime.linux import cgroups
         try:
             self.cgroup = cgroups.manager(spec.linux.cgroups_path, self.id)
+            if self.cgroup.is_frozen():  # a process joining it would hang (runc refuses too)
+                self.cgroup = None
+                raise SetupError("container's cgroup unexpectedly frozen")
             _note_creator(self.state_dir, self.cgroup)  # before the cgroup exists
             self.cgroup.create(spec.linux.resources)
         except OSError as e:

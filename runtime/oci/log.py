@@ -12,18 +12,25 @@ import time
 from runtime import jsonfast as json
 
 _path: str | None = None
+_fd = -1  # the log, opened once by configure() and inherited by the container side
 _format = "text"
 _debug = False
 
 
 def configure(path: str | None, fmt: str = "text", debug: bool = False) -> None:
     """Raises PyrunError (and logs to stderr only) when the log file cannot be opened."""
-    global _path, _format, _debug
+    global _path, _fd, _format, _debug
     _path, _format, _debug = None, fmt, debug
+    if _fd >= 0:
+        os.close(_fd)
+        _fd = -1
     if path:
+        # Opened here, in the caller's directory, and written through this descriptor by
+        # every process of the command: the container side logs too, after it has changed
+        # its root, where the path means nothing (as runc's init logs through its parent's
+        # pipe). Close-on-exec: the container's program never gets it.
         try:
-            os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
-                             0o644))
+            _fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError as e:
             from runtime.errors import PyrunError
             raise PyrunError(f"--log {path}: {e.strerror}") from None
@@ -46,12 +53,8 @@ def _emit(level: str, msg: str) -> None:
         line = json.dumps({"level": level, "msg": msg, "time": now})
     else:
         line = f'time="{now}" level={level} msg="{msg}"'
-    if _path:
-        fd = os.open(_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        try:
-            os.write(fd, line.encode() + b"\n")
-        finally:
-            os.close(fd)
+    if _fd >= 0:
+        os.write(_fd, line.encode() + b"\n")
     elif level in ("error", "warning") or _debug:
         to_stderr(line if _format == "json" else f"pyrun-oci: {level}: {msg}")
 

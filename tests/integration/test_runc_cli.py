@@ -147,3 +147,55 @@ def test_exec_gives_the_process_its_oom_score_adj(oci, bundle, cid, tmp_path):
     p = oci("exec", "--process", str(tmp_path / "process.json"), cid)
     assert p.stdout.strip() == "600"
     oci("kill", cid, "KILL")
+
+
+def test_version_and_help_as_runc(oci):
+    p = oci("-v")
+    lines = p.stdout.splitlines()
+    assert lines[0].startswith("pyrun-oci version ") and "spec: 1.0.2" in lines
+    assert oci("--version").stdout == p.stdout
+    from runtime.oci.cli import COMMANDS
+    for cmd in COMMANDS:
+        p = oci(cmd, "-h")
+        assert cmd in p.stdout.split(), cmd  # its usage line, exit 0
+
+
+def test_a_relative_log_is_the_callers(oci, bundle, cid, tmp_path):
+    # The container side logs too (here: an ambient capability the inheritable set lacks, a
+    # debug line written after pivot_root, over a read-only root).
+    caps = ["CAP_KILL"]
+    bundle.spec["process"]["capabilities"] = {"bounding": caps, "effective": caps,
+                                              "permitted": caps, "ambient": caps}
+    bundle.write(args=["true"])
+    p = subprocess.run(oci.argv("--debug", "--log", "rel.log", "run", "--bundle",
+                                str(bundle.path), cid), cwd=tmp_path, capture_output=True,
+                       text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    assert "ambient capabilities not in the inheritable set" in (tmp_path / "rel.log").read_text()
+
+
+def test_exec_that_cannot_start_exits_255(oci, bundle, cid):
+    bundle.write(args=["sleep", "60"])
+    oci("run", "--detach", "--bundle", str(bundle.path), cid)
+    oci("pause", cid)
+    p = oci("exec", cid, "true", check=False)
+    assert p.returncode == 255 and "paused" in p.stderr
+    oci("resume", cid)
+    p = oci("exec", cid, "sh", "-c", "exit 3", check=False)
+    assert p.returncode == 3  # the process's own code is the process's
+    oci("kill", cid, "KILL")
+
+
+def test_a_frozen_cgroup_is_refused(oci, bundle, cid):
+    mgr = cgroups.manager(f"/pyrun-frozen/{cid}", cid)
+    mgr.create({})
+    try:
+        mgr.freeze()
+        bundle.spec["linux"]["cgroupsPath"] = f"/pyrun-frozen/{cid}"
+        bundle.write(args=["true"])
+        p = oci("create", "--bundle", str(bundle.path), cid, check=False)
+        assert p.returncode != 0 and "cgroup unexpectedly frozen" in p.stderr
+        assert oci.ids() == []
+    finally:
+        mgr.thaw()
+        mgr.destroy()
