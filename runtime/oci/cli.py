@@ -29,7 +29,7 @@ COMMANDS = {
     "kill": {"all": B},
     "delete": {"force": B},
     "list": {"format": V, "quiet": B, "q": B},
-    "ps": {"format": V},
+    "ps": {"format": V, "f": V},
     "exec": {"process": V, "detach": B, "pid-file": V, "tty": B, "console-socket": V,
              "env": M, "cwd": V, "user": V, "cap": M, "no-new-privs": B,
              "preserve-fds": V, "additional-gids": M, "process-label": V,
@@ -54,7 +54,7 @@ A runc-compatible OCI runtime. Commands:
   kill     [--all] ID [SIGNAL]       default SIGTERM
   delete   [--force] ID
   list     [--format table|json] [-q]
-  ps       [--format table|json] ID
+  ps       [--format table|json] ID [ps options]   (default: ps -ef)
   exec     [--process FILE | ID CMD...] [--detach] [--tty] [--pid-file F] ...
   pause    ID / resume ID            freeze / thaw the container's cgroup
   update   [--resources FILE|-] [--memory N] [--cpu-quota N] ... ID   change its resources
@@ -175,7 +175,10 @@ def dispatch(argv: list[str]) -> int:
         return 0
     if cmd == "ps":
         from runtime.oci.query import ps
-        sys.stdout.write(ps(root, _one_id(args, cmd), o.get("format", "table")))
+        if not args:
+            raise UsageError('"ps" requires the container id')
+        sys.stdout.write(ps(root, args[0], o.get("format") or o.get("f") or "table",
+                            args[1:]))
         return 0
     if cmd in ("pause", "resume"):
         from runtime.oci import pause as p

@@ -24,7 +24,12 @@ def list_containers(root: str, fmt: str = "table", quiet: bool = False) -> str:
     if quiet:
         return "".join(v["id"] + "\n" for v in views)
     if fmt == "json":
-        return json.dumps([{**v, "status": v["status"]} for v in views]) + "\n"
+        # runc's containerState, in its order, compact as Go writes it
+        keys = ("ociVersion", "id", "pid", "status", "bundle", "rootfs", "created",
+                "annotations", "owner")
+        rows = [{k: v[k] for k in keys if k in v and (k != "annotations" or v[k])}
+                for v in views]
+        return json.dumps(rows, separators=(",", ":")) + "\n"
     rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
     rows += [(v["id"], str(v["pid"]), v["status"], v["bundle"], v["created"], v["owner"] or "root")
              for v in views]
@@ -33,21 +38,33 @@ def list_containers(root: str, fmt: str = "table", quiet: bool = False) -> str:
                    for r in rows)
 
 
-def ps(root: str, container_id: str, fmt: str = "table") -> str:
+def ps(root: str, container_id: str, fmt: str = "table", ps_args=()) -> str:
+    """runc's ps: the container's pids as JSON, or ps(1) run with ps_args (default -ef) and
+    its lines kept for the container's processes (found by the PID column)."""
     state = State.load(root, container_id)
     cg = state.cgroup()
     pids = sorted(cg.pids()) if cg is not None else ([state.pid] if state.alive() else [])
     if fmt == "json":
         return json.dumps(pids) + "\n"
-    lines = ["PID   CMD"]
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmd = f.read().rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        lines.append(f"{pid:<5} {cmd}")
-    return "\n".join(lines) + "\n"
+    import subprocess
+    try:
+        p = subprocess.run(["ps", *(ps_args or ["-ef"])], capture_output=True, text=True)
+    except FileNotFoundError:
+        raise PyrunError("ps: not found (Debian's procps)") from None
+    if p.returncode != 0:
+        raise PyrunError(f"ps {' '.join(ps_args)}: {p.stderr.strip()}")
+    lines = p.stdout.splitlines()
+    if not lines:
+        return ""
+    header = lines[0].split()
+    if "PID" not in header:
+        raise PyrunError(f"ps {' '.join(ps_args)}: no PID column in its output")
+    col = header.index("PID")
+    wanted = set(pids)
+    kept = [line for line in lines[1:]
+            if len(line.split()) > col and line.split()[col].isdigit() and
+            int(line.split()[col]) in wanted]
+    return "\n".join([lines[0]] + kept) + "\n"
 
 
 DEFAULT_CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]

@@ -199,3 +199,22 @@ def test_a_frozen_cgroup_is_refused(oci, bundle, cid):
     finally:
         mgr.thaw()
         mgr.destroy()
+
+
+def test_ps_runs_ps_on_the_containers_processes_and_list_json_is_runcs(oci, bundle, cid):
+    bundle.write(args=["sleep", "61"])
+    oci("run", "--detach", "--bundle", str(bundle.path), cid)
+    out = oci("ps", cid).stdout.splitlines()  # ps -ef by default
+    assert out[0].split()[:3] == ["UID", "PID", "PPID"]
+    assert len(out) == 2 and out[1].split()[1] == str(oci.state(cid)["pid"])
+    assert out[1].endswith("sleep 61")
+    out = oci("ps", cid, "-eo", "pid,args").stdout.splitlines()  # options pass through
+    assert out[0].split() == ["PID", "COMMAND"] and out[1].split() == [
+        str(oci.state(cid)["pid"]), "sleep", "61"]
+    assert json.loads(oci("ps", "-f", "json", cid).stdout) == [oci.state(cid)["pid"]]
+    text = oci("list", "--format", "json").stdout
+    (row,) = json.loads(text)
+    assert list(row) == ["ociVersion", "id", "pid", "status", "bundle", "rootfs", "created",
+                         "owner"]
+    assert '", "' not in text and ": " not in text  # compact, as Go writes it
+    oci("kill", cid, "KILL")
