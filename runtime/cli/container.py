@@ -365,16 +365,21 @@ def wait_cmd(ctx, containers):
         click.echo(wait(c))
 
 
-@container_group.command("top")
+@container_group.command("top", context_settings={"ignore_unknown_options": True})
 @click.argument("container")
+@click.argument("ps_args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
-def top_cmd(ctx, container):
-    """The processes of a running container."""
+def top_cmd(ctx, container, ps_args):
+    """The processes of a running container, as `ps -ef` shows them (or with the ps
+    options given, as docker top takes them)."""
     store, cmod, c = _find(ctx, container)
     if not c.running:
         raise PyrunError(f"Container {c.id} is not running")
-    p = subprocess.run([oci_binary(), "--root", cmod.OCI_ROOT, "ps", c.id],
+    p = subprocess.run([oci_binary(), "--root", cmod.OCI_ROOT, "ps", c.id, *ps_args],
                        capture_output=True, text=True)
+    if p.returncode != 0:
+        raise PyrunError(p.stderr.strip().splitlines()[-1] if p.stderr.strip() else
+                         "ps failed")
     click.echo(p.stdout, nl=False)
 
 

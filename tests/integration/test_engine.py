@@ -310,8 +310,11 @@ def test_create_start_wait_top_restart_prune(engine):
     assert engine("wait", "pyrun-t-cr").stdout == "3\n"
     assert engine("logs", "pyrun-t-cr").stdout == "ran\n"
     engine("run", "-d", "--name", "pyrun-t-top", "busybox", "sleep", "30")
-    top = engine("top", "pyrun-t-top").stdout.splitlines()
-    assert top[0].split() == ["PID", "CMD"] and top[1].split()[1:] == ["sleep", "30"]
+    top = engine("top", "pyrun-t-top").stdout.splitlines()  # docker top's ps -ef columns
+    assert top[0].split() == ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
+    assert top[1].split()[-2:] == ["sleep", "30"] and len(top) == 2
+    top = engine("top", "pyrun-t-top", "-eo", "pid,args").stdout.splitlines()
+    assert top[0].split() == ["PID", "COMMAND"] and top[1].split()[1:] == ["sleep", "30"]
     before = json.loads(engine("container", "inspect", "pyrun-t-top").stdout)[0]["State"]
     engine("restart", "-t", "1", "pyrun-t-top")
     after = json.loads(engine("container", "inspect", "pyrun-t-top").stdout)[0]["State"]
