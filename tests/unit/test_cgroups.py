@@ -218,6 +218,11 @@ def test_v2_create_enables_controllers_and_writes_values(tmp_path, creating_writ
     assert (tmp_path / "pyrun" / "c1" / "memory.max").read_text() == str(1 << 20)
     assert (tmp_path / "pyrun" / "c1" / "pids.max").read_text() == "5"
     assert mgr.made == [str(tmp_path / "pyrun"), str(tmp_path / "pyrun" / "c1")]
+    # An update asking for what the create did not (pyrun-oci update --cpu-quota) enables
+    # that controller first: without it cpu.max does not exist in the leaf.
+    mgr.apply({"cpu": {"quota": 50000, "period": 100000}})
+    assert (tmp_path / "pyrun" / "cgroup.subtree_control").read_text() == "+cpu +pids"
+    assert (tmp_path / "pyrun" / "c1" / "cpu.max").read_text() == "50000 100000"
 
 
 def test_v2_freeze_waits_for_the_event(tmp_path):

@@ -94,11 +94,14 @@ class CgroupV2:
         except ValueError as e:
             raise OSError(errno.EINVAL, str(e), None) from None
         self.made = cg.make_dirs(self.root, self.rel)
-        self._enable_controllers(values)
         self.apply(resources, values)
 
     def apply(self, resources: dict, values: dict[str, str] | None = None) -> None:
+        """Write the values, with the controllers they need enabled first: at create, and
+        at an update that asks for a controller the create did not (cpu.max for a container
+        made with a memory limit only)."""
         values = v2_values(resources) if values is None else values
+        self._enable_controllers(values)
         for name, value in values.items():
             cg.write(os.path.join(self.path, name), value)
         if resources.get("devices") is not None:
