@@ -65,10 +65,9 @@ RECORD_BLOCK = 4096
 SPARE = "container.json.spare"
 
 
-def padded_record(data: dict, size: int = 0) -> bytes:
+def padded_record(data: dict) -> bytes:
     raw = json.dumps(data).encode() + b"\n"
-    want = max(size, -(-len(raw) // RECORD_BLOCK) * RECORD_BLOCK)
-    return raw + b" " * (want - len(raw))
+    return raw + b" " * (-len(raw) % RECORD_BLOCK)
 
 
 def save_when_full(directory: str, data: bytes) -> None:
@@ -454,8 +453,8 @@ def create(store: Store, image_ref: str, *, name=None, command=(), entrypoint=No
                                      f'use by container "{owner}". You have to remove (or '
                                      "rename) that container to be able to reuse that name.")
         record = padded_record(data)
-        for name in ("container.json", SPARE):
-            with open(os.path.join(making, name), "wb") as f:
+        for filename in ("container.json", SPARE):
+            with open(os.path.join(making, filename), "wb") as f:
                 f.write(record)
         os.rename(making, c.dir)
     except BaseException:

@@ -176,6 +176,7 @@ def test_a_full_disk_is_survivable(small_store):
     while os.statvfs(s.root).f_bavail and time.monotonic() < deadline:
         time.sleep(0.2)
     s("kill", "filler2")
+    s("wait", "filler2")  # kill returns once the signal is sent, as Docker's
     s("rm", "filler2")
     assert s("ls", "-aq").stdout == ""
     assert s("run", "--rm", "--network", "none", "busybox", "echo", "room").stdout == "room\n"
