@@ -45,9 +45,6 @@ class CriNode(Containerd):
     """containerd with the CRI plugin: handlers "pyrun" (pyrun-oci) and "runc"."""
 
     def __init__(self, workdir: str):
-        self.dir = workdir
-        self.sock = os.path.join(workdir, "containerd.sock")
-        self.runtime_root = os.path.join(workdir, "pyrun-oci-root")
         cni = os.path.join(workdir, "cni")
         os.makedirs(cni)
         # The bridge plugin without ipMasq and no portmap: nothing is added to the host's
@@ -58,16 +55,7 @@ class CriNode(Containerd):
                     f'"ipam": {{"type": "host-local", "subnet": "{SUBNET}", '
                     f'"dataDir": "{workdir}/ipam"}}}}, {{"type": "loopback"}}]}}\n')
         opts = 'plugins."io.containerd.grpc.v1.cri"'
-        cfg = os.path.join(workdir, "config.toml")
-        with open(cfg, "w") as f:
-            f.write(f'''version = 2
-root = "{workdir}/root"
-state = "{workdir}/state"
-[grpc]
-  address = "{self.sock}"
-[ttrpc]
-  address = "{self.sock}.ttrpc"
-[{opts}]
+        super().__init__(workdir, f'''[{opts}]
   sandbox_image = "{PAUSE}"
   # Root here lacks CAP_SYS_RESOURCE: containerd must not ask for a lower oom_score_adj
   # than its own, or every RunPodSandbox fails (with runc too).
@@ -81,16 +69,10 @@ state = "{workdir}/state"
       runtime_type = "io.containerd.runc.v2"
       [{opts}.containerd.runtimes.pyrun.options]
         BinaryName = "{BIN}"
-        Root = "{self.runtime_root}"
+        Root = "{workdir}/pyrun-oci-root"
     [{opts}.containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
 ''')
-        self.log = open(os.path.join(workdir, "containerd.log"), "w")
-        self.proc = subprocess.Popen(["containerd", "--config", cfg], stdout=self.log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
-        wait_for(lambda: os.path.exists(self.sock) or self.proc.poll() is not None,
-                 what="containerd's socket")
-        assert self.proc.poll() is None, open(os.path.join(workdir, "containerd.log")).read()
 
     def ctr(self, *args, **kw):
         return super().ctr("--namespace", "k8s.io", *args, **kw)

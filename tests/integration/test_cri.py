@@ -64,7 +64,7 @@ def test_pods_run_on_pyrun_oci_through_the_cri(node, workdir):  # noqa: F811
     started = time.monotonic() - t
     assert started < 20
     # the pod's containers are pyrun-oci's: its own state of them, under the handler's root
-    state = subprocess.run([BIN, "--root", os.path.join(n.runtime_root, "k8s.io"), "state",
+    state = subprocess.run([BIN, "--root", os.path.join(n.runc_root, "k8s.io"), "state",
                             app], capture_output=True, text=True)
     assert '"status": "running"' in state.stdout, state.stderr
 
@@ -106,7 +106,7 @@ def test_pods_run_on_pyrun_oci_through_the_cri(node, workdir):  # noqa: F811
     n.rt.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=pod), timeout=30)
 
     # nothing left: runtime state, cgroups, shims, the pod's network namespace
-    assert os.listdir(os.path.join(n.runtime_root, "k8s.io")) == []
+    assert os.listdir(os.path.join(n.runc_root, "k8s.io")) == []
     wait_for(lambda: not [d for d in leftover_cgroups("pyrun-cri") if any(
         os.path.isdir(os.path.join(d, x)) for x in os.listdir(d))], what="pod cgroups gone")
     shims = subprocess.run(["pgrep", "-f", f"containerd-shim-runc-v2.*{n.sock}"],

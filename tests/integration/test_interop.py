@@ -54,16 +54,19 @@ def image_archive(busybox_rootfs, workdir):
 # ---- containerd --------------------------------------------------------------------------------
 
 class Containerd:
-    def __init__(self, workdir: str):
+    """A private containerd: its own root, state and sockets under workdir. plugins: more
+    of config.toml (the CRI plugin's section); without it the CRI plugin is off."""
+
+    def __init__(self, workdir: str, plugins: str = ""):
         self.dir = workdir
         self.sock = os.path.join(workdir, "containerd.sock")
         self.runc_root = os.path.join(workdir, "pyrun-oci-root")
         cfg = os.path.join(workdir, "config.toml")
         with open(cfg, "w") as f:
-            f.write(f'version = 2\nroot = "{workdir}/root"\nstate = "{workdir}/state"\n'
-                    f'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
+            f.write(f'version = 2\nroot = "{workdir}/root"\nstate = "{workdir}/state"\n' +
+                    ('' if plugins else 'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n') +
                     f'[grpc]\n  address = "{self.sock}"\n'
-                    f'[ttrpc]\n  address = "{self.sock}.ttrpc"\n')
+                    f'[ttrpc]\n  address = "{self.sock}.ttrpc"\n' + plugins)
         self.log = open(os.path.join(workdir, "containerd.log"), "w")
         self.proc = subprocess.Popen(["containerd", "--config", cfg], stdout=self.log,
                                      stderr=subprocess.STDOUT, start_new_session=True)

@@ -115,6 +115,16 @@ class FakeV1Tree:
         (root / "cpuset" / "cpuset.cpus").write_text("0-3\n")
         (root / "cpuset" / "cpuset.mems").write_text("0\n")
 
+    def seed_on_make(self, monkeypatch):
+        """Seed every directory cg.make_dirs makes, as the kernel would."""
+        real_make = cg.make_dirs
+
+        def make_and_seed(root, rel):
+            made = real_make(root, rel)
+            self.seed(made)
+            return made
+        monkeypatch.setattr(cg, "make_dirs", make_and_seed)
+
     def seed(self, made):
         """What the kernel puts in new cpuset directories: empty cpus and mems."""
         for d in made:
@@ -126,13 +136,7 @@ class FakeV1Tree:
 def test_v1_create_writes_limits_and_fills_cpuset(tmp_path, monkeypatch, creating_writes):
     tree = FakeV1Tree(tmp_path)
     mgr = CgroupV1("/pyrun/c1", mounts=tree.mounts)
-    real_make = cg.make_dirs
-
-    def make_and_seed(root, rel):
-        made = real_make(root, rel)
-        tree.seed(made)
-        return made
-    monkeypatch.setattr(cg, "make_dirs", make_and_seed)
+    tree.seed_on_make(monkeypatch)
     mgr.create({"memory": {"limit": 64 << 20, "reservation": 32 << 20},
                 "cpu": {"shares": 512, "quota": 20000, "period": 100000},
                 "pids": {"limit": 10},
@@ -163,13 +167,7 @@ def test_v1_cpuset_parents_left_empty_are_filled_too(tmp_path, monkeypatch, crea
     parent = tmp_path / "cpuset" / "pyrun"
     parent.mkdir()
     tree.seed([str(parent)])  # made by someone else, not filled yet
-    real_make = cg.make_dirs
-
-    def make_and_seed(root, rel):
-        made = real_make(root, rel)
-        tree.seed(made)
-        return made
-    monkeypatch.setattr(cg, "make_dirs", make_and_seed)
+    tree.seed_on_make(monkeypatch)
     CgroupV1("/pyrun/c2", mounts=tree.mounts).create({})
     assert (parent / "cpuset.cpus").read_text() == "0-3"
     assert (parent / "c2" / "cpuset.mems").read_text() == "0"
