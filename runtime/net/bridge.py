@@ -368,20 +368,25 @@ def remove_shared_if_unused() -> None:
     later(_remove_shared, delay=LINGER + 0.1)
 
 
-def _remove_shared() -> None:
+def _remove_shared(patience: int = 20) -> None:
+    """Remove the bridge and the table once no lease has been made or given back for LINGER
+    seconds, waiting (up to `patience` more looks) while the pool is busy: the end whose
+    removal would have judged last may have been killed before it started one."""
     from runtime.net import ports
-    with network_lock():
-        reclaim()  # a killed build's lease would keep the bridge for good
-        if leases_in_use():
-            return  # a container runs: its end starts another removal
-        try:  # a lease made or given back since ours moved the directory's mtime
-            quiet = time.time() - os.stat(LEASES).st_mtime
-        except FileNotFoundError:
-            quiet = LINGER
-        if quiet < LINGER:
-            return  # one came and went: the removal its end started will judge
-        ports.remove_table_if_unused()
-        _delete_link(BRIDGE)
+    for _ in range(patience + 1):
+        with network_lock():
+            reclaim()  # a killed build's lease would keep the bridge for good
+            if leases_in_use():
+                return  # a container runs: its end starts another removal
+            try:  # a lease made or given back since ours moved the directory's mtime
+                quiet = time.time() - os.stat(LEASES).st_mtime
+            except FileNotFoundError:
+                quiet = LINGER
+            if quiet >= LINGER:
+                ports.remove_table_if_unused()
+                _delete_link(BRIDGE)
+                return
+        time.sleep(LINGER - quiet + 0.05)
 
 
 class Attached:
@@ -407,7 +412,10 @@ class Attached:
         return self
 
     def __exit__(self, *exc) -> None:
+        # The removal is scheduled before the address goes back: killed in between, the
+        # build leaves a lease the next command's repair reclaims, or a removal that waits
+        # for the pool to be quiet; never a bridge nobody will remove.
+        remove_shared_if_unused()
         detach(self.net)
         if self.path:
             delete_netns(self.name)
-        remove_shared_if_unused()

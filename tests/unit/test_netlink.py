@@ -166,19 +166,39 @@ def test_shared_network_goes_only_after_a_quiet_linger(tmp_path, monkeypatch):
     monkeypatch.setattr(ports, "remove_table_if_unused", lambda: removed.append("table"))
     monkeypatch.setattr(bridge, "_delete_link", lambda name: removed.append(name))
 
-    bridge._remove_shared()  # a container just gave its address back
+    bridge._remove_shared(patience=0)  # a container just gave its address back
     assert removed == []
     old = time.time() - 5
     from runtime.oci.state import own_identity
     (netns / f"pyrun-{'c' * 12}").write_text("{} {}".format(*own_identity()))  # its holder
     (leases / "10.89.0.2").write_text("c" * 64)
     os.utime(leases, (old, old))
-    bridge._remove_shared()  # quiet for long, but a container runs
+    bridge._remove_shared(patience=0)  # quiet for long, but a container runs
     assert removed == []
     (leases / "10.89.0.2").unlink()
     os.utime(leases, (old, old))
-    bridge._remove_shared()
+    bridge._remove_shared(patience=0)
     assert removed == ["table", "pyrun0"]
+
+
+def test_a_removal_started_while_the_pool_is_busy_waits_for_it_to_be_quiet(tmp_path,
+                                                                          monkeypatch):
+    """The step whose end would have judged last was killed before it started a removal:
+    an earlier removal that found the pool busy must not give up."""
+    import os
+
+    from runtime.net import bridge, ports
+    (tmp_path / "leases").mkdir()
+    monkeypatch.setattr(bridge, "LEASES", str(tmp_path / "leases"))
+    monkeypatch.setattr(bridge, "LOCK", str(tmp_path / "network.lock"))
+    monkeypatch.setattr(bridge, "LINGER", 0.2)
+    removed, slept = [], []
+    monkeypatch.setattr(ports, "remove_table_if_unused", lambda: removed.append("table"))
+    monkeypatch.setattr(bridge, "_delete_link", lambda name: removed.append(name))
+    monkeypatch.setattr(bridge.time, "sleep", lambda s: (slept.append(s), os.utime(
+        tmp_path / "leases", (0, 0))))  # time passes: the pool has been quiet since
+    bridge._remove_shared()
+    assert len(slept) == 1 and removed == ["table", "pyrun0"]
 
 
 def test_leases_and_namespaces_of_dead_holders_are_reclaimed(tmp_path, monkeypatch):
