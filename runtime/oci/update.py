@@ -52,7 +52,11 @@ def resources_from(opts: dict, stdin) -> dict:
     src = opts.get("resources")
     if src:
         try:
-            text = stdin.read() if src == "-" else open(src).read()
+            if src == "-":
+                text = stdin.read()
+            else:
+                with open(src) as f:
+                    text = f.read()
             res = json.loads(text)
         except OSError as e:
             raise PyrunError(f"--resources {src}: {e.strerror}") from None
