@@ -8,6 +8,7 @@
 import os
 import subprocess
 import sys
+import sysconfig
 
 from setuptools import Distribution, setup
 from setuptools.command.build_ext import build_ext
@@ -38,11 +39,22 @@ class build_launchers(build_scripts):
     def run(self):
         self.mkpath(self.build_dir)
         cc = os.environ.get("CC", "cc")
+        # The launcher starts Python with -S (no site module: its .pth processing costs 4-8
+        # ms of every command, BENCHMARKS.md's runtime-start), so it hands over the paths
+        # site would add: this interpreter's site-packages, and the project for an
+        # editable install (a missing entry is skipped by the import system).
+        paths = list(dict.fromkeys([sysconfig.get_path("purelib"),
+                                    sysconfig.get_path("platlib"), HERE]))
+        defines = {"PYRUN_PYTHON": sys.executable, "PYRUN_SYS_PATH": repr(paths)}
+        flags = [f'-D{k}="{c_escape(v)}"' for k, v in defines.items()]
         for name in LAUNCHERS:
-            python = sys.executable.replace("\\", "\\\\").replace('"', '\\"')
-            subprocess.check_call([cc, "-O2", "-Wall", f'-DPYRUN_PYTHON="{python}"', "-o",
+            subprocess.check_call([cc, "-O2", "-Wall", *flags, "-o",
                                    os.path.join(self.build_dir, name),
                                    os.path.join(HERE, "native", "pyrun_launch.c")])
+
+
+def c_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
 setup(cffi_modules=["native/build_native.py:ffibuilder",

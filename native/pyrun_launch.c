@@ -1,11 +1,13 @@
 /* pyrun-launch: the `pyrun` and `pyrun-oci` commands (setup.py installs it under both names).
  *
- * It runs the Python program next to it: PYTHON -I -c "from MODULE import launch; launch()"
- * ARGS..., where PYTHON is the python3 in the directory of this executable (the venv's bin,
- * through any symlink such as /usr/local/bin/pyrun-oci; else the interpreter setup.py ran
- * under, compiled in as PYRUN_PYTHON) and MODULE is runtime.cli.fast for
- * `pyrun`, runtime.oci.cli for `pyrun-oci`. -I: the caller's working directory (a bundle,
- * for containerd) and PYTHON* variables do not decide what Python imports.
+ * It runs the Python program next to it: PYTHON -I -S -c "import sys; sys.path += PATHS;
+ * from MODULE import launch; launch()" ARGS..., where PYTHON is the python3 in the directory
+ * of this executable (the venv's bin, through any symlink such as /usr/local/bin/pyrun-oci;
+ * else the interpreter setup.py ran under, compiled in as PYRUN_PYTHON), MODULE is
+ * runtime.cli.fast for `pyrun`, runtime.oci.cli for `pyrun-oci`, and PATHS what the site
+ * module would have added (PYRUN_SYS_PATH, from setup.py). -I: the caller's working
+ * directory (a bundle, for containerd) and PYTHON* variables do not decide what Python
+ * imports; -S: no site module, whose .pth files cost more than the rest of a `kill`.
  *
  * Before that, for the commands that move a process into a cgroup (a container start or an
  * exec), it warms the kernel's cgroup migration lock, as runtime/linux/cgroups warm_up does
@@ -14,6 +16,9 @@
  * next grace period do not wait. A detached grandchild makes that first move (its own pid
  * into its own cgroup: nothing changes) while the interpreter starts. */
 #define _GNU_SOURCE
+#ifndef PYRUN_SYS_PATH
+#define PYRUN_SYS_PATH "[]"
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -109,9 +114,10 @@ int main(int argc, char **argv)
     self[n] = '\0';
     const char *name = strrchr(argv[0], '/');
     name = name ? name + 1 : argv[0];
-    const char *code = strcmp(name, "pyrun-oci") == 0
-        ? "from runtime.oci.cli import launch; launch()"
-        : "from runtime.cli.fast import launch; launch()";
+    const char *module = strcmp(name, "pyrun-oci") == 0 ? "runtime.oci.cli" : "runtime.cli.fast";
+    char code[8192];
+    snprintf(code, sizeof code, "import sys; sys.path += %s; from %s import launch; launch()",
+             PYRUN_SYS_PATH, module);
     snprintf(python, sizeof python, "%s/python3", dirname(self));
 #ifdef PYRUN_PYTHON
     if (access(python, X_OK) != 0) /* not in a venv's bin: the interpreter that built us */
@@ -121,15 +127,16 @@ int main(int argc, char **argv)
     if (moves_a_process(argc, argv))
         warm_cgroup_lock();
 
-    char **args = calloc(argc + 4, sizeof *args);
+    char **args = calloc(argc + 5, sizeof *args);
     if (!args)
         return 125;
     args[0] = python;
     args[1] = "-I";
-    args[2] = "-c";
-    args[3] = (char *)code;
+    args[2] = "-S";
+    args[3] = "-c";
+    args[4] = code;
     for (int i = 1; i < argc; i++)
-        args[i + 3] = argv[i];
+        args[i + 4] = argv[i];
     execv(python, args);
     fprintf(stderr, "pyrun: exec %s: %s\n", python, strerror(errno));
     return 127;
