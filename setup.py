@@ -1,8 +1,8 @@
 # cffi_modules has no pyproject.toml spelling yet; everything else lives in pyproject.toml.
 # build_ext also compiles native/pyrun_init.c, statically, into runtime/_bin/pyrun-init (it
 # runs inside any image), and native/pyrun_pump.c into runtime/_bin/pyrun-pump (on the host).
-# The commands pyrun and pyrun-oci are native/pyrun_launch.c, installed as scripts under both
-# names, not console_scripts entries: pip's entry-point template imports `re` (and `enum`),
+# The commands pyrun and pyrun-oci are native/pyrun_launch.c (with oci_fast.c), installed as
+# scripts under both names, not console_scripts entries: pip's entry-point template imports `re` (and `enum`),
 # ~5 ms of every command, and the launcher starts a container start's kernel wait (see
 # there) before the interpreter does.
 import os
@@ -50,7 +50,8 @@ class build_launchers(build_scripts):
         for name in LAUNCHERS:
             subprocess.check_call([cc, "-O2", "-Wall", *flags, "-o",
                                    os.path.join(self.build_dir, name),
-                                   os.path.join(HERE, "native", "pyrun_launch.c")])
+                                   os.path.join(HERE, "native", "pyrun_launch.c"),
+                                   os.path.join(HERE, "native", "oci_fast.c")])
 
 
 def c_escape(text: str) -> str:

@@ -9,6 +9,9 @@
  * directory (a bundle, for containerd) and PYTHON* variables do not decide what Python
  * imports; -S: no site module, whose .pth files cost more than the rest of a `kill`.
  *
+ * pyrun-oci's start, kill and delete are done without Python where they are plain
+ * (oci_fast.c says when and why).
+ *
  * Before that, for the commands that move a process into a cgroup (a container start or an
  * exec), it warms the kernel's cgroup migration lock, as runtime/linux/cgroups warm_up does
  * from Python but some 8 ms sooner: the first move into a cgroup after a quiet moment waits
@@ -28,6 +31,8 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "oci_fast.h"
 
 /* The verbs that start or enter a container; any argument spelled so warms the lock (a
  * false positive costs a move that changes nothing, in a process nobody waits for). */
@@ -114,7 +119,13 @@ int main(int argc, char **argv)
     self[n] = '\0';
     const char *name = strrchr(argv[0], '/');
     name = name ? name + 1 : argv[0];
-    const char *module = strcmp(name, "pyrun-oci") == 0 ? "runtime.oci.cli" : "runtime.cli.fast";
+    int oci = strcmp(name, "pyrun-oci") == 0;
+    if (oci) {
+        int code = oci_fast(argc, argv);
+        if (code != NOT_HANDLED)
+            return code;
+    }
+    const char *module = oci ? "runtime.oci.cli" : "runtime.cli.fast";
     char code[8192];
     snprintf(code, sizeof code, "import sys; sys.path += %s; from %s import launch; launch()",
              PYRUN_SYS_PATH, module);

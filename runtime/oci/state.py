@@ -2,6 +2,8 @@
 
 <root>/<id>/state.json   what `create` learnt (pid and its start time, bundle, cgroup, ...)
 <root>/<id>/start.sock   the init waits on it for `start`; present only while "created"
+<root>/<id>/native.txt   the same facts, as lines, for the launcher's native start, kill and
+                         delete (native/oci_fast.c); absent when they need Python (hooks)
 
 Status is never stored: it is read off the kernel each time (is the pid the same process, is
 it a zombie, is its cgroup frozen, is it still waiting for start), so a crash or a reboot
@@ -56,6 +58,7 @@ def proc_start_time(pid: int) -> tuple[int, str] | None:
 # In a state dir from its first moment: who is creating the container and its cgroup, so
 # that what a create killed before state.json left can be found and removed (delete --force).
 CREATING = "creating.json"
+NATIVE_VIEW = "native.txt"
 # An annotation pyrun sets on containers that must not outlive a process of its (a build's
 # RUN steps): "PID:START". reap_orphans() removes those whose owner is gone.
 OWNER_ANNOTATION = "org.pyrun.owner"
@@ -81,10 +84,36 @@ class State:
             raise PyrunError(f"container {container_id}: state.json is damaged") from None
 
     def save(self) -> None:
-        tmp = os.path.join(self.dir, "state.json.tmp")
+        self._write("state.json", json.dumps(self.data))
+        view = self.native_view()
+        if view is not None:
+            self._write(NATIVE_VIEW, view)
+
+    def _write(self, name: str, text: str) -> None:
+        tmp = os.path.join(self.dir, name + ".tmp")
         with open(tmp, "w") as f:
-            f.write(json.dumps(self.data))
-        os.rename(tmp, os.path.join(self.dir, "state.json"))
+            f.write(text)
+        os.rename(tmp, os.path.join(self.dir, name))
+
+    def native_view(self) -> str | None:
+        """NATIVE_VIEW's text: "KEY VALUE" lines (pid, start, procs, freezer; "group" then
+        its "dir" lines, outermost first, per list of directories destroy() removes). None
+        where the native verbs must leave the work to Python: hooks to run at start or
+        delete, no cgroup, a path they could not read back."""
+        hooks = self.data.get("hooks") or {}
+        cg = self.cgroup()
+        if hooks.get("poststart") or hooks.get("poststop") or cg is None:
+            return None
+        view = cg.native_view()
+        lines = [f"pid {self.pid}", f"start {self.data.get('pid_start')}",
+                 f"procs {view['procs']}"]
+        if view["freezer"]:
+            lines.append(f"freezer {view['freezer']}")
+        for group in view["made"]:
+            lines.append("group")
+            lines.extend(f"dir {d}" for d in group)
+        text = "\n".join(lines) + "\n"
+        return None if text.count("\n") != len(lines) else text
 
     def lock(self) -> int:
         """An exclusive lock on the container (held until the fd is closed)."""

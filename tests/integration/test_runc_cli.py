@@ -14,6 +14,7 @@ import time
 import pytest
 
 from runtime.linux import cgroups
+from tests.integration.conftest import leftover_cgroups
 from tests.integration.test_runtime import run, sh
 
 
@@ -127,7 +128,6 @@ def test_kill_all_reaches_processes_left_after_the_init_exited(oci, bundle, cid,
 
 
 def cgroups_with_procs(name: str) -> list[str]:
-    from tests.integration.conftest import leftover_cgroups
     out = []
     for d in leftover_cgroups(name):
         try:
@@ -218,3 +218,65 @@ def test_ps_runs_ps_on_the_containers_processes_and_list_json_is_runcs(oci, bund
                          "owner"]
     assert '", "' not in text and ": " not in text  # compact, as Go writes it
     oci("kill", cid, "KILL")
+
+
+@pytest.mark.parametrize("native", ["1", "0"])
+def test_start_kill_and_delete_answer_alike_in_c_and_in_python(oci, bundle, cid, tmp_path,
+                                                               native):
+    """The launcher does start, kill and delete itself where they are plain
+    (native/oci_fast.c) and leaves the rest to Python: both give runc's answers, and every
+    case that is not plain goes to Python (PYRUN_OCI_TRACE shows when Python ran)."""
+    env = dict(os.environ, PYRUN_OCI_NATIVE=native, PYRUN_OCI_TRACE="1")
+
+    def verb(*args):
+        p = oci(*args, check=False, env=env)
+        lines = p.stderr.splitlines()
+        python = any(ln.startswith("[trace") for ln in lines)
+        return p.returncode, "\n".join(ln for ln in lines if not ln.startswith("[trace")), python
+
+    plain = native == "0"  # Python runs the plain cases only when told to
+    bundle.write(args=["sleep", "60"])
+    oci("create", "--bundle", str(bundle.path), cid)
+    assert os.path.exists(os.path.join(oci.root, cid, "native.txt"))
+    assert verb("start", cid) == (0, "", plain)
+    assert oci.state(cid)["status"] == "running"
+    assert verb("start", cid) == (1, "pyrun-oci: error: cannot start a container that is "
+                                     "running", True)
+    code, err, python = verb("delete", cid)
+    assert (code, python) == (1, True) and "that is not stopped: running" in err
+    assert verb("kill", cid, "9") == (0, "", plain)
+    wait_stopped(oci, cid)
+    assert verb("kill", cid, "9") == (1, "pyrun-oci: error: container not running", True)
+    assert verb("kill", "--all", cid, "9") == (0, "", plain)  # none left is no error
+    assert leftover_cgroups(cid)
+    assert verb("delete", cid) == (0, "", plain)
+    assert oci.ids() == [] and leftover_cgroups(cid) == []
+    assert verb("delete", "--force", cid) == (0, "", plain)
+    assert verb("delete", cid) == (1, f"pyrun-oci: error: container does not exist: {cid}",
+                                   True)
+
+    # The init fails to exec after start told it to go (its program vanished meanwhile):
+    # the error goes to the log, last, as containerd reads it, and to stderr.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "prog").write_text("#!/bin/sh\nexit 0\n")
+    (bin_dir / "prog").chmod(0o755)
+    bundle.spec["mounts"].append({"destination": "/x", "type": "bind", "source": str(bin_dir),
+                                  "options": ["rbind", "ro"]})
+    bundle.write(args=["/x/prog"])
+    oci("create", "--bundle", str(bundle.path), cid)
+    (bin_dir / "prog").unlink()
+    log = tmp_path / "log.json"
+    code, err, python = verb("--log", str(log), "--log-format", "json", "start", cid)
+    assert (code, python) == (1, plain)
+    assert err.startswith("pyrun-oci: ") and "/x/prog" in err
+    last = json.loads(log.read_text().splitlines()[-1])
+    assert last["level"] == "error" and "/x/prog" in last["msg"] and last["time"].endswith("Z")
+    oci("delete", "--force", cid)
+
+
+def wait_stopped(oci, cid):
+    deadline = time.monotonic() + 5
+    while oci.state(cid)["status"] != "stopped" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert oci.state(cid)["status"] == "stopped"

@@ -95,6 +95,26 @@ def test_status_is_derived_from_the_kernel(tmp_path):
     assert "pid" not in st.oci_state() and st.runc_view()["pid"] == 0
 
 
+def test_native_view_is_what_the_launchers_verbs_read(tmp_path):
+    """native/oci_fast.c reads these lines; hooks to run leave the verbs to Python."""
+    v2 = {"version": 2, "rel": "/pyrun-x/c1", "root": "/cg",
+          "made": ["/cg/pyrun-x", "/cg/pyrun-x/c1"]}
+    st = make_state(tmp_path, pid=42, pid_start=7, cgroup=v2)
+    assert st.native_view() == ("pid 42\nstart 7\nprocs /cg/pyrun-x/c1/cgroup.procs\n"
+                                "freezer /cg/pyrun-x/c1/cgroup.freeze\n"
+                                "group\ndir /cg/pyrun-x\ndir /cg/pyrun-x/c1\n")
+    v1 = {"version": 1, "rel": "/c1", "mounts": {"pids": "/cg/pids", "memory": "/cg/memory"},
+          "made": [["/cg/pids/c1"], [], ["/cg/memory/c1"]]}
+    text = make_state(tmp_path, pid=42, pid_start=7, cgroup=v1).native_view()
+    assert text.splitlines()[2:] == ["procs /cg/pids/c1/cgroup.procs", "group",
+                                     "dir /cg/pids/c1", "group", "dir /cg/memory/c1"]
+    for hooks in ({"poststart": [{"path": "/bin/true"}]}, {"poststop": [{"path": "/x"}]}):
+        assert make_state(tmp_path, pid=42, cgroup=v2, hooks=hooks).native_view() is None
+    assert make_state(tmp_path, pid=42, cgroup=None).native_view() is None
+    odd = dict(v2, made=["/cg/a\nb"])
+    assert make_state(tmp_path, pid=42, cgroup=odd).native_view() is None
+
+
 def test_missing_and_invalid_ids(tmp_path):
     with pytest.raises(ContainerNotFound, match="container does not exist: x"):
         State.load(str(tmp_path), "x")

@@ -51,6 +51,15 @@ class CgroupV1:
         self.made = d.get("made", [])
         return self
 
+    def native_view(self) -> dict:
+        """What the launcher's native verbs need (native/oci_fast.c): the file pids() reads,
+        the freezer's state file, and the directories destroy() removes."""
+        procs = self.paths.get("pids") or self.paths.get("memory") or self._unique_dirs()[0]
+        freezer = self.paths.get("freezer")
+        return {"procs": os.path.join(procs, "cgroup.procs"),
+                "freezer": freezer and os.path.join(freezer, "freezer.state"),
+                "made": [m for m in self.made if m]}
+
     def _unique_dirs(self) -> list[str]:
         return list(dict.fromkeys(self.paths.values()))
 

@@ -71,6 +71,12 @@ class CgroupV2:
         self.made = d.get("made", [])
         return self
 
+    def native_view(self) -> dict:
+        """As CgroupV1.native_view."""
+        return {"procs": os.path.join(self.path, "cgroup.procs"),
+                "freezer": os.path.join(self.path, "cgroup.freeze"),
+                "made": [self.made] if self.made else []}
+
     def _enable_controllers(self, values: dict[str, str]) -> None:
         """Enable the controllers the values need in every ancestor's cgroup.subtree_control,
         from the root down to the leaf's parent (the directories exist by now). Not in the
