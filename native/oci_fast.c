@@ -505,7 +505,7 @@ int oci_fast(int argc, char **argv)
     if (positional == 2) { /* numbers only: names are Python's (runtime/oci/kill.py) */
         char *end;
         long n = strtol(argv[i + 1], &end, 10);
-        if (*end || end == argv[i + 1] || n < 1 || n > 64)
+        if (*end || end == argv[i + 1] || n < 0 || n > 64)
             return NOT_HANDLED;
         sig = n;
     }

@@ -78,3 +78,27 @@ static int pyrun_renameat2(int olddirfd, const char *oldpath, int newdirfd, cons
 {
     return (int)syscall(SYS_renameat2, olddirfd, oldpath, newdirfd, newpath, flags);
 }
+
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442 /* the same number on every architecture (Linux 5.12) */
+#endif
+
+struct pyrun_mount_attr {
+    uint64_t attr_set, attr_clr, propagation, userns_fd;
+};
+
+static int pyrun_mount_setattr(int dirfd, const char *path, unsigned int flags,
+                               uint64_t attr_set, uint64_t attr_clr)
+{
+    struct pyrun_mount_attr attr = {.attr_set = attr_set, .attr_clr = attr_clr};
+    return (int)syscall(SYS_mount_setattr, dirfd, path, flags, &attr, sizeof(attr));
+}
+
+#ifndef SYS_close_range
+#define SYS_close_range 436 /* the same number on every architecture (Linux 5.9) */
+#endif
+
+static int pyrun_close_range(unsigned int first, unsigned int last, unsigned int flags)
+{
+    return (int)syscall(SYS_close_range, first, last, flags);
+}

@@ -161,10 +161,45 @@ def bind_remount(target: str, flags: int) -> None:
     sc.mount(None, target, None, sc.MS_BIND | sc.MS_REMOUNT | keep | flags)
 
 
-def set_root_propagation(name: str | None) -> None:
+def set_root_propagation(name: str | None, rootfs: str | None = None) -> None:
+    """linux.rootfsPropagation on the whole mount tree (rslave by default). Where that
+    leaves the mount holding the rootfs shared, it is made private: pivot_root refuses a
+    shared parent (EINVAL), as runc's rootfsParentMountPrivate knows."""
     from runtime.oci.spec import PROPAGATION_FLAGS
     flags = PROPAGATION_FLAGS[name] if name else sc.MS_SLAVE | sc.MS_REC
     sc.mount(None, "/", None, flags)
+    if rootfs and flags & sc.MS_SHARED:
+        sc.mount(None, mount_point_of(rootfs), None, sc.MS_PRIVATE)
+
+
+def mount_point_of(path: str) -> str:
+    """The mount point under which path lies (the longest match in mountinfo)."""
+    best = "/"
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            point = line.split()[4].replace("\\040", " ")
+            if (path.rstrip("/") + "/").startswith(point.rstrip("/") + "/") and \
+                    len(point) > len(best):
+                best = point
+    return best
+
+
+def is_procfs_root(path: str) -> bool:
+    """Is path the root of a procfs (a rootless bundle binds the host's at /proc)? The root
+    directory of every procfs is inode 1, and its device is a mount of type proc."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    if st.st_ino != 1:
+        return False
+    want = f"{os.major(st.st_dev)}:{os.minor(st.st_dev)}"
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            row = line.split()
+            if row[2] == want and row[row.index("-") + 1] == "proc":
+                return True
+    return False
 
 
 def bind_rootfs(rootfs: str) -> None:
@@ -187,7 +222,9 @@ def mount_one(rootfd: int, rootfs: str, m, bundle: str, cgroup_binds=None) -> No
         source = m.source or m.type or "none"
         is_dir = True
     if dest == "/proc" or dest.startswith("/proc/"):
-        if not (dest == "/proc" and m.type == "proc") and dest not in PROC_BIND_ALLOWED:
+        allowed = dest in PROC_BIND_ALLOWED or (dest == "/proc" and (
+            m.type == "proc" or (m.is_bind and is_procfs_root(source))))
+        if not allowed:
             raise SetupError(f"mount {dest}: mounting over /proc is not allowed")
     if m.type in KERNEL_VIEWS:
         refuse_unordinary_target(rootfd, dest, m.type)
@@ -208,6 +245,8 @@ def mount_one(rootfd: int, rootfs: str, m, bundle: str, cgroup_binds=None) -> No
             extra = m.flags & ~(sc.MS_BIND | sc.MS_REC | sc.MS_REMOUNT)
             if extra:
                 _on_new_mount(rootfd, dest, lambda p: bind_remount(p, extra))
+            if "rro" in m.options:
+                _on_new_mount(rootfd, dest, sc.make_readonly_recursively)
         else:
             data = m.data
             if m.type == "devpts" and "newinstance" not in data:

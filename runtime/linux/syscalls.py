@@ -240,6 +240,27 @@ def keyctl_setperm(key: int, perm: int) -> None:
 RENAME_EXCHANGE = 2
 
 
+CLOSE_RANGE_CLOEXEC = 0x4
+
+
+def cloexec_from(first: int) -> None:
+    """Every descriptor from first up close-on-exec (close_range, Linux 5.11): no /proc
+    needed, which a root without a mount namespace of its own may lack."""
+    if _lib.pyrun_close_range(first, 0xFFFFFFFF, CLOSE_RANGE_CLOEXEC) < 0:
+        _fail("close_range", str(first))
+
+
+MOUNT_ATTR_RDONLY = 0x1
+AT_RECURSIVE = 0x8000
+
+
+def make_readonly_recursively(path) -> None:
+    """Every mount at and under path read-only (mount_setattr, AT_RECURSIVE: Linux 5.12):
+    a bind's "ro" covers only its top mount; "rro" covers the ones beneath too."""
+    if _lib.pyrun_mount_setattr(-100, _b(path), AT_RECURSIVE, MOUNT_ATTR_RDONLY, 0) < 0:
+        _fail("mount_setattr", path)
+
+
 def rename_exchange(a, b) -> None:
     """Swap two paths atomically (renameat2 RENAME_EXCHANGE): both names exist throughout."""
     if _lib.pyrun_renameat2(-100, _b(a), -100, _b(b), RENAME_EXCHANGE) < 0:  # AT_FDCWD

@@ -33,7 +33,7 @@ COMMANDS = {
     "exec": {"process": V, "detach": B, "pid-file": V, "tty": B, "console-socket": V,
              "env": M, "cwd": V, "user": V, "cap": M, "no-new-privs": B,
              "preserve-fds": V, "additional-gids": M, "process-label": V,
-             "apparmor": V, "ignore-paused": B, "pidfd-socket": V, "cgroup": V},
+             "apparmor": V, "ignore-paused": B, "pidfd-socket": V, "cgroup": M},
     "pause": {},
     "resume": {},
     "update": {"resources": V, **{f: V for f in (
@@ -245,10 +245,27 @@ def _exec(root: str, o: dict, args: list[str]) -> int:
         proc = process_from_args(State.load(root, cid), cmd, env=o.get("env", []),
                                  cwd=o.get("cwd"), user=o.get("user"),
                                  tty=o.get("tty", False), caps=o.get("cap", []),
-                                 no_new_privs=o.get("no-new-privs"))
+                                 no_new_privs=o.get("no-new-privs"),
+                                 additional_gids=o.get("additional-gids", []))
     return exec_process(root, cid, proc, detach=o.get("detach", False),
                         pid_file=o.get("pid-file"), console_socket=o.get("console-socket"),
-                        preserve_fds=int(o.get("preserve-fds", 0)))
+                        preserve_fds=int(o.get("preserve-fds", 0)),
+                        sub_cgroups=parse_sub_cgroups(o.get("cgroup", [])),
+                        ignore_paused=o.get("ignore-paused", False))
+
+
+def parse_sub_cgroups(values: list[str]) -> dict[str, str]:
+    """exec --cgroup: "PATH" (every controller) or "CTRL[,CTRL]:PATH", repeatable; PATH is
+    under the container's own cgroup."""
+    out: dict[str, str] = {}
+    for v in values:
+        ctrls, _, path = v.rpartition(":")
+        if not path or path.startswith("/") or ".." in path.split("/"):
+            raise UsageError(f"--cgroup {v}: a path under the container's cgroup, as "
+                             "[CONTROLLER[,CONTROLLER]:]PATH")
+        for c in ctrls.split(",") if ctrls else [""]:
+            out[c] = path
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -157,6 +157,9 @@ class Creation:
             if self.cgroup.is_frozen():  # a process joining it would hang (runc refuses too)
                 self.cgroup = None
                 raise SetupError("container's cgroup unexpectedly frozen")
+            found = self.cgroup.pids()
+            if found:  # someone else's processes would share its limits (runc warns too)
+                log.warning(f"container's cgroup is not empty: {len(found)} process(es) found")
             _note_creator(self.state_dir, self.cgroup)  # before the cgroup exists
             self.cgroup.create(spec.linux.resources)
         except OSError as e:

@@ -55,7 +55,8 @@ def _seccomp_of(state: State):
 
 
 def _joiner(state: State, proc: Process, chan: ch.Channel, console_fd, preserve_fds,
-            seccomp=None, seccomp_sock=None, oci_state=None) -> None:
+            seccomp=None, seccomp_sock=None, oci_state=None, sub_cgroups=None,
+            join_late=False) -> None:
     from runtime.linux import capabilities
     from runtime.oci import process as pr
     try:
@@ -64,8 +65,14 @@ def _joiner(state: State, proc: Process, chan: ch.Channel, console_fd, preserve_
         capabilities.set_dumpable(False)
         pr.preload(proc, seccomp=seccomp is not None, notify=seccomp_sock is not None)
         cg = state.cgroup()
-        if cg is not None:
-            cg.join(0)
+        late = []
+        if cg is not None and join_late:
+            # A paused container (--ignore-paused): a process joining a frozen cgroup stops
+            # there, so the process joins as its last step before execve, through files
+            # opened now, while the host's cgroupfs is still in view.
+            late = [os.open(f, os.O_WRONLY | os.O_CLOEXEC) for f in cg.procs_files(sub_cgroups)]
+        elif cg is not None:
+            cg.join(0, sub_cgroups)
         for kind, fd, path in _namespace_fds(state):
             sc.setns(fd, NAMESPACE_FLAGS[kind], path)
             os.close(fd)
@@ -82,7 +89,7 @@ def _joiner(state: State, proc: Process, chan: ch.Channel, console_fd, preserve_
         pr.set_oom_score_adj(proc)
         slave = None
         if proc.terminal and console_fd is not None:
-            master, slave = pr.open_pty(proc.console_size)
+            master, slave = pr.open_pty(proc.console_size, (proc.user.uid, proc.user.gid))
             pr.send_console(console_fd, master)
             os.close(master)
         if proc.apparmor_profile or proc.selinux_label:
@@ -90,6 +97,8 @@ def _joiner(state: State, proc: Process, chan: ch.Channel, console_fd, preserve_
         notify = None
         if seccomp_sock is not None:
             notify = (seccomp_sock, host_pid, oci_state)
+        for fd in late:
+            os.write(fd, b"0")  # frozen here until the container is resumed
         pr.finish_and_exec(proc, preserve_fds=preserve_fds, slave=slave, seccomp=seccomp,
                            notify=notify)
     except BaseException as e:  # noqa: BLE001
@@ -102,15 +111,20 @@ def _joiner(state: State, proc: Process, chan: ch.Channel, console_fd, preserve_
 
 
 def exec_process(root: str, container_id: str, proc: Process, *, detach=False, pid_file=None,
-                 console_socket=None, preserve_fds=0) -> int:
+                 console_socket=None, preserve_fds=0, sub_cgroups=None,
+                 ignore_paused=False) -> int:
+    """sub_cgroups: exec --cgroup, {controller or "": path under the container's cgroup}."""
     from runtime.linux import capabilities
     from runtime.oci import log
 
     state = State.load(root, container_id)
     status = state.status()
-    if status not in ("running", "created"):
+    paused = status == "paused" and ignore_paused
+    if status not in ("running", "created") and not paused:
         raise ContainerStateError("container not running" if status == "stopped"
                                   else f"cannot exec in a {status} container")
+    if sub_cgroups and state.cgroup() is not None:
+        state.cgroup().procs_files(sub_cgroups)  # a missing sub-cgroup is said here, plainly
     if proc.terminal and console_socket is None and detach:
         raise PyrunError("cannot allocate a tty for a detached exec without --console-socket")
     if proc.apparmor_profile or proc.selinux_label:
@@ -137,7 +151,8 @@ def exec_process(root: str, container_id: str, proc: Process, *, detach=False, p
     mid = os.fork()
     if mid == 0:
         host.close()
-        _joiner(state, proc, child, console_fd, preserve_fds, seccomp, seccomp_sock, oci_state)
+        _joiner(state, proc, child, console_fd, preserve_fds, seccomp, seccomp_sock, oci_state,
+                sub_cgroups, join_late=paused)
     child.close()
     if console_fd is not None:
         os.close(console_fd)
@@ -146,7 +161,8 @@ def exec_process(root: str, container_id: str, proc: Process, *, detach=False, p
     try:
         pid = host.expect(ch.Pid).pid
         try:
-            host.expect()  # end-of-file: exec'd
+            if not (paused and detach):  # a paused one execs once resumed: not waited for
+                host.expect()  # end-of-file: exec'd
         except ch.ChannelClosed:
             pass
     finally:
@@ -163,7 +179,7 @@ def exec_process(root: str, container_id: str, proc: Process, *, detach=False, p
 
 
 def process_from_args(state: State, args: list[str], *, env=(), cwd=None, user=None,
-                      tty=False, caps=(), no_new_privs=None) -> Process:
+                      tty=False, caps=(), no_new_privs=None, additional_gids=()) -> Process:
     """`exec ID CMD...`: the container's own process settings, with CMD and the flags."""
     from runtime.oci.spec import parse_capability, parse_process
     base = dict(state.data.get("process") or {})
@@ -175,6 +191,10 @@ def process_from_args(state: State, args: list[str], *, env=(), cwd=None, user=N
     if user:
         uid, _, gid = user.partition(":")
         base["user"] = {"uid": int(uid), "gid": int(gid or 0)}
+    if additional_gids:
+        base["user"] = dict(base.get("user") or {})
+        base["user"]["additionalGids"] = list(base["user"].get("additionalGids") or []) + [
+            int(g) for text in additional_gids for g in text.split(",")]
     if no_new_privs is not None:
         base["noNewPrivileges"] = no_new_privs
     proc = parse_process(base)

@@ -9,7 +9,7 @@ import subprocess
 from runtime.errors import SetupError
 
 
-def run(kind: str, hooks, state: dict) -> None:
+def run(kind: str, hooks, state: dict, cwd: str | None = None) -> None:
     """Run the hooks of one kind in order; the first failure stops and raises."""
     payload = json.dumps(state).encode()
     for h in hooks:
@@ -18,7 +18,7 @@ def run(kind: str, hooks, state: dict) -> None:
         try:
             proc = subprocess.run(argv, executable=h.path, input=payload, env=env,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  timeout=h.timeout, close_fds=True)
+                                  timeout=h.timeout, close_fds=True, cwd=cwd)
         except subprocess.TimeoutExpired:
             raise SetupError(f"{kind} hook {h.path}: timed out after {h.timeout}s") from None
         except OSError as e:

@@ -18,8 +18,8 @@ from runtime.linux import rootfs as rfs
 from runtime.linux import syscalls as sc
 from runtime.oci import log
 from runtime.oci import channel as ch
-from runtime.oci.spec import NAMESPACE_FLAGS, NAMESPACE_ORDER, Spec
-from runtime.record import record
+from runtime.oci.spec import NAMESPACE_FLAGS, NAMESPACE_ORDER, Mount, Spec
+from runtime.record import as_dict, record
 
 
 @record
@@ -39,6 +39,7 @@ class InitContext:
     seccomp: object = None      # a runtime.linux.seccomp.Program, or None: no filter
     seccomp_sock: int | None = None  # connected to linux.seccomp.listenerPath (by the host)
     no_new_keyring: bool = False
+    dev_readonly: bool = False  # the config's /dev is read-only: remounted so at the end
 
 
 def _report_and_exit(chan: ch.Channel, exc: BaseException) -> None:
@@ -125,12 +126,15 @@ def build_rootfs(ctx: InitContext) -> None:
     linux = spec.linux
     if linux.namespace("mount") is None:
         return  # no mount namespace of its own: the container sees the host's root
-    rfs.set_root_propagation(linux.rootfs_propagation)
+    rfs.set_root_propagation(linux.rootfs_propagation, ctx.rootfs)
     rfs.bind_rootfs(ctx.rootfs)
     rootfd = os.open(ctx.rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         dev_bound = False
         for m in spec.mounts:
+            if m.destination == "/dev" and not m.is_bind and m.flags & sc.MS_RDONLY:
+                ctx.dev_readonly = True  # made read-only once its nodes are in
+                m = Mount(**dict(as_dict(m), flags=m.flags & ~sc.MS_RDONLY))
             rfs.mount_one(rootfd, ctx.rootfs, m, ctx.bundle,
                           ctx.cgroup_binds if ctx.cgroup_binds else None)
             dev_bound |= m.destination == "/dev" and m.is_bind
@@ -184,14 +188,23 @@ def container_init(ctx: InitContext, host_pid: int = 0) -> None:
             from runtime.oci import hooks
             hooks.run("createContainer", spec.hooks["createContainer"],
                       {"ociVersion": spec.oci_version, "id": os.path.basename(ctx.state_dir),
-                       "status": "creating", "pid": os.getpid(), "bundle": ctx.bundle})
+                       "status": "creating", "pid": os.getpid(), "bundle": ctx.bundle},
+                      cwd=ctx.rootfs)  # as runc runs them: in the container's root, not yet "/"
         if spec.linux.namespace("mount") is not None:
             if ctx.no_pivot:
                 rfs.move_root(ctx.rootfs)
             else:
                 rfs.pivot_root(ctx.rootfs)
+            if spec.linux.rootfs_propagation:
+                # Set on the tree before the pivot; "/" is a new mount point now (runc too).
+                rfs.set_root_propagation(spec.linux.rootfs_propagation)
+        else:
+            # No mount namespace of its own: the host's mounts, but root.path as its root
+            # still (runc chroots too).
+            os.chroot(ctx.rootfs)
+            os.chdir("/")
         if proc.terminal and ctx.console_fd is not None:
-            master, slave = pr.open_pty(proc.console_size)
+            master, slave = pr.open_pty(proc.console_size, (proc.user.uid, proc.user.gid))
             try:
                 _bind_console(slave)
             finally:
@@ -214,6 +227,10 @@ def container_init(ctx: InitContext, host_pid: int = 0) -> None:
             sc.setdomainname(spec.domainname)
         for key, value in spec.linux.sysctl.items():
             pr.write_proc(f"linux.sysctl {key}", "/proc/sys/" + key.replace(".", "/"), value)
+        if ctx.dev_readonly:
+            # Mounted writable for its device nodes, /dev/pts and the console; read-only
+            # from here on, as the config asked (runc's order too).
+            rfs.bind_remount("/dev", sc.MS_RDONLY)
         if spec.root_readonly and spec.linux.namespace("mount") is not None:
             rfs.remount_root_readonly()
         log.trace("init: pivoted, masked, configured")

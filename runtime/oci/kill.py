@@ -21,7 +21,7 @@ def parse_signal(text: str) -> int:
     t = text.strip().upper()
     if t.isdigit():
         n = int(t)
-        if 0 < n < 65:
+        if 0 <= n < 65:  # 0 checks that the process exists, as kill(1)'s does
             return n
         raise PyrunError(f"invalid signal {text!r}")
     if t.startswith("SIG"):

@@ -51,11 +51,14 @@ def _emit(level: str, msg: str) -> None:
     now = rfc3339()
     if _format == "json":
         line = json.dumps({"level": level, "msg": msg, "time": now})
-    else:
-        line = f'time="{now}" level={level} msg="{msg}"'
+    else:  # logrus's text form, as runc writes it
+        quoted = msg.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        line = f'time="{now}" level={level} msg="{quoted}"'
     if _fd >= 0:
         os.write(_fd, line.encode() + b"\n")
-    elif level in ("error", "warning") or _debug:
+    elif level in ("debug", "info") and _debug:
+        to_stderr(line)  # --debug without --log: runc's lines, on stderr
+    elif level in ("error", "warning"):
         to_stderr(line if _format == "json" else f"pyrun-oci: {level}: {msg}")
 
 

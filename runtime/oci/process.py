@@ -98,13 +98,16 @@ def refuse_runtime_binary(path: str) -> None:
         path = os.fsdecode(interp[0])
 
 
-def open_pty(console_size=None) -> tuple[int, int]:
-    """A new pty from the container's own devpts: (master, slave)."""
+def open_pty(console_size=None, owner: tuple[int, int] | None = None) -> tuple[int, int]:
+    """A new pty from the container's own devpts: (master, slave); the slave belongs to
+    owner (the process's uid and gid), as runc's, so a non-root process owns its terminal."""
     import fcntl
     master = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
     fcntl.ioctl(master, TIOCSPTLCK, struct.pack("i", 0))
     n = struct.unpack("I", fcntl.ioctl(master, TIOCGPTN, b"\0" * 4))[0]
     slave = os.open(f"/dev/pts/{n}", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    if owner:
+        os.fchown(slave, *owner)
     if console_size:
         rows, cols = console_size
         fcntl.ioctl(slave, TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
@@ -180,13 +183,8 @@ def seal_fds(preserve: int) -> None:
     """CVE-2024-21626: no host descriptor may survive the execve, except stdio and the
     --preserve-fds ones. Python's own fds are close-on-exec already; inherited ones may not be."""
     keep = 3 + preserve
-    for name in os.listdir("/proc/self/fd"):
-        fd = int(name)
-        if fd >= keep:
-            try:
-                os.set_inheritable(fd, False)
-            except OSError:
-                pass
+    from runtime.linux import syscalls as sc
+    sc.cloexec_from(keep)
     for fd in range(3, keep):
         try:
             os.set_inheritable(fd, True)

@@ -443,19 +443,24 @@ def parse_seccomp(raw, where: str = "linux.seccomp") -> Seccomp:
 def _parse_linux(raw) -> Linux:
     raw = raw or {}
     _want(raw, dict, "linux", "an object")
-    namespaces, seen = [], set()
+    namespaces, seen = [], {}
     for i, ns in enumerate(raw.get("namespaces") or []):
         w = f"linux.namespaces[{i}]"
         _want(ns, dict, w, "an object")
         kind = ns.get("type")
         if kind not in NAMESPACE_FLAGS:
             raise ConfigError(f"{w}.type: unknown namespace type {kind!r}")
-        if kind in seen:
-            raise ConfigError(f"{w}: namespace {kind!r} listed twice")
-        seen.add(kind)
         path = ns.get("path") or None
         if path is not None and not path.startswith("/"):
             raise ConfigError(f"{w}.path: must be an absolute path")
+        if kind in seen:
+            # The same entry twice (a caller adding what the config had) is harmless; two
+            # different paths for one kind cannot both be joined.
+            if seen[kind] != path:
+                raise ConfigError(f"{w}: namespace {kind!r} listed twice, with different "
+                                  "paths")
+            continue
+        seen[kind] = path
         namespaces.append(Namespace(kind, path))
     devices = []
     for i, d in enumerate(raw.get("devices") or []):

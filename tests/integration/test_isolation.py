@@ -11,6 +11,8 @@ import shutil
 import socket
 import struct
 import subprocess
+import sys
+import sysconfig
 import tempfile
 import threading
 
@@ -394,10 +396,12 @@ def test_a_filtered_start_imports_no_more_than_its_budget(oci, bundle, cid):
     bundle.spec["linux"]["seccomp"] = docker_default(bundle)
     bundle.write(args=["true"])
     oci("run", "--bundle", str(bundle.path), cid)  # compiles and keeps the program
-    argv = [os.path.join(os.path.dirname(oci.argv("x")[0]), "python") if oci.bin else
-            oci.argv("x")[0], "-X", "importtime", "-I", "-c",
-            "from runtime.oci.cli import launch; launch()", "--root", oci.root, "run",
-            "--bundle", str(bundle.path), cid + "-2"]
+    # The interpreter as native/pyrun_launch.c starts it: -I -S and site's paths.
+    paths = list(dict.fromkeys([sysconfig.get_path("purelib"), sysconfig.get_path("platlib"),
+                                str(PROJECT)]))
+    argv = [sys.executable, "-X", "importtime", "-I", "-S", "-c",
+            f"import sys; sys.path += {paths!r}; from runtime.oci.cli import launch; launch()",
+            "--root", oci.root, "run", "--bundle", str(bundle.path), cid + "-2"]
     oci.names.add(cid + "-2")
     p = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr[-2000:]

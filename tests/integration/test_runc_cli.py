@@ -280,3 +280,157 @@ def wait_stopped(oci, cid):
     while oci.state(cid)["status"] != "stopped" and time.monotonic() < deadline:
         time.sleep(0.02)
     assert oci.state(cid)["status"] == "stopped"
+
+
+@pytest.mark.vm
+def test_mounts_as_runc_makes_them(oci, bundle, cid, tmp_path):
+    """A read-only /dev (its nodes and /dev/pts made first), an `rro` bind read-only all the
+    way down, a shared rootfsPropagation (the rootfs's parent made private for pivot_root),
+    createContainer hooks in the container's root, a procfs bind at /proc."""
+    data = tmp_path / "data"
+    (data / "sub").mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "pyrun-test-sub", str(data / "sub")], check=True)
+    try:
+        for m in bundle.spec["mounts"]:
+            if m["destination"] == "/dev":
+                m["options"].append("ro")
+            if m["destination"] == "/proc":  # what rootless bundles do
+                m.update(type="bind", source="/proc", options=["rbind", "nosuid"])
+        bundle.spec["mounts"].append({"destination": "/data", "type": "bind",
+                                      "source": str(data), "options": ["rbind", "rro"]})
+        bundle.spec["linux"]["rootfsPropagation"] = "shared"
+        hook_out = tmp_path / "hook-cwd"
+        bundle.spec["hooks"] = {"createContainer": [{"path": "/bin/sh", "args": [
+            "sh", "-c", f"pwd > {hook_out}"]}]}
+        p = run(oci, bundle, cid, args=sh(
+            "for f in /dev/x /data/f /data/sub/f; do touch $f 2>/dev/null && echo $f; done; "
+            "test -c /dev/null && test -e /dev/pts/ptmx && echo devices; "
+            "awk '$5 == \"/\"' /proc/self/mountinfo | grep -c shared:"))
+        assert p.returncode == 0, p.stderr
+        assert p.stdout.split() == ["devices", "1"]  # nothing writable; / is shared
+        assert hook_out.read_text().strip() == bundle.spec["root"]["path"]
+    finally:
+        subprocess.run(["umount", str(data / "sub")])
+
+
+@pytest.mark.vm
+def test_a_container_without_a_mount_namespace_is_chrooted(oci, bundle, cid):
+    bundle.spec["linux"]["namespaces"] = [n for n in bundle.spec["linux"]["namespaces"]
+                                          if n["type"] != "mount"]
+    bundle.spec["mounts"] = []
+    bundle.spec["linux"]["maskedPaths"] = bundle.spec["linux"]["readonlyPaths"] = []
+    p = run(oci, bundle, cid, args=sh("ls /bin/busybox && test ! -e /usr/local/bin/pyrun-oci "
+                                      "&& echo chrooted"))
+    assert p.returncode == 0 and p.stdout.split() == ["/bin/busybox", "chrooted"], p.stderr
+
+
+def test_the_terminal_belongs_to_the_process_user(oci, bundle, cid, tmp_path):
+    console = ConsoleReceiver(str(tmp_path / "console.sock"))
+    try:
+        bundle.write(terminal=True, user={"uid": 1000, "gid": 1001},
+                     args=sh("stat -c owner=%u:%g $(readlink /proc/self/fd/0); sleep 1"))
+        oci("create", "--bundle", str(bundle.path), "--console-socket",
+            str(tmp_path / "console.sock"), cid)
+        console.thread.join(5)
+        (master,) = console.fds
+        oci("start", cid)
+        out, deadline = b"", time.monotonic() + 5
+        while b"\n" not in out.split(b"owner=")[-1] and time.monotonic() < deadline:
+            out += os.read(master, 4096)
+        assert b"owner=1000:1001" in out
+    finally:
+        console.close()
+
+
+def test_exec_flags_as_runc(oci, bundle, cid, tmp_path):
+    """--additional-gids, --cgroup (a sub-cgroup of the container's), --ignore-paused; kill
+    -a with signal 0; delete --force removes the sub-cgroups the container has made."""
+    bundle.write(args=["sleep", "60"])
+    oci("run", "--detach", "--bundle", str(bundle.path), cid)
+    p = oci("exec", "--additional-gids", "10", "--additional-gids", "20,30", cid, "id", "-G")
+    assert {"10", "20", "30"} <= set(p.stdout.split())
+
+    procs_dirs = container_cgroup_dirs(oci, cid)
+    for d in procs_dirs:
+        os.mkdir(os.path.join(d, "sub"))
+        for f in ("cpuset.cpus", "cpuset.mems"):  # a v1 cpuset starts empty: fill it
+            if os.path.exists(os.path.join(d, f)) and "cpuset" in d:
+                with open(os.path.join(d, "sub", f), "w") as out:
+                    out.write(open(os.path.join(d, f)).read())
+    p = oci("exec", "--cgroup", "sub", cid, "cat", "/proc/self/cgroup")
+    lines = [ln for ln in p.stdout.splitlines() if cid in ln]
+    assert lines and all(ln.endswith(f"{cid}/sub") for ln in lines), p.stdout
+    p = oci("exec", "--cgroup", "nope", cid, "true", check=False)
+    assert p.returncode == 255 and "no sub-cgroup nope" in p.stderr
+    oci("exec", "--detach", "--cgroup", "sub", cid, "sleep", "60")
+
+    oci("pause", cid)
+    pid_file = tmp_path / "paused.pid"
+    oci("exec", "--detach", "--ignore-paused", "--pid-file", str(pid_file), cid, "sleep", "61")
+    pid = int(pid_file.read_text())
+    oci("resume", cid)
+    deadline = time.monotonic() + 5
+    while not open(f"/proc/{pid}/cmdline", "rb").read().startswith(b"sleep") and \
+            time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert open(f"/proc/{pid}/cmdline", "rb").read() == b"sleep\x0061\x00"
+    assert cid in open(f"/proc/{pid}/cgroup").read()  # joined the container's cgroup
+
+    assert oci("kill", "--all", cid, "0").returncode == 0
+    oci("delete", "--force", cid)
+    assert leftover_cgroups(cid) == []
+
+
+def container_cgroup_dirs(oci, cid: str) -> list[str]:
+    d = json.load(open(f"{oci.root}/{cid}/state.json"))["cgroup"]
+    if d["version"] == 2:
+        return [os.path.join(d["root"], d["rel"].lstrip("/"))]
+    return sorted({os.path.join(m, d["rel"].lstrip("/")) for m in d["mounts"].values()})
+
+
+def test_cgroup_settings_as_runc(oci, bundle, cid, tmp_path):
+    """blockIO per-device throttles (and weights where the host's scheduler takes them),
+    access strings with letters the kernel lacks ("rwa"), `unified` refused on v1, a warning
+    for a cgroup that already holds processes."""
+    dev = open("/sys/block/" + sorted(os.listdir("/sys/block"), key=lambda n: n.startswith(
+        "loop"))[0] + "/dev").read().strip()
+    major, minor = map(int, dev.split(":"))
+    bundle.spec["linux"]["resources"] = {
+        "devices": [{"allow": False, "access": "rwm"},
+                    {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwa"}],
+        "blockIO": {"throttleReadBpsDevice": [{"major": major, "minor": minor,
+                                               "rate": 1048576}]}}
+    bundle.write(args=["sleep", "60"])
+    oci("run", "--detach", "--bundle", str(bundle.path), cid)
+    assert f"{dev} 1048576" in _cgroup_file(oci, cid, "blkio.throttle.read_bps_device",
+                                            "io.max").replace("rbps=", "")
+    oci("exec", cid, "sh", "-c", "echo x > /dev/null")  # rw of "rwa": allowed
+    oci("delete", "--force", cid)
+
+    v2 = cgroups.mode() == "unified"
+    bundle.spec["linux"]["resources"] = {"unified": {"pids.max": "7"}}
+    bundle.write(args=["sleep", "60"])
+    p = oci("run", "--detach", "--bundle", str(bundle.path), cid, check=False)
+    if v2:
+        assert p.returncode == 0 and _cgroup_file(oci, cid, "", "pids.max") == "7"
+        oci("delete", "--force", cid)
+    else:
+        assert p.returncode != 0 and "needs cgroup v2" in p.stderr
+        assert oci.ids() == [] and leftover_cgroups(cid) == []
+
+    # a cgroup that already holds a process: created all the same, with runc's warning
+    bundle.spec["linux"]["resources"] = {}
+    bundle.spec["linux"]["cgroupsPath"] = f"/pyrun-busy/{cid}"
+    bundle.write(args=["true"])
+    mgr = cgroups.manager(f"/pyrun-busy/{cid}", cid)
+    mgr.create({})
+    squatter = subprocess.Popen(["sleep", "60"])
+    try:
+        mgr.join(squatter.pid)
+        p = oci("run", "--bundle", str(bundle.path), cid, check=False)
+        assert p.returncode == 0 and "cgroup is not empty: 1 process(es) found" in p.stderr
+    finally:
+        squatter.kill()
+        squatter.wait()
+        oci("delete", "--force", cid, check=False)
+        mgr.remove_leaf()

@@ -59,13 +59,13 @@ def test_spec_and_features_commands(tmp_path, capsys):
     assert "rbind" in feats["mountOptions"] and "user" in feats["linux"]["namespaces"]
 
 
-@pytest.mark.parametrize("text,num", [("9", 9), ("KILL", 9), ("SIGTERM", 15), ("sigusr1", 10),
+@pytest.mark.parametrize("text,num", [("9", 9), ("0", 0), ("KILL", 9), ("SIGTERM", 15), ("sigusr1", 10),
                                       ("RTMIN", 34), ("RTMIN+2", 36), ("RTMAX-1", 63)])
 def test_parse_signal(text, num):
     assert parse_signal(text) == num
 
 
-@pytest.mark.parametrize("bad", ["0", "65", "SIGNOPE", "RTMIN+40", ""])
+@pytest.mark.parametrize("bad", ["-1", "65", "SIGNOPE", "RTMIN+40", ""])
 def test_parse_signal_rejects(bad):
     with pytest.raises(PyrunError, match="invalid signal"):
         parse_signal(bad)

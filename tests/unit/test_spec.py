@@ -27,8 +27,7 @@ def test_default_spec_parses_into_typed_objects():
     assert s.process.args == ["sh"]
     assert s.process.cwd == "/"
     assert s.root_path == "rootfs" and s.root_readonly
-    assert [n.type for n in s.linux.namespaces] == ["pid", "network", "ipc", "uts", "mount",
-                                                    "cgroup"]
+    assert [n.type for n in s.linux.namespaces] == ["pid", "network", "ipc", "uts", "mount"]
     assert s.process.capabilities.bounding == [29, 5, 10]
     assert s.process.rlimits == [(7, 1024, 1024)]
     proc = next(m for m in s.mounts if m.destination == "/proc")
@@ -63,7 +62,8 @@ def test_type_bind_is_a_bind_mount_without_the_option():
     ("ociVersion", "2.0.0", "ociVersion: unsupported version"),
     ("root", {}, "root.path: must name the root filesystem"),
     ("mounts", [{"destination": "relative"}], "mounts[0].destination: must be an absolute path"),
-    ("linux__namespaces", [{"type": "pid"}, {"type": "pid"}], "listed twice"),
+    ("linux__namespaces", [{"type": "network", "path": "/proc/1/ns/net"},
+                           {"type": "network"}], "'network' listed twice, with different paths"),
     ("linux__namespaces", [{"type": "nope"}], "unknown namespace type 'nope'"),
     ("linux__devices", [{"path": "/etc/x", "type": "c"}], "must be a path under /dev"),
     ("linux__rootfsPropagation", "sideways", "unknown propagation 'sideways'"),
@@ -94,6 +94,11 @@ def test_hostname_needs_a_uts_namespace():
     raw["linux"]["namespaces"] = [n for n in raw["linux"]["namespaces"] if n["type"] != "uts"]
     with pytest.raises(ConfigError, match="hostname: setting a hostname needs a uts namespace"):
         spec.parse(raw)
+
+
+def test_the_same_namespace_twice_is_one():
+    s = parse(linux__namespaces=[{"type": "uts"}, {"type": "cgroup"}, {"type": "cgroup"}])
+    assert [n.type for n in s.linux.namespaces] == ["uts", "cgroup"]
 
 
 def test_joined_namespace_keeps_its_path():

@@ -105,10 +105,37 @@ def make_dirs(root: str, rel: str) -> list[str]:
     return made
 
 
+def procs_under(d: str) -> list[int]:
+    """The pids in d's cgroup.procs and in every cgroup beneath it: a container may make
+    sub-cgroups of its own (systemd in a container does), and delete must find those too."""
+    out: list[int] = []
+    for dirpath, _, _ in os.walk(d):
+        try:
+            with open(os.path.join(dirpath, "cgroup.procs")) as f:
+                out.extend(int(x) for x in f.read().split())
+        except FileNotFoundError:
+            pass
+    return out
+
+
+def remove_subgroups(d: str) -> None:
+    """rmdir the (empty) cgroups beneath d, innermost first: a cgroup with children is
+    EBUSY to rmdir."""
+    for dirpath, _, _ in os.walk(d, topdown=False):
+        if dirpath != d:
+            try:
+                os.rmdir(dirpath)
+            except FileNotFoundError:
+                pass
+
+
 def remove_dirs(dirs: list[str]) -> None:
-    """rmdir what make_dirs made, innermost first; a directory still in use stays. Then the
-    empty pyrun-named ancestors too: a parent made by another container (that found it busy
-    when it left) is pyrun's to remove once empty."""
+    """rmdir what make_dirs made, innermost first, with the sub-cgroups the container made
+    in its own; a directory still in use stays. Then the empty pyrun-named ancestors too: a
+    parent made by another container (that found it busy when it left) is pyrun's to remove
+    once empty."""
+    if dirs:
+        remove_subgroups(dirs[-1])
     for d in reversed(dirs):
         try:
             os.rmdir(d)
@@ -164,12 +191,53 @@ def blkio_to_io_weight(weight: int) -> int:
     return 1 + (weight - 10) * 9999 // 990
 
 
+_THROTTLES = (("throttleReadBpsDevice", "read_bps_device", "rbps"),
+              ("throttleWriteBpsDevice", "write_bps_device", "wbps"),
+              ("throttleReadIOPSDevice", "read_iops_device", "riops"),
+              ("throttleWriteIOPSDevice", "write_iops_device", "wiops"))
+
+
+def blkio_device_lines(blkio: dict) -> list[tuple[str, str]]:
+    """linux.resources.blockIO's per-device entries → [(v1 blkio file suffix, line)]. Pure."""
+    out = []
+    for d in blkio.get("weightDevice") or []:
+        dev = f"{d['major']}:{d['minor']}"
+        if d.get("weight"):
+            out.append(("weight_device", f"{dev} {d['weight']}"))
+        if d.get("leafWeight"):
+            out.append(("leaf_weight_device", f"{dev} {d['leafWeight']}"))
+    for key, name, _ in _THROTTLES:
+        for d in blkio.get(key) or []:
+            out.append((f"throttle.{name}", f"{d['major']}:{d['minor']} {d['rate']}"))
+    return out
+
+
+def io_device_lines(blkio: dict) -> list[tuple[str, str]]:
+    """The same for cgroup v2 → [(file, line)]: io.weight (converted as runc does) and
+    io.max. Pure."""
+    out = []
+    for d in blkio.get("weightDevice") or []:
+        if d.get("weight"):
+            out.append(("io.weight", f"{d['major']}:{d['minor']} "
+                                     f"{blkio_to_io_weight(d['weight'])}"))
+    for key, _, word in _THROTTLES:
+        for d in blkio.get(key) or []:
+            out.append(("io.max", f"{d['major']}:{d['minor']} {word}={d['rate']}"))
+    return out
+
+
+def device_access(d: dict) -> str:
+    """The rule's access letters the kernel knows (r, w, m): others are ignored, as runc
+    ignores them ("rwa" is "rw")."""
+    return "".join(c for c in "rwm" if c in (d.get("access") or "rwm")) or "rwm"
+
+
 def device_rule(d: dict) -> str:
     """A linux.resources.devices entry as the v1 devices.allow/deny line: "c 1:3 rwm"."""
     dtype = d.get("type") or "a"
     major = d.get("major")
     minor = d.get("minor")
-    access = d.get("access") or "rwm"
+    access = device_access(d)
     if dtype == "a":
         return "a *:* rwm" if access == "rwm" else f"a *:* {access}"
     ma = "*" if major is None or major == -1 else str(major)

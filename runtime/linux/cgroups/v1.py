@@ -54,7 +54,7 @@ class CgroupV1:
     def native_view(self) -> dict:
         """What the launcher's native verbs need (native/oci_fast.c): the file pids() reads,
         the freezer's state file, and the directories destroy() removes."""
-        procs = self.paths.get("pids") or self.paths.get("memory") or self._unique_dirs()[0]
+        procs = self._procs_dir()
         freezer = self.paths.get("freezer")
         return {"procs": os.path.join(procs, "cgroup.procs"),
                 "freezer": freezer and os.path.join(freezer, "freezer.state"),
@@ -98,6 +98,9 @@ class CgroupV1:
         the defaults every container gets (DEFAULT_DEVICE_RULES): a node listed in
         linux.devices is made in /dev but is not thereby allowed, as in runc."""
         p = self.paths
+        if r.get("unified"):
+            raise OSError(errno.EINVAL, "linux.resources.unified: needs cgroup v2, and this "
+                          "host has v1 hierarchies", None)
         mem = r.get("memory") or {}
         if mem and "memory" in p:
             self._memory(p["memory"], mem)
@@ -127,6 +130,11 @@ class CgroupV1:
         if blkio.get("weight") and "blkio" in p:
             self._first_existing(p["blkio"], ("blkio.weight", "blkio.bfq.weight"),
                                  blkio["weight"])
+        if "blkio" in p:
+            for name, line in cg.blkio_device_lines(blkio):
+                self._first_existing(p["blkio"], (f"blkio.{name}", f"blkio.bfq.{name}")
+                                     if name.startswith("weight") else (f"blkio.{name}",),
+                                     line)
         if "devices" in p and r.get("devices") is not None:
             self._devices(p["devices"], r["devices"])
         for h in r.get("hugepageLimits") or []:
@@ -185,17 +193,34 @@ class CgroupV1:
                 line = "a"
             cg.write(os.path.join(d, name), line)
 
-    def join(self, pid: int = 0) -> None:
-        for d in self._unique_dirs():
-            cg.write(os.path.join(d, "cgroup.procs"), pid)
+    def join(self, pid: int = 0, sub: dict[str, str] | None = None) -> None:
+        """Move pid in; sub (exec --cgroup): {controller or "": a sub-cgroup to join
+        instead, in that hierarchy or in all}."""
+        for f in self.procs_files(sub):
+            cg.write(f, pid)
+
+    def procs_files(self, sub: dict[str, str] | None = None) -> list[str]:
+        from runtime.errors import SetupError
+        if not sub:
+            return [os.path.join(d, "cgroup.procs") for d in self._unique_dirs()]
+        unknown = set(sub) - set(self.paths) - {""}
+        if unknown:
+            raise SetupError(f"--cgroup: no {', '.join(sorted(unknown))} "
+                             "hierarchy on this host")
+        out = []
+        for c, d in self.paths.items():
+            rel = sub.get(c, sub.get(""))
+            target = os.path.join(d, rel) if rel else d
+            if rel and not os.path.isdir(target):
+                raise SetupError(f"--cgroup: no sub-cgroup {rel} in {d}")
+            out.append(os.path.join(target, "cgroup.procs"))
+        return list(dict.fromkeys(out))
+
+    def _procs_dir(self) -> str:
+        return self.paths.get("pids") or self.paths.get("memory") or self._unique_dirs()[0]
 
     def pids(self) -> list[int]:
-        d = self.paths.get("pids") or self.paths.get("memory") or self._unique_dirs()[0]
-        try:
-            with open(os.path.join(d, "cgroup.procs")) as f:
-                return [int(x) for x in f.read().split()]
-        except FileNotFoundError:
-            return []
+        return cg.procs_under(self._procs_dir())
 
     def _freezer(self, state: str) -> None:
         d = self.paths.get("freezer")

@@ -107,23 +107,36 @@ class CgroupV2:
         at an update that asks for a controller the create did not (cpu.max for a container
         made with a memory limit only)."""
         values = v2_values(resources) if values is None else values
-        self._enable_controllers(values)
+        lines = cg.io_device_lines(resources.get("blockIO") or {})
+        self._enable_controllers(dict(values, **dict(lines)))
         for name, value in values.items():
             cg.write(os.path.join(self.path, name), value)
+        for name, line in lines:  # one line per device, several to one file
+            cg.write(os.path.join(self.path, name), line)
         if resources.get("devices") is not None:
             from runtime.linux.cgroups import DEFAULT_DEVICE_RULES, devices_bpf
             rules = list(resources["devices"]) + DEFAULT_DEVICE_RULES
             devices_bpf.attach(self.path, rules)
 
-    def join(self, pid: int = 0) -> None:
-        cg.write(os.path.join(self.path, "cgroup.procs"), pid)
+    def join(self, pid: int = 0, sub: dict[str, str] | None = None) -> None:
+        """As CgroupV1.join; v2 has one hierarchy, so sub names no controller."""
+        for f in self.procs_files(sub):
+            cg.write(f, pid)
+
+    def procs_files(self, sub: dict[str, str] | None = None) -> list[str]:
+        from runtime.errors import SetupError
+        if not sub:
+            return [os.path.join(self.path, "cgroup.procs")]
+        if set(sub) != {""}:
+            raise SetupError("--cgroup: cgroup v2 has one hierarchy: give a path without "
+                             "controller names")
+        target = os.path.join(self.path, sub[""])
+        if not os.path.isdir(target):
+            raise SetupError(f"--cgroup: no sub-cgroup {sub['']} in {self.path}")
+        return [os.path.join(target, "cgroup.procs")]
 
     def pids(self) -> list[int]:
-        try:
-            with open(os.path.join(self.path, "cgroup.procs")) as f:
-                return [int(x) for x in f.read().split()]
-        except FileNotFoundError:
-            return []
+        return cg.procs_under(self.path)
 
     def _set_frozen(self, frozen: bool) -> None:
         cg.write(os.path.join(self.path, "cgroup.freeze"), "1" if frozen else "0")
