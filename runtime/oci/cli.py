@@ -119,6 +119,11 @@ def dispatch(argv: list[str]) -> int:
     cmd, args = rest[0], rest[1:]
     if cmd not in COMMANDS:
         raise UsageError(f"no such command: {cmd}")
+    if g.get("systemd-cgroup") and cmd in ("create", "run"):
+        # Refused, not ignored: a node whose kubelet expects systemd to hold the pods'
+        # cgroups would find them elsewhere (`features` says "systemd": false).
+        raise PyrunError("--systemd-cgroup: pyrun-oci has no systemd cgroup driver; use "
+                         "cgroupfs (containerd: SystemdCgroup = false)")
     if cmd in ("create", "run", "exec"):
         from runtime.linux import cgroups
         cgroups.start_warm_up()  # overlaps a kernel grace period with the imports below

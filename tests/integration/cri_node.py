@@ -6,6 +6,7 @@ generated from the Kubernetes CRI proto."""
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 import uuid
@@ -47,13 +48,16 @@ class CriNode(Containerd):
     def __init__(self, workdir: str):
         cni = os.path.join(workdir, "cni")
         os.makedirs(cni)
-        # The bridge plugin without ipMasq and no portmap: nothing is added to the host's
-        # iptables; pods reach each other and the host over the bridge.
+        # The bridge plugin without ipMasq: pods reach each other and the host over the
+        # bridge. portmap (hostPort) adds iptables chains of its own for pods with port
+        # mappings; stop_node removes them when the host had none before.
+        self.nat_before = nat_state()
         with open(os.path.join(cni, "10-pyrun.conflist"), "w") as f:
             f.write('{"cniVersion": "0.4.0", "name": "pyrun-cri", "plugins": [{"type": '
                     '"bridge", "bridge": "pyrun-cri0", "isGateway": true, "ipMasq": false, '
                     f'"ipam": {{"type": "host-local", "subnet": "{SUBNET}", '
-                    f'"dataDir": "{workdir}/ipam"}}}}, {{"type": "loopback"}}]}}\n')
+                    f'"dataDir": "{workdir}/ipam"}}}}, {{"type": "portmap", "capabilities": '
+                    '{"portMappings": true}}, {"type": "loopback"}]}\n')
         opts = 'plugins."io.containerd.grpc.v1.cri"'
         super().__init__(workdir, f'''[{opts}]
   sandbox_image = "{PAUSE}"
@@ -70,6 +74,12 @@ class CriNode(Containerd):
       [{opts}.containerd.runtimes.pyrun.options]
         BinaryName = "{BIN}"
         Root = "{workdir}/pyrun-oci-root"
+    [{opts}.containerd.runtimes.pyrun-systemd]
+      runtime_type = "io.containerd.runc.v2"
+      [{opts}.containerd.runtimes.pyrun-systemd.options]
+        BinaryName = "{BIN}"
+        Root = "{workdir}/pyrun-oci-root"
+        SystemdCgroup = true
     [{opts}.containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
 ''')
@@ -97,6 +107,48 @@ def stop_node(n: CriNode) -> None:
     n.channel.close()
     n.stop()
     subprocess.run(["ip", "link", "delete", "pyrun-cri0"], capture_output=True)
+    remove_portmap_chains(n.nat_before)
+
+
+FAMILIES = (("ip", "iptables"), ("ip6", "ip6tables"))
+
+
+def nat_state() -> dict[str, tuple[bool, str]]:
+    """Per family: (does nftables have iptables' nat table, its rules as -S prints them)."""
+    tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+    out = {}
+    for family, tool in FAMILIES:
+        had = f"table {family} nat" in tables.splitlines()
+        rules = subprocess.run([tool, "-w", "-t", "nat", "-S"], capture_output=True,
+                               text=True).stdout if had else ""
+        out[family] = (had, rules)
+    return out
+
+
+def remove_portmap_chains(before: dict[str, tuple[bool, str]]) -> None:
+    """Take out the CNI-* chains portmap made, with the jumps to them, where the host had
+    none before (never someone else's); and iptables' nat tables if they were not there."""
+    for family, tool in FAMILIES:
+        had_table, rules = before[family]
+        if "CNI-" in rules:
+            continue
+        ipt = [tool, "-w", "-t", "nat"]
+        listing = subprocess.run([*ipt, "-S"], capture_output=True,
+                                 text=True).stdout.splitlines()
+        for line in listing:
+            if line.startswith("-A ") and " -j CNI-" in line and \
+                    not line.split()[1].startswith("CNI-"):
+                subprocess.run([*ipt, "-D", *shlex.split(line)[1:]], capture_output=True)
+        chains = [line.split()[1] for line in listing if line.startswith("-N CNI-")]
+        for chain in chains:
+            subprocess.run([*ipt, "-F", chain], capture_output=True)
+        for chain in chains:
+            subprocess.run([*ipt, "-X", chain], capture_output=True)
+        left = [ln for ln in subprocess.run([*ipt, "-S"], capture_output=True,
+                                            text=True).stdout.splitlines()
+                if ln.startswith(("-A", "-N"))]
+        if not had_table and not left:
+            subprocess.run(["nft", "delete", "table", family, "nat"], capture_output=True)
 
 
 def _ready(n) -> bool:
@@ -116,11 +168,14 @@ def remove_all_pods(n) -> None:
         n.rt.RemovePodSandbox(n.pb.RemovePodSandboxRequest(pod_sandbox_id=p.id), timeout=30)
 
 
-def sandbox_config(pb, name: str, log_dir: str):
+def sandbox_config(pb, name: str, log_dir: str, ports=(), cgroup_parent=CGROUP_PARENT):
+    """ports: (host port, container port) pairs, published on 127.0.0.1 by portmap."""
     return pb.PodSandboxConfig(
         metadata=pb.PodSandboxMetadata(name=name, uid=uuid.uuid4().hex, namespace="pyrun"),
         hostname=name, log_directory=log_dir,
-        linux=pb.LinuxPodSandboxConfig(cgroup_parent=CGROUP_PARENT))
+        port_mappings=[pb.PortMapping(protocol=pb.TCP, container_port=c, host_port=h,
+                                      host_ip="127.0.0.1") for h, c in ports],
+        linux=pb.LinuxPodSandboxConfig(cgroup_parent=cgroup_parent))
 
 
 def container_config(pb, name: str, command, **linux):

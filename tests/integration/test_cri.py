@@ -115,6 +115,57 @@ def test_pods_run_on_pyrun_oci_through_the_cri(node, workdir):  # noqa: F811
     assert netns_names() == namespaces_before  # the pod's network namespace is gone
 
 
+def test_host_ports_reach_a_pod_through_portmap(node, workdir):  # noqa: F811
+    """A pod's hostPort, as the kubelet asks for it: CNI's portmap plugin publishes it; the
+    pod's network namespace (made by pyrun-oci's sandbox) is where it lands."""
+    n, pb = node, node.pb
+    port = free_port()
+    sandbox = sandbox_config(pb, "ports", os.path.join(workdir, "logs"), ports=[(port, 8080)])
+    pod = n.rt.RunPodSandbox(pb.RunPodSandboxRequest(config=sandbox, runtime_handler="pyrun"),
+                             timeout=30).pod_sandbox_id
+    web = n.rt.CreateContainer(pb.CreateContainerRequest(
+        pod_sandbox_id=pod, sandbox_config=sandbox,
+        config=container_config(pb, "web", ["httpd", "-f", "-p", "8080", "-h", "/etc"])),
+        timeout=30).container_id
+    n.rt.StartContainer(pb.StartContainerRequest(container_id=web), timeout=30)
+    wait_for(lambda: fetch(f"http://127.0.0.1:{port}/passwd"), what="the hostPort")
+    assert b"root:" in fetch(f"http://127.0.0.1:{port}/passwd")
+    n.rt.StopPodSandbox(pb.StopPodSandboxRequest(pod_sandbox_id=pod), timeout=30)
+    n.rt.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=pod), timeout=30)
+    assert fetch(f"http://127.0.0.1:{port}/passwd") is None  # unpublished with the pod
+
+
+def test_the_systemd_cgroup_driver_is_refused_clearly(node, workdir):  # noqa: F811
+    """SystemdCgroup = true makes the shim pass --systemd-cgroup: pyrun-oci has no systemd
+    driver and says so, and the kubelet's error shows it."""
+    import grpc
+    n, pb = node, node.pb
+    sandbox = sandbox_config(pb, "sd", os.path.join(workdir, "logs"),
+                             cgroup_parent="pyrun_cri.slice")
+    with pytest.raises(grpc.RpcError) as e:
+        n.rt.RunPodSandbox(pb.RunPodSandboxRequest(config=sandbox,
+                                                   runtime_handler="pyrun-systemd"), timeout=30)
+    assert "pyrun-oci has no systemd cgroup driver" in e.value.details()
+    state = os.path.join(n.runc_root, "k8s.io")
+    assert not os.path.exists(state) or os.listdir(state) == []
+
+
+def fetch(url: str):
+    import urllib.request
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return r.read()
+    except OSError:
+        return None
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def netns_names() -> set[str]:
     out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     return {line.split()[0] for line in out.splitlines() if line.strip()}

@@ -50,6 +50,15 @@ def test_main_turns_errors_into_exit_1_and_one_line(capfd, tmp_path):
     assert "requires exactly 1 argument" in capfd.readouterr().err
 
 
+def test_the_systemd_cgroup_driver_is_refused_in_one_line(capfd, tmp_path):
+    assert cli.main(["--systemd-cgroup", "--root", str(tmp_path), "create", "--bundle",
+                     str(tmp_path), "c1"]) == 1
+    err = capfd.readouterr().err.strip()
+    assert err == ("pyrun-oci: error: --systemd-cgroup: pyrun-oci has no systemd cgroup "
+                   "driver; use cgroupfs (containerd: SystemdCgroup = false)")
+    assert os.listdir(tmp_path) == []
+
+
 def test_spec_and_features_commands(tmp_path, capsys):
     assert cli.main(["spec", "--bundle", str(tmp_path)]) == 0
     cfg = json.loads((tmp_path / "config.json").read_text())
