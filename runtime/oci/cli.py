@@ -36,6 +36,7 @@ COMMANDS = {
              "apparmor": V, "ignore-paused": B, "pidfd-socket": V, "cgroup": M},
     "pause": {},
     "resume": {},
+    "events": {"stats": B, "interval": V},
     "update": {"resources": V, **{f: V for f in (
         "memory", "memory-reservation", "memory-swap", "kernel-memory", "kernel-memory-tcp",
         "cpu-shares", "cpu-period", "cpu-quota", "cpu-rt-period", "cpu-rt-runtime",
@@ -57,6 +58,7 @@ A runc-compatible OCI runtime. Commands:
   ps       [--format table|json] ID [ps options]   (default: ps -ef)
   exec     [--process FILE | ID CMD...] [--detach] [--tty] [--pid-file F] ...
   pause    ID / resume ID            freeze / thaw the container's cgroup
+  events   [--stats] [--interval 5s] ID   resource usage and OOM kills, as JSON lines
   update   [--resources FILE|-] [--memory N] [--cpu-quota N] ... ID   change its resources
   spec     [--bundle DIR] [--rootless]   write a default config.json
   features                           what this runtime supports, as JSON
@@ -206,6 +208,11 @@ def dispatch(argv: list[str]) -> int:
             # a --pid-file in a missing directory): 255, told from the process's own codes.
             _report(str(e))
             return 255
+    if cmd == "events":
+        from runtime.oci.events import events, parse_interval
+        interval = parse_interval(o.get("interval", "5s"))
+        events(root, _one_id(args, cmd), only_stats=o.get("stats", False), interval=interval)
+        return 0
     if cmd == "update":
         from runtime.oci.update import resources_from, update
         update(root, _one_id(args, cmd), resources_from(o, sys.stdin))

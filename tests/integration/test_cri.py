@@ -40,6 +40,7 @@ def exec_sync(n, cid: str, script: str) -> str:
     return r.stdout.decode()
 
 
+@pytest.mark.vm
 def test_pods_run_on_pyrun_oci_through_the_cri(node, workdir):  # noqa: F811
     n, pb = node, node.pb
     namespaces_before = netns_names()
@@ -115,6 +116,7 @@ def test_pods_run_on_pyrun_oci_through_the_cri(node, workdir):  # noqa: F811
     assert netns_names() == namespaces_before  # the pod's network namespace is gone
 
 
+@pytest.mark.vm
 def test_host_ports_reach_a_pod_through_portmap(node, workdir):  # noqa: F811
     """A pod's hostPort, as the kubelet asks for it: CNI's portmap plugin publishes it; the
     pod's network namespace (made by pyrun-oci's sandbox) is where it lands."""
@@ -135,6 +137,7 @@ def test_host_ports_reach_a_pod_through_portmap(node, workdir):  # noqa: F811
     assert fetch(f"http://127.0.0.1:{port}/passwd") is None  # unpublished with the pod
 
 
+@pytest.mark.vm
 def test_the_systemd_cgroup_driver_is_refused_clearly(node, workdir):  # noqa: F811
     """SystemdCgroup = true makes the shim pass --systemd-cgroup: pyrun-oci has no systemd
     driver and says so, and the kubelet's error shows it."""

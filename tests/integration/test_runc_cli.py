@@ -98,6 +98,29 @@ def test_update_sets_resources_as_runc_does(oci, bundle, cid):
     oci("kill", cid, "KILL")
 
 
+@pytest.mark.vm
+def test_update_changes_device_rules_of_a_running_container(oci, bundle, cid):
+    fuse = {"allow": True, "type": "c", "major": 10, "minor": 229, "access": "rwm"}
+    deny_all = {"allow": False, "access": "rwm"}
+    bundle.spec["linux"]["devices"] = [{"path": "/dev/fuse", "type": "c", "major": 10,
+                                        "minor": 229}]
+    bundle.spec["linux"]["resources"] = {"devices": [deny_all, fuse]}
+    bundle.write(args=["sleep", "60"])
+    oci("run", "--detach", "--bundle", str(bundle.path), cid)
+    probe = "(exec 3<>/dev/fuse) 2>/dev/null && echo fuse; echo x > /dev/null && echo null"
+    assert oci("exec", cid, "sh", "-c", probe, check=False).stdout.split() == ["fuse", "null"]
+    oci("update", "--resources", "-", cid, input=json.dumps(
+        {"devices": [deny_all]}).encode(), stdin=None)
+    assert oci("exec", cid, "sh", "-c", probe, check=False).stdout.split() == ["null"]
+    if cgroups.mode() != "unified":  # v1: the kernel's list is the rules, nothing more
+        listed = _cgroup_file(oci, cid, "devices.list", "").splitlines()
+        assert "c 10:229 rwm" not in listed and "c 1:3 rwm" in listed
+    oci("update", "--resources", "-", cid, input=json.dumps(
+        {"devices": [deny_all, fuse]}).encode(), stdin=None)
+    assert oci("exec", cid, "sh", "-c", probe, check=False).stdout.split() == ["fuse", "null"]
+    oci("kill", cid, "KILL")
+
+
 def test_kill_all_reaches_processes_left_after_the_init_exited(oci, bundle, cid, tmp_path):
     """A pod shares one pid namespace (the pause container's): when a container's init
     exits, its children live on in that namespace until `kill --all` + `delete`."""
@@ -434,3 +457,33 @@ def test_cgroup_settings_as_runc(oci, bundle, cid, tmp_path):
         squatter.wait()
         oci("delete", "--force", cid, check=False)
         mgr.remove_leaf()
+
+
+@pytest.mark.vm
+def test_events_report_stats_and_oom_kills_as_runc(oci, bundle, cid, tmp_path):
+    """`events --stats`: one line of runc's stats JSON; `events`: stats every --interval
+    and an "oom" line when the kernel's OOM killer kills in the container."""
+    bundle.spec["linux"]["resources"]["memory"] = {"limit": 32 << 20}
+    bundle.write(args=sh("sleep 1; tail /dev/zero; sleep 60"))  # tail buffers until killed
+    oci("run", "--detach", "--bundle", str(bundle.path), cid)
+    (line,) = oci("events", "--stats", cid).stdout.splitlines()
+    event = json.loads(line)
+    assert (event["type"], event["id"]) == ("stats", cid)
+    assert event["data"]["memory"]["usage"]["limit"] == 32 << 20
+    assert event["data"]["pids"]["current"] >= 1
+    assert event["data"]["cpu"]["usage"]["total"] > 0
+    out = tmp_path / "events"
+    with open(out, "w") as f:
+        stream = subprocess.Popen(oci.argv("events", "--interval", "200ms", cid), stdout=f)
+    try:
+        deadline = time.monotonic() + 20
+        while '"oom"' not in out.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        stream.kill()
+        stream.wait()
+    kinds = [json.loads(ln)["type"] for ln in out.read_text().splitlines()]
+    assert "oom" in kinds and kinds.count("stats") >= 2, kinds
+    p = oci("events", "--interval", "5x", cid, check=False)
+    assert p.returncode == 1 and "--interval 5x" in p.stderr
+    oci("delete", "--force", cid)

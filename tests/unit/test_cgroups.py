@@ -316,3 +316,38 @@ def test_warm_up_moves_again_and_again_until_finished(monkeypatch):
     time.sleep(cgroups.REWARM_S * 3)
     assert len(moves) == made  # stopped
     cgroups.finish_warm_up()  # again: nothing to stop, no hang
+
+
+def test_device_transitions_change_only_what_differs_allows_first():
+    deny_all = {"allow": False, "access": "rwm"}
+    null = {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"}
+    fuse = {"allow": True, "type": "c", "major": 10, "minor": 229, "access": "rw"}
+    current = ["c 1:3 rwm", "c 1:5 rwm", "c 10:229 r"]
+    steps = cg.device_transitions(current, [deny_all, null, fuse])
+    assert steps == [("allow", "c 10:229 w"), ("deny", "c 1:5 rwm")]
+    assert cg.device_transitions(["c 1:3 rwm"], [deny_all, null]) == []
+    # a later deny narrows an earlier allow
+    narrowed = [deny_all, null, {"allow": False, "type": "c", "major": 1, "minor": 3,
+                                 "access": "w"}]
+    assert cg.device_transitions(["c 1:3 rwm"], narrowed) == [("deny", "c 1:3 w")]
+    # a cgroup that allows everything (fresh), or rules not starting with deny-all: rewrite
+    assert cg.device_transitions(["a *:* rwm"], [deny_all, null]) is None
+    assert cg.device_transitions(current, [null]) is None
+
+
+@pytest.mark.parametrize("blkio,v1,v2", [
+    ({"weightDevice": [{"major": 8, "minor": 0, "weight": 500, "leafWeight": 300}]},
+     [("weight_device", "8:0 500"), ("leaf_weight_device", "8:0 300")],
+     [("io.weight", "8:0 4950")]),
+    ({"throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 1024}],
+      "throttleWriteIOPSDevice": [{"major": 8, "minor": 16, "rate": 10}]},
+     [("throttle.read_bps_device", "8:0 1024"), ("throttle.write_iops_device", "8:16 10")],
+     [("io.max", "8:0 rbps=1024"), ("io.max", "8:16 wiops=10")]),
+])
+def test_block_io_device_lines(blkio, v1, v2):
+    assert cg.blkio_device_lines(blkio) == v1
+    assert cg.io_device_lines(blkio) == v2
+
+
+def test_device_access_ignores_letters_the_kernel_lacks():
+    assert cg.device_rule({"type": "c", "major": 1, "minor": 3, "access": "rwa"}) == "c 1:3 rw"

@@ -232,6 +232,40 @@ def device_access(d: dict) -> str:
     return "".join(c for c in "rwm" if c in (d.get("access") or "rwm")) or "rwm"
 
 
+def device_transitions(current: list[str], rules: list[dict]) -> list[tuple[str, str]] | None:
+    """The fewest devices.allow/deny writes ("allow"|"deny", line) that take a v1 cgroup
+    from its devices.list (current) to what rules give (deny everything, then the rules in
+    order), allows before denies. None where that needs the full rewrite: the cgroup allows
+    everything now (a fresh one), or the rules are more than "deny all, then per-device
+    allows and denies". Pure."""
+    if not current or any(line.startswith("a ") for line in current):
+        return None
+    if not rules or rules[0].get("allow") or (rules[0].get("type") or "a") != "a":
+        return None
+    want: dict[str, set[str]] = {}
+    for r in rules[1:]:
+        key, _, access = device_rule(r).rpartition(" ")
+        if key.startswith("a "):
+            return None
+        if r.get("allow"):
+            want.setdefault(key, set()).update(access)
+        elif key in want:
+            want[key] -= set(access)
+    have: dict[str, set[str]] = {}
+    for line in current:
+        key, _, access = line.rpartition(" ")
+        have.setdefault(key, set()).update(access)
+    allows, denies = [], []
+    for key in sorted(set(want) | set(have)):
+        add = want.get(key, set()) - have.get(key, set())
+        drop = have.get(key, set()) - want.get(key, set())
+        if add:
+            allows.append(("allow", f"{key} {''.join(c for c in 'rwm' if c in add)}"))
+        if drop:
+            denies.append(("deny", f"{key} {''.join(c for c in 'rwm' if c in drop)}"))
+    return allows + denies
+
+
 def device_rule(d: dict) -> str:
     """A linux.resources.devices entry as the v1 devices.allow/deny line: "c 1:3 rwm"."""
     dtype = d.get("type") or "a"

@@ -184,9 +184,21 @@ class CgroupV1:
 
     @staticmethod
     def _devices(d: str, rules: list[dict]) -> None:
+        rules = list(rules) + cg.DEFAULT_DEVICE_RULES
+        try:
+            current = cg.read(os.path.join(d, "devices.list")).splitlines()
+        except FileNotFoundError:
+            current = []
+        steps = cg.device_transitions(current, rules)
+        if steps is not None:
+            # An update of a running container: only what changes, allows first, so that
+            # no device it keeps is denied for a moment (runc's emulator does the same).
+            for name, line in steps:
+                cg.write(os.path.join(d, f"devices.{name}"), line)
+            return
         # Start from "nothing allowed", then replay the rules in order, then the defaults.
         cg.write(os.path.join(d, "devices.deny"), "a")
-        for rule in list(rules) + cg.DEFAULT_DEVICE_RULES:
+        for rule in rules:
             name = "devices.allow" if rule.get("allow") else "devices.deny"
             line = cg.device_rule(rule)
             if name == "devices.deny" and line == "a *:* rwm":
