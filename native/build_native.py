@@ -33,6 +33,9 @@ ffibuilder.cdef(
                       unsigned long a5);
     int pyrun_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
                         unsigned int flags);
+    int pyrun_open_tree(int dirfd, const char *path, unsigned int flags);
+    int pyrun_move_mount(int from_dirfd, const char *from_path, int to_dirfd,
+                         const char *to_path, unsigned int flags);
     int pyrun_close_range(unsigned int first, unsigned int last, unsigned int flags);
     int pyrun_mount_setattr(int dirfd, const char *path, unsigned int flags,
                             uint64_t attr_set, uint64_t attr_clr);

@@ -102,3 +102,21 @@ static int pyrun_close_range(unsigned int first, unsigned int last, unsigned int
 {
     return (int)syscall(SYS_close_range, first, last, flags);
 }
+
+#ifndef SYS_open_tree
+#define SYS_open_tree 428 /* the same number on every architecture (Linux 5.2) */
+#endif
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
+
+static int pyrun_open_tree(int dirfd, const char *path, unsigned int flags)
+{
+    return (int)syscall(SYS_open_tree, dirfd, path, flags);
+}
+
+static int pyrun_move_mount(int from_dirfd, const char *from_path, int to_dirfd,
+                            const char *to_path, unsigned int flags)
+{
+    return (int)syscall(SYS_move_mount, from_dirfd, from_path, to_dirfd, to_path, flags);
+}

@@ -207,15 +207,17 @@ def bind_rootfs(rootfs: str) -> None:
     sc.mount(rootfs, rootfs, None, sc.MS_BIND | sc.MS_REC)
 
 
-def mount_one(rootfd: int, rootfs: str, m, bundle: str, cgroup_binds=None) -> None:
-    """Make one entry of config.json's mounts inside the rootfs."""
+def mount_one(rootfd: int, rootfs: str, m, bundle: str, cgroup_binds=None,
+              tree: int | None = None) -> None:
+    """Make one entry of config.json's mounts inside the rootfs. tree: for a bind, its
+    source as a detached mount tree (sc.clone_tree) made by the host side."""
     dest = m.destination
     if m.is_bind:
         source = m.source or ""
         if not os.path.isabs(source):
             source = os.path.join(bundle, source)
         try:
-            is_dir = stat.S_ISDIR(os.stat(source).st_mode)
+            is_dir = stat.S_ISDIR(os.stat(source if tree is None else tree).st_mode)
         except OSError as e:
             raise SetupError(f"mount {dest}: source {source}: {e.strerror}") from None
     else:
@@ -241,7 +243,10 @@ def mount_one(rootfd: int, rootfs: str, m, bundle: str, cgroup_binds=None) -> No
         elif m.type == "cgroup":  # a v2 host: the container's cgroup namespace root
             sc.mount("cgroup2", target, "cgroup2", m.flags & ~sc.MS_BIND, m.data or None)
         elif m.is_bind:
-            sc.mount(source, target, None, m.flags & (sc.MS_BIND | sc.MS_REC))
+            if tree is not None:
+                sc.attach_tree(tree, fd, dest)
+            else:
+                sc.mount(source, target, None, m.flags & (sc.MS_BIND | sc.MS_REC))
             extra = m.flags & ~(sc.MS_BIND | sc.MS_REC | sc.MS_REMOUNT)
             if extra:
                 _on_new_mount(rootfd, dest, lambda p: bind_remount(p, extra))

@@ -240,6 +240,31 @@ def keyctl_setperm(key: int, perm: int) -> None:
 RENAME_EXCHANGE = 2
 
 
+AT_RECURSIVE = 0x8000
+OPEN_TREE_CLONE = 0x1
+OPEN_TREE_CLOEXEC = 0o2000000
+MOVE_MOUNT_F_EMPTY_PATH = 0x4
+MOVE_MOUNT_T_EMPTY_PATH = 0x40
+
+
+def clone_tree(path, recursive: bool) -> int:
+    """A detached copy of the mount at path (open_tree OPEN_TREE_CLONE, Linux 5.2): made
+    with this process's credentials, attachable in another mount namespace."""
+    fd = _lib.pyrun_open_tree(-100, _b(path), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+                              (AT_RECURSIVE if recursive else 0))
+    if fd < 0:
+        _fail("open_tree", path)
+    return fd
+
+
+def attach_tree(fd: int, target_fd: int, target_name: str) -> None:
+    """Mount a tree clone_tree() made on the directory or file target_fd is open on
+    (move_mount by descriptor: a /proc/self/fd path would be taken as the link itself)."""
+    if _lib.pyrun_move_mount(fd, b"", target_fd, b"",
+                             MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0:
+        _fail("move_mount", target_name)
+
+
 CLOSE_RANGE_CLOEXEC = 0x4
 
 
@@ -251,7 +276,6 @@ def cloexec_from(first: int) -> None:
 
 
 MOUNT_ATTR_RDONLY = 0x1
-AT_RECURSIVE = 0x8000
 
 
 def make_readonly_recursively(path) -> None:

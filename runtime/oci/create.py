@@ -61,6 +61,32 @@ def _listen_for_start(state_dir: str):
     return sock
 
 
+def open_bind_sources(spec, bundle: str) -> dict[int, int]:
+    """With a new user namespace, the container's root is a mapped uid that may not reach a
+    bind's source (a 0700 directory of the host's root): the caller clones each source's
+    mount tree here, and the init attaches the clones (runc opens the sources as the caller
+    too). {mount index: detached tree fd}."""
+    if spec.linux.namespace("user") is None or spec.linux.namespace("user").path:
+        return {}
+    from runtime.linux import syscalls as sc
+    out = {}
+    try:
+        for i, m in enumerate(spec.mounts):
+            if m.is_bind:
+                source = m.source if os.path.isabs(m.source or "") else \
+                    os.path.join(bundle, m.source or "")
+                try:
+                    out[i] = sc.clone_tree(source, recursive=bool(m.flags & sc.MS_REC))
+                except OSError as e:
+                    raise SetupError(f"mount {m.destination}: source {source}: "
+                                     f"{e.strerror}") from None
+    except BaseException:
+        for fd in out.values():
+            os.close(fd)
+        raise
+    return out
+
+
 def write_pid_file(path: str, pid: int) -> None:
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "w") as f:
@@ -180,13 +206,16 @@ class Creation:
                           cgroup=self.cgroup, console_fd=console_fd, no_pivot=no_pivot,
                           preserve_fds=preserve_fds, cgroup_binds=cgroup_binds(self.cgroup),
                           seccomp=program, seccomp_sock=self.seccomp_sock,
-                          no_new_keyring=no_new_keyring)
+                          no_new_keyring=no_new_keyring,
+                          bind_sources=open_bind_sources(spec, self.bundle))
         cgroups.finish_warm_up()  # no thread may live across the fork
         mid = os.fork()
         if mid == 0:
             host.close()
             intermediate(ctx)  # never returns
         child.close()
+        for fd in ctx.bind_sources.values():
+            os.close(fd)
         if console_fd is not None:
             os.close(console_fd)
         if listener is not None:

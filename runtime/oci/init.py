@@ -40,6 +40,7 @@ class InitContext:
     seccomp_sock: int | None = None  # connected to linux.seccomp.listenerPath (by the host)
     no_new_keyring: bool = False
     dev_readonly: bool = False  # the config's /dev is read-only: remounted so at the end
+    bind_sources: dict = dict   # {mount index: a bind's source tree, cloned by the host side}
 
 
 def _report_and_exit(chan: ch.Channel, exc: BaseException) -> None:
@@ -131,12 +132,13 @@ def build_rootfs(ctx: InitContext) -> None:
     rootfd = os.open(ctx.rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         dev_bound = False
-        for m in spec.mounts:
+        for i, m in enumerate(spec.mounts):
             if m.destination == "/dev" and not m.is_bind and m.flags & sc.MS_RDONLY:
                 ctx.dev_readonly = True  # made read-only once its nodes are in
                 m = Mount(**dict(as_dict(m), flags=m.flags & ~sc.MS_RDONLY))
             rfs.mount_one(rootfd, ctx.rootfs, m, ctx.bundle,
-                          ctx.cgroup_binds if ctx.cgroup_binds else None)
+                          ctx.cgroup_binds if ctx.cgroup_binds else None,
+                          tree=ctx.bind_sources.get(i))
             dev_bound |= m.destination == "/dev" and m.is_bind
         if not dev_bound:
             rfs.make_devices(rootfd, linux.devices, bind_from_host=linux.namespace("user")

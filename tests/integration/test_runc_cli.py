@@ -337,6 +337,24 @@ def test_mounts_as_runc_makes_them(oci, bundle, cid, tmp_path):
 
 
 @pytest.mark.vm
+def test_bind_sources_the_mapped_root_cannot_reach_are_opened_by_the_caller(
+        oci, bundle, cid, tmp_path):
+    """Root in a user namespace is uid 100000 on the host: a 0700 directory of the host's
+    root is out of its reach, but the bind the config asks for is made all the same."""
+    private = tmp_path / "private"
+    (private / "inner").mkdir(parents=True)
+    (private / "inner" / "note").write_text("for the container\n")
+    private.chmod(0o700)
+    bundle.spec["linux"]["namespaces"].append({"type": "user"})
+    for key in ("uidMappings", "gidMappings"):
+        bundle.spec["linux"][key] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    bundle.spec["mounts"].append({"destination": "/home", "type": "bind",
+                                  "source": str(private / "inner"), "options": ["rbind"]})
+    p = run(oci, bundle, cid, args=["cat", "/home/note"])
+    assert p.returncode == 0 and p.stdout == "for the container\n", p.stderr
+
+
+@pytest.mark.vm
 def test_a_container_without_a_mount_namespace_is_chrooted(oci, bundle, cid):
     bundle.spec["linux"]["namespaces"] = [n for n in bundle.spec["linux"]["namespaces"]
                                           if n["type"] != "mount"]
