@@ -208,9 +208,10 @@ def bind_rootfs(rootfs: str) -> None:
 
 
 def mount_one(rootfd: int, rootfs: str, m, bundle: str, cgroup_binds=None,
-              tree: int | None = None) -> None:
+              tree: int | None = None, cgroup_dir: str | None = None) -> None:
     """Make one entry of config.json's mounts inside the rootfs. tree: for a bind, its
-    source as a detached mount tree (sc.clone_tree) made by the host side."""
+    source as a detached mount tree (sc.clone_tree) made by the host side; cgroup_dir: the
+    container's cgroup on a v2 host."""
     dest = m.destination
     if m.is_bind:
         source = m.source or ""
@@ -241,7 +242,16 @@ def mount_one(rootfd: int, rootfs: str, m, bundle: str, cgroup_binds=None,
         if m.type == "cgroup" and cgroup_binds:
             _mount_cgroup(rootfd, target, m, cgroup_binds)
         elif m.type == "cgroup":  # a v2 host: the container's cgroup namespace root
-            sc.mount("cgroup2", target, "cgroup2", m.flags & ~sc.MS_BIND, m.data or None)
+            try:
+                sc.mount("cgroup2", target, "cgroup2", m.flags & ~sc.MS_BIND, m.data or None)
+            except OSError as e:
+                if e.errno != errno.EPERM or not cgroup_dir:
+                    raise
+                # A user namespace without a cgroup namespace of its own may not mount a
+                # cgroup2: bind the container's own cgroup instead (runc does the same).
+                sc.mount(cgroup_dir, target, None, sc.MS_BIND | sc.MS_REC)
+                keep = m.flags & (sc.MS_RDONLY | sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
+                _on_new_mount(rootfd, dest, lambda p: bind_remount(p, keep))
         elif m.is_bind:
             if tree is not None:
                 sc.attach_tree(tree, fd, dest)

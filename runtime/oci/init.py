@@ -138,7 +138,8 @@ def build_rootfs(ctx: InitContext) -> None:
                 m = Mount(**dict(as_dict(m), flags=m.flags & ~sc.MS_RDONLY))
             rfs.mount_one(rootfd, ctx.rootfs, m, ctx.bundle,
                           ctx.cgroup_binds if ctx.cgroup_binds else None,
-                          tree=ctx.bind_sources.get(i))
+                          tree=ctx.bind_sources.get(i),
+                          cgroup_dir=getattr(ctx.cgroup, "path", None))
             dev_bound |= m.destination == "/dev" and m.is_bind
         if not dev_bound:
             rfs.make_devices(rootfd, linux.devices, bind_from_host=linux.namespace("user")

@@ -117,6 +117,40 @@ def test_pods_run_on_pyrun_oci_through_the_cri(node, workdir):  # noqa: F811
 
 
 @pytest.mark.vm
+def test_a_shared_pid_namespace_pod_stops_promptly_with_its_orphans(node, workdir):  # noqa: F811
+    """shareProcessNamespace: the pause container is PID 1 of the pod; a container whose
+    init exits leaves its children there until the runtime's kill --all + delete."""
+    n, pb = node, node.pb
+    sandbox = sandbox_config(pb, "shared", os.path.join(workdir, "logs"))
+    shared = pb.NamespaceOption(pid=pb.POD)
+    sandbox.linux.security_context.namespace_options.CopyFrom(shared)
+    pod = n.rt.RunPodSandbox(pb.RunPodSandboxRequest(config=sandbox, runtime_handler="pyrun"),
+                             timeout=30).pod_sandbox_id
+    config = container_config(pb, "leaver", ["sh", "-c", "sleep 3600 & sleep 1; exit 0"])
+    config.linux.security_context.namespace_options.CopyFrom(shared)
+    cid = n.rt.CreateContainer(pb.CreateContainerRequest(
+        pod_sandbox_id=pod, sandbox_config=sandbox, config=config), timeout=30).container_id
+    n.rt.StartContainer(pb.StartContainerRequest(container_id=cid), timeout=30)
+    wait_for(pgrep_sleep_3600, what="the init's child")
+    orphans = pgrep_sleep_3600()
+    # When the init exits, the shim sends `kill --all` (its children would live on in the
+    # pod's pid namespace): they go with it.
+    wait_for(lambda: not set(orphans) & set(pgrep_sleep_3600()), timeout=10,
+             what="the orphan to be gone")
+    t = time.monotonic()
+    n.rt.StopContainer(pb.StopContainerRequest(container_id=cid, timeout=10), timeout=30)
+    n.rt.RemoveContainer(pb.RemoveContainerRequest(container_id=cid), timeout=30)
+    assert time.monotonic() - t < 2  # not the 10 s grace period
+    n.rt.StopPodSandbox(pb.StopPodSandboxRequest(pod_sandbox_id=pod), timeout=30)
+    n.rt.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=pod), timeout=30)
+
+
+def pgrep_sleep_3600() -> list[str]:
+    return subprocess.run(["pgrep", "-f", "^sleep 3600$"], capture_output=True,
+                          text=True).stdout.split()
+
+
+@pytest.mark.vm
 def test_host_ports_reach_a_pod_through_portmap(node, workdir):  # noqa: F811
     """A pod's hostPort, as the kubelet asks for it: CNI's portmap plugin publishes it; the
     pod's network namespace (made by pyrun-oci's sandbox) is where it lands."""
