@@ -148,6 +148,9 @@ def bpf(cmd: int, attr: bytearray, what: str) -> int:
 
 BPF_PROG_LOAD = 5
 BPF_PROG_ATTACH = 8
+BPF_PROG_DETACH = 9
+BPF_PROG_GET_FD_BY_ID = 13
+BPF_PROG_QUERY = 16
 
 
 def bpf_prog_load(prog_type: int, insns: bytes, license: bytes, expected_attach: int) -> int:
@@ -169,6 +172,33 @@ def bpf_prog_attach(target_fd: int, prog_fd: int, attach_type: int, flags: int) 
     attr = bytearray(struct.pack("<IIIII", target_fd, prog_fd, attach_type, flags, 0))
     attr += bytes(32 - len(attr))
     bpf(BPF_PROG_ATTACH, attr, "attach")
+
+
+def bpf_prog_detach(target_fd: int, prog_fd: int, attach_type: int) -> None:
+    import struct
+    attr = bytearray(struct.pack("<IIIII", target_fd, prog_fd, attach_type, 0, 0))
+    attr += bytes(32 - len(attr))
+    bpf(BPF_PROG_DETACH, attr, "detach")
+
+
+def bpf_prog_query(target_fd: int, attach_type: int) -> list[int]:
+    """The ids of the programs attached to target_fd (a cgroup) for attach_type."""
+    import struct
+    ids = _ffi.new("uint32_t[]", 64)
+    attr = bytearray(struct.pack("<IIIIQI", target_fd, attach_type, 0, 0,
+                                 int(_ffi.cast("uintptr_t", ids)), 64))
+    attr += bytes(40 - len(attr))
+    bpf(BPF_PROG_QUERY, attr, "query")
+    count = struct.unpack_from("<I", attr, 24)[0]
+    return [ids[i] for i in range(min(count, 64))]
+
+
+def bpf_prog_get_fd_by_id(prog_id: int) -> int:
+    import struct
+    attr = bytearray(struct.pack("<III", prog_id, 0, 0)) + bytes(20)
+    fd = bpf(BPF_PROG_GET_FD_BY_ID, attr, "get program")
+    os.set_inheritable(fd, False)
+    return fd
 
 
 def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:

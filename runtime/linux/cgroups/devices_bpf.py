@@ -116,14 +116,23 @@ def run(prog: list[tuple], dtype: int, major: int, minor: int, access: int) -> i
 
 
 def attach(cgroup_dir: str, rules: list[dict]) -> None:
-    """Load the rules' program and attach it to the cgroup (it lives as long as the cgroup)."""
+    """Load the rules' program and attach it to the cgroup (it lives as long as the cgroup),
+    in place of the one attached before (an update): the new one first, then the old ones
+    detached, so that for a moment both apply (each may only deny) and never neither."""
     from runtime.linux import syscalls as sc
     prog_fd = sc.bpf_prog_load(PROG_TYPE_CGROUP_DEVICE, encode(compile(rules)), b"GPL\0",
                                ATTACH_CGROUP_DEVICE)
     try:
         dir_fd = os.open(cgroup_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
+            old = sc.bpf_prog_query(dir_fd, ATTACH_CGROUP_DEVICE)
             sc.bpf_prog_attach(dir_fd, prog_fd, ATTACH_CGROUP_DEVICE, F_ALLOW_MULTI)
+            for prog_id in old:
+                old_fd = sc.bpf_prog_get_fd_by_id(prog_id)
+                try:
+                    sc.bpf_prog_detach(dir_fd, old_fd, ATTACH_CGROUP_DEVICE)
+                finally:
+                    os.close(old_fd)
         finally:
             os.close(dir_fd)
     finally:
