@@ -23,11 +23,13 @@ from runtime.dockerfile import instructions as ins_mod
 from runtime.dockerfile.parser import DockerfileSyntaxError, go_quote
 from runtime.dockerfile.shell import Lex, ShellSyntaxError
 from runtime.engine import bundle as bundlemod
+from runtime.engine.config import RunSpec, oci_config
 from runtime.errors import PyrunError
-from runtime.image.store import Image, ImageNotFound, Store, new_config, now_rfc3339
+from runtime.image.store import Image, ImageNotFound, Store, new_config
 from runtime.linux import rootfs as rfs
 from runtime.oci import binary as oci_binary
 from runtime.oci.state import OWNER_ANNOTATION, own_identity
+from runtime.timestamps import rfc3339
 
 DEFAULT_SHELL = ["/bin/sh", "-c"]
 PROXY_ARGS = {"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY",
@@ -231,7 +233,7 @@ class Builder:
 
     def _commit(self, st: _Stage, created_by: str, diff_id: str | None = None) -> None:
         cfg = json.loads(json.dumps(st.config))
-        cfg["created"] = now_rfc3339()
+        cfg["created"] = rfc3339()
         entry = {"created": cfg["created"], "created_by": created_by}
         if diff_id is None:
             entry["empty_layer"] = True
@@ -419,18 +421,20 @@ class Builder:
                 env_list = list(st.config["config"].get("Env") or [])
                 env = env_list + [e for e in arg_env if e.partition("=")[0] not in st.env]
                 with open(os.path.join(step, "resolv.conf"), "w") as f:
-                    from runtime.engine.containers import _resolv_conf
-                    f.write(_resolv_conf("host" if netns is None else "bridge"))
-                config = bundlemod.oci_config(
-                    merged, cmd, env, cwd=st.workdir, user=st.config["config"].get("User", ""),
-                    hostname=cid[len("pyrun-build-"):][:12], netns=netns,
-                    cgroups_path=f"/pyrun-build/{cid}",
-                    extra_mounts=[{"destination": "/etc/resolv.conf", "type": "bind",
-                                   "source": os.path.join(step, "resolv.conf"),
-                                   "options": ["rbind", "ro"]}])
-                # The step dies with the build: killed, the build leaves a step that the
-                # next pyrun command removes (oci.delete.reap_orphans).
-                config["annotations"] = {OWNER_ANNOTATION: "{}:{}".format(*own_identity())}
+                    from runtime.engine.containers import resolv_conf
+                    f.write(resolv_conf("host" if netns is None else "bridge"))
+                uid, gid, extra = bundlemod.resolve_user(
+                    merged, st.config["config"].get("User", ""))
+                config = oci_config(RunSpec(
+                    rootfs=merged, args=cmd, env=env, cwd=st.workdir, uid=uid, gid=gid,
+                    additional_gids=extra, hostname=cid[len("pyrun-build-"):][:12],
+                    netns=netns, cgroups_path=f"/pyrun-build/{cid}",
+                    mounts=[{"destination": "/etc/resolv.conf", "type": "bind",
+                             "source": os.path.join(step, "resolv.conf"),
+                             "options": ["rbind", "ro"]}],
+                    # The step dies with the build: killed, the build leaves a step that
+                    # the next pyrun command removes (oci.delete.reap_orphans).
+                    annotations={OWNER_ANNOTATION: "{}:{}".format(*own_identity())}))
                 with open(os.path.join(step, "config.json"), "w") as f:
                     f.write(json.dumps(config))
                 self.out.flush()
@@ -506,7 +510,7 @@ class Builder:
                 finally:
                     bridge.delete_netns(f"pyrun-{cid[12:24]}")
             return isolated()
-        from runtime.net.bridge import Attached
+        from runtime.net.network import Attached
 
         @contextlib.contextmanager
         def bridged():

@@ -3,14 +3,14 @@ everything else goes through click (runtime/cli/main.py).
 
 Today that is build (an unchanged rebuild must take half of Docker's time) and run/create
 (`run --rm` at most 1.5x runc's run), in their plain spellings: click's import alone is some
-20 ms here. Errors are reported exactly as main.py reports them, through report().
+20 ms here. Errors are reported exactly as main.py reports them, through report.py.
 """
 
 from __future__ import annotations
 
 import sys
 
-from runtime.errors import PyrunError
+from runtime.cli.report import report
 
 
 # (group, verb) → (module of runtime/cli, its function, extra keyword arguments). The module
@@ -63,20 +63,3 @@ def launch() -> None:
         except OSError:  # a reader that went away (`pyrun ls | head -1`)
             pass
     os._exit(code)
-
-
-def report(e: BaseException) -> int:
-    """An exception that ended a command → its one line on stderr and the exit code (Docker's:
-    125 for the engine's own errors); what is not ours to judge is raised again."""
-    if isinstance(e, KeyboardInterrupt):
-        return 130
-    if isinstance(e, PyrunError):
-        print(f"pyrun: {e}", file=sys.stderr)
-        return e.exit_code
-    if isinstance(e, OSError):  # a failed system call pyrun did not expect: no trace
-        print(f"pyrun: {e.strerror or e}" + (f": {e.filename}" if e.filename else ""),
-              file=sys.stderr)
-        return 125
-    if isinstance(e, SystemExit):
-        return e.code if isinstance(e.code, int) else 0
-    raise e

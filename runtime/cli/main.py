@@ -75,7 +75,7 @@ def oci(args):
 
 
 def main() -> int:
-    from runtime.cli.fast import report
+    from runtime.cli.report import report
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:

@@ -165,8 +165,8 @@ def start_detached(store, c) -> None:
     # waits for go_w to close), so that a kill of this command at any moment leaves either
     # a record naming a dead process (repaired by the next command; the monitor then exits
     # untouched) or one naming the live monitor.
-    from runtime.engine.monitor import _start_time
-    c.state.update({"MonitorPid": monitor.pid, "MonitorStart": _start_time(monitor.pid)})
+    from runtime.engine.monitor import start_time_of
+    c.state.update({"MonitorPid": monitor.pid, "MonitorStart": start_time_of(monitor.pid)})
     c.save()
     os.close(go_w)
     with os.fdopen(r) as f:

@@ -1,26 +1,17 @@
-"""From an image to an OCI bundle: the layers stacked with overlayfs, a config.json.
-
-Used by the builder's RUN steps today, and by `pyrun run` (the engine) next.
-"""
+"""From an image to a root filesystem: the layers stacked with overlayfs, the image's users
+resolved. The config.json beside it is engine/config.py's. Used by containers and by the
+builder's RUN steps."""
 
 from __future__ import annotations
 
 import os
 
+from runtime import paths
 from runtime.errors import PyrunError
 from runtime.linux import syscalls as sc
 
-# Docker's default capability set for containers.
-DEFAULT_CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
-                "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
-                "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"]
-MASKED = ["/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-          "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
-          "/sys/firmware", "/sys/devices/virtual/powercap"]
-READONLY = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
 # pyrun-oci's state root for build steps (RUN); every command reaps the orphans there.
-BUILD_OCI_ROOT = "/run/pyrun-build"
-DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+BUILD_OCI_ROOT = paths.BUILD_OCI_ROOT
 
 
 def mount_overlay(lowers: list[str], target: str, upper: str | None = None,
@@ -111,56 +102,3 @@ def resolve_user(rootfs: str, user: str) -> tuple[int, int, list[int]]:
             gid = int(row[2])
     extra = [int(r[2]) for r in groups if not name.isdigit() and name in r[3].split(",")]
     return uid, gid, extra
-
-
-def oci_config(rootfs: str, args: list[str], env: list[str], cwd: str = "/", user: str = "",
-               hostname: str = "pyrun", netns: str | None = None,
-               cgroups_path: str | None = None,
-               extra_mounts: list[dict] | None = None, terminal: bool = False,
-               caps: list[str] | None = None, seccomp="default",
-               no_new_privileges: bool = False) -> dict:
-    """The config.json for running `args` on a prepared rootfs, with Docker's defaults.
-    netns: the network namespace to join (made and wired by the caller), or None for the
-    host's network. seccomp: "default" (pyrun's profile), a profile (Docker's format or
-    OCI), or None for no filter."""
-    uid, gid, extra = resolve_user(rootfs, user)
-    if not any(e.startswith("PATH=") for e in env):
-        env = [DEFAULT_PATH] + list(env)
-    caps = DEFAULT_CAPS if caps is None else caps
-    namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount", "cgroup")]
-    if netns is not None:
-        namespaces.append({"type": "network", "path": netns})
-    mounts = [
-        {"destination": "/proc", "type": "proc", "source": "proc",
-         "options": ["nosuid", "noexec", "nodev"]},
-        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-         "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-        {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
-         "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
-        {"destination": "/sys", "type": "sysfs", "source": "sysfs",
-         "options": ["nosuid", "noexec", "nodev", "ro"]},
-        {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
-         "options": ["nosuid", "noexec", "nodev"]},
-        {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-         "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
-    ] + list(extra_mounts or [])
-    linux = {"namespaces": namespaces, "cgroupsPath": cgroups_path,
-             "resources": {"devices": [{"allow": False, "access": "rwm"}]},
-             "maskedPaths": MASKED, "readonlyPaths": READONLY}
-    if seccomp is not None:
-        from runtime.engine import seccomp_profile
-        profile = seccomp_profile.DEFAULT_PROFILE if seccomp == "default" else seccomp
-        linux["seccomp"] = seccomp_profile.to_oci(profile, caps)
-    return {
-        "ociVersion": "1.0.2",
-        "process": {"terminal": terminal, "user": {"uid": uid, "gid": gid,
-                                                   "additionalGids": extra},
-                    "args": list(args), "env": list(env), "cwd": cwd or "/",
-                    "capabilities": {k: list(caps) for k in ("bounding", "effective",
-                                                             "permitted")},
-                    "noNewPrivileges": no_new_privileges},
-        "root": {"path": rootfs, "readonly": False},
-        "hostname": hostname,
-        "mounts": mounts,
-        "linux": linux,
-    }

@@ -20,10 +20,12 @@ import os
 import time
 
 from runtime import jsonfast as json
+from runtime import paths
 from runtime.errors import PyrunError
-from runtime.image.store import Store, now_rfc3339
+from runtime.image.store import Store
+from runtime.timestamps import rfc3339
 
-OCI_ROOT = "/run/pyrun/oci"
+OCI_ROOT = paths.OCI_ROOT
 ADJECTIVES = ["admiring", "brave", "clever", "dreamy", "eager", "festive", "gallant", "happy",
               "jolly", "keen", "lucid", "modest", "nifty", "optimistic", "peaceful", "quirky",
               "relaxed", "serene", "tender", "upbeat", "vibrant", "witty", "zealous"]
@@ -375,8 +377,8 @@ def create(store: Store, image_ref: str, *, name=None, command=(), entrypoint=No
         raise ContainerError("Conflicting options: --restart and --rm")
     binds = [parse_volume(store, v) for v in volumes]
     security = parse_security_opts(security_opt)
-    from runtime.engine.bundle import DEFAULT_CAPS
-    from runtime.oci.spec import CAPABILITY_NAMES
+    from runtime.engine.config import DEFAULT_CAPS
+    from runtime.linux.names import CAPABILITY_NAMES
     caps = list(CAPABILITY_NAMES) if privileged else list(DEFAULT_CAPS)
     for name in cap_drop:  # drops first: "--cap-drop ALL --cap-add X" leaves X, as Docker
         full = _cap_name(name)
@@ -403,7 +405,7 @@ def create(store: Store, image_ref: str, *, name=None, command=(), entrypoint=No
         raise ContainerError("No command specified")
     cid = os.urandom(32).hex()
     data = {
-        "Id": cid, "Name": name, "Created": now_rfc3339(),
+        "Id": cid, "Name": name, "Created": rfc3339(),
         "Image": image.id, "ImageRef": image_ref, "Path": args[0], "Args": args[1:],
         "Config": {"Env": list(cfg.get("Env") or []) + list(env), "Cmd": cmd,
                    "Entrypoint": ep, "WorkingDir": workdir or cfg.get("WorkingDir") or "/",
@@ -560,6 +562,7 @@ def prepare(c: Container) -> str:
     """Mount the rootfs, wire the network, write the bundle. Returns the bundle dir.
     Everything is undone by teardown(), which is safe to call at any point."""
     from runtime.engine import bundle as bundlemod
+    from runtime.engine.config import from_record, oci_config
     image = c.store.image(c.data["Image"])
     for d in ("upper", "work", "rootfs", "bundle", "init/etc", "init/proc", "init/sys",
               "init/dev"):
@@ -591,7 +594,7 @@ def prepare(c: Container) -> str:
         hosts += f"{ip}\t{host}\n"
     _write(c.path("hosts"), hosts)
     _write(c.path("hostname"), hostname + "\n")
-    resolv = _resolv_conf(mode)
+    resolv = resolv_conf(mode)
     if hc.get("Dns"):
         resolv = "".join(line + "\n" for line in resolv.splitlines()
                          if not line.startswith("nameserver"))
@@ -601,50 +604,12 @@ def prepare(c: Container) -> str:
         open(c.path("init", "etc", f), "a").close()
     bundlemod.mount_overlay(image.layer_dirs + [c.path("init")], c.path("rootfs"),
                             c.path("upper"), c.path("work"))
-    cfg = c.data["Config"]
-    mounts = [{"destination": f"/etc/{f}", "type": "bind", "source": c.path(f),
-               "options": ["rbind", "rprivate"]} for f in ("hosts", "hostname", "resolv.conf")]
-    for b in hc.get("Binds", []):
-        mounts.append({"destination": b["Destination"], "type": "bind", "source": b["Source"],
-                       "options": ["rbind", "rprivate"] + ([] if b["RW"] else ["ro"])})
-    args = [c.data["Path"]] + c.data["Args"]
-    if hc.get("Init"):
-        init = init_binary()
-        mounts.append({"destination": "/sbin/pyrun-init", "type": "bind", "source": init,
-                       "options": ["rbind", "ro"]})
-        args = ["/sbin/pyrun-init", "--"] + args
-    oci = bundlemod.oci_config(c.path("rootfs"), args,
-                               cfg["Env"], cwd=cfg["WorkingDir"], user=cfg["User"],
-                               hostname=hostname, netns=netns,
-                               cgroups_path=f"/pyrun/{c.id}", extra_mounts=mounts,
-                               terminal=cfg.get("Tty", False),
-                               caps=hc.get("Capabilities"),
-                               **security_config(c.data))
-    if hc.get("Privileged"):
-        oci["linux"]["maskedPaths"] = []
-        oci["linux"]["readonlyPaths"] = []
-        oci["linux"]["resources"]["devices"] = [{"allow": True, "access": "rwm"}]
-        oci["mounts"] = [m if m["destination"] != "/sys" else
-                         dict(m, options=["nosuid", "noexec", "nodev"]) for m in oci["mounts"]]
-    res = oci["linux"]["resources"]
-    if hc.get("Memory"):
-        res["memory"] = {"limit": hc["Memory"]}
-    if hc.get("PidsLimit"):
-        res["pids"] = {"limit": hc["PidsLimit"]}
-    if hc.get("NanoCpus"):
-        res["cpu"] = {"quota": hc["NanoCpus"] // 10000, "period": 100000}
-    if hc.get("ReadonlyRootfs"):
-        oci["root"]["readonly"] = True
+    ids = bundlemod.resolve_user(c.path("rootfs"), c.data["Config"]["User"])
+    init = init_binary() if hc.get("Init") else None
+    oci = oci_config(from_record(c.data, c.dir, netns, ids, init))
     with open(c.path("bundle", "config.json"), "w") as f:
         f.write(json.dumps(oci))
     return c.path("bundle")
-
-
-def security_config(data: dict) -> dict:
-    """oci_config's seccomp and no_new_privileges for a record."""
-    seccomp = data.get("Seccomp", "default")
-    return {"seccomp": None if seccomp == "unconfined" else seccomp,
-            "no_new_privileges": data.get("NoNewPrivileges", False)}
 
 
 def init_binary() -> str:
@@ -664,7 +629,7 @@ def bridge_none(c: Container) -> str:
     return netns
 
 
-def _resolv_conf(mode: str) -> str:
+def resolv_conf(mode: str) -> str:
     """The host's resolvers, minus loopback ones a container cannot reach."""
     try:
         with open("/etc/resolv.conf") as f:
@@ -716,8 +681,8 @@ def oom_killed(c: Container) -> bool:
 def after_last() -> None:
     """After a container's teardown: when it was the last on the bridge, the bridge and the
     NAT table go too, in the background (see remove_shared_if_unused)."""
-    from runtime.net import bridge
-    bridge.remove_shared_if_unused()
+    from runtime.net import network
+    network.remove_shared_if_unused()
 
 
 def refresh(store: Store) -> None:
@@ -738,8 +703,8 @@ def refresh(store: Store) -> None:
     from runtime.engine.bundle import BUILD_OCI_ROOT
     from runtime.oci import delete as ocidelete
     ocidelete.reap_orphans(BUILD_OCI_ROOT)
-    from runtime.net import bridge
-    bridge.repair()
+    from runtime.net import network
+    network.repair()
 
 
 def _repair(c: Container) -> None:
@@ -748,7 +713,7 @@ def _repair(c: Container) -> None:
     if (status == "running" or started_setup) and not c.monitor_alive():
         teardown(c)
         c.state.update({"Status": "exited", "FinishedAt": c.state.get("FinishedAt") or
-                        now_rfc3339(), "ExitCode": c.state.get("ExitCode") or 137,
+                        rfc3339(), "ExitCode": c.state.get("ExitCode") or 137,
                         "Error": "monitor died"})
         c.save()
         if c.data["HostConfig"].get("AutoRemove"):

@@ -18,20 +18,22 @@ import sys
 import time
 
 from runtime import jsonfast as json
+from runtime import paths
 from runtime.engine import containers as cmod
 from runtime.errors import PyrunError
-from runtime.image.store import Store, now_rfc3339
+from runtime.image.store import Store
 from runtime.oci import binary as oci_binary
 from runtime.oci.log import trace
+from runtime.timestamps import rfc3339
 
 
 def _log_line(fd: int, stream: str, data: bytes) -> None:
     text = data.decode("utf-8", "replace")
-    rec = json.dumps({"log": text, "stream": stream, "time": now_rfc3339()})
+    rec = json.dumps({"log": text, "stream": stream, "time": rfc3339()})
     os.write(fd, rec.encode() + b"\n")
 
 
-def _start_time(pid: int) -> int:
+def start_time_of(pid: int) -> int:
     from runtime.oci.state import proc_start_time
     st = proc_start_time(pid)
     return st[0] if st else 0
@@ -45,7 +47,7 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
     exec the small pump (runtime/engine/pump.py) instead of returning."""
     from runtime.linux import capabilities
     capabilities.set_subreaper()
-    c.state.update({"MonitorPid": os.getpid(), "MonitorStart": _start_time(os.getpid())})
+    c.state.update({"MonitorPid": os.getpid(), "MonitorStart": start_time_of(os.getpid())})
     c.save()
     log_fd = os.open(c.path("container.log"), os.O_WRONLY | os.O_APPEND | os.O_CREAT |
                      os.O_CLOEXEC, 0o640)
@@ -62,14 +64,14 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
             oci_log = c.path("oci.log")
             if tty and attach:
                 # In the foreground pyrun-oci relays the terminal itself (as runc run does).
-                c.state.update({"Status": "running", "StartedAt": now_rfc3339()})
+                c.state.update({"Status": "running", "StartedAt": rfc3339()})
                 c.save()
                 import subprocess
                 code = subprocess.run([oci_binary(), "--root", cmod.OCI_ROOT, "--log", oci_log,
                                        "--log-format", "json", "run", "--bundle", bundle,
                                        "--pid-file", c.path("pid"), c.id]).returncode
                 c.state.update({"Status": "exited", "ExitCode": code,
-                                "FinishedAt": now_rfc3339()})
+                                "FinishedAt": rfc3339()})
                 c.save()
                 cmod.teardown(c)
                 cmod.after_last()
@@ -79,8 +81,8 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
             console_path = None
             if tty:
                 # sun_path holds 108 bytes: a short path, not one under the store
-                os.makedirs("/run/pyrun", exist_ok=True)
-                console = _ConsoleReceiver(f"/run/pyrun/console-{c.id[:12]}.sock")
+                os.makedirs(paths.RUN, exist_ok=True)
+                console = _ConsoleReceiver(paths.console_socket(c.id))
                 console_path = console.path
             from runtime.linux import cgroups
             from runtime.oci import create as ocicreate
@@ -104,7 +106,7 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
             msg = str(e) or type(e).__name__
             cmod.teardown(c)
             c.state.update({"Status": "exited", "ExitCode": getattr(e, "exit_code", 125) or 125,
-                            "Error": msg, "FinishedAt": now_rfc3339()})
+                            "Error": msg, "FinishedAt": rfc3339()})
             c.save()
             cmod.after_last()
             if notify:
@@ -113,7 +115,7 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
         os.close(out_w)
         os.close(err_w)
         out_w = err_w = -1
-        c.state.update({"Status": "running", "Pid": pid, "StartedAt": now_rfc3339(),
+        c.state.update({"Status": "running", "Pid": pid, "StartedAt": rfc3339(),
                         "Error": "", "OOMKilled": False})
         c.save()
         if notify:
@@ -155,7 +157,7 @@ def finish(store: Store, c: cmod.Container, code: int) -> None:
     c.reload()
     oom = cmod.oom_killed(c)  # before teardown, which removes the cgroup that counted it
     cmod.teardown(c)
-    c.state.update({"Status": "exited", "ExitCode": code, "FinishedAt": now_rfc3339(),
+    c.state.update({"Status": "exited", "ExitCode": code, "FinishedAt": rfc3339(),
                     "Pid": 0, "OOMKilled": oom})
     c.save()
     cmod.after_last()

@@ -17,10 +17,11 @@ import sys
 import time
 from _json import encode_basestring_ascii as quote
 
+from runtime.timestamps import rfc3339
+
 
 def now() -> str:
-    t = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%09dZ" % int(t % 1 * 1e9)
+    return rfc3339()
 
 
 def pump(pid: int, log_fd: int, streams: dict, echo: bool = False) -> int:

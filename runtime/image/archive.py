@@ -229,12 +229,12 @@ def _load_oci(store: Store, arc: _Archive):
     for desc in index.get("manifests", []):
         manifest = arc.json(blob_name(desc["digest"]))
         if manifest.get("mediaType") in (MEDIA_INDEX, DOCKER_LIST) or "manifests" in manifest:
-            from runtime.image.store import _arch
+            from runtime.image.store import host_arch
             chosen = next((m for m in manifest["manifests"]
-                           if m.get("platform", {}).get("architecture") == _arch()
+                           if m.get("platform", {}).get("architecture") == host_arch()
                            and m.get("platform", {}).get("os", "linux") == "linux"), None)
             if chosen is None:
-                raise PyrunError(f"archive: no {_arch()}/linux image in the index")
+                raise PyrunError(f"archive: no {host_arch()}/linux image in the index")
             manifest = arc.json(blob_name(chosen["digest"]))
         config = arc.json(blob_name(manifest["config"]["digest"]))
         _add_layers(store, arc, [blob_name(layer["digest"]) for layer in manifest["layers"]],

@@ -8,7 +8,8 @@ import subprocess
 import sys
 
 from runtime.errors import PyrunError
-from runtime.image.store import Image, Store, new_config, now_rfc3339
+from runtime.image.store import Image, Store, new_config
+from runtime.timestamps import rfc3339
 
 DEFAULT_ENV = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
 
@@ -23,7 +24,7 @@ def import_tar(store: Store, stream, name: str | None, source: str = "-",
 def _one_layer_image(store: Store, diff_id: str, name: str | None, comment: str,
                      changes: dict | None = None, created_by: str = "") -> Image:
     cfg = new_config()
-    cfg["created"] = now_rfc3339()
+    cfg["created"] = rfc3339()
     cfg["config"] = {"Env": list(DEFAULT_ENV), **(changes or {})}
     cfg["rootfs"]["diff_ids"] = [diff_id]
     cfg["history"] = [{"created": cfg["created"], "created_by": created_by, "comment": comment}]

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import fcntl
 import os
-import time
 
 from runtime import jsonfast as json
+from runtime import paths
 from runtime.errors import PyrunError
+from runtime.timestamps import rfc3339
 from runtime.image import reference as refmod
 
-DEFAULT_ROOT = "/var/lib/pyrun"
+DEFAULT_ROOT = paths.STORE
 MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MEDIA_CONFIG = "application/vnd.oci.image.config.v1+json"
 MEDIA_LAYER = "application/vnd.oci.image.layer.v1.tar"
@@ -33,11 +34,6 @@ class ImageNotFound(PyrunError):
     def __init__(self, ref: str, hint: str = ""):
         super().__init__(f"No such image: {ref}{hint}")
         self.ref = ref
-
-
-def now_rfc3339(ts: float | None = None) -> str:
-    ts = time.time() if ts is None else ts
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1e9):09d}Z"
 
 
 def digest_of(data: bytes) -> str:
@@ -291,7 +287,7 @@ class Store:
             entry.update({"manifest": manifest_digest})
             if parent and "parent" not in entry:
                 entry["parent"] = parent
-            entry.setdefault("added", now_rfc3339())
+            entry.setdefault("added", rfc3339())
             index["images"][image_id] = entry
             self._save_index(index)
         return Image(self, image_id, config, manifest, manifest_digest)
@@ -511,7 +507,7 @@ def new_config(base: dict | None = None) -> dict:
     if base is not None:
         cfg = json.loads(json.dumps(base))
     else:
-        cfg = {"architecture": _arch(), "os": "linux", "config": {},
+        cfg = {"architecture": host_arch(), "os": "linux", "config": {},
                "rootfs": {"type": "layers", "diff_ids": []}, "history": []}
     cfg.setdefault("config", {})
     cfg.setdefault("history", [])
@@ -519,6 +515,6 @@ def new_config(base: dict | None = None) -> dict:
     return cfg
 
 
-def _arch() -> str:
+def host_arch() -> str:
     m = os.uname().machine
     return {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386"}.get(m, m)

@@ -57,9 +57,9 @@ def apply(caps, uid: int, gid: int, additional_gids: list[int]) -> None:
     if skipped:
         # The kernel only keeps ambient capabilities that are permitted and inheritable;
         # runc warns and goes on, and so do we.
-        from runtime.oci import log
-        from runtime.oci.spec import CAPABILITY_NAMES
-        log.debug("ambient capabilities not in the inheritable set are skipped: "
+        from runtime.linux import diag
+        from runtime.linux.names import CAPABILITY_NAMES
+        diag.debug("ambient capabilities not in the inheritable set are skipped: "
                     + ", ".join(CAPABILITY_NAMES[c] for c in skipped))
 
 

@@ -165,7 +165,7 @@ def set_root_propagation(name: str | None, rootfs: str | None = None) -> None:
     """linux.rootfsPropagation on the whole mount tree (rslave by default). Where that
     leaves the mount holding the rootfs shared, it is made private: pivot_root refuses a
     shared parent (EINVAL), as runc's rootfsParentMountPrivate knows."""
-    from runtime.oci.spec import PROPAGATION_FLAGS
+    from runtime.linux.names import PROPAGATION_FLAGS
     flags = PROPAGATION_FLAGS[name] if name else sc.MS_SLAVE | sc.MS_REC
     sc.mount(None, "/", None, flags)
     if rootfs and flags & sc.MS_SHARED:
@@ -279,6 +279,9 @@ def mount_one(rootfd: int, rootfs: str, m, bundle: str, cgroup_binds=None,
                     raise
         for flag in m.propagation:
             _on_new_mount(rootfd, dest, lambda p: sc.mount(None, p, None, flag))
+    except OSError as e:
+        # "mount /proc/self/fd/7: ..." would name the descriptor, not the config's entry.
+        raise SetupError(f"mount {m.type or 'bind'} at {dest}: {e.strerror or e}") from None
     finally:
         os.close(fd)
 

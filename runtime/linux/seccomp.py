@@ -86,8 +86,8 @@ def filter_flags(sec) -> int:
         flags |= FLAGS[name]
     if flags & sc.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV and not sec.notifies:
         # The kernel refuses the flag without a listener; it means nothing then anyway.
-        from runtime.oci import log
-        log.debug("seccomp: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV dropped: no SCMP_ACT_NOTIFY")
+        from runtime.linux import diag
+        diag.debug("seccomp: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV dropped: no SCMP_ACT_NOTIFY")
         flags &= ~sc.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
     return flags
 
@@ -142,7 +142,7 @@ def compile_bpf(sec) -> bytes:
     """The whole program for a parsed linux.seccomp: the ENOSYS stub, then libseccomp's."""
     from runtime import _seccomp
     lib, ffi = _seccomp.lib, _seccomp.ffi
-    from runtime.oci import log
+    from runtime.linux import diag
 
     _check_actions(sec)
     default = action_value(sec.default_action, sec.default_errno_ret)
@@ -171,7 +171,7 @@ def compile_bpf(sec) -> bytes:
             where = f"linux.seccomp.syscalls[{i}]"
             act = action_value(rule.action, rule.errno_ret)
             if act == default:
-                log.debug(f"seccomp: {where} has the default action; skipped")
+                diag.debug(f"seccomp: {where} has the default action; skipped")
                 continue
             conds = ffi.new("struct scmp_arg_cmp[]", max(1, len(rule.args)))
             for j, a in enumerate(rule.args):
@@ -185,7 +185,7 @@ def compile_bpf(sec) -> bytes:
             for name in rule.names:
                 nr = lib.seccomp_syscall_resolve_name(name.encode())
                 if nr == -1:  # __NR_SCMP_ERROR: a newer kernel's syscall, or a typo
-                    log.debug(f"seccomp: {where}: syscall {name!r} unknown here; skipped")
+                    diag.debug(f"seccomp: {where}: syscall {name!r} unknown here; skipped")
                     continue
                 for arr, n in groups:
                     r = lib.seccomp_rule_add_array(ctx, act, nr, n, arr)

@@ -14,20 +14,21 @@ from __future__ import annotations
 import os
 import time
 
+from runtime import paths
 from runtime.errors import PyrunError
 from runtime.linux import syscalls as sc
 
 BRIDGE = "pyrun0"
 DEFAULT_SUBNET = "10.89.0.0/24"
-NETNS_DIR = "/run/pyrun/netns"
-LEASES = "/var/lib/pyrun/network/leases"
+NETNS_DIR = paths.NETNS_DIR
+LEASES = paths.LEASES
 
 
 class NetworkError(PyrunError):
     pass
 
 
-LOCK = "/run/pyrun/network.lock"
+LOCK = paths.NETWORK_LOCK
 
 
 class network_lock:
@@ -222,26 +223,9 @@ def reclaim() -> int:
         if not netns_alive(name):
             release(ip)
             delete_netns(name)
-            _delete_link(veth_name(owner))
+            delete_link(veth_name(owner))
             released += 1
     return released
-
-
-def repair() -> None:
-    """What killed commands left on the network: their leases (reclaim), netns files and
-    veths, and then the bridge and the NAT table, whose removal a killed build step never
-    started. Cheap when there is nothing: directory listings and stats, the lock only if a
-    lease exists."""
-    released = sweep_netns()
-    try:
-        leased = bool(os.listdir(LEASES))
-    except FileNotFoundError:
-        leased = False
-    if leased:
-        with network_lock():
-            released += reclaim()
-    if released:  # what ended a step or a container would have done: the shared pieces go
-        remove_shared_if_unused()
 
 
 # ---- links ------------------------------------------------------------------------------------
@@ -311,7 +295,7 @@ def attach(container_id: str, netns: str) -> dict:
             ns.add_default_route(gateway)  # after up: the gateway must be reachable
     except OSError as e:
         release(ip)
-        _delete_link(host_if)
+        delete_link(host_if)
         raise NetworkError(f"network setup for {container_id[:12]}: {e.strerror or e}") \
             from None
     finally:
@@ -319,7 +303,7 @@ def attach(container_id: str, netns: str) -> dict:
     return {"ip": ip, "gateway": gateway, "prefix": prefix, "veth": host_if, "mac": mac}
 
 
-def _delete_link(name: str) -> None:
+def delete_link(name: str) -> None:
     from runtime.net.netlink import Route
     try:
         with Route() as nl:
@@ -343,79 +327,3 @@ def leases_in_use() -> bool:
         return bool(os.listdir(LEASES))
     except FileNotFoundError:
         return False
-
-
-# Seconds the shared pieces outlive the last container (see remove_shared_if_unused): long
-# enough for a person's next `run` to find them, short enough that nothing stays for long.
-# PYRUN_NET_LINGER changes it (the tests wait for the host to be clean after each).
-LINGER = float(os.environ.get("PYRUN_NET_LINGER", "2"))
-
-
-def remove_shared_if_unused() -> None:
-    """The bridge and the NAT table go when no container (nor build step) has held an
-    address for LINGER seconds, so that nothing of pyrun stays on the host for long after its
-    last container.
-
-    Each deletion waits for the kernel's grace periods (the bridge ~40 ms, the table ~15),
-    and making them again costs ~15 ms more, so a detached child does it, LINGER seconds
-    later: a foreground `run` ends without paying for it, and runs (or build steps) that
-    follow each other keep the bridge. Every container's end starts such a child; the one of
-    the last end is the one that finds the network quiet long enough."""
-    from runtime.net import ports
-    if not (os.path.exists(f"/sys/class/net/{BRIDGE}") or os.path.exists(ports.MARK)):
-        return  # nothing to remove: no lock, no fork (every --network none run)
-    from runtime.background import later
-    later(_remove_shared, delay=LINGER + 0.1)
-
-
-def _remove_shared(patience: int = 20) -> None:
-    """Remove the bridge and the table once no lease has been made or given back for LINGER
-    seconds, waiting (up to `patience` more looks) while the pool is busy: the end whose
-    removal would have judged last may have been killed before it started one."""
-    from runtime.net import ports
-    for _ in range(patience + 1):
-        with network_lock():
-            reclaim()  # a killed build's lease would keep the bridge for good
-            if leases_in_use():
-                return  # a container runs: its end starts another removal
-            try:  # a lease made or given back since ours moved the directory's mtime
-                quiet = time.time() - os.stat(LEASES).st_mtime
-            except FileNotFoundError:
-                quiet = LINGER
-            if quiet >= LINGER:
-                ports.remove_table_if_unused()
-                _delete_link(BRIDGE)
-                return
-        time.sleep(LINGER - quiet + 0.05)
-
-
-class Attached:
-    """A network namespace on the bridge for as long as the `with` block runs: what a
-    build's RUN step uses. The namespace, veth, lease and (for the last user) the bridge and
-    the NAT table are gone afterwards, also when the block fails."""
-
-    def __init__(self, owner_id: str):
-        self.owner_id = owner_id
-        self.name = f"pyrun-{owner_id[:12]}"
-        self.path = None
-        self.net = None
-
-    def __enter__(self) -> "Attached":
-        from runtime.net import ports
-        try:
-            self.path = create_netns(self.name)
-            self.net = attach(self.owner_id, self.path)
-            ports.ensure_table()  # masquerade: the step reaches the package mirror
-        except BaseException:
-            self.__exit__(None, None, None)
-            raise
-        return self
-
-    def __exit__(self, *exc) -> None:
-        # The removal is scheduled before the address goes back: killed in between, the
-        # build leaves a lease the next command's repair reclaims, or a removal that waits
-        # for the pool to be quiet; never a bridge nobody will remove.
-        remove_shared_if_unused()
-        detach(self.net)
-        if self.path:
-            delete_netns(self.name)

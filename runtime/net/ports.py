@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import os
 
+from runtime import paths
 from runtime.errors import PyrunError
 from runtime.net.bridge import BRIDGE, subnet
 
 TABLE = "pyrun"
 # Exists from the moment pyrun's table is complete until it is deleted (/run: not past a
 # reboot, as the table). It spares each start a look at the ruleset (an `nft` run).
-MARK = "/run/pyrun/nft-table"
+MARK = paths.NFT_MARK
 
 
 class PortError(PyrunError):

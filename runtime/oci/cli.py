@@ -117,7 +117,8 @@ def dispatch(argv: list[str]) -> int:
         return 0 if g.get("help") else 1
     from runtime.oci import log
     log.configure(g.get("log"), g.get("log-format", "text"), g.get("debug", False))
-    root = g.get("root") or os.environ.get("PYRUN_OCI_ROOT") or "/run/pyrun-oci"
+    from runtime.oci.state import DEFAULT_ROOT
+    root = g.get("root") or os.environ.get("PYRUN_OCI_ROOT") or DEFAULT_ROOT
     cmd, args = rest[0], rest[1:]
     if cmd not in COMMANDS:
         raise UsageError(f"no such command: {cmd}")

@@ -19,7 +19,9 @@ from runtime.oci import channel as ch
 from runtime.oci import log
 from runtime.oci import spec as specmod
 from runtime.oci.init import InitContext, intermediate
-from runtime.oci.state import State, proc_start_time, remove_dir, rfc3339, validate_id
+from runtime.oci.parent import connect_unix, reap, wait_forwarding_signals, write_pid_file
+from runtime.oci.state import State, proc_start_time, remove_dir, validate_id
+from runtime.timestamps import rfc3339
 
 
 def _write_id_map(pid: int, name: str, mappings) -> None:
@@ -30,19 +32,6 @@ def _write_id_map(pid: int, name: str, mappings) -> None:
             f.write(text)
     except OSError as e:
         raise SetupError(f"write {path}: {e.strerror}") from None
-
-
-def connect_unix(path: str, what: str) -> int:
-    """A stream socket connected to a unix socket of the caller's (--console-socket, a
-    seccomp listenerPath), on the host side: the container side may not see the path."""
-    import socket
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        s.connect(path)
-    except OSError as e:
-        s.close()
-        raise SetupError(f"{what} {path}: {e.strerror}") from None
-    return s.detach()
 
 
 def _listen_for_start(state_dir: str):
@@ -87,13 +76,6 @@ def open_bind_sources(spec, bundle: str) -> dict[int, int]:
     return out
 
 
-def write_pid_file(path: str, pid: int) -> None:
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w") as f:
-        f.write(str(pid))
-    os.rename(tmp, path)
-
-
 def cgroup_binds(mgr) -> list[tuple[str, str]]:
     """For a type "cgroup" mount on v1: (name in the container, host directory)."""
     if mgr is None or getattr(mgr, "version", 2) != 1:
@@ -130,7 +112,7 @@ class Creation:
                 os.kill(self.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-            _reap(self.pid)
+            reap(self.pid)
         if self.cgroup is not None:
             _kill_cgroup(self.cgroup)
             try:
@@ -232,7 +214,7 @@ class Creation:
                 msg = host.expect(ch.Pid)
             self.pid = msg.pid
         finally:
-            _reap(mid)
+            reap(mid)
         self.state = State(self.root, self.id, {
             "id": self.id, "pid": self.pid, "pid_start": (proc_start_time(self.pid) or (0,))[0],
             "bundle": self.bundle, "rootfs": rootfs, "created": rfc3339(),
@@ -277,13 +259,6 @@ def _seccomp_program(sec, raw_section: dict, state_dir: str):
     with open(os.path.join(state_dir, SECCOMP_FILE), "wb") as f:
         f.write(program.bpf)
     return program
-
-
-def _reap(pid: int) -> None:
-    try:
-        os.waitpid(pid, 0)
-    except ChildProcessError:
-        pass
 
 
 def _kill_cgroup(mgr) -> None:
@@ -346,7 +321,7 @@ def run(root: str, container_id: str, bundle: str, *, detach=False, pid_file=Non
         from runtime.oci.console import relay
         code = relay(c.console_peer, state.pid)
     else:
-        code = _wait_forwarding_signals(state.pid)
+        code = wait_forwarding_signals(state.pid)
     log.trace("host: container exited")
     if not keep:
         try:
@@ -356,23 +331,3 @@ def run(root: str, container_id: str, bundle: str, *, detach=False, pid_file=Non
     return code
 
 
-def _wait_forwarding_signals(pid: int) -> int:
-    import _signal
-
-    def forward(signum, _frame):
-        try:
-            os.kill(pid, signum)
-        except ProcessLookupError:
-            pass
-
-    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
-              signal.SIGUSR2, signal.SIGWINCH):
-        _signal.signal(s, forward)
-    while True:
-        try:
-            wpid, status = os.wait()
-        except ChildProcessError:
-            return 255
-        if wpid == pid:
-            return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else \
-                128 + os.WTERMSIG(status)

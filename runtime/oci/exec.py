@@ -14,7 +14,7 @@ import os
 from runtime.errors import ContainerStateError, PyrunError
 from runtime.linux import syscalls as sc
 from runtime.oci import channel as ch
-from runtime.oci.create import _reap, _wait_forwarding_signals, connect_unix, write_pid_file
+from runtime.oci.parent import connect_unix, reap, wait_forwarding_signals, write_pid_file
 from runtime.oci.spec import NAMESPACE_FLAGS, NAMESPACE_ORDER, NAMESPACE_PROC_NAMES, Process
 from runtime.oci.state import State
 
@@ -166,7 +166,7 @@ def exec_process(root: str, container_id: str, proc: Process, *, detach=False, p
         except ch.ChannelClosed:
             pass
     finally:
-        _reap(mid)
+        reap(mid)
         host.close()
     if pid_file:
         write_pid_file(pid_file, pid)
@@ -175,7 +175,7 @@ def exec_process(root: str, container_id: str, proc: Process, *, detach=False, p
     if peer is not None:
         from runtime.oci.console import relay
         return relay(peer, pid)
-    return _wait_forwarding_signals(pid)
+    return wait_forwarding_signals(pid)
 
 
 def process_from_args(state: State, args: list[str], *, env=(), cwd=None, user=None,

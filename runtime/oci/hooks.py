@@ -31,5 +31,5 @@ def run(kind: str, hooks, state: dict, cwd: str | None = None) -> None:
 
 def from_raw(raw: dict | None):
     """Hooks as stored in state.json (the config's own JSON) → typed lists."""
-    from runtime.oci.spec import _parse_hooks
-    return _parse_hooks(raw or {})
+    from runtime.oci.spec import parse_hooks
+    return parse_hooks(raw or {})

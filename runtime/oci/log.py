@@ -21,6 +21,9 @@ def configure(path: str | None, fmt: str = "text", debug: bool = False) -> None:
     """Raises PyrunError (and logs to stderr only) when the log file cannot be opened."""
     global _path, _fd, _format, _debug
     _path, _format, _debug = None, fmt, debug
+    if debug:  # linux/ says what it skipped through its own sink (runtime/linux/diag.py)
+        from runtime.linux import diag
+        diag.install(lambda msg: _emit("debug", msg))
     if _fd >= 0:
         os.close(_fd)
         _fd = -1
@@ -47,7 +50,7 @@ def to_stderr(text: str) -> None:
 
 
 def _emit(level: str, msg: str) -> None:
-    from runtime.oci.state import rfc3339
+    from runtime.timestamps import rfc3339
     now = rfc3339()
     if _format == "json":
         line = json.dumps({"level": level, "msg": msg, "time": now})

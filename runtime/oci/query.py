@@ -6,7 +6,8 @@ import json
 import os
 
 from runtime.errors import PyrunError
-from runtime.oci.spec import CAPABILITY_NAMES, HOOK_NAMES, NAMESPACE_FLAGS, OCI_VERSION
+from runtime.linux.names import CAPABILITY_NAMES, PROPAGATION_FLAGS
+from runtime.oci.spec import HOOK_NAMES, NAMESPACE_FLAGS, OCI_VERSION
 from runtime.oci.state import State, list_ids
 
 
@@ -152,12 +153,12 @@ def seccomp_features() -> dict:
 
 
 def features() -> dict:
-    from runtime.oci.spec import _MOUNT_FLAGS, _RUNTIME_OPTIONS, PROPAGATION_FLAGS
+    from runtime.oci.spec import MOUNT_FLAGS, RUNTIME_OPTIONS
     return {
         "ociVersionMin": "1.0.0",
         "ociVersionMax": OCI_VERSION,
         "hooks": list(HOOK_NAMES),
-        "mountOptions": sorted(set(_MOUNT_FLAGS) | set(PROPAGATION_FLAGS) | _RUNTIME_OPTIONS),
+        "mountOptions": sorted(set(MOUNT_FLAGS) | set(PROPAGATION_FLAGS) | RUNTIME_OPTIONS),
         "linux": {
             "namespaces": sorted(NAMESPACE_FLAGS),
             "capabilities": list(CAPABILITY_NAMES),

@@ -11,6 +11,7 @@ import os
 from runtime import jsonfast as json
 from runtime.errors import ConfigError
 from runtime.linux import syscalls as sc
+from runtime.linux.names import CAPABILITY_NAMES, PROPAGATION_FLAGS
 from runtime.record import record
 
 OCI_VERSION = "1.0.2"
@@ -35,7 +36,7 @@ NAMESPACE_PROC_NAMES = {
 NAMESPACE_ORDER = ("user", "ipc", "uts", "network", "pid", "time", "cgroup", "mount")
 
 # option → (flags to clear, flags to set); "rec" options are handled as MS_REC on top.
-_MOUNT_FLAGS = {
+MOUNT_FLAGS = {
     "ro": (0, sc.MS_RDONLY), "rw": (sc.MS_RDONLY, 0),
     "nosuid": (0, sc.MS_NOSUID), "suid": (sc.MS_NOSUID, 0),
     "nodev": (0, sc.MS_NODEV), "dev": (sc.MS_NODEV, 0),
@@ -52,26 +53,9 @@ _MOUNT_FLAGS = {
     "nosymfollow": (0, sc.MS_NOSYMFOLLOW), "symfollow": (sc.MS_NOSYMFOLLOW, 0),
     "bind": (0, sc.MS_BIND), "rbind": (0, sc.MS_BIND | sc.MS_REC),
 }
-PROPAGATION_FLAGS = {
-    "private": sc.MS_PRIVATE, "rprivate": sc.MS_PRIVATE | sc.MS_REC,
-    "shared": sc.MS_SHARED, "rshared": sc.MS_SHARED | sc.MS_REC,
-    "slave": sc.MS_SLAVE, "rslave": sc.MS_SLAVE | sc.MS_REC,
-    "unbindable": sc.MS_UNBINDABLE, "runbindable": sc.MS_UNBINDABLE | sc.MS_REC,
-}
 # Options that a runtime acts on itself, not the kernel (crun/runc extensions).
-_RUNTIME_OPTIONS = {"tmpcopyup", "copy-symlink", "idmap", "ridmap", "rro", "rrw"}
+RUNTIME_OPTIONS = {"tmpcopyup", "copy-symlink", "idmap", "ridmap", "rro", "rrw"}
 
-CAPABILITY_NAMES = (
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
-    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
-    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
-    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
-    "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
-)
 CAPABILITY_NUMBERS = {name: i for i, name in enumerate(CAPABILITY_NAMES)}
 
 RLIMITS = {
@@ -279,13 +263,13 @@ def parse_mount_options(options: list[str]) -> tuple[int, int, list[int], str]:
     propagation: list[int] = []
     data: list[str] = []
     for opt in options:
-        if opt in _MOUNT_FLAGS:
-            off, on = _MOUNT_FLAGS[opt]
+        if opt in MOUNT_FLAGS:
+            off, on = MOUNT_FLAGS[opt]
             flags = (flags & ~off) | on
             clear = (clear | off) & ~on
         elif opt in PROPAGATION_FLAGS:
             propagation.append(PROPAGATION_FLAGS[opt])
-        elif opt in _RUNTIME_OPTIONS:
+        elif opt in RUNTIME_OPTIONS:
             continue
         else:
             data.append(opt)
@@ -502,7 +486,7 @@ def _parse_linux(raw) -> Linux:
     return linux
 
 
-def _parse_hooks(raw) -> dict[str, list[Hook]]:
+def parse_hooks(raw) -> dict[str, list[Hook]]:
     hooks: dict[str, list[Hook]] = {}
     if not raw:
         return hooks
@@ -550,7 +534,7 @@ def parse(raw: dict, need_process: bool = True) -> Spec:
     return Spec(oci_version=version, root_path=root["path"],
                 root_readonly=bool(root.get("readonly", False)), process=process,
                 mounts=mounts, linux=linux, hostname=hostname,
-                domainname=raw.get("domainname") or None, hooks=_parse_hooks(raw.get("hooks")),
+                domainname=raw.get("domainname") or None, hooks=parse_hooks(raw.get("hooks")),
                 annotations={str(k): str(v) for k, v in annotations.items()})
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import time
 
 from runtime import jsonfast as json
 from runtime.errors import ContainerNotFound, PyrunError
@@ -168,12 +167,6 @@ class State:
         out["created"] = self.data.get("created", "")
         out["owner"] = ""
         return out
-
-
-def rfc3339(ts: float | None = None) -> str:
-    ts = time.time() if ts is None else ts
-    frac = f"{ts % 1:.9f}"[1:]
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + frac + "Z"
 
 
 def remove_dir(path: str) -> None:

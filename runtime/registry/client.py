@@ -283,8 +283,8 @@ def _backoff(attempt: int, retry_after: str | None) -> float:
 # ---- pull ------------------------------------------------------------------------------------
 
 def _platform() -> tuple[str, str]:
-    from runtime.image.store import _arch
-    return "linux", _arch()
+    from runtime.image.store import host_arch
+    return "linux", host_arch()
 
 
 def parse_platform(text: str) -> tuple[str, ...]:

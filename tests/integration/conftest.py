@@ -86,6 +86,22 @@ class Runtime:
             return []
 
 
+def launched(module: str, *args: str) -> list[str]:
+    """The command line native/pyrun_launch.c runs for `pyrun` (runtime.cli.fast) or
+    `pyrun-oci` (runtime.oci.cli), with -X importtime: what a start imports, to stderr."""
+    import sysconfig
+    paths = list(dict.fromkeys([sysconfig.get_path("purelib"), sysconfig.get_path("platlib"),
+                                str(PROJECT)]))
+    return [sys.executable, "-X", "importtime", "-I", "-S", "-c",
+            f"import sys; sys.path += {paths!r}; from {module} import launch; launch()", *args]
+
+
+def imported(stderr: str) -> set[str]:
+    """The modules -X importtime reported."""
+    return {line.split("|")[2].strip() for line in stderr.splitlines()
+            if line.startswith("import time:") and "|" in line}
+
+
 def leftover_cgroups(name: str) -> list[str]:
     out = []
     for dirpath, dirnames, _ in os.walk("/sys/fs/cgroup"):

@@ -11,16 +11,15 @@ import shutil
 import socket
 import struct
 import subprocess
-import sys
-import sysconfig
 import tempfile
 import threading
 
 import pytest
 
-from runtime.engine.bundle import DEFAULT_CAPS
+from runtime.engine.config import DEFAULT_CAPS
 from runtime.engine.seccomp_profile import DEFAULT_PROFILE, to_oci
 from tests.conftest import PROJECT
+from tests.integration.conftest import imported, launched
 from tests.integration.test_build import busybox, context, pyrun  # noqa: F401 - fixtures
 from tests.integration.test_engine import engine  # noqa: F401 - fixture
 
@@ -396,18 +395,13 @@ def test_a_filtered_start_imports_no_more_than_its_budget(oci, bundle, cid):
     bundle.spec["linux"]["seccomp"] = docker_default(bundle)
     bundle.write(args=["true"])
     oci("run", "--bundle", str(bundle.path), cid)  # compiles and keeps the program
-    # The interpreter as native/pyrun_launch.c starts it: -I -S and site's paths.
-    paths = list(dict.fromkeys([sysconfig.get_path("purelib"), sysconfig.get_path("platlib"),
-                                str(PROJECT)]))
-    argv = [sys.executable, "-X", "importtime", "-I", "-S", "-c",
-            f"import sys; sys.path += {paths!r}; from runtime.oci.cli import launch; launch()",
-            "--root", oci.root, "run", "--bundle", str(bundle.path), cid + "-2"]
+    argv = launched("runtime.oci.cli", "--root", oci.root, "run", "--bundle",
+                    str(bundle.path), cid + "-2")
     oci.names.add(cid + "-2")
     p = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr[-2000:]
-    imported = {line.split("|")[2].strip() for line in p.stderr.splitlines()
-                if line.startswith("import time:") and "|" in line}
-    assert "runtime.linux.seccomp" in imported  # the filter was applied from the cache
-    assert imported & {"runtime._seccomp", "hashlib", "_hashlib", "click", "json", "re",
+    modules = imported(p.stderr)
+    assert "runtime.linux.seccomp" in modules  # the filter was applied from the cache
+    assert modules & {"runtime._seccomp", "hashlib", "_hashlib", "click", "json", "re",
                        "enum", "dataclasses", "subprocess", "socket", "signal",
                        "argparse", "shutil"} == set()

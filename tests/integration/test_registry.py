@@ -392,7 +392,7 @@ def test_multi_platform_index_picks_this_hosts_platform(pyrun, image, registry, 
     """An index with an amd64 and an arm64 image (same layers, configs that differ), pushed
     by skopeo --all; pull takes this host's, --platform the other."""
     import hashlib
-    from runtime.image.store import _arch
+    from runtime.image.store import host_arch
     from tests.integration.test_archive import saved_layout
     _, layout = saved_layout(pyrun, tmp_path, name="shared:1")
 
@@ -407,11 +407,11 @@ def test_multi_platform_index_picks_this_hosts_platform(pyrun, image, registry, 
     manifest = json.loads((layout / "blobs" / "sha256" / native["digest"][7:]).read_bytes())
     config = json.loads((layout / "blobs" / "sha256" / manifest["config"]["digest"][7:])
                         .read_bytes())
-    other_arch = "arm64" if _arch() != "arm64" else "amd64"
+    other_arch = "arm64" if host_arch() != "arm64" else "amd64"
     foreign_cfg = dict(config, architecture=other_arch)
     foreign_manifest = dict(manifest, config=dict(manifest["config"], **put(foreign_cfg)))
     entries = [{"mediaType": manifest["mediaType"], "digest": native["digest"],
-                "size": native["size"], "platform": {"os": "linux", "architecture": _arch()}},
+                "size": native["size"], "platform": {"os": "linux", "architecture": host_arch()}},
                dict({"mediaType": manifest["mediaType"],
                      "platform": {"os": "linux", "architecture": other_arch}},
                     **put(foreign_manifest))]
@@ -424,7 +424,7 @@ def test_multi_platform_index_picks_this_hosts_platform(pyrun, image, registry, 
     skopeo("copy", "--all", "--dest-tls-verify=false", f"oci:{layout}:multi", f"docker://{name}")
     with fresh_store() as other:
         other("pull", name)
-        assert json.loads(other("image", "inspect", name).stdout)[0]["Architecture"] == _arch()
+        assert json.loads(other("image", "inspect", name).stdout)[0]["Architecture"] == host_arch()
         other("pull", "--platform", f"linux/{other_arch}", name)
         assert json.loads(other("image", "inspect", name).stdout)[0]["Architecture"] == \
             other_arch

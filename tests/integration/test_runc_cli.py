@@ -121,6 +121,30 @@ def test_update_changes_device_rules_of_a_running_container(oci, bundle, cid):
     oci("kill", cid, "KILL")
 
 
+@pytest.mark.vm
+def test_a_device_program_update_replaces_the_one_before(cid):
+    """cgroup v2 (here or the hybrid host's cgroup2 mount): an update's program takes the
+    place of the old one; kept beside it, the old one would go on denying what the new one
+    allows."""
+    from runtime.linux import syscalls as sc
+    from runtime.linux.cgroups import devices_bpf
+    top = "/sys/fs/cgroup" if cgroups.mode() == "unified" else "/sys/fs/cgroup/unified"
+    if not os.path.exists(os.path.join(top, "cgroup.controllers")):
+        pytest.skip("no cgroup2 mount on this host")
+    d = os.path.join(top, cid)
+    os.mkdir(d)
+    fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        devices_bpf.attach(d, [{"allow": False, "access": "rwm"}])
+        (first,) = sc.bpf_prog_query(fd, devices_bpf.ATTACH_CGROUP_DEVICE)
+        devices_bpf.attach(d, [{"allow": True, "access": "rwm"}])
+        (second,) = sc.bpf_prog_query(fd, devices_bpf.ATTACH_CGROUP_DEVICE)
+        assert second != first
+    finally:
+        os.close(fd)
+        os.rmdir(d)
+
+
 def test_kill_all_reaches_processes_left_after_the_init_exited(oci, bundle, cid, tmp_path):
     """A pod shares one pid namespace (the pause container's): when a container's init
     exits, its children live on in that namespace until `kill --all` + `delete`."""

@@ -153,31 +153,31 @@ def test_shared_network_goes_only_after_a_quiet_linger(tmp_path, monkeypatch):
     import os
     import time
 
-    from runtime.net import bridge, ports
+    from runtime.net import bridge, network, ports
     leases = tmp_path / "leases"
     leases.mkdir()
     monkeypatch.setattr(bridge, "LEASES", str(leases))
     monkeypatch.setattr(bridge, "LOCK", str(tmp_path / "network.lock"))
-    monkeypatch.setattr(bridge, "LINGER", 2.0)
+    monkeypatch.setattr(network, "LINGER", 2.0)
     netns = tmp_path / "netns"
     netns.mkdir()
     monkeypatch.setattr(bridge, "NETNS_DIR", str(netns))
     removed = []
     monkeypatch.setattr(ports, "remove_table_if_unused", lambda: removed.append("table"))
-    monkeypatch.setattr(bridge, "_delete_link", lambda name: removed.append(name))
+    monkeypatch.setattr(bridge, "delete_link", lambda name: removed.append(name))
 
-    bridge._remove_shared(patience=0)  # a container just gave its address back
+    network.remove_shared(patience=0)  # a container just gave its address back
     assert removed == []
     old = time.time() - 5
     from runtime.oci.state import own_identity
     (netns / f"pyrun-{'c' * 12}").write_text("{} {}".format(*own_identity()))  # its holder
     (leases / "10.89.0.2").write_text("c" * 64)
     os.utime(leases, (old, old))
-    bridge._remove_shared(patience=0)  # quiet for long, but a container runs
+    network.remove_shared(patience=0)  # quiet for long, but a container runs
     assert removed == []
     (leases / "10.89.0.2").unlink()
     os.utime(leases, (old, old))
-    bridge._remove_shared(patience=0)
+    network.remove_shared(patience=0)
     assert removed == ["table", "pyrun0"]
 
 
@@ -187,17 +187,17 @@ def test_a_removal_started_while_the_pool_is_busy_waits_for_it_to_be_quiet(tmp_p
     an earlier removal that found the pool busy must not give up."""
     import os
 
-    from runtime.net import bridge, ports
+    from runtime.net import bridge, network, ports
     (tmp_path / "leases").mkdir()
     monkeypatch.setattr(bridge, "LEASES", str(tmp_path / "leases"))
     monkeypatch.setattr(bridge, "LOCK", str(tmp_path / "network.lock"))
-    monkeypatch.setattr(bridge, "LINGER", 0.2)
+    monkeypatch.setattr(network, "LINGER", 0.2)
     removed, slept = [], []
     monkeypatch.setattr(ports, "remove_table_if_unused", lambda: removed.append("table"))
-    monkeypatch.setattr(bridge, "_delete_link", lambda name: removed.append(name))
-    monkeypatch.setattr(bridge.time, "sleep", lambda s: (slept.append(s), os.utime(
+    monkeypatch.setattr(bridge, "delete_link", lambda name: removed.append(name))
+    monkeypatch.setattr(network.time, "sleep", lambda s: (slept.append(s), os.utime(
         tmp_path / "leases", (0, 0))))  # time passes: the pool has been quiet since
-    bridge._remove_shared()
+    network.remove_shared()
     assert len(slept) == 1 and removed == ["table", "pyrun0"]
 
 
@@ -207,7 +207,7 @@ def test_leases_and_namespaces_of_dead_holders_are_reclaimed(tmp_path, monkeypat
     repair removes them, veth included, and keeps what a live process holds."""
     import os
 
-    from runtime.net import bridge
+    from runtime.net import bridge, network
     from runtime.oci.state import own_identity
     for d in ("leases", "netns"):
         (tmp_path / d).mkdir()
@@ -215,8 +215,8 @@ def test_leases_and_namespaces_of_dead_holders_are_reclaimed(tmp_path, monkeypat
     monkeypatch.setattr(bridge, "NETNS_DIR", str(tmp_path / "netns"))
     monkeypatch.setattr(bridge, "LOCK", str(tmp_path / "network.lock"))
     deleted, scheduled = [], []
-    monkeypatch.setattr(bridge, "_delete_link", lambda name: deleted.append(name))
-    monkeypatch.setattr(bridge, "remove_shared_if_unused", lambda: scheduled.append(1))
+    monkeypatch.setattr(bridge, "delete_link", lambda name: deleted.append(name))
+    monkeypatch.setattr(network, "remove_shared_if_unused", lambda: scheduled.append(1))
     live, dead, none = "a" * 32, "b" * 32, "d" * 32
     pid, start = own_identity()
     (tmp_path / "netns" / f"pyrun-{live[:12]}").write_text(f"{pid} {start}")
@@ -224,10 +224,10 @@ def test_leases_and_namespaces_of_dead_holders_are_reclaimed(tmp_path, monkeypat
     (tmp_path / "netns" / f"pyrun-{none[:12]}").write_text(f"{pid} {start - 1}")  # no lease
     (tmp_path / "leases" / "10.89.0.2").write_text(live)
     (tmp_path / "leases" / "10.89.0.3").write_text(dead)
-    bridge.repair()
+    network.repair()
     assert os.listdir(tmp_path / "leases") == ["10.89.0.2"]
     assert os.listdir(tmp_path / "netns") == [f"pyrun-{live[:12]}"]
     assert deleted == [bridge.veth_name(dead)]
     assert scheduled == [1]  # the bridge's removal, which the dead step never started
-    bridge.repair()
+    network.repair()
     assert scheduled == [1]  # nothing repaired: no background removal forked

@@ -211,7 +211,7 @@ def test_newer_syscalls_get_enosys_older_ones_the_default():
 
 
 def test_docker_profile_compiles_with_the_stub():
-    from runtime.engine.bundle import DEFAULT_CAPS
+    from runtime.engine.config import DEFAULT_CAPS
     from runtime.engine.seccomp_profile import DEFAULT_PROFILE, to_oci
     prog = compiled(to_oci(DEFAULT_PROFILE, DEFAULT_CAPS, machine="x86_64"))
     assert 500 < len(prog) // 8 < 4096

@@ -8,10 +8,10 @@ import json
 import pytest
 
 from runtime.engine import containers as cmod
-from runtime.engine.bundle import DEFAULT_CAPS, oci_config
+from runtime.engine.config import DEFAULT_CAPS, RunSpec, oci_config
 from runtime.engine.seccomp_profile import DEFAULT_PROFILE, load_file, to_oci
 from runtime.errors import PyrunError
-from runtime.oci.spec import CAPABILITY_NAMES
+from runtime.linux.names import CAPABILITY_NAMES
 from tests.conftest import conformance_dir
 
 
@@ -60,11 +60,11 @@ def test_capabilities_open_what_they_guard():
 
 
 def test_oci_config_carries_the_filter_unless_told_not_to(tmp_path):
-    cfg = oci_config(str(tmp_path), ["true"], [])
+    cfg = oci_config(RunSpec(str(tmp_path), ["true"]))
     assert cfg["linux"]["seccomp"]["defaultAction"] == "SCMP_ACT_ERRNO"
     assert cfg["process"]["noNewPrivileges"] is False
-    assert "seccomp" not in oci_config(str(tmp_path), ["true"], [], seccomp=None)["linux"]
-    nnp = oci_config(str(tmp_path), ["true"], [], no_new_privileges=True)
+    assert "seccomp" not in oci_config(RunSpec(str(tmp_path), ["true"], seccomp=None))["linux"]
+    nnp = oci_config(RunSpec(str(tmp_path), ["true"], no_new_privileges=True))
     assert nnp["process"]["noNewPrivileges"] is True
 
 

@@ -1,0 +1,133 @@
+"""What the engine asks of pyrun-oci, as one pure function: RunSpec (a container's or a
+build step's settings, every file already resolved) → config.json. Containers
+(engine/containers.py) and the builder's RUN steps both come through here, so a default
+(capabilities, masked paths, seccomp, namespaces) is decided once; tests/unit/test_config.py
+holds it without root.
+"""
+
+from __future__ import annotations
+
+from runtime.record import record
+
+# Docker's default capability set for containers.
+DEFAULT_CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
+                "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
+                "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"]
+MASKED = ["/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+          "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+          "/sys/firmware", "/sys/devices/virtual/powercap"]
+READONLY = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+@record
+class RunSpec:
+    rootfs: str
+    args: list
+    env: list = list
+    cwd: str = "/"
+    uid: int = 0
+    gid: int = 0
+    additional_gids: list = list
+    hostname: str = "pyrun"
+    netns: str | None = None        # a network namespace to join; None: the host's network
+    cgroups_path: str | None = None
+    mounts: list = list             # after the defaults, in order
+    terminal: bool = False
+    caps: list | None = None        # None: DEFAULT_CAPS
+    seccomp: object = "default"     # "default" (pyrun's profile), a profile, None: no filter
+    no_new_privileges: bool = False
+    privileged: bool = False        # no masked paths, every device, /sys writable
+    memory: int = 0                 # bytes; 0: no limit (as the three below)
+    pids_limit: int = 0
+    nano_cpus: int = 0
+    readonly_rootfs: bool = False
+    annotations: dict = dict
+
+
+def default_mounts(privileged: bool = False) -> list[dict]:
+    sys_options = ["nosuid", "noexec", "nodev"] + ([] if privileged else ["ro"])
+    return [
+        {"destination": "/proc", "type": "proc", "source": "proc",
+         "options": ["nosuid", "noexec", "nodev"]},
+        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+         "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+        {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+         "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+        {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": sys_options},
+        {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+         "options": ["nosuid", "noexec", "nodev"]},
+        {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+         "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+    ]
+
+
+def oci_config(s: RunSpec) -> dict:
+    """The config.json for s, with Docker's defaults where s says nothing. Pure."""
+    env = list(s.env)
+    if not any(e.startswith("PATH=") for e in env):
+        env.insert(0, DEFAULT_PATH)
+    caps = list(DEFAULT_CAPS if s.caps is None else s.caps)
+    namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount", "cgroup")]
+    if s.netns is not None:
+        namespaces.append({"type": "network", "path": s.netns})
+    resources: dict = {"devices": [{"allow": s.privileged, "access": "rwm"}]}
+    if s.memory:
+        resources["memory"] = {"limit": s.memory}
+    if s.pids_limit:
+        resources["pids"] = {"limit": s.pids_limit}
+    if s.nano_cpus:
+        resources["cpu"] = {"quota": s.nano_cpus // 10000, "period": 100000}
+    linux = {"namespaces": namespaces, "cgroupsPath": s.cgroups_path, "resources": resources,
+             "maskedPaths": [] if s.privileged else list(MASKED),
+             "readonlyPaths": [] if s.privileged else list(READONLY)}
+    if s.seccomp is not None:
+        from runtime.engine import seccomp_profile
+        profile = seccomp_profile.DEFAULT_PROFILE if s.seccomp == "default" else s.seccomp
+        linux["seccomp"] = seccomp_profile.to_oci(profile, caps)
+    config = {
+        "ociVersion": "1.0.2",
+        "process": {"terminal": s.terminal,
+                    "user": {"uid": s.uid, "gid": s.gid,
+                             "additionalGids": list(s.additional_gids)},
+                    "args": list(s.args), "env": env, "cwd": s.cwd or "/",
+                    "capabilities": {k: list(caps) for k in ("bounding", "effective",
+                                                             "permitted")},
+                    "noNewPrivileges": s.no_new_privileges},
+        "root": {"path": s.rootfs, "readonly": s.readonly_rootfs},
+        "hostname": s.hostname,
+        "mounts": default_mounts(s.privileged) + list(s.mounts),
+        "linux": linux,
+    }
+    if s.annotations:
+        config["annotations"] = dict(s.annotations)
+    return config
+
+
+def from_record(data: dict, container_dir: str, netns: str | None,
+                ids: tuple[int, int, list[int]], init: str | None = None) -> RunSpec:
+    """A container's RunSpec from its record (the Docker-inspect dict containers.py keeps):
+    the image's user already resolved (ids), its files under container_dir, init the host
+    path of pyrun-init when --init asked for it. Pure."""
+    cfg, hc = data["Config"], data["HostConfig"]
+    mounts = [{"destination": f"/etc/{f}", "type": "bind", "source": f"{container_dir}/{f}",
+               "options": ["rbind", "rprivate"]} for f in ("hosts", "hostname", "resolv.conf")]
+    for b in hc.get("Binds", []):
+        mounts.append({"destination": b["Destination"], "type": "bind", "source": b["Source"],
+                       "options": ["rbind", "rprivate"] + ([] if b["RW"] else ["ro"])})
+    args = [data["Path"]] + data["Args"]
+    if init:
+        mounts.append({"destination": "/sbin/pyrun-init", "type": "bind", "source": init,
+                       "options": ["rbind", "ro"]})
+        args = ["/sbin/pyrun-init", "--"] + args
+    seccomp = data.get("Seccomp", "default")  # "default", "unconfined", or a profile
+    uid, gid, extra = ids
+    return RunSpec(
+        rootfs=f"{container_dir}/rootfs", args=args, env=cfg["Env"], cwd=cfg["WorkingDir"],
+        uid=uid, gid=gid, additional_gids=extra, hostname=cfg["Hostname"], netns=netns,
+        cgroups_path=f"/pyrun/{data['Id']}", mounts=mounts, terminal=cfg.get("Tty", False),
+        caps=hc.get("Capabilities"), seccomp=None if seccomp == "unconfined" else seccomp,
+        no_new_privileges=data.get("NoNewPrivileges", False),
+        privileged=hc.get("Privileged", False), memory=hc.get("Memory") or 0,
+        pids_limit=hc.get("PidsLimit") or 0, nano_cpus=hc.get("NanoCpus") or 0,
+        readonly_rootfs=hc.get("ReadonlyRootfs", False))

@@ -1,0 +1,12 @@
+"""Time as pyrun writes it everywhere (records, logs, state, image configs): RFC 3339 in UTC
+with nanoseconds, as Docker and runc write it. Truncated, never rounded: rounding .9999999996
+up would print the second before the one it belongs to."""
+
+from __future__ import annotations
+
+import time
+
+
+def rfc3339(ts: float | None = None) -> str:
+    ts = time.time() if ts is None else ts
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1e9):09d}Z"

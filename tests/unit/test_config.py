@@ -1,0 +1,80 @@
+"""engine/config.py: settings → config.json, decided in one place for containers and build
+steps. Pure: no root, no files."""
+
+from __future__ import annotations
+
+import pytest
+
+from runtime.engine.config import DEFAULT_CAPS, DEFAULT_PATH, MASKED, RunSpec, from_record, \
+    oci_config
+from runtime.oci import spec
+
+
+def mount(cfg: dict, dest: str) -> dict:
+    return next(m for m in cfg["mounts"] if m["destination"] == dest)
+
+
+def test_defaults_are_dockers_and_parse_as_a_runtime_would():
+    cfg = oci_config(RunSpec("/r", ["sh"], env=["A=1"]))
+    assert cfg["process"]["env"] == [DEFAULT_PATH, "A=1"]
+    assert cfg["process"]["capabilities"]["bounding"] == DEFAULT_CAPS
+    assert [n["type"] for n in cfg["linux"]["namespaces"]] == ["pid", "ipc", "uts", "mount",
+                                                                "cgroup"]  # host network
+    assert cfg["linux"]["maskedPaths"] == MASKED
+    assert cfg["linux"]["resources"] == {"devices": [{"allow": False, "access": "rwm"}]}
+    assert "ro" in mount(cfg, "/sys")["options"]
+    assert cfg["linux"]["seccomp"]["defaultAction"] == "SCMP_ACT_ERRNO"
+    assert cfg["root"] == {"path": "/r", "readonly": False} and "annotations" not in cfg
+    parsed = spec.parse(cfg)  # what pyrun-oci will read: valid, field by field
+    assert parsed.process.args == ["sh"]
+
+
+@pytest.mark.parametrize("settings,check", [
+    ({"netns": "/run/pyrun/netns/x"},
+     lambda c: {"type": "network", "path": "/run/pyrun/netns/x"} in c["linux"]["namespaces"]),
+    ({"env": ["PATH=/x"]}, lambda c: c["process"]["env"] == ["PATH=/x"]),
+    ({"memory": 64 << 20, "pids_limit": 50, "nano_cpus": 500_000_000},
+     lambda c: c["linux"]["resources"]["memory"] == {"limit": 64 << 20} and
+     c["linux"]["resources"]["pids"] == {"limit": 50} and
+     c["linux"]["resources"]["cpu"] == {"quota": 50000, "period": 100000}),
+    ({"privileged": True},
+     lambda c: c["linux"]["maskedPaths"] == [] and c["linux"]["readonlyPaths"] == [] and
+     c["linux"]["resources"]["devices"] == [{"allow": True, "access": "rwm"}] and
+     "ro" not in mount(c, "/sys")["options"]),
+    ({"seccomp": None}, lambda c: "seccomp" not in c["linux"]),
+    ({"readonly_rootfs": True, "terminal": True, "no_new_privileges": True},
+     lambda c: c["root"]["readonly"] and c["process"]["terminal"] and
+     c["process"]["noNewPrivileges"]),
+    ({"caps": ["CAP_KILL"]}, lambda c: c["process"]["capabilities"]["effective"] ==
+     ["CAP_KILL"]),
+    ({"annotations": {"org.pyrun.owner": "1:2"}},
+     lambda c: c["annotations"] == {"org.pyrun.owner": "1:2"}),
+    ({"uid": 1000, "gid": 1000, "additional_gids": [27]},
+     lambda c: c["process"]["user"] == {"uid": 1000, "gid": 1000, "additionalGids": [27]}),
+])
+def test_settings_become_config(settings, check):
+    assert check(oci_config(RunSpec("/r", ["sh"], **settings)))
+
+
+def record(**hc) -> dict:
+    return {"Id": "c" * 64, "Path": "nginx", "Args": ["-g", "daemon off;"],
+            "Config": {"Env": ["A=1"], "WorkingDir": "/srv", "Hostname": "web", "Tty": False},
+            "HostConfig": {"Binds": [], "Capabilities": DEFAULT_CAPS, **hc}}
+
+
+def test_a_container_record_becomes_its_run_spec():
+    s = from_record(record(Binds=[{"Source": "/data", "Destination": "/d", "RW": False}],
+                           Memory=1 << 30), "/var/lib/pyrun/containers/c", "/ns", (33, 33, []))
+    assert s.rootfs == "/var/lib/pyrun/containers/c/rootfs"
+    assert s.args == ["nginx", "-g", "daemon off;"] and (s.uid, s.gid) == (33, 33)
+    assert [m["destination"] for m in s.mounts] == ["/etc/hosts", "/etc/hostname",
+                                                    "/etc/resolv.conf", "/d"]
+    assert "ro" in s.mounts[-1]["options"] and s.memory == 1 << 30
+    assert s.cgroups_path == "/pyrun/" + "c" * 64 and s.hostname == "web"
+
+
+def test_init_and_unconfined_records():
+    data = dict(record(Init=True), Seccomp="unconfined")
+    s = from_record(data, "/c", None, (0, 0, []), init="/opt/pyrun-init")
+    assert s.args[:2] == ["/sbin/pyrun-init", "--"] and s.seccomp is None
+    assert s.mounts[-1]["source"] == "/opt/pyrun-init"
