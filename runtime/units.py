@@ -34,6 +34,17 @@ def human_size(size: float) -> str:
     return f"{size:.3g}{units[i]}"
 
 
+def bytes_size(size: float) -> str:
+    """go-units BytesSize: binary units (KiB, MiB, ...), 4 significant digits, as docker
+    stats shows memory."""
+    units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
+    i = 0
+    while size >= 1024 and i < len(units) - 1:
+        size /= 1024.0
+        i += 1
+    return f"{size:.4g}{units[i]}"
+
+
 def human_duration(seconds: float) -> str:
     """go-units HumanDuration."""
     s = int(seconds)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -112,62 +111,15 @@ def _matches(c, status: str, filters) -> bool:
     return True
 
 
-def _signal_container(store, c, sig: str) -> None:
-    """Send sig to the container's init. A container that exits meanwhile is no error (stop
-    and rm -f race with its own end); any other failure is."""
-    from runtime.engine import containers as cmod
-    p = subprocess.run([oci_binary(), "--root", cmod.OCI_ROOT, "kill", c.id, sig],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    if p.returncode == 0:
-        return
-    try:
-        running = c.reload().running
-    except FileNotFoundError:
-        running = False  # removed meanwhile
-    if running:
-        raise PyrunError(f"Cannot kill container {c.id[:12]}: "
-                         f"{(p.stderr.strip().splitlines() or ['signal failed'])[-1]}")
-
-
-def _wait_exit(c, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            c.reload()
-        except FileNotFoundError:
-            return True  # removed (--rm)
-        if not c.running:
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def _mark_stopped_by_user(c) -> None:
-    """A user's stop or kill: the restart policy must not bring the container back."""
-    c.reload()
-    c.state["StoppedByUser"] = True
-    c.save()
-
-
-def stop_container(store, c, timeout: int | None = None) -> None:
-    if not c.running:
-        return
-    _mark_stopped_by_user(c)
-    t = c.data["Config"].get("StopTimeout", 10) if timeout is None else timeout
-    _signal_container(store, c, c.data["Config"].get("StopSignal") or "SIGTERM")
-    if not _wait_exit(c, t):
-        _signal_container(store, c, "SIGKILL")
-        _wait_exit(c, 10)
-
-
 @container_group.command("stop")
 @click.argument("containers", nargs=-1, required=True)
 @click.option("-t", "--time", "timeout", type=int, help="Seconds before SIGKILL (default 10)")
 @click.pass_context
 def stop_cmd(ctx, containers, timeout):
     """Stop containers: the stop signal, then SIGKILL after the timeout."""
-    for store, ref, c in _each(ctx, containers):
-        stop_container(store, c, timeout)
+    from runtime.engine.stop import stop
+    for _, ref, c in _each(ctx, containers):
+        stop(c, timeout)
         click.echo(ref)
 
 
@@ -178,12 +130,10 @@ def stop_cmd(ctx, containers, timeout):
 def kill_cmd(ctx, containers, sig):
     """Send a signal (default SIGKILL) to containers."""
     from runtime.engine.containers import check_signal
+    from runtime.engine.kill import kill
     check_signal(sig)  # before anything happens: a bad name stops nothing
-    for store, ref, c in _each(ctx, containers):
-        if not c.running:
-            raise PyrunError(f"Cannot kill container: {ref}: container is not running")
-        _mark_stopped_by_user(c)
-        _signal_container(store, c, sig)
+    for _, ref, c in _each(ctx, containers):
+        kill(c, sig, ref)
         click.echo(ref)
 
 
@@ -193,20 +143,11 @@ def kill_cmd(ctx, containers, sig):
 @click.pass_context
 def rm_cmd(ctx, containers, force):
     """Remove containers (and their writable layer)."""
+    from runtime.engine.remove import remove
     store = _store(ctx)
     cmod = _containers(store)
     for ref in containers:
-        c = cmod.find(store, ref)
-        if c.running:
-            if not force:
-                raise PyrunError(f"You cannot remove a running container {c.id}. Stop the "
-                                 "container before attempting removal or force remove")
-            _mark_stopped_by_user(c)
-            _signal_container(store, c, "SIGKILL")
-            _wait_exit(c, 10)
-        if os.path.isdir(c.dir):
-            cmod.teardown(c)
-            cmod.remove_files(c)
+        remove(cmod.find(store, ref), force)
         click.echo(ref)
     cmod.after_last()
 
@@ -322,24 +263,16 @@ def port_cmd(ctx, container):
         click.echo(f"{p['container_port']}/{p['proto']} -> {p['host_ip']}:{p['host_port']}")
 
 
-def _start(store, c) -> None:
-    """(Re)start a stopped container: a user's earlier stop no longer holds."""
-    c.state["StoppedByUser"] = False
-    c.save()
-    from runtime.cli.run import start_detached
-    start_detached(store, c)
-
-
 @container_group.command("start")
 @click.argument("containers", nargs=-1, required=True)
 @click.pass_context
 def start_cmd(ctx, containers):
     """Start created or stopped containers (their writable layer is kept)."""
+    from runtime.engine.start import start
     for store, ref, c in _each(ctx, containers):
-        if c.running:
-            continue
-        _start(store, c)
-        click.echo(ref)
+        if c.can_start():
+            start(store, c)
+            click.echo(ref)
 
 
 @container_group.command("restart")
@@ -348,10 +281,11 @@ def start_cmd(ctx, containers):
 @click.pass_context
 def restart_cmd(ctx, containers, timeout):
     """Stop, then start containers."""
+    from runtime.engine.start import start
+    from runtime.engine.stop import stop
     for store, ref, c in _each(ctx, containers):
-        stop_container(store, c, timeout)
-        c.reload()
-        _start(store, c)
+        stop(c, timeout)
+        start(store, c.reload())
         click.echo(ref)
 
 
@@ -360,9 +294,41 @@ def restart_cmd(ctx, containers, timeout):
 @click.pass_context
 def wait_cmd(ctx, containers):
     """Block until containers stop; print their exit codes."""
-    from runtime.cli.run import wait
+    from runtime.engine.wait import wait
     for _, _, c in _each(ctx, containers):
         click.echo(wait(c))
+
+
+STATS_COLUMNS = [("CONTAINER ID", "ID"), ("NAME", "Name"), ("CPU %", "CPUPerc"),
+                 ("MEM USAGE / LIMIT", "MemUsage"), ("MEM %", "MemPerc"),
+                 ("NET I/O", "NetIO"), ("BLOCK I/O", "BlockIO"), ("PIDS", "PIDs")]
+
+
+@container_group.command("stats")
+@click.argument("containers", nargs=-1)
+@click.option("--no-stream", is_flag=True, help="One look, then exit")
+@click.option("-a", "--all", "show_all", is_flag=True, help="Stopped containers too")
+@click.option("--format", "fmt", default="table", help="table, json, or a Go template")
+@click.pass_context
+def stats_cmd(ctx, containers, no_stream, show_all, fmt):
+    """Live CPU, memory, network, block I/O and pids of running containers."""
+    from runtime.cli.format import template
+    from runtime.engine import stats
+    store = _store(ctx)
+    cmod = _containers(store)
+    while True:
+        chosen = [cmod.find(store, ref) for ref in containers] or [
+            c for c in cmod.all_containers(store) if show_all or c.running]
+        rows = stats.one_shot(chosen)
+        if show_all or containers:  # named or -a: a row even when not running, as Docker
+            seen = {r["ID"] for r in rows}
+            rows += [stats.idle_row(c) for c in chosen if c.id[:12] not in seen]
+        text = template(fmt, rows, STATS_COLUMNS)
+        if no_stream:
+            click.echo(text, nl=False)
+            return
+        click.echo("\033[2J\033[H" + text, nl=False)  # redrawn in place, as docker stats
+        time.sleep(max(0.0, 1.0 - stats.INTERVAL))
 
 
 @container_group.command("top", context_settings={"ignore_unknown_options": True})

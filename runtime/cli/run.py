@@ -127,13 +127,14 @@ def run(*, image: str, command=(), root=None, create_only=False, detach=False, n
             raise PyrunError(f"Unable to find image '{image}' locally ({why})") from None
         trace("engine: container recorded")
         if create_only:
-            c.state.update({"MonitorPid": 0, "MonitorStart": 0})  # created, and left so
-            c.save()
+            c.mark_monitored_by(0, 0)  # created, and left so
             print(c.id)
             return 0
         if detach or c.data["HostConfig"]["RestartPolicy"]["Name"] != "no":
+            from runtime.engine.start import start_detached
             start_detached(store, c)
             if not detach:
+                from runtime.engine.wait import wait
                 return wait(c)
             print(c.id)
             warn_loopback_listeners(c)
@@ -147,51 +148,6 @@ def run(*, image: str, command=(), root=None, create_only=False, detach=False, n
             raise
     finally:
         cgroups.finish_warm_up()  # done already where a container started; else now
-
-
-def start_detached(store, c) -> None:
-    """Start the container's own monitor process and wait until the container runs."""
-    import subprocess
-    r, w = os.pipe()
-    go_r, go_w = os.pipe()
-    monitor = subprocess.Popen([sys.executable, "-m", "runtime.engine.monitor", store.root,
-                                c.id, str(w), str(go_r)], pass_fds=(w, go_r),
-                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True,
-                               close_fds=True)
-    os.close(w)
-    os.close(go_r)
-    # Hand the container over: the record names the monitor before the monitor reads it (it
-    # waits for go_w to close), so that a kill of this command at any moment leaves either
-    # a record naming a dead process (repaired by the next command; the monitor then exits
-    # untouched) or one naming the live monitor.
-    from runtime.engine.monitor import start_time_of
-    c.state.update({"MonitorPid": monitor.pid, "MonitorStart": start_time_of(monitor.pid)})
-    c.save()
-    os.close(go_w)
-    with os.fdopen(r) as f:
-        answer = f.readline().strip()
-    if answer != "ok":
-        msg = answer[len("error: "):] if answer.startswith("error: ") else \
-            "the container's monitor exited before the container started"
-        if c.data["HostConfig"].get("AutoRemove"):
-            from runtime.engine import containers as cmod
-            cmod.remove_files(c)
-        raise PyrunError(msg)
-
-
-def wait(c) -> int:
-    """Until the container has exited for good (its restart policy done with it): its code."""
-    while True:
-        try:
-            c.reload()
-        except FileNotFoundError:
-            return 0
-        if not c.running and c.state.get("Status") != "created":
-            policy = c.data["HostConfig"].get("RestartPolicy", {}).get("Name", "no")
-            if policy == "no" or c.state.get("StoppedByUser") or not c.monitor_alive():
-                return c.state.get("ExitCode", 0)
-        time.sleep(0.1)
 
 
 def warn_loopback_listeners(c) -> None:

@@ -135,6 +135,40 @@ class Container:
             return
         os.rename(tmp, self.path("container.json"))
 
+    # ---- the state's moves: every change of the container's state is one of these, and
+    # each saves the record once (the Docker-inspect JSON is only their serialized form)
+    def mark_monitored_by(self, pid: int, start: int) -> None:
+        """pid (started at start) supervises the container from now on; 0: nobody (a
+        created container left so)."""
+        self.state.update({"MonitorPid": pid, "MonitorStart": start})
+        self.save()
+
+    def mark_running(self, pid: int = 0) -> None:
+        self.state.update({"Status": "running", "Pid": pid, "StartedAt": rfc3339(),
+                           "Error": "", "OOMKilled": False})
+        self.save()
+
+    def mark_exited(self, code: int, *, oom_killed: bool = False, error: str = "") -> None:
+        self.state.update({"Status": "exited", "ExitCode": code, "Pid": 0,
+                           "FinishedAt": rfc3339(), "OOMKilled": oom_killed, "Error": error})
+        self.save()
+
+    def mark_stopped_by_user(self, stopped: bool = True) -> None:
+        """A user's stop or kill (True): the restart policy must not bring the container
+        back; a start (False) lifts that."""
+        self.state["StoppedByUser"] = stopped
+        self.save()
+
+    # ---- what may be done to it now (youki's status questions)
+    def can_start(self) -> bool:
+        return not self.running
+
+    def can_signal(self) -> bool:
+        return self.running
+
+    def can_remove(self, force: bool = False) -> bool:
+        return force or not self.running
+
     def reload(self) -> "Container":
         with open(self.path("container.json")) as f:
             self.data = json.loads(f.read())
@@ -712,10 +746,7 @@ def _repair(c: Container) -> None:
     started_setup = status == "created" and c.state.get("MonitorPid")
     if (status == "running" or started_setup) and not c.monitor_alive():
         teardown(c)
-        c.state.update({"Status": "exited", "FinishedAt": c.state.get("FinishedAt") or
-                        rfc3339(), "ExitCode": c.state.get("ExitCode") or 137,
-                        "Error": "monitor died"})
-        c.save()
+        c.mark_exited(c.state.get("ExitCode") or 137, error="monitor died")
         if c.data["HostConfig"].get("AutoRemove"):
             remove_files(c)
         after_last()

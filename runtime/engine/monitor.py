@@ -47,8 +47,7 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
     exec the small pump (runtime/engine/pump.py) instead of returning."""
     from runtime.linux import capabilities
     capabilities.set_subreaper()
-    c.state.update({"MonitorPid": os.getpid(), "MonitorStart": start_time_of(os.getpid())})
-    c.save()
+    c.mark_monitored_by(os.getpid(), start_time_of(os.getpid()))
     log_fd = os.open(c.path("container.log"), os.O_WRONLY | os.O_APPEND | os.O_CREAT |
                      os.O_CLOEXEC, 0o640)
     out_r, out_w = os.pipe()
@@ -64,15 +63,12 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
             oci_log = c.path("oci.log")
             if tty and attach:
                 # In the foreground pyrun-oci relays the terminal itself (as runc run does).
-                c.state.update({"Status": "running", "StartedAt": rfc3339()})
-                c.save()
+                c.mark_running()
                 import subprocess
                 code = subprocess.run([oci_binary(), "--root", cmod.OCI_ROOT, "--log", oci_log,
                                        "--log-format", "json", "run", "--bundle", bundle,
                                        "--pid-file", c.path("pid"), c.id]).returncode
-                c.state.update({"Status": "exited", "ExitCode": code,
-                                "FinishedAt": rfc3339()})
-                c.save()
+                c.mark_exited(code)
                 cmod.teardown(c)
                 cmod.after_last()
                 if c.data["HostConfig"].get("AutoRemove"):
@@ -105,9 +101,7 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
         except BaseException as e:
             msg = str(e) or type(e).__name__
             cmod.teardown(c)
-            c.state.update({"Status": "exited", "ExitCode": getattr(e, "exit_code", 125) or 125,
-                            "Error": msg, "FinishedAt": rfc3339()})
-            c.save()
+            c.mark_exited(getattr(e, "exit_code", 125) or 125, error=msg)
             cmod.after_last()
             if notify:
                 notify(f"error: {msg}")
@@ -115,9 +109,7 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
         os.close(out_w)
         os.close(err_w)
         out_w = err_w = -1
-        c.state.update({"Status": "running", "Pid": pid, "StartedAt": rfc3339(),
-                        "Error": "", "OOMKilled": False})
-        c.save()
+        c.mark_running(pid)
         if notify:
             notify("ok")
         if resident:
@@ -157,9 +149,7 @@ def finish(store: Store, c: cmod.Container, code: int) -> None:
     c.reload()
     oom = cmod.oom_killed(c)  # before teardown, which removes the cgroup that counted it
     cmod.teardown(c)
-    c.state.update({"Status": "exited", "ExitCode": code, "FinishedAt": rfc3339(),
-                    "Pid": 0, "OOMKilled": oom})
-    c.save()
+    c.mark_exited(code, oom_killed=oom)
     cmod.after_last()
     if c.data["HostConfig"].get("AutoRemove"):
         cmod.remove_files(c)

@@ -1,0 +1,42 @@
+"""Signals to a container's init, and waiting for its end: what stop, kill, rm -f and
+restart share."""
+
+from __future__ import annotations
+
+import time
+
+from runtime.errors import PyrunError
+
+
+def send(c, sig: str) -> None:
+    """Send sig to the container's init. A container that exits meanwhile is no error (stop
+    and rm -f race with its own end); any other failure is."""
+    import subprocess
+
+    from runtime.engine.containers import OCI_ROOT
+    from runtime.oci import binary as oci_binary
+    p = subprocess.run([oci_binary(), "--root", OCI_ROOT, "kill", c.id, sig],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if p.returncode == 0:
+        return
+    try:
+        running = c.reload().running
+    except FileNotFoundError:
+        running = False  # removed meanwhile
+    if running:
+        raise PyrunError(f"Cannot kill container {c.id[:12]}: "
+                         f"{(p.stderr.strip().splitlines() or ['signal failed'])[-1]}")
+
+
+def wait_exit(c, timeout: float) -> bool:
+    """Until the container no longer runs (or its record is gone: --rm); False on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            c.reload()
+        except FileNotFoundError:
+            return True
+        if not c.running:
+            return True
+        time.sleep(0.05)
+    return False

@@ -1,0 +1,48 @@
+"""start: a container's own monitor process (runtime/engine/monitor.py) is started, and the
+container with it; returns once the container runs."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from runtime.errors import PyrunError
+
+
+def start(store, c) -> None:
+    """(Re)start a created or stopped container: a user's earlier stop no longer holds."""
+    if not c.can_start():
+        return
+    if c.state.get("StoppedByUser"):
+        c.mark_stopped_by_user(False)
+    start_detached(store, c)
+
+
+def start_detached(store, c) -> None:
+    """Start the container's own monitor process and wait until the container runs."""
+    import subprocess
+    r, w = os.pipe()
+    go_r, go_w = os.pipe()
+    monitor = subprocess.Popen([sys.executable, "-m", "runtime.engine.monitor", store.root,
+                                c.id, str(w), str(go_r)], pass_fds=(w, go_r),
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True,
+                               close_fds=True)
+    os.close(w)
+    os.close(go_r)
+    # Hand the container over: the record names the monitor before the monitor reads it (it
+    # waits for go_w to close), so that a kill of this command at any moment leaves either
+    # a record naming a dead process (repaired by the next command; the monitor then exits
+    # untouched) or one naming the live monitor.
+    from runtime.engine.monitor import start_time_of
+    c.mark_monitored_by(monitor.pid, start_time_of(monitor.pid))
+    os.close(go_w)
+    with os.fdopen(r) as f:
+        answer = f.readline().strip()
+    if answer != "ok":
+        msg = answer[len("error: "):] if answer.startswith("error: ") else \
+            "the container's monitor exited before the container started"
+        if c.data["HostConfig"].get("AutoRemove"):
+            from runtime.engine import containers as cmod
+            cmod.remove_files(c)
+        raise PyrunError(msg)

@@ -1,0 +1,18 @@
+"""stop: the container's stop signal, then SIGKILL after its timeout."""
+
+from __future__ import annotations
+
+from runtime.engine import signals
+
+
+def stop(c, timeout: int | None = None) -> None:
+    """Stop a running container (a stopped one is left as it is, as Docker does). A user's
+    stop: the restart policy does not bring it back."""
+    if not c.can_signal():
+        return
+    c.reload().mark_stopped_by_user()
+    t = c.data["Config"].get("StopTimeout", 10) if timeout is None else timeout
+    signals.send(c, c.data["Config"].get("StopSignal") or "SIGTERM")
+    if not signals.wait_exit(c, t):
+        signals.send(c, "SIGKILL")
+        signals.wait_exit(c, 10)
