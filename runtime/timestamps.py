@@ -10,3 +10,9 @@ import time
 def rfc3339(ts: float | None = None) -> str:
     ts = time.time() if ts is None else ts
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1e9):09d}Z"
+
+
+def rfc3339_ns(ns: int) -> str:
+    """The same from integer nanoseconds (a float would lose the last digits)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 1_000_000_000)) + \
+        f".{ns % 1_000_000_000:09d}Z"

@@ -28,6 +28,7 @@ from runtime.cli.image import (build_cmd, image_group, login_cmd, logout_cmd,  #
 from runtime.cli.container import (container_group, exec_cmd, kill_cmd, logs_cmd,  # noqa: E402
                                    ls_cmd, restart_cmd, rm_cmd, run_cmd, start_cmd, stats_cmd,
                                    stop_cmd, top_cmd, wait_cmd)
+from runtime.cli.system import events_cmd  # noqa: E402
 
 cli.add_command(image_group)
 for _name, _cmd in (("pull", pull_cmd), ("push", push_cmd), ("login", login_cmd),
@@ -38,7 +39,8 @@ cli.add_command(container_group)
 for _name, _cmd in (("run", run_cmd), ("ls", ls_cmd), ("ps", ls_cmd), ("stop", stop_cmd),
                     ("rm", rm_cmd), ("logs", logs_cmd), ("exec", exec_cmd), ("kill", kill_cmd),
                     ("start", start_cmd), ("restart", restart_cmd), ("wait", wait_cmd),
-                    ("top", top_cmd), ("create", run_cmd), ("stats", stats_cmd)):
+                    ("top", top_cmd), ("create", run_cmd), ("stats", stats_cmd),
+                    ("events", events_cmd)):
     cli.add_command(_cmd, _name)
 container_group.add_command(run_cmd, "create")
 

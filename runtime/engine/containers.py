@@ -21,6 +21,7 @@ import time
 
 from runtime import jsonfast as json
 from runtime import paths
+from runtime.engine import journal
 from runtime.errors import PyrunError
 from runtime.image.store import Store
 from runtime.timestamps import rfc3339
@@ -147,11 +148,15 @@ class Container:
         self.state.update({"Status": "running", "Pid": pid, "StartedAt": rfc3339(),
                            "Error": "", "OOMKilled": False})
         self.save()
+        journal.record(self, "start")
 
     def mark_exited(self, code: int, *, oom_killed: bool = False, error: str = "") -> None:
         self.state.update({"Status": "exited", "ExitCode": code, "Pid": 0,
                            "FinishedAt": rfc3339(), "OOMKilled": oom_killed, "Error": error})
         self.save()
+        if oom_killed:
+            journal.record(self, "oom")
+        journal.record(self, "die", exitCode=code)
 
     def mark_stopped_by_user(self, stopped: bool = True) -> None:
         """A user's stop or kill (True): the restart policy must not bring the container
@@ -493,6 +498,7 @@ def create(store: Store, image_ref: str, *, name=None, command=(), entrypoint=No
             with open(os.path.join(making, filename), "wb") as f:
                 f.write(record)
         os.rename(making, c.dir)
+        journal.record(c, "create")
     except BaseException:
         if data["Name"]:
             release_name(store, data["Name"], cid)
@@ -817,6 +823,7 @@ def remove_files(c: Container) -> None:
         trash = None
     release_name(c.store, c.name, c.id)
     if trash:
+        journal.record(c, "destroy")
         later(_delete_tree, trash)
 
 

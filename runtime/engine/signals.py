@@ -18,6 +18,9 @@ def send(c, sig: str) -> None:
     p = subprocess.run([oci_binary(), "--root", OCI_ROOT, "kill", c.id, sig],
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if p.returncode == 0:
+        from runtime.engine import journal
+        from runtime.oci.kill import parse_signal
+        journal.record(c, "kill", signal=parse_signal(sig))
         return
     try:
         running = c.reload().running

@@ -16,3 +16,5 @@ def stop(c, timeout: int | None = None) -> None:
     if not signals.wait_exit(c, t):
         signals.send(c, "SIGKILL")
         signals.wait_exit(c, 10)
+    from runtime.engine import journal
+    journal.record(c, "stop")
