@@ -12,7 +12,11 @@ import os
 
 import _prctl
 
+# Imported here, not where used: that runs in the container after pivot_root, where the
+# host's Python files are out of reach.
+from runtime.linux import diag
 from runtime.linux import syscalls as sc
+from runtime.linux.names import CAPABILITY_NAMES
 
 
 def last_cap() -> int:
@@ -57,8 +61,6 @@ def apply(caps, uid: int, gid: int, additional_gids: list[int]) -> None:
     if skipped:
         # The kernel only keeps ambient capabilities that are permitted and inheritable;
         # runc warns and goes on, and so do we.
-        from runtime.linux import diag
-        from runtime.linux.names import CAPABILITY_NAMES
         diag.debug("ambient capabilities not in the inheritable set are skipped: "
                     + ", ".join(CAPABILITY_NAMES[c] for c in skipped))
 

@@ -20,6 +20,7 @@ import os
 
 from runtime import jsonfast as json
 from runtime.errors import ConfigError, SetupError
+from runtime.linux import diag  # used after pivot_root too: imported while reachable
 from runtime.linux import syscalls as sc
 from runtime.record import record
 
@@ -86,7 +87,6 @@ def filter_flags(sec) -> int:
         flags |= FLAGS[name]
     if flags & sc.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV and not sec.notifies:
         # The kernel refuses the flag without a listener; it means nothing then anyway.
-        from runtime.linux import diag
         diag.debug("seccomp: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV dropped: no SCMP_ACT_NOTIFY")
         flags &= ~sc.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
     return flags
@@ -142,7 +142,6 @@ def compile_bpf(sec) -> bytes:
     """The whole program for a parsed linux.seccomp: the ENOSYS stub, then libseccomp's."""
     from runtime import _seccomp
     lib, ffi = _seccomp.lib, _seccomp.ffi
-    from runtime.linux import diag
 
     _check_actions(sec)
     default = action_value(sec.default_action, sec.default_errno_ret)
