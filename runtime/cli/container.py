@@ -80,8 +80,9 @@ def ls_cmd(ctx, show_all, quiet, no_trunc, filters, fmt):
     cmod = _containers(store)
     rows = []
     for c in sorted(cmod.all_containers(store), key=lambda c: c.data["Created"], reverse=True):
-        status = "running" if c.running else c.state.get("Status", "created")
-        if not show_all and status != "running":
+        status = ("paused" if c.state.get("Paused") else "running") if c.running else \
+            c.state.get("Status", "created")
+        if not show_all and status not in ("running", "paused"):
             continue
         if not _matches(c, status, filters):
             continue
@@ -213,6 +214,8 @@ def exec_cmd(ctx, interactive, tty, detach, env, user, workdir, container, comma
     store, cmod, c = _find(ctx, container)
     if not c.running:
         raise PyrunError(f"Container {c.id} is not running")
+    if c.state.get("Paused"):
+        raise PyrunError(f"Container {c.id} is paused, unpause the container before exec")
     argv = [oci_binary(), "--root", cmod.OCI_ROOT, "exec"]
     for e in env:
         argv += ["--env", e]
@@ -235,21 +238,42 @@ def exec_cmd(ctx, interactive, tty, detach, env, user, workdir, container, comma
 def inspect_cmd(ctx, containers):
     """Low-level information on containers (Docker's main fields)."""
     store = _store(ctx)
+    click.echo(json.dumps([inspected(store, ref) for ref in containers], indent=4))
+
+
+def inspected(store, ref: str) -> dict:
+    """A container's `inspect` object."""
     cmod = _containers(store)
+    c = cmod.find(store, ref)
+    d = json.loads(json.dumps(c.data))
+    d["Name"] = "/" + c.name
+    d["State"]["Running"] = c.running
+    d["State"]["Status"] = "running" if c.running else d["State"]["Status"]
+    if c.running and c.state.get("Paused"):
+        d["State"]["Status"] = "paused"
+    ports = {}
+    for p in c.data["HostConfig"]["Ports"]:
+        ports.setdefault(f"{p['container_port']}/{p['proto']}", []).append(
+            {"HostIp": p["host_ip"], "HostPort": str(p["host_port"])})
+    d["NetworkSettings"]["Ports"] = ports
+    d["Mounts"] = []
+    return d
+
+
+@click.command("inspect")
+@click.argument("names", nargs=-1, required=True)
+@click.pass_context
+def inspect_any_cmd(ctx, names):
+    """Low-level information on containers or images (a container's name wins, as Docker)."""
+    from runtime.cli.image import inspected as image_inspected
+    from runtime.engine.containers import NoSuchContainer
+    store = _store(ctx)
     out = []
-    for ref in containers:
-        c = cmod.find(store, ref)
-        d = json.loads(json.dumps(c.data))
-        d["Name"] = "/" + c.name
-        d["State"]["Running"] = c.running
-        d["State"]["Status"] = "running" if c.running else d["State"]["Status"]
-        ports = {}
-        for p in c.data["HostConfig"]["Ports"]:
-            ports.setdefault(f"{p['container_port']}/{p['proto']}", []).append(
-                {"HostIp": p["host_ip"], "HostPort": str(p["host_port"])})
-        d["NetworkSettings"]["Ports"] = ports
-        d["Mounts"] = []
-        out.append(d)
+    for name in names:
+        try:
+            out.append(inspected(store, name))
+        except NoSuchContainer:
+            out.append(image_inspected(store, name))
     click.echo(json.dumps(out, indent=4))
 
 
@@ -297,6 +321,55 @@ def wait_cmd(ctx, containers):
     from runtime.engine.wait import wait
     for _, _, c in _each(ctx, containers):
         click.echo(wait(c))
+
+
+@container_group.command("pause")
+@click.argument("containers", nargs=-1, required=True)
+@click.pass_context
+def pause_cmd(ctx, containers):
+    """Freeze all processes of containers."""
+    from runtime.engine.pause import pause
+    for _, ref, c in _each(ctx, containers):
+        pause(c)
+        click.echo(ref)
+
+
+@container_group.command("unpause")
+@click.argument("containers", nargs=-1, required=True)
+@click.pass_context
+def unpause_cmd(ctx, containers):
+    """Thaw all processes of paused containers."""
+    from runtime.engine.pause import unpause
+    for _, ref, c in _each(ctx, containers):
+        unpause(c)
+        click.echo(ref)
+
+
+@container_group.command("rename")
+@click.argument("container")
+@click.argument("new_name")
+@click.pass_context
+def rename_cmd(ctx, container, new_name):
+    """Rename a container."""
+    from runtime.engine.rename import rename
+    _, _, c = _find(ctx, container)
+    rename(c, new_name)
+
+
+@container_group.command("update")
+@click.argument("containers", nargs=-1, required=True)
+@click.option("-m", "--memory", help="Memory limit (e.g. 128m)")
+@click.option("--cpus", type=float, help="Number of CPUs")
+@click.option("--pids-limit", type=int, help="Process limit (0: none)")
+@click.pass_context
+def update_cmd(ctx, containers, memory, cpus, pids_limit):
+    """Change the limits of containers, running or not."""
+    from runtime.engine.containers import parse_memory
+    from runtime.engine.update import update
+    limit = parse_memory(memory) if memory is not None else None
+    for _, ref, c in _each(ctx, containers):
+        update(c, memory=limit, cpus=cpus, pids_limit=pids_limit)
+        click.echo(ref)
 
 
 STATS_COLUMNS = [("CONTAINER ID", "ID"), ("NAME", "Name"), ("CPU %", "CPUPerc"),

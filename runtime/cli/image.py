@@ -170,28 +170,30 @@ def rm_cmd(ctx, images, force):
 @click.pass_context
 def inspect_cmd(ctx, images):
     """Low-level information on images, as JSON (Docker's main fields)."""
-    from runtime.image import reference
     store = _store(ctx)
-    out = []
-    for name in images:
-        img = store.resolve(name)
-        cfg = img.config
-        out.append({
-            "Id": img.id,
-            "RepoTags": [reference.parse(t).familiar() for t in img.tags],
-            "RepoDigests": [reference.parse(d).familiar() for d in img.repo_digests],
-            "Parent": img.parent or "",
-            "Comment": (cfg.get("history") or [{}])[-1].get("comment", ""),
-            "Created": img.created,
-            "Author": cfg.get("author", ""),
-            "Config": cfg.get("config", {}),
-            "Architecture": cfg.get("architecture", ""),
-            "Os": cfg.get("os", ""),
-            "Size": img.size,
-            "RootFS": {"Type": "layers", "Layers": img.diff_ids},
-            "Metadata": {"ManifestDigest": img.manifest_digest},
-        })
-    click.echo(json.dumps(out, indent=4))
+    click.echo(json.dumps([inspected(store, name) for name in images], indent=4))
+
+
+def inspected(store, name: str) -> dict:
+    """An image's `inspect` object."""
+    from runtime.image import reference
+    img = store.resolve(name)
+    cfg = img.config
+    return {
+        "Id": img.id,
+        "RepoTags": [reference.parse(t).familiar() for t in img.tags],
+        "RepoDigests": [reference.parse(d).familiar() for d in img.repo_digests],
+        "Parent": img.parent or "",
+        "Comment": (cfg.get("history") or [{}])[-1].get("comment", ""),
+        "Created": img.created,
+        "Author": cfg.get("author", ""),
+        "Config": cfg.get("config", {}),
+        "Architecture": cfg.get("architecture", ""),
+        "Os": cfg.get("os", ""),
+        "Size": img.size,
+        "RootFS": {"Type": "layers", "Layers": img.diff_ids},
+        "Metadata": {"ManifestDigest": img.manifest_digest},
+    }
 
 
 @image_group.command("import")

@@ -27,7 +27,11 @@ from runtime.cli.image import (build_cmd, image_group, login_cmd, logout_cmd,  #
 
 from runtime.cli.container import (container_group, exec_cmd, kill_cmd, logs_cmd,  # noqa: E402
                                    ls_cmd, restart_cmd, rm_cmd, run_cmd, start_cmd, stats_cmd,
-                                   stop_cmd, top_cmd, wait_cmd)
+                                   stop_cmd, top_cmd, wait_cmd, pause_cmd, unpause_cmd,
+                                   rename_cmd, update_cmd)
+from runtime.cli.container import inspect_any_cmd  # noqa: E402
+from runtime.cli.image import history_cmd, tag_cmd  # noqa: E402
+from runtime.cli.image import ls_cmd as images_cmd, rm_cmd as rmi_cmd  # noqa: E402
 from runtime.cli.system import events_cmd  # noqa: E402
 
 cli.add_command(image_group)
@@ -40,7 +44,11 @@ for _name, _cmd in (("run", run_cmd), ("ls", ls_cmd), ("ps", ls_cmd), ("stop", s
                     ("rm", rm_cmd), ("logs", logs_cmd), ("exec", exec_cmd), ("kill", kill_cmd),
                     ("start", start_cmd), ("restart", restart_cmd), ("wait", wait_cmd),
                     ("top", top_cmd), ("create", run_cmd), ("stats", stats_cmd),
-                    ("events", events_cmd)):
+                    ("events", events_cmd), ("pause", pause_cmd), ("unpause", unpause_cmd),
+                    ("rename", rename_cmd), ("update", update_cmd),
+                    # Docker's top-level aliases
+                    ("inspect", inspect_any_cmd), ("images", images_cmd), ("rmi", rmi_cmd),
+                    ("tag", tag_cmd), ("history", history_cmd)):
     cli.add_command(_cmd, _name)
 container_group.add_command(run_cmd, "create")
 

@@ -146,17 +146,21 @@ class Container:
 
     def mark_running(self, pid: int = 0) -> None:
         self.state.update({"Status": "running", "Pid": pid, "StartedAt": rfc3339(),
-                           "Error": "", "OOMKilled": False})
+                           "Error": "", "OOMKilled": False, "Paused": False})
         self.save()
         journal.record(self, "start")
 
     def mark_exited(self, code: int, *, oom_killed: bool = False, error: str = "") -> None:
-        self.state.update({"Status": "exited", "ExitCode": code, "Pid": 0,
+        self.state.update({"Status": "exited", "ExitCode": code, "Pid": 0, "Paused": False,
                            "FinishedAt": rfc3339(), "OOMKilled": oom_killed, "Error": error})
         self.save()
         if oom_killed:
             journal.record(self, "oom")
         journal.record(self, "die", exitCode=code)
+
+    def mark_paused(self, paused: bool) -> None:
+        self.state["Paused"] = paused
+        self.save()
 
     def mark_stopped_by_user(self, stopped: bool = True) -> None:
         """A user's stop or kill (True): the restart policy must not bring the container
@@ -198,7 +202,8 @@ class Container:
         st = self.state
         if st.get("Status") == "running" and self.monitor_alive():
             started = parse_time(st.get("StartedAt", "")) or time.time()
-            return "Up " + human_duration((now or time.time()) - started)
+            up = "Up " + human_duration((now or time.time()) - started)
+            return up + " (Paused)" if st.get("Paused") else up
         if st.get("Status") in ("exited", "running"):
             return f"Exited ({st.get('ExitCode', 0)}) {ago(st.get('FinishedAt', ''))}"
         return "Created"
@@ -350,6 +355,15 @@ def parse_publish(spec: str) -> list[dict]:
             for h, c in zip(hosts, conts)]
 
 
+def check_name(name: str) -> None:
+    """Docker's rule for container names, without `re` (start path)."""
+    ok = name and name[0].isascii() and name[0].isalnum() and all(
+        ch.isascii() and (ch.isalnum() or ch in "_.-") for ch in name)
+    if not ok:
+        raise ContainerError(f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] "
+                             "are allowed")
+
+
 def check_cpus(cpus: float | None) -> None:
     """--cpus as Docker bounds it: at least 0.01, at most the CPUs this host has."""
     if cpus is None:
@@ -392,10 +406,7 @@ def create(store: Store, image_ref: str, *, name=None, command=(), entrypoint=No
     image = store.resolve(image_ref)
     cfg = image.config.get("config", {})
     if name is not None:
-        import re
-        if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", name):
-            raise ContainerError(f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] "
-                                 "are allowed")
+        check_name(name)
     if network not in ("bridge", "none", "host"):
         raise ContainerError(f"network {network} not found (bridge, none or host)")
     ports = []

@@ -11,4 +11,6 @@ def kill(c, sig: str = "SIGKILL", ref: str | None = None) -> None:
     if not c.can_signal():
         raise ContainerError(f"Cannot kill container: {ref or c.id}: container is not running")
     c.reload().mark_stopped_by_user()  # a user's kill: no restart
+    if sig.upper().lstrip("SIG") in ("KILL", "9"):
+        signals.thaw_if_paused(c)
     signals.send(c, sig)

@@ -15,6 +15,7 @@ def remove(c, force: bool = False) -> None:
                                   "container before attempting removal or force remove")
     if c.running:
         c.reload().mark_stopped_by_user()
+        signals.thaw_if_paused(c)
         signals.send(c, "SIGKILL")
         signals.wait_exit(c, 10)
     if os.path.isdir(c.dir):

@@ -31,6 +31,14 @@ def send(c, sig: str) -> None:
                          f"{(p.stderr.strip().splitlines() or ['signal failed'])[-1]}")
 
 
+def thaw_if_paused(c) -> None:
+    """A frozen process cannot act on a signal, SIGKILL included: stop, kill and rm -f of a
+    paused container thaw it first (as Docker's)."""
+    if c.state.get("Paused") and c.running:
+        from runtime.engine.pause import unpause
+        unpause(c)
+
+
 def wait_exit(c, timeout: float) -> bool:
     """Until the container no longer runs (or its record is gone: --rm); False on timeout."""
     deadline = time.monotonic() + timeout

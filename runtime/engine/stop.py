@@ -11,6 +11,7 @@ def stop(c, timeout: int | None = None) -> None:
     if not c.can_signal():
         return
     c.reload().mark_stopped_by_user()
+    signals.thaw_if_paused(c)
     t = c.data["Config"].get("StopTimeout", 10) if timeout is None else timeout
     signals.send(c, c.data["Config"].get("StopSignal") or "SIGTERM")
     if not signals.wait_exit(c, t):

@@ -1,0 +1,27 @@
+"""pause and unpause: the container's processes frozen and thawed (its cgroup's freezer,
+through the runtime), as `docker pause`."""
+
+from __future__ import annotations
+
+from runtime.engine import journal
+from runtime.engine.containers import OCI_ROOT, ContainerError
+
+
+def pause(c) -> None:
+    if not c.running:
+        raise ContainerError(f"Container {c.id} is not running")
+    if c.state.get("Paused"):
+        raise ContainerError(f"Container {c.id} is already paused")
+    from runtime.oci import pause as ocipause
+    ocipause.pause(OCI_ROOT, c.id)
+    c.mark_paused(True)
+    journal.record(c, "pause")
+
+
+def unpause(c) -> None:
+    if not c.running or not c.state.get("Paused"):
+        raise ContainerError(f"Container {c.id} is not paused")
+    from runtime.oci import pause as ocipause
+    ocipause.resume(OCI_ROOT, c.id)
+    c.mark_paused(False)
+    journal.record(c, "unpause")

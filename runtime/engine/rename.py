@@ -1,0 +1,29 @@
+"""rename: a container's name changed; the new one reserved before the old one goes, so two
+containers never share a name, even for a moment."""
+
+from __future__ import annotations
+
+from runtime.engine import journal
+from runtime.engine import containers as cmod
+
+
+def rename(c, new: str) -> None:
+    new = new.lstrip("/")
+    cmod.check_name(new)
+    old = c.name
+    if new == old:
+        raise cmod.ContainerError(f"Renaming a container with the same name as its current "
+                                  f"name: {new}")
+    owner = cmod.reserve_name(c.store, new, c.id)
+    if owner is not None:
+        raise cmod.ContainerError(f'Conflict. The container name "/{new}" is already in use '
+                                  f'by container "{owner}". You have to remove (or rename) '
+                                  "that container to be able to reuse that name.")
+    try:
+        c.reload().data["Name"] = new
+        c.save()
+    except BaseException:
+        cmod.release_name(c.store, new, c.id)
+        raise
+    cmod.release_name(c.store, old, c.id)
+    journal.record(c, "rename", oldName=f"/{old}")
