@@ -256,7 +256,11 @@ def inspected(store, ref: str) -> dict:
         ports.setdefault(f"{p['container_port']}/{p['proto']}", []).append(
             {"HostIp": p["host_ip"], "HostPort": str(p["host_port"])})
     d["NetworkSettings"]["Ports"] = ports
-    d["Mounts"] = []
+    d["Mounts"] = [{"Type": b["Type"], **({"Name": b["Name"], "Driver": "local"}
+                                          if b["Type"] == "volume" else {}),
+                    "Source": b["Source"], "Destination": b["Destination"], "Mode": "",
+                    "RW": b["RW"], "Propagation": "rprivate"}
+                   for b in c.data["HostConfig"].get("Binds", [])]
     return d
 
 

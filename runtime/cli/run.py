@@ -41,6 +41,9 @@ OPTIONS = [
            type=int),
     Option(("-v", "--volume"), "volumes", "multiple",
            "SOURCE:DEST[:ro] (a host path or a volume name)"),
+    Option(("--mount",), "mounts", "multiple",
+           "type=bind|volume|tmpfs,source=...,target=...[,readonly]"),
+    Option(("--tmpfs",), "tmpfs", "multiple", "DEST[:OPTIONS]: a tmpfs mount"),
     Option(("--cap-add",), "cap_add", "multiple", "Add a capability"),
     Option(("--cap-drop",), "cap_drop", "multiple", "Drop a capability (ALL for all)"),
     Option(("--privileged",), "privileged", "flag",
@@ -74,7 +77,8 @@ def run(*, image: str, command=(), root=None, create_only=False, detach=False, n
         publish=(), publish_all=False, auto_remove=False, env=(), env_file=(), workdir=None,
         user=None, hostname=None, entrypoint=None, interactive=False, tty=False,
         network="bridge", memory=None, cpus=None, pids_limit=None, label=(),
-        read_only=False, stop_signal=None, stop_timeout=None, volumes=(), cap_add=(),
+        read_only=False, stop_signal=None, stop_timeout=None, volumes=(), mounts=(),
+        tmpfs=(), cap_add=(),
         cap_drop=(), privileged=False, security_opt=(), add_hosts=(), dns=(), restart="no",
         use_init=False, pull="missing") -> int:
     """Create the container and (unless create_only) run it: attached, the container's exit
@@ -119,6 +123,7 @@ def run(*, image: str, command=(), root=None, create_only=False, detach=False, n
                             pids_limit=pids_limit, labels=labels, interactive=interactive,
                             tty=tty, read_only=read_only, stop_signal=stop_signal,
                             stop_timeout=stop_timeout, cpus=cpus, volumes=volumes,
+                            mounts=mounts, tmpfs=tmpfs,
                             cap_add=cap_add, cap_drop=cap_drop, privileged=privileged,
                             security_opt=security_opt, add_hosts=add_hosts, dns=dns, restart=restart, init=use_init)
         except ImageNotFound:

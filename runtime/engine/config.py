@@ -115,6 +115,9 @@ def from_record(data: dict, container_dir: str, netns: str | None,
     for b in hc.get("Binds", []):
         mounts.append({"destination": b["Destination"], "type": "bind", "source": b["Source"],
                        "options": ["rbind", "rprivate"] + ([] if b["RW"] else ["ro"])})
+    for t in hc.get("Tmpfs", []):  # Docker's options for a tmpfs, then the user's
+        mounts.append({"destination": t["Destination"], "type": "tmpfs", "source": "tmpfs",
+                       "options": ["nosuid", "nodev", "noexec"] + t["Options"]})
     args = [data["Path"]] + data["Args"]
     if init:
         mounts.append({"destination": "/sbin/pyrun-init", "type": "bind", "source": init,

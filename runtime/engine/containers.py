@@ -399,7 +399,8 @@ def create(store: Store, image_ref: str, *, name=None, command=(), entrypoint=No
            publish=(), publish_all=False, workdir=None, user=None, hostname=None,
            network="bridge", auto_remove=False, memory=None, pids_limit=None, labels=None,
            interactive=False, tty=False, read_only=False, stop_signal=None,
-           stop_timeout=None, cpus=None, volumes=(), cap_add=(), cap_drop=(),
+           stop_timeout=None, cpus=None, volumes=(), mounts=(), tmpfs=(), cap_add=(),
+           cap_drop=(),
            privileged=False, security_opt=(), add_hosts=(), dns=(), restart="no",
            init=False) -> Container:
     """Validate everything, then write the record; nothing is mounted or wired yet."""
@@ -425,7 +426,11 @@ def create(store: Store, image_ref: str, *, name=None, command=(), entrypoint=No
     policy = parse_restart(restart)
     if policy["Name"] != "no" and auto_remove:
         raise ContainerError("Conflicting options: --restart and --rm")
-    binds = [parse_volume(store, v) for v in volumes]
+    from runtime.engine import volumes as volmod
+    parsed = [volmod.parse_v(store, v) for v in volumes] + \
+        [volmod.parse_mount(store, m) for m in mounts] + [volmod.parse_tmpfs(t) for t in tmpfs]
+    binds = [m for m in parsed if m["Type"] != "tmpfs"]
+    tmpfs_mounts = [m for m in parsed if m["Type"] == "tmpfs"]
     security = parse_security_opts(security_opt)
     from runtime.engine.config import DEFAULT_CAPS
     from runtime.linux.names import CAPABILITY_NAMES
@@ -468,7 +473,8 @@ def create(store: Store, image_ref: str, *, name=None, command=(), entrypoint=No
         "HostConfig": {"NetworkMode": network, "Ports": ports, "AutoRemove": auto_remove,
                        "Memory": memory or 0, "PidsLimit": pids_limit or 0,
                        "NanoCpus": int((cpus or 0) * 1e9), "ReadonlyRootfs": read_only,
-                       "Binds": binds, "CapAdd": list(cap_add), "CapDrop": list(cap_drop),
+                       "Binds": binds, "Tmpfs": tmpfs_mounts,
+                       "CapAdd": list(cap_add), "CapDrop": list(cap_drop),
                        "Capabilities": sorted(set(caps)), "Privileged": privileged,
                        "SecurityOpt": list(security_opt),
                        "ExtraHosts": [f"{h}:{i}" for h, i in hosts], "Dns": list(dns),
@@ -579,29 +585,6 @@ def _cap_name(name: str) -> str:
     return n
 
 
-def parse_volume(store: Store, spec: str) -> dict:
-    """-v HOST_PATH:CONTAINER_PATH[:ro] (a bind mount) or NAME:CONTAINER_PATH[:ro] (a named
-    volume under <root>/volumes/NAME, made on first use)."""
-    parts = spec.split(":")
-    if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] not in ("ro", "rw")):
-        raise ContainerError(f"invalid volume spec {spec!r}: use SOURCE:DEST[:ro]")
-    source, dest = parts[0], parts[1]
-    if not dest.startswith("/"):
-        raise ContainerError(f"invalid volume spec {spec!r}: the destination must be absolute")
-    readonly = len(parts) == 3 and parts[2] == "ro"
-    if source.startswith("/"):
-        if not os.path.lexists(source):
-            os.makedirs(source)  # Docker makes a missing host directory too
-        return {"Type": "bind", "Source": source, "Destination": dest, "RW": not readonly}
-    import re
-    if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+", source):
-        raise ContainerError(f"invalid volume name {source!r}")
-    path = os.path.join(store.root, "volumes", source, "_data")
-    os.makedirs(path, exist_ok=True)
-    return {"Type": "volume", "Name": source, "Source": path, "Destination": dest,
-            "RW": not readonly}
-
-
 # ---- the pieces a start needs, and their undoing -----------------------------------------------
 
 def _write(path: str, text: str) -> None:
@@ -655,6 +638,10 @@ def prepare(c: Container) -> str:
         open(c.path("init", "etc", f), "a").close()
     bundlemod.mount_overlay(image.layer_dirs + [c.path("init")], c.path("rootfs"),
                             c.path("upper"), c.path("work"))
+    for b in hc.get("Binds", []):
+        if b["Type"] == "volume":  # a new volume starts with the image's files there
+            from runtime.engine import volumes
+            volumes.seed(b["Source"], c.path("rootfs"), b["Destination"])
     ids = bundlemod.resolve_user(c.path("rootfs"), c.data["Config"]["User"])
     init = init_binary() if hc.get("Init") else None
     oci = oci_config(from_record(c.data, c.dir, netns, ids, init))
