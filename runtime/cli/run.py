@@ -127,9 +127,8 @@ def run(*, image: str, command=(), root=None, create_only=False, detach=False, n
                             cap_add=cap_add, cap_drop=cap_drop, privileged=privileged,
                             security_opt=security_opt, add_hosts=add_hosts, dns=dns, restart=restart, init=use_init)
         except ImageNotFound:
-            why = ("--pull never" if pull == "never" else "pyrun asks no registry about Docker "
-                   "Hub names by itself: build, import or bootstrap it, or `pyrun pull` it")
-            raise PyrunError(f"Unable to find image '{image}' locally ({why})") from None
+            raise PyrunError(f"Unable to find image '{image}' locally (--pull {pull})") \
+                from None
         trace("engine: container recorded")
         if create_only:
             c.mark_monitored_by(0, 0)  # created, and left so

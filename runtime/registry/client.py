@@ -381,9 +381,8 @@ def ensure(store: Store, name: str, policy: str = "missing", out=None) -> bool:
     """What `run --pull` and `build --pull` do before using an image; True if it pulled.
 
     always: pull (a newer image under the name replaces the tag); missing: pull only when the
-    name is not in the store; never: don't. "missing" leaves Docker Hub names alone: none is
-    reachable from pyrun's machines, and a lookup there would leave the machine unasked
-    (`pyrun pull docker.io/...`, or --pull always, asks)."""
+    name is not in the store, Docker Hub names included, after Docker's "Unable to find
+    image" line; never: don't."""
     if policy not in PULL_POLICIES:
         raise RegistryError(f"--pull: expected always, missing or never, got {policy!r}")
     if policy == "never":
@@ -399,10 +398,8 @@ def ensure(store: Store, name: str, policy: str = "missing", out=None) -> bool:
             return False
         except ImageNotFound:
             pass
-        if ref.domain == reference.DEFAULT_DOMAIN:
-            return False
         if out:
-            print(f"Unable to find image '{name}' locally", file=out)
+            print(f"Unable to find image '{ref.familiar()}' locally", file=out)
     pull(store, name, out=out)
     return True
 

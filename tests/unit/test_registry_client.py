@@ -348,3 +348,17 @@ def test_platform_picked_from_an_index_with_or_without_a_variant(text, digest):
 def test_a_bad_platform_is_one_line(bad):
     with pytest.raises(client.RegistryError, match=r"expected os/arch\[/variant\], got"):
         client.parse_platform(bad)
+
+
+def test_a_missing_image_is_pulled_docker_hub_names_included(tmp_path, monkeypatch):
+    """run --pull missing, as Docker's: the "Unable to find image" line, then the pull; a
+    name the store has is not pulled; never does not pull."""
+    from runtime.image.store import Store
+    pulled = []
+    monkeypatch.setattr(client, "pull", lambda store, name, out=None: pulled.append(name))
+    out = io.StringIO()
+    store = Store(str(tmp_path)).ensure()
+    assert client.ensure(store, "nginx", "missing", out=out) is True
+    assert out.getvalue() == "Unable to find image 'nginx:latest' locally\n"
+    assert pulled == ["nginx"]
+    assert client.ensure(store, "nginx", "never", out=out) is False and pulled == ["nginx"]
