@@ -174,9 +174,13 @@ class Builder:
 
     def _pull(self, base: str) -> bool:
         """Pull a FROM image by the build's policy; True if it did. The registry client is
-        imported only here: a build from images at hand never needs it."""
+        imported only here: a build from images at hand never needs it. A Docker Hub name
+        is fetched only with `build --pull`: a build is often run where no registry is
+        reachable, and its FROM error should say what is missing, not why the Hub is out of
+        reach."""
         from runtime.registry import client
-        return client.ensure(self.store, base, self.pull, out=None if self.quiet else self.out)
+        return client.ensure(self.store, base, self.pull, out=None if self.quiet else self.out,
+                             docker_hub=self.pull == "always")
 
     def _from(self, base: str, stage) -> _Stage:
         if base == "scratch":

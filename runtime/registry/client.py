@@ -377,12 +377,13 @@ def pull(store: Store, name: str, platform: tuple[str, ...] | None = None, out=N
 PULL_POLICIES = ("always", "missing", "never")
 
 
-def ensure(store: Store, name: str, policy: str = "missing", out=None) -> bool:
+def ensure(store: Store, name: str, policy: str = "missing", out=None,
+           docker_hub: bool = True) -> bool:
     """What `run --pull` and `build --pull` do before using an image; True if it pulled.
 
     always: pull (a newer image under the name replaces the tag); missing: pull only when the
-    name is not in the store, Docker Hub names included, after Docker's "Unable to find
-    image" line; never: don't."""
+    name is not in the store (Docker Hub names too, unless docker_hub is False), after
+    Docker's "Unable to find image" line; never: don't."""
     if policy not in PULL_POLICIES:
         raise RegistryError(f"--pull: expected always, missing or never, got {policy!r}")
     if policy == "never":
@@ -398,6 +399,8 @@ def ensure(store: Store, name: str, policy: str = "missing", out=None) -> bool:
             return False
         except ImageNotFound:
             pass
+        if ref.domain == reference.DEFAULT_DOMAIN and not docker_hub:
+            return False
         if out:
             print(f"Unable to find image '{ref.familiar()}' locally", file=out)
     pull(store, name, out=out)
