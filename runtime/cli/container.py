@@ -376,6 +376,72 @@ def update_cmd(ctx, containers, memory, cpus, pids_limit):
         click.echo(ref)
 
 
+@click.command("cp")
+@click.argument("src")
+@click.argument("dest")
+@click.option("-L", "--follow-link", "follow", is_flag=True,
+              help="Copy what a symlink SRC points to")
+@click.pass_context
+def cp_cmd(ctx, src, dest, follow):
+    """Copy files between a container and the host: CONTAINER:SRC DEST or SRC
+    CONTAINER:DEST ("-" for a tar stream on stdin or stdout)."""
+    from runtime.engine import copy
+    store = _store(ctx)
+    cmod = _containers(store)
+    s_ref, s_sep, s_path = src.partition(":") if not src.startswith(("/", ".", "-")) else \
+        ("", "", src)
+    d_ref, d_sep, d_path = dest.partition(":") if not dest.startswith(("/", ".", "-")) else \
+        ("", "", dest)
+    if s_sep and not d_sep:
+        copy.copy_out(cmod.find(store, s_ref), s_path, d_path, follow)
+    elif d_sep and not s_sep:
+        copy.copy_in(cmod.find(store, d_ref), s_path, d_path)
+    else:
+        raise PyrunError("copying between containers, or within the host, is not supported: "
+                         "one of SRC and DEST is CONTAINER:PATH")
+
+
+@container_group.command("diff")
+@click.argument("container")
+@click.pass_context
+def diff_cmd(ctx, container):
+    """The files changed in a container: A added, C changed, D deleted."""
+    from runtime.engine.commit import changes
+    _, _, c = _find(ctx, container)
+    click.echo("".join(f"{kind} {path}\n" for kind, path in changes(c)), nl=False)
+
+
+@container_group.command("export")
+@click.argument("container")
+@click.option("-o", "--output", help="A file (default: stdout)")
+@click.pass_context
+def export_cmd(ctx, container, output):
+    """A container's filesystem as a tar archive."""
+    from runtime.engine.copy import export
+    _, _, c = _find(ctx, container)
+    if output:
+        with open(output, "wb") as f:
+            export(c, f)
+    else:
+        export(c, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+
+
+@container_group.command("commit")
+@click.argument("container")
+@click.argument("reference", required=False)
+@click.option("-m", "--message", default="")
+@click.option("-a", "--author", default="")
+@click.option("-p", "--pause/--no-pause", "pause", default=True,
+              help="Pause the container while committing (the default)")
+@click.pass_context
+def commit_cmd(ctx, container, reference, message, author, pause):
+    """A new image from a container's changes."""
+    from runtime.engine.commit import commit
+    _, _, c = _find(ctx, container)
+    click.echo(commit(c, reference, message, author, pause).id)
+
+
 STATS_COLUMNS = [("CONTAINER ID", "ID"), ("NAME", "Name"), ("CPU %", "CPUPerc"),
                  ("MEM USAGE / LIMIT", "MemUsage"), ("MEM %", "MemPerc"),
                  ("NET I/O", "NetIO"), ("BLOCK I/O", "BlockIO"), ("PIDS", "PIDs")]

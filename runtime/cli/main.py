@@ -29,6 +29,7 @@ from runtime.cli.container import (container_group, exec_cmd, kill_cmd, logs_cmd
                                    ls_cmd, restart_cmd, rm_cmd, run_cmd, start_cmd, stats_cmd,
                                    stop_cmd, top_cmd, wait_cmd, pause_cmd, unpause_cmd,
                                    rename_cmd, update_cmd)
+from runtime.cli.container import commit_cmd, cp_cmd, diff_cmd, export_cmd  # noqa: E402
 from runtime.cli.container import inspect_any_cmd  # noqa: E402
 from runtime.cli.image import history_cmd, tag_cmd  # noqa: E402
 from runtime.cli.image import ls_cmd as images_cmd, rm_cmd as rmi_cmd  # noqa: E402
@@ -50,9 +51,11 @@ for _name, _cmd in (("run", run_cmd), ("ls", ls_cmd), ("ps", ls_cmd), ("stop", s
                     ("rename", rename_cmd), ("update", update_cmd),
                     # Docker's top-level aliases
                     ("inspect", inspect_any_cmd), ("images", images_cmd), ("rmi", rmi_cmd),
-                    ("tag", tag_cmd), ("history", history_cmd)):
+                    ("tag", tag_cmd), ("history", history_cmd), ("cp", cp_cmd),
+                    ("diff", diff_cmd), ("export", export_cmd), ("commit", commit_cmd)):
     cli.add_command(_cmd, _name)
 container_group.add_command(run_cmd, "create")
+container_group.add_command(cp_cmd, "cp")
 
 
 @cli.command()

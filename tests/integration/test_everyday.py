@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import time
 
 from runtime.engine.containers import OCI_ROOT
@@ -71,3 +73,48 @@ def test_dockers_top_level_aliases(engine, busybox):  # noqa: F811
     engine("run", "-d", "--network", "none", "--name", "busybox", "busybox", "sleep", "60")
     (first,) = json.loads(engine("inspect", "busybox").stdout)
     assert first["Name"] == "/busybox"  # a container's name wins over an image's, as Docker
+
+
+def test_cp_both_ways_diff_export_and_commit_then_run(engine, tmp_path):  # noqa: F811
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    (src / "sub" / "a.txt").write_text("hello\n")
+    os.chmod(src / "sub" / "a.txt", 0o640)
+    engine("run", "-d", "--network", "none", "--name", "pyrun-ev-cp", "busybox", "sleep", "60")
+    engine("cp", str(src), "pyrun-ev-cp:/srv")  # /srv is missing: src becomes /srv
+    assert engine("exec", "pyrun-ev-cp", "cat", "/srv/sub/a.txt").stdout == "hello\n"
+    assert engine("exec", "pyrun-ev-cp", "stat", "-c", "%a",
+                  "/srv/sub/a.txt").stdout.strip() == "640"
+    engine("cp", "pyrun-ev-cp:/srv", str(tmp_path / "back"))  # the round trip
+    assert (tmp_path / "back" / "sub" / "a.txt").read_text() == "hello\n"
+    engine("cp", "pyrun-ev-cp:/etc/passwd", str(tmp_path))  # into an existing directory
+    assert (tmp_path / "passwd").read_text().startswith("root:")
+    # a symlink in the container that points at the host's root stays in the container
+    engine("exec", "pyrun-ev-cp", "ln", "-s", "/", "/escape")
+    engine("cp", str(src / "sub" / "a.txt"), "pyrun-ev-cp:/escape/tmp/planted")
+    assert not os.path.exists("/tmp/planted")
+    assert engine("exec", "pyrun-ev-cp", "cat", "/tmp/planted").stdout == "hello\n"
+    p = engine("cp", "pyrun-ev-cp:/nope", str(tmp_path / "x"), check=False)
+    assert p.returncode == 125 and "Could not find the file /nope" in p.stderr
+
+    diff = engine("diff", "pyrun-ev-cp").stdout.splitlines()
+    assert "A /srv/sub/a.txt" in diff and "A /escape" in diff and "C /tmp" in diff
+    engine("exec", "pyrun-ev-cp", "rm", "/bin/true")
+    assert "D /bin/true" in engine("diff", "pyrun-ev-cp").stdout.splitlines()
+
+    out = tmp_path / "fs.tar"
+    engine("export", "-o", str(out), "pyrun-ev-cp")
+    listing = subprocess.run(["tar", "tf", str(out)], capture_output=True, text=True).stdout
+    assert "srv/sub/a.txt" in listing.split() and "bin/busybox" in listing.split()
+
+    image = engine("commit", "-m", "with srv", "pyrun-ev-cp", "pyrun-ev-snap:1").stdout.strip()
+    assert image.startswith("sha256:")
+    assert engine("run", "--rm", "--network", "none", "pyrun-ev-snap:1", "cat",
+                  "/srv/sub/a.txt").stdout == "hello\n"
+    assert "with srv" in engine("history", "pyrun-ev-snap:1").stdout
+    assert engine("inspect", "pyrun-ev-cp").stdout.count('"Paused": false') == 1  # unpaused
+
+    engine("stop", "-t", "0", "pyrun-ev-cp")  # a stopped container's files are reached too
+    engine("cp", str(src / "sub" / "a.txt"), "pyrun-ev-cp:/srv/stopped.txt")
+    engine("start", "pyrun-ev-cp")
+    assert engine("exec", "pyrun-ev-cp", "cat", "/srv/stopped.txt").stdout == "hello\n"

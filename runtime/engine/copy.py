@@ -1,0 +1,208 @@
+"""cp and export: files in and out of a container, as tar streams.
+
+The container's side of the copy runs in a child process chrooted into the container's root
+filesystem, as Docker's chrootarchive does: a symlink in the container (/etc -> /) then
+resolves inside it, never onto the host. A running container's root is its overlay mount;
+a stopped one's is mounted for the child alone, in a mount namespace of its own, so nothing
+outlives the child, however it ends.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from runtime.errors import PyrunError
+
+
+class CopyError(PyrunError):
+    pass
+
+
+def _filter() -> dict:
+    """tarfile's "tar" extraction filter (no absolute names, no "..", no links out of the
+    destination) where this Python has it (3.11.4 and later); the chroot holds either way."""
+    import tarfile
+    return {"filter": "tar"} if hasattr(tarfile, "tar_filter") else {}
+
+
+def _in_container(c, work, stdin_fd: int | None = None, stdout_fd: int | None = None,
+                  close=()) -> None:
+    """Run work() in a child chrooted into the container's root; its stdin/stdout are the
+    given descriptors, and `close` the ones it must not hold (the other end of its pipe:
+    held, a reader would never see the end). A failure comes back as the child's one line."""
+    import tarfile  # noqa: F401 - imported before the chroot, where the library is out of reach
+    err_r, err_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(err_r)
+            for fd in close:
+                os.close(fd)
+            for fd, target in ((stdin_fd, 0), (stdout_fd, 1)):
+                if fd is not None:
+                    os.dup2(fd, target)
+            root = c.path("rootfs")
+            if not c.running:
+                from runtime.engine import bundle as bundlemod
+                bundlemod.private_mount_namespace()
+                image = c.store.image(c.data["Image"])
+                bundlemod.mount_overlay(image.layer_dirs + [c.path("init")], root,
+                                        c.path("upper"), c.path("work"))
+            os.chroot(root)
+            os.chdir("/")
+            work()
+            os._exit(0)
+        except BaseException as e:  # noqa: BLE001 - everything goes back as one line
+            msg = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            name = f": {e.filename}" if isinstance(e, OSError) and e.filename else ""
+            os.write(err_w, f"{msg}{name}".encode())
+            os._exit(1)
+    os.close(err_w)
+    with os.fdopen(err_r, "rb") as f:
+        message = f.read().decode(errors="replace")
+    _, status = os.waitpid(pid, 0)
+    if status != 0:
+        raise CopyError(message or "copy failed")
+
+
+def copy_out(c, src: str, dest: str, follow: bool = False) -> None:
+    """CONTAINER:SRC → DEST on the host ("-": a tar stream on stdout). As docker cp: DEST an
+    existing directory receives SRC under its own name; otherwise SRC becomes DEST; a
+    symlink SRC is copied as the link, or (follow, -L) as what it points to."""
+    import tarfile
+    if not src.startswith("/"):
+        src = "/" + src
+    if dest == "-":
+        arcname = os.path.basename(src.rstrip("/")) or "."
+    elif os.path.isdir(dest):
+        arcname = os.path.basename(src.rstrip("/")) or "."
+    else:
+        if not os.path.isdir(os.path.dirname(os.path.abspath(dest))):
+            raise CopyError(f"no such directory: {os.path.dirname(os.path.abspath(dest))}")
+        arcname = os.path.basename(dest.rstrip("/"))
+    r, w = os.pipe()
+
+    def pack():
+        with tarfile.open(fileobj=os.fdopen(1, "wb"), mode="w|") as t:
+            t.add(os.path.realpath(src) if follow else src, arcname=arcname)
+
+    import threading
+    failure: list[BaseException] = []
+
+    def run():
+        try:
+            _in_container(c, pack, stdout_fd=w, close=(r,))
+        except BaseException as e:  # noqa: BLE001 - raised again below
+            failure.append(e)
+        finally:
+            os.close(w)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    with os.fdopen(r, "rb") as stream:
+        if dest == "-":
+            while True:
+                chunk = stream.read(1 << 16)
+                if not chunk:
+                    break
+                sys.stdout.buffer.write(chunk)
+            sys.stdout.buffer.flush()
+        else:
+            target = dest if os.path.isdir(dest) else os.path.dirname(os.path.abspath(dest))
+            try:
+                with tarfile.open(fileobj=stream, mode="r|") as t:
+                    t.extractall(target, **_filter())
+            except tarfile.ReadError:
+                pass  # the child failed before writing: its message follows
+    worker.join()
+    if failure:
+        raise CopyError(f"Could not find the file {src} in container {c.name}: "
+                        f"{failure[0]}") from None
+
+
+def copy_in(c, src: str, dest: str) -> None:
+    """SRC on the host ("-": a tar stream on stdin) → CONTAINER:DEST. As docker cp: DEST an
+    existing directory receives SRC under its own name; otherwise SRC becomes DEST."""
+    import tarfile
+    if not dest.startswith("/"):
+        dest = "/" + dest
+    if src != "-" and not os.path.lexists(src):
+        raise CopyError(f"no such file or directory: {src}")
+    top = os.path.basename(os.path.abspath(src)) if src != "-" else None
+    r, w = os.pipe()
+
+    def unpack():
+        if os.path.isdir(dest):
+            into, rename = dest, None
+        elif top is None:
+            raise FileNotFoundError(2, "destination directory does not exist", dest)
+        else:
+            into, rename = os.path.dirname(dest) or "/", os.path.basename(dest)
+            if not os.path.isdir(into):
+                raise FileNotFoundError(2, "no such directory", into)
+        with tarfile.open(fileobj=os.fdopen(0, "rb"), mode="r|") as t:
+            for m in t:
+                if rename and (m.name == top or m.name.startswith(top + "/")):
+                    m.name = rename + m.name[len(top):]
+                t.extract(m, into, **_filter())
+
+    import threading
+
+    def feed():
+        try:
+            with os.fdopen(w, "wb") as out:
+                if src == "-":
+                    while True:
+                        chunk = sys.stdin.buffer.read(1 << 16)
+                        if not chunk:
+                            break
+                        out.write(chunk)
+                else:
+                    with tarfile.open(fileobj=out, mode="w|") as t:
+                        t.add(src, arcname=top)
+        except BrokenPipeError:
+            pass  # the child failed: its message is the one to report
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    try:
+        _in_container(c, unpack, stdin_fd=r, close=(w,))
+    finally:
+        os.close(r)
+        feeder.join()
+
+
+def export(c, out) -> None:
+    """The container's whole filesystem as a tar stream written to out (a binary file)."""
+    import tarfile
+    import threading
+    r, w = os.pipe()
+
+    def pack():
+        with tarfile.open(fileobj=os.fdopen(1, "wb"), mode="w|") as t:
+            for name in sorted(os.listdir("/")):
+                t.add("/" + name, arcname=name)
+
+    failure: list[BaseException] = []
+
+    def run():
+        try:
+            _in_container(c, pack, stdout_fd=w, close=(r,))
+        except BaseException as e:  # noqa: BLE001 - raised again below
+            failure.append(e)
+        finally:
+            os.close(w)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    with os.fdopen(r, "rb") as stream:
+        while True:
+            chunk = stream.read(1 << 16)
+            if not chunk:
+                break
+            out.write(chunk)
+    worker.join()
+    if failure:
+        raise failure[0]
+
