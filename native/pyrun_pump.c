@@ -1,13 +1,15 @@
 /* pyrun-pump: the resident part of a detached container's monitor (runtime/engine/pump.py
  * does the same in Python, for when this binary is not built).
  *
- *   pyrun-pump PYTHON ROOT ID PID LOG OUT_FD ERR_FD
+ *   pyrun-pump PYTHON ROOT ID PID LOG OUT_FD ERR_FD [MAX_SIZE MAX_FILE]
  *
  * Exec'd by the monitor once the container runs: it keeps the monitor's pid, its subreaper
  * flag and the pipes. Copies each pipe to LOG as Docker's json-file lines, reaps every
  * child, and when the container's init PID has exited and the pipes are drained, execs
  * `PYTHON -m runtime.engine.monitor --finish ROOT ID CODE` to record the exit and undo
- * networking and mounts. A C process here costs a fraction of an interpreter's memory. */
+ * networking and mounts. A C process here costs a fraction of an interpreter's memory.
+ * Past MAX_SIZE bytes LOG becomes LOG.1 (LOG.1 becomes LOG.2, ...; the last of MAX_FILE
+ * goes) and a new LOG starts: json-file's --log-opt rotation, as pump.py's LogFile. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -15,11 +17,41 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 static int log_fd = -1;
+static const char *log_path;
+static long long log_size, max_size; /* max_size 0: no rotation */
+static int max_file = 1;
+
+static void open_log(int extra_flags)
+{
+    log_fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | extra_flags, 0640);
+    struct stat st;
+    log_size = log_fd >= 0 && fstat(log_fd, &st) == 0 ? st.st_size : 0;
+}
+
+static void rotate(void)
+{
+    char from[4096], to[4096];
+    close(log_fd);
+    if (max_file <= 1) {
+        open_log(O_TRUNC);
+        return;
+    }
+    for (int i = max_file - 1; i >= 1; i--) {
+        if (i == 1)
+            snprintf(from, sizeof from, "%s", log_path);
+        else
+            snprintf(from, sizeof from, "%s.%d", log_path, i - 1);
+        snprintf(to, sizeof to, "%s.%d", log_path, i);
+        rename(from, to); /* ENOENT: fewer files so far */
+    }
+    open_log(0);
+}
 
 static void write_all(int fd, const char *p, size_t n)
 {
@@ -70,17 +102,41 @@ static void log_record(const char *stream, const unsigned char *data, size_t n)
                           stream, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
                           tm.tm_min, tm.tm_sec, ts.tv_nsec);
     write_all(log_fd, buf, o);
+    log_size += (long long)o;
+    if (max_size > 0 && log_size >= max_size)
+        rotate();
+}
+
+/* A record per line, as Docker's json-file (rotation and --tail count records); a piece
+ * without its newline is a record of its own. */
+static void log_lines(const char *stream, const unsigned char *data, size_t n)
+{
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (data[i] == '\n') {
+            log_record(stream, data + start, i + 1 - start);
+            start = i + 1;
+        }
+    }
+    if (start < n)
+        log_record(stream, data + start, n - start);
 }
 
 int main(int argc, char **argv)
 {
-    if (argc != 8) {
-        fprintf(stderr, "usage: pyrun-pump PYTHON ROOT ID PID LOG OUT_FD ERR_FD\n");
+    if (argc != 8 && argc != 10) {
+        fprintf(stderr, "usage: pyrun-pump PYTHON ROOT ID PID LOG OUT_FD ERR_FD "
+                        "[MAX_SIZE MAX_FILE]\n");
         return 2;
+    }
+    if (argc == 10) {
+        max_size = atoll(argv[8]);
+        max_file = atoi(argv[9]);
     }
     const char *python = argv[1], *root = argv[2], *id = argv[3];
     pid_t pid = (pid_t)atoi(argv[4]);
-    log_fd = open(argv[5], O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    log_path = argv[5];
+    open_log(0);
     struct pollfd fds[2];
     const char *names[2] = {"stdout", "stderr"};
     int nfds = 0;
@@ -111,7 +167,7 @@ int main(int argc, char **argv)
                     continue;
                 }
                 if (log_fd >= 0)
-                    log_record(names[i], data, (size_t)n);
+                    log_lines(names[i], data, (size_t)n);
             }
         } else {
             usleep(200000);

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -163,12 +164,20 @@ def logs_cmd(ctx, container, follow, timestamps, tail):
     """Show a container's output."""
     store, cmod, c = _find(ctx, container)
     path = c.path("container.log")
+    _, files = cmod.log_limits(c.data)
+    lines = []
+    for old in range(files - 1, 0, -1):  # rotated files first, the oldest first
+        try:
+            with open(f"{path}.{old}") as f:
+                lines += f.readlines()
+        except FileNotFoundError:
+            pass
     try:
         f = open(path)
     except FileNotFoundError:
         return
-    with f:
-        lines = f.readlines()
+    try:
+        lines += f.readlines()
         if tail != "all":
             lines = lines[-int(tail):] if int(tail) > 0 else []
         for line in lines:
@@ -178,12 +187,22 @@ def logs_cmd(ctx, container, follow, timestamps, tail):
             if line:
                 _emit(line, timestamps)
                 continue
+            try:
+                rotated = os.stat(path).st_ino != os.fstat(f.fileno()).st_ino
+            except FileNotFoundError:
+                rotated = False
+            if rotated:  # the pump started a new file: on with that one
+                f.close()
+                f = open(path)
+                continue
             c.reload()
             if not c.running:
                 for line in f.readlines():
                     _emit(line, timestamps)
                 break
             time.sleep(0.1)
+    finally:
+        f.close()
 
 
 def _emit(line: str, timestamps: bool) -> None:

@@ -44,6 +44,9 @@ OPTIONS = [
     Option(("--mount",), "mounts", "multiple",
            "type=bind|volume|tmpfs,source=...,target=...[,readonly]"),
     Option(("--tmpfs",), "tmpfs", "multiple", "DEST[:OPTIONS]: a tmpfs mount"),
+    Option(("--log-driver",), "log_driver", "value", "json-file (the only one)"),
+    Option(("--log-opt",), "log_opts", "multiple", "max-size=SIZE, max-file=N (default "
+           "20m and 5)"),
     Option(("--cap-add",), "cap_add", "multiple", "Add a capability"),
     Option(("--cap-drop",), "cap_drop", "multiple", "Drop a capability (ALL for all)"),
     Option(("--privileged",), "privileged", "flag",
@@ -78,7 +81,7 @@ def run(*, image: str, command=(), root=None, create_only=False, detach=False, n
         user=None, hostname=None, entrypoint=None, interactive=False, tty=False,
         network="bridge", memory=None, cpus=None, pids_limit=None, label=(),
         read_only=False, stop_signal=None, stop_timeout=None, volumes=(), mounts=(),
-        tmpfs=(), cap_add=(),
+        tmpfs=(), log_driver=None, log_opts=(), cap_add=(),
         cap_drop=(), privileged=False, security_opt=(), add_hosts=(), dns=(), restart="no",
         use_init=False, pull="missing") -> int:
     """Create the container and (unless create_only) run it: attached, the container's exit
@@ -123,7 +126,8 @@ def run(*, image: str, command=(), root=None, create_only=False, detach=False, n
                             pids_limit=pids_limit, labels=labels, interactive=interactive,
                             tty=tty, read_only=read_only, stop_signal=stop_signal,
                             stop_timeout=stop_timeout, cpus=cpus, volumes=volumes,
-                            mounts=mounts, tmpfs=tmpfs,
+                            mounts=mounts, tmpfs=tmpfs, log_driver=log_driver,
+                            log_opts=log_opts,
                             cap_add=cap_add, cap_drop=cap_drop, privileged=privileged,
                             security_opt=security_opt, add_hosts=add_hosts, dns=dns, restart=restart, init=use_init)
         except ImageNotFound:

@@ -355,6 +355,41 @@ def parse_publish(spec: str) -> list[dict]:
             for h, c in zip(hosts, conts)]
 
 
+# json-file's rotation when --log-opt says nothing: 5 files of 20 MB, as Docker's "local"
+# driver keeps them (Docker's json-file default keeps everything, and a chatty container
+# fills the disk).
+DEFAULT_LOG_OPTS = {"max-size": "20m", "max-file": "5"}
+
+
+def parse_log_opts(driver: str | None, opts) -> dict:
+    """--log-driver json-file (the only one) and --log-opt max-size=SIZE, max-file=N."""
+    if driver not in (None, "json-file"):
+        raise ContainerError(f"logging driver {driver!r} is not supported (json-file is)")
+    config = dict(DEFAULT_LOG_OPTS)
+    for opt in opts:
+        key, sep, value = opt.partition("=")
+        if not sep or key not in ("max-size", "max-file"):
+            raise ContainerError(f"unknown log opt {opt!r} for json-file (max-size=, max-file=)")
+        config[key] = value
+    _, count = log_limits({"HostConfig": {"LogConfig": {"Config": config}}})
+    if count < 1:
+        raise ContainerError(f"invalid max-file {config['max-file']!r}: at least 1")
+    return {"Type": "json-file", "Config": config}
+
+
+def log_limits(data: dict) -> tuple[int, int]:
+    """(max bytes, files) of a record's log; (0, 1): no rotation (a record from before)."""
+    config = (data["HostConfig"].get("LogConfig") or {}).get("Config") or {}
+    from runtime.units import parse_size
+    try:
+        size = parse_size(config["max-size"]) if config.get("max-size") else 0
+        count = int(config.get("max-file") or 1)
+    except ValueError:
+        raise ContainerError(f"invalid log opts {config}: max-size is a size such as 10m, "
+                             "max-file a number") from None
+    return size, count
+
+
 def check_name(name: str) -> None:
     """Docker's rule for container names, without `re` (start path)."""
     ok = name and name[0].isascii() and name[0].isalnum() and all(
@@ -400,7 +435,7 @@ def create(store: Store, image_ref: str, *, name=None, command=(), entrypoint=No
            network="bridge", auto_remove=False, memory=None, pids_limit=None, labels=None,
            interactive=False, tty=False, read_only=False, stop_signal=None,
            stop_timeout=None, cpus=None, volumes=(), mounts=(), tmpfs=(), cap_add=(),
-           cap_drop=(),
+           cap_drop=(), log_driver=None, log_opts=(),
            privileged=False, security_opt=(), add_hosts=(), dns=(), restart="no",
            init=False) -> Container:
     """Validate everything, then write the record; nothing is mounted or wired yet."""
@@ -424,6 +459,7 @@ def create(store: Store, image_ref: str, *, name=None, command=(), entrypoint=No
     if stop_signal is not None:
         check_signal(stop_signal)
     policy = parse_restart(restart)
+    log_config = parse_log_opts(log_driver, log_opts)
     if policy["Name"] != "no" and auto_remove:
         raise ContainerError("Conflicting options: --restart and --rm")
     from runtime.engine import volumes as volmod
@@ -473,7 +509,7 @@ def create(store: Store, image_ref: str, *, name=None, command=(), entrypoint=No
         "HostConfig": {"NetworkMode": network, "Ports": ports, "AutoRemove": auto_remove,
                        "Memory": memory or 0, "PidsLimit": pids_limit or 0,
                        "NanoCpus": int((cpus or 0) * 1e9), "ReadonlyRootfs": read_only,
-                       "Binds": binds, "Tmpfs": tmpfs_mounts,
+                       "Binds": binds, "Tmpfs": tmpfs_mounts, "LogConfig": log_config,
                        "CapAdd": list(cap_add), "CapDrop": list(cap_drop),
                        "Capabilities": sorted(set(caps)), "Privileged": privileged,
                        "SecurityOpt": list(security_opt),

@@ -24,13 +24,6 @@ from runtime.errors import PyrunError
 from runtime.image.store import Store
 from runtime.oci import binary as oci_binary
 from runtime.oci.log import trace
-from runtime.timestamps import rfc3339
-
-
-def _log_line(fd: int, stream: str, data: bytes) -> None:
-    text = data.decode("utf-8", "replace")
-    rec = json.dumps({"log": text, "stream": stream, "time": rfc3339()})
-    os.write(fd, rec.encode() + b"\n")
 
 
 def start_time_of(pid: int) -> int:
@@ -48,8 +41,7 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
     from runtime.linux import capabilities
     capabilities.set_subreaper()
     c.mark_monitored_by(os.getpid(), start_time_of(os.getpid()))
-    log_fd = os.open(c.path("container.log"), os.O_WRONLY | os.O_APPEND | os.O_CREAT |
-                     os.O_CLOEXEC, 0o640)
+    max_size, max_file = cmod.log_limits(c.data)
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     pid = 0
@@ -114,28 +106,30 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
             notify("ok")
         if resident:
             # From here only pipes and a wait are left: do them in a bare interpreter.
-            os.close(log_fd)
-            log_fd = -1
             for fd in (out_r, err_r):
                 if fd >= 0:
                     os.set_inheritable(fd, True)
             here = os.path.dirname(os.path.abspath(__file__))
             native = os.path.join(os.path.dirname(here), "_bin", "pyrun-pump")
             args = [store.root, c.id, str(pid), c.path("container.log"), str(out_r),
-                    str(err_r) if not tty else "-1"]
+                    str(err_r) if not tty else "-1", str(max_size), str(max_file)]
             if os.access(native, os.X_OK):  # the C pump: a fraction of the memory
                 os.execv(native, [native, sys.executable] + args)
             os.execv(sys.executable, [sys.executable, "-S", "-I",
                                       os.path.join(here, "pump.py")] + args)
-        from runtime.engine.pump import pump
-        code = pump(pid, log_fd, {out_r: "stdout", err_r: "stderr"}, echo=attach)
+        from runtime.engine.pump import LogFile, pump
+        log = LogFile(c.path("container.log"), max_size, max_file)
+        try:
+            code = pump(pid, log, {out_r: "stdout", err_r: "stderr"}, echo=attach)
+        finally:
+            log.close()
         out_r = err_r = -1  # the pump closed them
         trace("engine: container exited")
         finish(store, c, code)
         trace("engine: torn down")
         return code
     finally:
-        for fd in (out_r, err_r, out_w, err_w, log_fd):
+        for fd in (out_r, err_r, out_w, err_w):
             if fd >= 0:
                 try:
                     os.close(fd)

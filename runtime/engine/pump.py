@@ -24,7 +24,46 @@ def now() -> str:
     return rfc3339()
 
 
-def pump(pid: int, log_fd: int, streams: dict, echo: bool = False) -> int:
+class LogFile:
+    """container.log with json-file's rotation (--log-opt max-size, max-file): past
+    max_size bytes the file becomes container.log.1 (.1 becomes .2, ...; the last of
+    max_file goes), and a new one starts. max_size 0: no limit. native/pyrun_pump.c does
+    the same for a detached container."""
+
+    def __init__(self, path: str, max_size: int = 0, max_file: int = 1):
+        self.path, self.max_size, self.max_file = path, max_size, max(1, max_file)
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        self.size = os.fstat(self.fd).st_size
+
+    def write(self, data: bytes) -> None:
+        try:
+            os.write(self.fd, data)
+        except OSError:
+            return  # a full disk: the line is lost, the container goes on (as the C pump)
+        self.size += len(data)
+        if self.max_size and self.size >= self.max_size:
+            self.rotate()
+
+    def rotate(self) -> None:
+        os.close(self.fd)
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+        if self.max_file > 1:
+            for i in range(self.max_file - 1, 0, -1):
+                try:
+                    os.replace(self.path if i == 1 else f"{self.path}.{i - 1}",
+                               f"{self.path}.{i}")
+                except FileNotFoundError:
+                    pass
+        else:
+            flags |= os.O_TRUNC
+        self.fd = os.open(self.path, flags, 0o640)
+        self.size = 0
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def pump(pid: int, log: LogFile, streams: dict, echo: bool = False) -> int:
     """Copy each stream to the log (and with echo, to our own stdout/stderr) until the
     container's init (our child, or an orphan reparented to us) has exited and every pipe is
     drained; returns its exit code (128+n for signal n)."""
@@ -45,12 +84,14 @@ def pump(pid: int, log_fd: int, streams: dict, echo: bool = False) -> int:
                     os.close(fd)
                     del streams[fd]
                     continue
-                line = ('{"log":%s,"stream":"%s","time":"%s"}\n'
-                        % (quote(data.decode("utf-8", "replace")), streams[fd], now()))
-                try:
-                    os.write(log_fd, line.encode())
-                except OSError:
-                    pass  # a full disk: the line is lost, the container goes on (as the C pump)
+                stamp, start = now(), 0
+                while start < len(data):  # a record per line, as json-file (on \n only)
+                    end = data.find(b"\n", start)
+                    end = len(data) if end < 0 else end + 1
+                    log.write(('{"log":%s,"stream":"%s","time":"%s"}\n'
+                               % (quote(data[start:end].decode("utf-8", "replace")),
+                                  streams[fd], stamp)).encode())
+                    start = end
                 if echo:
                     os.write(1 if streams[fd] == "stdout" else 2, data)
         else:
@@ -71,12 +112,13 @@ def pump(pid: int, log_fd: int, streams: dict, echo: bool = False) -> int:
 
 
 def main(argv: list) -> None:
-    root, cid, pid, log = argv[0], argv[1], int(argv[2]), argv[3]
+    root, cid, pid, path = argv[0], argv[1], int(argv[2]), argv[3]
     streams = {int(fd): name for fd, name in ((argv[4], "stdout"), (argv[5], "stderr"))
                if int(fd) >= 0}
-    log_fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
-    code = pump(pid, log_fd, streams)
-    os.close(log_fd)
+    limits = [int(x) for x in argv[6:8]] if len(argv) >= 8 else [0, 1]
+    log = LogFile(path, *limits)
+    code = pump(pid, log, streams)
+    log.close()
     os.execv(sys.executable, [sys.executable, "-m", "runtime.engine.monitor", "--finish",
                               root, cid, str(code)])
 

@@ -106,9 +106,12 @@ def default_spec(rootless: bool = False) -> dict:
         ],
         "linux": {
             "resources": {"devices": [{"allow": False, "access": "rwm"}]},
-            # runc 1.1's: no cgroup namespace (callers that want one add it; a second
-            # entry of the same kind and path is no conflict, runtime/oci/spec.py).
-            "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount")],
+            # runc 1.2's, with a cgroup namespace (1.1's has none): a caller that adds one
+            # too is no conflict (runtime/oci/spec.py takes the same entry twice). Without
+            # it, a user namespace on the VM's systemd host could not mount /proc (EPERM;
+            # the cause is not found yet).
+            "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount",
+                                                 "cgroup")],
             "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
                             "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
                             "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],

@@ -139,8 +139,11 @@ def test_a_shared_pid_namespace_pod_stops_promptly_with_its_orphans(node, workdi
              what="the orphan to be gone")
     t = time.monotonic()
     n.rt.StopContainer(pb.StopContainerRequest(container_id=cid, timeout=10), timeout=30)
-    n.rt.RemoveContainer(pb.RemoveContainerRequest(container_id=cid), timeout=30)
     assert time.monotonic() - t < 2  # not the 10 s grace period
+    wait_for(lambda: n.rt.ContainerStatus(pb.ContainerStatusRequest(container_id=cid),
+                                          timeout=10).status.state == pb.CONTAINER_EXITED,
+             what="the container to be seen exited")  # as the kubelet looks before removing
+    n.rt.RemoveContainer(pb.RemoveContainerRequest(container_id=cid), timeout=30)
     n.rt.StopPodSandbox(pb.StopPodSandboxRequest(pod_sandbox_id=pod), timeout=30)
     n.rt.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=pod), timeout=30)
 

@@ -74,7 +74,6 @@ def test_signal_exit_is_128_plus_signal(oci, bundle, cid):
 
 @pytest.mark.vm
 def test_each_namespace_is_separate_from_the_hosts(oci, bundle, cid):
-    bundle.spec["linux"]["namespaces"].append({"type": "cgroup"})  # not in runc's default
     script = "; ".join(f"readlink /proc/self/ns/{n}" for n in NAMESPACES)
     p = run(oci, bundle, cid, args=sh(script))
     assert p.returncode == 0, p.stderr
@@ -266,7 +265,6 @@ def test_cgroup_namespace_roots_the_container_at_its_own_cgroup(oci, bundle, cid
     # Inside, /proc/self/cgroup shows "/" on every hierarchy, and /sys/fs/cgroup is the
     # container's own cgroup (with its limit), not the host's tree.
     bundle.spec["linux"]["resources"]["pids"] = {"limit": 42}
-    bundle.spec["linux"]["namespaces"].append({"type": "cgroup"})  # not in runc's default
     p = run(oci, bundle, cid, args=sh(
         "cat /proc/self/cgroup; echo --; "
         "cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max"))

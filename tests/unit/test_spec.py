@@ -27,7 +27,8 @@ def test_default_spec_parses_into_typed_objects():
     assert s.process.args == ["sh"]
     assert s.process.cwd == "/"
     assert s.root_path == "rootfs" and s.root_readonly
-    assert [n.type for n in s.linux.namespaces] == ["pid", "network", "ipc", "uts", "mount"]
+    assert [n.type for n in s.linux.namespaces] == ["pid", "network", "ipc", "uts", "mount",
+                                                    "cgroup"]
     assert s.process.capabilities.bounding == [29, 5, 10]
     assert s.process.rlimits == [(7, 1024, 1024)]
     proc = next(m for m in s.mounts if m.destination == "/proc")

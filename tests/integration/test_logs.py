@@ -1,0 +1,60 @@
+"""Container logs: json-file with rotation (--log-opt max-size, max-file), read back by
+`pyrun logs` across the rotated files."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from runtime.engine.containers import root_dir
+from tests.integration.test_build import busybox, pyrun  # noqa: F401 - fixtures
+from tests.integration.test_engine import engine  # noqa: F401 - fixture
+
+# 600 numbered lines, ~75 bytes each as json-file records: ~45 kB through 4 kB files
+WRITER = "i=0; while [ $i -lt 600 ]; do i=$((i+1)); echo line-$i; done"
+
+
+def log_files(engine, name: str) -> list[str]:  # noqa: F811
+    (c,) = json.loads(engine("inspect", name).stdout)
+    d = os.path.join(root_dir(type("S", (), {"root": engine.root})()), c["Id"])
+    return sorted(n for n in os.listdir(d) if n.startswith("container.log"))
+
+
+def wait_exited(engine, name: str) -> None:  # noqa: F811
+    deadline = time.monotonic() + 20
+    while '"Status": "exited"' not in engine("inspect", name).stdout:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+
+def test_rotation_keeps_at_most_max_file_files(engine):  # noqa: F811
+    # detached: the resident C pump writes the log
+    engine("run", "-d", "--network", "none", "--name", "pyrun-log-d", "--log-opt",
+           "max-size=4k", "--log-opt", "max-file=3", "busybox", "sh", "-c", WRITER)
+    wait_exited(engine, "pyrun-log-d")
+    # attached: the monitor's Python pump writes it
+    engine("run", "--network", "none", "--name", "pyrun-log-a", "--log-opt", "max-size=4k",
+           "--log-opt", "max-file=2", "busybox", "sh", "-c", WRITER)
+    for name, files in (("pyrun-log-d", 3), ("pyrun-log-a", 2)):
+        names = log_files(engine, name)
+        assert names == ["container.log"] + [f"container.log.{i}" for i in range(1, files)]
+        out = engine("logs", name).stdout.split()
+        assert out[-1] == "line-600"  # the newest kept, in order, across the files
+        numbers = [int(x.split("-")[1]) for x in out]
+        assert numbers == list(range(numbers[0], 601)) and numbers[0] > 1  # the oldest went
+        assert engine("logs", "--tail", "2", name).stdout.split() == ["line-599", "line-600"]
+
+
+def test_log_opts_are_checked(engine):  # noqa: F811
+    for args, message in ((["--log-opt", "max-size=big"], "invalid log opts"),
+                          (["--log-opt", "colour=red"], "unknown log opt"),
+                          (["--log-opt", "max-file=0"], "at least 1"),
+                          (["--log-driver", "syslog"], "not supported")):
+        p = engine("run", "--rm", "--network", "none", *args, "busybox", "true", check=False)
+        assert p.returncode == 125 and message in p.stderr, p.stderr
+        assert len(p.stderr.strip().splitlines()) == 1
+    engine("run", "--network", "none", "--name", "pyrun-log-default", "busybox", "true")
+    (c,) = json.loads(engine("inspect", "pyrun-log-default").stdout)
+    assert c["HostConfig"]["LogConfig"] == {"Type": "json-file",
+                                            "Config": {"max-size": "20m", "max-file": "5"}}
