@@ -89,3 +89,24 @@ def ago(rfc3339: str, now: float | None = None) -> str:
     if t is None:
         return "N/A"
     return human_duration((now or time.time()) - t) + " ago"
+
+
+def parse_duration(text: str) -> int:
+    """Go's durations ("30s", "1m30s", "500ms") → nanoseconds; ValueError otherwise."""
+    units = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
+             "m": 60_000_000_000, "h": 3_600_000_000_000}
+    total, num, i = 0, "", 0
+    while i < len(text):
+        if text[i].isdigit() or text[i] == ".":
+            num += text[i]
+            i += 1
+            continue
+        unit = next((u for u in ("ns", "us", "ms", "s", "m", "h") if text.startswith(u, i)),
+                    None)
+        if unit is None or not num:
+            raise ValueError(text)
+        total += int(float(num) * units[unit])
+        num, i = "", i + len(unit)
+    if num or not text:
+        raise ValueError(text)
+    return total

@@ -110,6 +110,13 @@ def _matches(c, status: str, filters) -> bool:
             return False
         if key == "id" and not c.id.startswith(value):
             return False
+        if key == "health" and value != (c.health_status() or "none"):
+            return False
+        if key == "label":
+            k, sep, want = value.partition("=")
+            labels = c.data["Config"].get("Labels") or {}
+            if k not in labels or (sep and labels[k] != want):
+                return False
     return True
 
 
@@ -270,6 +277,10 @@ def inspected(store, ref: str) -> dict:
     d["State"]["Status"] = "running" if c.running else d["State"]["Status"]
     if c.running and c.state.get("Paused"):
         d["State"]["Status"] = "paused"
+    from runtime.engine import health
+    if health.settings(c.data) is not None:
+        d["State"]["Health"] = health.read(c.dir) or {"Status": "starting",
+                                                      "FailingStreak": 0, "Log": []}
     ports = {}
     for p in c.data["HostConfig"]["Ports"]:
         ports.setdefault(f"{p['container_port']}/{p['proto']}", []).append(

@@ -45,6 +45,14 @@ OPTIONS = [
            "type=bind|volume|tmpfs,source=...,target=...[,readonly]"),
     Option(("--tmpfs",), "tmpfs", "multiple", "DEST[:OPTIONS]: a tmpfs mount"),
     Option(("--log-driver",), "log_driver", "value", "json-file (the only one)"),
+    Option(("--health-cmd",), "health_cmd", "value", "A command run by /bin/sh -c"),
+    Option(("--health-interval",), "health_interval", "value", "Between checks (30s)"),
+    Option(("--health-timeout",), "health_timeout", "value", "A check's limit (30s)"),
+    Option(("--health-retries",), "health_retries", "value", "Failures in a row for "
+           "unhealthy (3)", type=int),
+    Option(("--health-start-period",), "health_start_period", "value",
+           "Failures not counted this long after the start (0s)"),
+    Option(("--no-healthcheck",), "no_healthcheck", "flag", "Disable the image's"),
     Option(("--log-opt",), "log_opts", "multiple", "max-size=SIZE, max-file=N (default "
            "20m and 5)"),
     Option(("--cap-add",), "cap_add", "multiple", "Add a capability"),
@@ -81,7 +89,9 @@ def run(*, image: str, command=(), root=None, create_only=False, detach=False, n
         user=None, hostname=None, entrypoint=None, interactive=False, tty=False,
         network="bridge", memory=None, cpus=None, pids_limit=None, label=(),
         read_only=False, stop_signal=None, stop_timeout=None, volumes=(), mounts=(),
-        tmpfs=(), log_driver=None, log_opts=(), cap_add=(),
+        tmpfs=(), log_driver=None, log_opts=(), health_cmd=None, health_interval=None,
+        health_timeout=None, health_retries=None, health_start_period=None,
+        no_healthcheck=False, cap_add=(),
         cap_drop=(), privileged=False, security_opt=(), add_hosts=(), dns=(), restart="no",
         use_init=False, pull="missing") -> int:
     """Create the container and (unless create_only) run it: attached, the container's exit
@@ -127,7 +137,11 @@ def run(*, image: str, command=(), root=None, create_only=False, detach=False, n
                             tty=tty, read_only=read_only, stop_signal=stop_signal,
                             stop_timeout=stop_timeout, cpus=cpus, volumes=volumes,
                             mounts=mounts, tmpfs=tmpfs, log_driver=log_driver,
-                            log_opts=log_opts,
+                            log_opts=log_opts, health_cmd=health_cmd,
+                            health_interval=health_interval, health_timeout=health_timeout,
+                            health_retries=health_retries,
+                            health_start_period=health_start_period,
+                            no_healthcheck=no_healthcheck,
                             cap_add=cap_add, cap_drop=cap_drop, privileged=privileged,
                             security_opt=security_opt, add_hosts=add_hosts, dns=dns, restart=restart, init=use_init)
         except ImageNotFound:

@@ -203,10 +203,25 @@ class Container:
         if st.get("Status") == "running" and self.monitor_alive():
             started = parse_time(st.get("StartedAt", "")) or time.time()
             up = "Up " + human_duration((now or time.time()) - started)
-            return up + " (Paused)" if st.get("Paused") else up
+            if st.get("Paused"):
+                return up + " (Paused)"
+            health = self.health_status()
+            if health:
+                return up + (" (health: starting)" if health == "starting" else
+                             f" ({health})")
+            return up
         if st.get("Status") in ("exited", "running"):
             return f"Exited ({st.get('ExitCode', 0)}) {ago(st.get('FinishedAt', ''))}"
         return "Created"
+
+    def health_status(self) -> str:
+        """starting, healthy, unhealthy, or "" (no healthcheck): health.json, which the
+        checker (engine/health.py) keeps."""
+        try:
+            with open(self.path("health.json")) as f:
+                return json.loads(f.read()).get("Status", "")
+        except (FileNotFoundError, ValueError):
+            return ""
 
     def ports_text(self) -> str:
         return ", ".join(f"{p['host_ip']}:{p['host_port']}->{p['container_port']}/{p['proto']}"
@@ -390,6 +405,36 @@ def log_limits(data: dict) -> tuple[int, int]:
     return size, count
 
 
+def merge_healthcheck(image_hc, cmd, interval, timeout, retries, start_period,
+                      disabled) -> dict | None:
+    """The image's HEALTHCHECK with run's --health-* flags over it (Docker's rules):
+    --health-cmd is run by /bin/sh -c, --no-healthcheck turns the image's off."""
+    if disabled:
+        if cmd:
+            raise ContainerError("--no-healthcheck conflicts with --health-* options")
+        return {"Test": ["NONE"]}
+    hc = dict(image_hc or {})
+    if cmd:
+        hc["Test"] = ["CMD-SHELL", cmd]
+    from runtime.units import parse_duration
+    for key, text in (("Interval", interval), ("Timeout", timeout),
+                      ("StartPeriod", start_period)):
+        if text is not None:
+            try:
+                hc[key] = parse_duration(text)
+            except ValueError:
+                raise ContainerError(f"invalid --health-{key.lower().replace('startperiod', 'start-period')}"
+                                     f" {text!r}: a duration such as 30s") from None
+    if retries is not None:
+        if retries < 0:
+            raise ContainerError("--health-retries cannot be negative")
+        hc["Retries"] = retries
+    if hc and not hc.get("Test"):
+        raise ContainerError("--health-* options need a healthcheck: --health-cmd, or one "
+                             "in the image")
+    return hc or None
+
+
 def check_name(name: str) -> None:
     """Docker's rule for container names, without `re` (start path)."""
     ok = name and name[0].isascii() and name[0].isalnum() and all(
@@ -435,7 +480,9 @@ def create(store: Store, image_ref: str, *, name=None, command=(), entrypoint=No
            network="bridge", auto_remove=False, memory=None, pids_limit=None, labels=None,
            interactive=False, tty=False, read_only=False, stop_signal=None,
            stop_timeout=None, cpus=None, volumes=(), mounts=(), tmpfs=(), cap_add=(),
-           cap_drop=(), log_driver=None, log_opts=(),
+           cap_drop=(), log_driver=None, log_opts=(), health_cmd=None, health_interval=None,
+           health_timeout=None, health_retries=None, health_start_period=None,
+           no_healthcheck=False,
            privileged=False, security_opt=(), add_hosts=(), dns=(), restart="no",
            init=False) -> Container:
     """Validate everything, then write the record; nothing is mounted or wired yet."""
@@ -460,6 +507,9 @@ def create(store: Store, image_ref: str, *, name=None, command=(), entrypoint=No
         check_signal(stop_signal)
     policy = parse_restart(restart)
     log_config = parse_log_opts(log_driver, log_opts)
+    healthcheck = merge_healthcheck(cfg.get("Healthcheck"), health_cmd, health_interval,
+                                    health_timeout, health_retries, health_start_period,
+                                    no_healthcheck)
     if policy["Name"] != "no" and auto_remove:
         raise ContainerError("Conflicting options: --restart and --rm")
     from runtime.engine import volumes as volmod
@@ -505,7 +555,8 @@ def create(store: Store, image_ref: str, *, name=None, command=(), entrypoint=No
                    "Tty": tty, "OpenStdin": interactive,
                    "StopSignal": stop_signal or cfg.get("StopSignal") or "SIGTERM",
                    "StopTimeout": 10 if stop_timeout is None else stop_timeout,
-                   "ExposedPorts": cfg.get("ExposedPorts") or {}},
+                   "ExposedPorts": cfg.get("ExposedPorts") or {},
+                   **({"Healthcheck": healthcheck} if healthcheck else {})},
         "HostConfig": {"NetworkMode": network, "Ports": ports, "AutoRemove": auto_remove,
                        "Memory": memory or 0, "PidsLimit": pids_limit or 0,
                        "NanoCpus": int((cpus or 0) * 1e9), "ReadonlyRootfs": read_only,

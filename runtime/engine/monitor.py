@@ -102,6 +102,8 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
         os.close(err_w)
         out_w = err_w = -1
         c.mark_running(pid)
+        from runtime.engine import health
+        health.start_watching(store, c)
         if notify:
             notify("ok")
         if resident:

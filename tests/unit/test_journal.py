@@ -54,3 +54,17 @@ def test_bad_when_and_filters_say_so():
     with pytest.raises(PyrunError, match="invalid filter"):
         parse_filters(["colour=red"])
     assert parse_filters(["event=die", "event=stop"]) == {"event": ["die", "stop"]}
+
+
+@pytest.mark.parametrize("text,ns", [("30s", 30 * 10**9), ("1m30s", 90 * 10**9),
+                                     ("500ms", 5 * 10**8), ("1.5s", 15 * 10**8)])
+def test_go_durations(text, ns):
+    from runtime.units import parse_duration
+    assert parse_duration(text) == ns
+
+
+@pytest.mark.parametrize("bad", ["", "30", "s", "1x", "soon"])
+def test_bad_durations(bad):
+    from runtime.units import parse_duration
+    with pytest.raises(ValueError):
+        parse_duration(bad)
