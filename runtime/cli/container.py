@@ -527,13 +527,9 @@ def top_cmd(ctx, container, ps_args):
 @click.pass_context
 def prune_cmd(ctx, force):
     """Remove every stopped container."""
+    from runtime.engine.system import prune_containers
     store = _store(ctx)
-    cmod = _containers(store)
-    removed = 0
-    for c in cmod.all_containers(store):
-        if not c.running:
-            cmod.teardown(c)
-            cmod.remove_files(c)
-            click.echo(c.id)
-            removed += 1
-    click.echo(f"Total: {removed} containers")
+    removed = prune_containers(store)
+    click.echo("".join(cid + "\n" for cid in removed), nl=False)
+    _containers(store).after_last()
+    click.echo(f"Total: {len(removed)} containers")

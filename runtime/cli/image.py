@@ -85,7 +85,8 @@ def history_cmd(ctx, image, no_trunc, quiet, fmt):
     """Show the history of an image: one row per instruction, newest first."""
     store = _store(ctx)
     img = store.resolve(image)
-    chain = _chain(store, img)
+    from runtime.engine.system import chain as ancestry
+    chain = ancestry(store, img)
     rows = []
     diff_ids = img.diff_ids
     sizes = store.layer_sizes()
@@ -109,17 +110,6 @@ def history_cmd(ctx, image, no_trunc, quiet, fmt):
         return
     emit_rows(rows, [("IMAGE", "ID"), ("CREATED", "CreatedSince"), ("CREATED BY", "CreatedBy"),
                      ("SIZE", "Size"), ("COMMENT", "Comment")], quiet, fmt)
-
-
-def _chain(store, img) -> list:
-    """The image and its stored ancestors, newest first: the IDs of locally built steps."""
-    out = []
-    cur = img
-    while cur is not None and len(out) < 10000:
-        out.append(cur)
-        parent = cur.parent
-        cur = store.image(parent) if parent and parent in store.index()["images"] else None
-    return out
 
 
 @image_group.command("tag")
@@ -321,18 +311,8 @@ def bootstrap_cmd(ctx, name, mirror):
 @click.pass_context
 def prune_cmd(ctx, prune_all):
     """Remove dangling images (no name, not a build step of a named one)."""
-    store = _store(ctx)
-    keep = set()
-    for img in store.images():
-        if (img.tags or img.repo_digests) and not prune_all:  # named, or pulled by digest
-            for a in _chain(store, img):
-                keep.add(a.id)
-    removed = []
-    for img in store.images():
-        if img.id not in keep and img.id in store.index()["images"]:
-            for t in img.tags:
-                store.untag(t)
-            removed += store.remove_image(img.id)
+    from runtime.engine.system import prune_images
+    removed = prune_images(_store(ctx), prune_all)
     for r in removed:
         click.echo(f"Deleted: {r}")
     click.echo(f"Total: {len(removed)} images")

@@ -33,7 +33,7 @@ from runtime.cli.container import commit_cmd, cp_cmd, diff_cmd, export_cmd  # no
 from runtime.cli.container import inspect_any_cmd  # noqa: E402
 from runtime.cli.image import history_cmd, tag_cmd  # noqa: E402
 from runtime.cli.image import ls_cmd as images_cmd, rm_cmd as rmi_cmd  # noqa: E402
-from runtime.cli.system import events_cmd  # noqa: E402
+from runtime.cli.system import events_cmd, system_group  # noqa: E402
 from runtime.cli.volume import volume_group  # noqa: E402
 
 cli.add_command(image_group)
@@ -43,6 +43,7 @@ for _name, _cmd in (("pull", pull_cmd), ("push", push_cmd), ("login", login_cmd)
 cli.add_command(build_cmd, "build")
 cli.add_command(container_group)
 cli.add_command(volume_group)
+cli.add_command(system_group)
 for _name, _cmd in (("run", run_cmd), ("ls", ls_cmd), ("ps", ls_cmd), ("stop", stop_cmd),
                     ("rm", rm_cmd), ("logs", logs_cmd), ("exec", exec_cmd), ("kill", kill_cmd),
                     ("start", start_cmd), ("restart", restart_cmd), ("wait", wait_cmd),

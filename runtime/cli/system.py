@@ -1,4 +1,5 @@
-"""`pyrun events`: the engine's journal (runtime/engine/journal.py), as `docker events`."""
+"""`pyrun events` (the engine's journal, runtime/engine/journal.py, as `docker events`) and
+`pyrun system df|prune|events|info`."""
 
 from __future__ import annotations
 
@@ -80,3 +81,62 @@ def events_cmd(ctx, since, until, filters, fmt):
         return
     for e in journal.follow(store, since_ns, chosen, until_ns=until_ns):
         show(e)
+
+
+@click.group("system")
+def system_group():
+    """The whole store: usage, pruning, events."""
+
+
+@system_group.command("df")
+@click.option("--format", "fmt", default="table", help="table, json, or a Go template")
+@click.pass_context
+def df_cmd(ctx, fmt):
+    """Disk used by images, containers and volumes, and how much of it nothing uses."""
+    from runtime.cli.format import template
+    from runtime.engine import system
+    from runtime.image.store import Store
+    from runtime.units import human_size
+    rows = []
+    for r in system.df(Store(ctx.obj.get("root")).ensure()):
+        share = f" ({r['Reclaimable'] * 100 // r['Size']}%)" if r["Size"] else ""
+        rows.append({"Type": r["Type"], "TotalCount": str(r["TotalCount"]),
+                     "Active": str(r["Active"]), "Size": human_size(r["Size"]),
+                     "Reclaimable": human_size(r["Reclaimable"]) + share})
+    click.echo(template(fmt, rows, [("TYPE", "Type"), ("TOTAL", "TotalCount"),
+                                    ("ACTIVE", "Active"), ("SIZE", "Size"),
+                                    ("RECLAIMABLE", "Reclaimable")]), nl=False)
+
+
+@system_group.command("prune")
+@click.option("-a", "--all", "everything", is_flag=True, help="Every unused image, not "
+              "only dangling ones")
+@click.option("--volumes", is_flag=True, help="Unused anonymous volumes too")
+@click.option("-f", "--force", is_flag=True, help="Do not ask")
+@click.pass_context
+def prune_cmd(ctx, everything, volumes, force):
+    """Remove stopped containers, unused images and (--volumes) volumes."""
+    from runtime.engine import containers as cmod
+    from runtime.engine import system
+    from runtime.engine import volumes as volmod
+    from runtime.image.store import Store
+    if not force and not click.confirm("WARNING! This will remove all stopped containers "
+                                       "and unused images. Are you sure you want to "
+                                       "continue?"):
+        return
+    store = Store(ctx.obj.get("root")).ensure()
+    containers = system.prune_containers(store)
+    cmod.after_last()
+    if containers:
+        click.echo("Deleted Containers:\n" + "".join(c + "\n" for c in containers))
+    vols = volmod.prune(store, cmod.all_containers(store)) if volumes else []
+    if vols:
+        click.echo("Deleted Volumes:\n" + "".join(v + "\n" for v in vols))
+    images = system.prune_images(store, everything)
+    if images:
+        click.echo("Deleted Images:\n" + "".join(f"deleted: {i}\n" for i in images))
+    click.echo(f"Total: {len(containers)} containers, {len(images)} images, "
+               f"{len(vols)} volumes")
+
+
+system_group.add_command(events_cmd, "events")

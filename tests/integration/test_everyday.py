@@ -118,3 +118,19 @@ def test_cp_both_ways_diff_export_and_commit_then_run(engine, tmp_path):  # noqa
     engine("cp", str(src / "sub" / "a.txt"), "pyrun-ev-cp:/srv/stopped.txt")
     engine("start", "pyrun-ev-cp")
     assert engine("exec", "pyrun-ev-cp", "cat", "/srv/stopped.txt").stdout == "hello\n"
+
+
+def test_system_df_and_prune(engine, tmp_path):  # noqa: F811
+    engine("run", "-d", "--network", "none", "--name", "pyrun-ev-up", "busybox", "sleep", "60")
+    engine("run", "--network", "none", "--name", "pyrun-ev-done", "busybox", "sh", "-c",
+           "head -c 100000 /dev/zero > /big")
+    engine("run", "--rm", "--network", "none", "-v", "/scratch", "busybox", "true")
+    rows = {r["Type"]: r for r in map(json.loads, engine(
+        "system", "df", "--format", "{{json .}}").stdout.splitlines())}
+    assert rows["Containers"]["TotalCount"] == "2" and rows["Containers"]["Active"] == "1"
+    assert rows["Images"]["Active"] == "1" and rows["Local Volumes"]["TotalCount"] == "1"
+    reclaimable = rows["Containers"]["Reclaimable"].split()[0]  # the stopped one's /big
+    assert reclaimable.endswith("kB") and 98 <= float(reclaimable[:-2]) < 200
+    out = engine("system", "prune", "-f", "--volumes").stdout
+    assert "Total: 1 containers, 0 images, 1 volumes" in out  # busybox is in use
+    assert engine("ls", "-aq").stdout.split() == [engine("ls", "-q").stdout.strip()]
