@@ -24,25 +24,24 @@ def parse_size(text: str) -> int:
     return value
 
 
+def _scaled(size: float, base: int, units: list[str]) -> str:
+    """go-units' CustomSize("%.4g%s" or "%.3g%s"): size in the largest unit below it."""
+    i = 0
+    while size >= base and i < len(units) - 1:
+        size /= base
+        i += 1
+    return f"{size:.{3 if base == 1000 else 4}g}{units[i]}"
+
+
 def human_size(size: float) -> str:
     """go-units HumanSizeWithPrecision(size, 3): SI units, 3 significant digits."""
-    units = ["B", "kB", "MB", "GB", "TB", "PB"]
-    i = 0
-    while size >= 1000 and i < len(units) - 1:
-        size /= 1000.0
-        i += 1
-    return f"{size:.3g}{units[i]}"
+    return _scaled(size, 1000, ["B", "kB", "MB", "GB", "TB", "PB"])
 
 
 def bytes_size(size: float) -> str:
     """go-units BytesSize: binary units (KiB, MiB, ...), 4 significant digits, as docker
     stats shows memory."""
-    units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
-    i = 0
-    while size >= 1024 and i < len(units) - 1:
-        size /= 1024.0
-        i += 1
-    return f"{size:.4g}{units[i]}"
+    return _scaled(size, 1024, ["B", "KiB", "MiB", "GiB", "TiB", "PiB"])
 
 
 def human_duration(seconds: float) -> str:

@@ -66,6 +66,40 @@ def _in_container(c, work, stdin_fd: int | None = None, stdout_fd: int | None = 
         raise CopyError(message or "copy failed")
 
 
+def _from_container(c, pack, consume) -> None:
+    """pack() writes a tar stream to its stdout in the container (chrooted child);
+    consume(stream) reads it here as it comes. The child's failure is raised after."""
+    import threading
+    r, w = os.pipe()
+    failure: list[BaseException] = []
+
+    def run():
+        try:
+            _in_container(c, pack, stdout_fd=w, close=(r,))
+        except BaseException as e:  # noqa: BLE001 - raised again below
+            failure.append(e)
+        finally:
+            os.close(w)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    try:
+        with os.fdopen(r, "rb") as stream:
+            consume(stream)
+    finally:
+        worker.join()
+    if failure:
+        raise failure[0]
+
+
+def _pour(stream, out) -> None:
+    while True:
+        chunk = stream.read(1 << 16)
+        if not chunk:
+            break
+        out.write(chunk)
+
+
 def copy_out(c, src: str, dest: str, follow: bool = False) -> None:
     """CONTAINER:SRC → DEST on the host ("-": a tar stream on stdout). As docker cp: DEST an
     existing directory receives SRC under its own name; otherwise SRC becomes DEST; a
@@ -81,44 +115,26 @@ def copy_out(c, src: str, dest: str, follow: bool = False) -> None:
         if not os.path.isdir(os.path.dirname(os.path.abspath(dest))):
             raise CopyError(f"no such directory: {os.path.dirname(os.path.abspath(dest))}")
         arcname = os.path.basename(dest.rstrip("/"))
-    r, w = os.pipe()
-
     def pack():
         with tarfile.open(fileobj=os.fdopen(1, "wb"), mode="w|") as t:
             t.add(os.path.realpath(src) if follow else src, arcname=arcname)
 
-    import threading
-    failure: list[BaseException] = []
-
-    def run():
-        try:
-            _in_container(c, pack, stdout_fd=w, close=(r,))
-        except BaseException as e:  # noqa: BLE001 - raised again below
-            failure.append(e)
-        finally:
-            os.close(w)
-
-    worker = threading.Thread(target=run)
-    worker.start()
-    with os.fdopen(r, "rb") as stream:
+    def consume(stream):
         if dest == "-":
-            while True:
-                chunk = stream.read(1 << 16)
-                if not chunk:
-                    break
-                sys.stdout.buffer.write(chunk)
+            _pour(stream, sys.stdout.buffer)
             sys.stdout.buffer.flush()
-        else:
-            target = dest if os.path.isdir(dest) else os.path.dirname(os.path.abspath(dest))
-            try:
-                with tarfile.open(fileobj=stream, mode="r|") as t:
-                    t.extractall(target, **_filter())
-            except tarfile.ReadError:
-                pass  # the child failed before writing: its message follows
-    worker.join()
-    if failure:
-        raise CopyError(f"Could not find the file {src} in container {c.name}: "
-                        f"{failure[0]}") from None
+            return
+        target = dest if os.path.isdir(dest) else os.path.dirname(os.path.abspath(dest))
+        try:
+            with tarfile.open(fileobj=stream, mode="r|") as t:
+                t.extractall(target, **_filter())
+        except tarfile.ReadError:
+            pass  # the child failed before writing: its message follows
+
+    try:
+        _from_container(c, pack, consume)
+    except CopyError as e:
+        raise CopyError(f"Could not find the file {src} in container {c.name}: {e}") from None
 
 
 def copy_in(c, src: str, dest: str) -> None:
@@ -153,11 +169,7 @@ def copy_in(c, src: str, dest: str) -> None:
         try:
             with os.fdopen(w, "wb") as out:
                 if src == "-":
-                    while True:
-                        chunk = sys.stdin.buffer.read(1 << 16)
-                        if not chunk:
-                            break
-                        out.write(chunk)
+                    _pour(sys.stdin.buffer, out)
                 else:
                     with tarfile.open(fileobj=out, mode="w|") as t:
                         t.add(src, arcname=top)
@@ -176,33 +188,10 @@ def copy_in(c, src: str, dest: str) -> None:
 def export(c, out) -> None:
     """The container's whole filesystem as a tar stream written to out (a binary file)."""
     import tarfile
-    import threading
-    r, w = os.pipe()
 
     def pack():
         with tarfile.open(fileobj=os.fdopen(1, "wb"), mode="w|") as t:
             for name in sorted(os.listdir("/")):
                 t.add("/" + name, arcname=name)
 
-    failure: list[BaseException] = []
-
-    def run():
-        try:
-            _in_container(c, pack, stdout_fd=w, close=(r,))
-        except BaseException as e:  # noqa: BLE001 - raised again below
-            failure.append(e)
-        finally:
-            os.close(w)
-
-    worker = threading.Thread(target=run)
-    worker.start()
-    with os.fdopen(r, "rb") as stream:
-        while True:
-            chunk = stream.read(1 << 16)
-            if not chunk:
-                break
-            out.write(chunk)
-    worker.join()
-    if failure:
-        raise failure[0]
-
+    _from_container(c, pack, lambda stream: _pour(stream, out))
