@@ -529,6 +529,12 @@ def parse(raw: dict, need_process: bool = True) -> Spec:
     _want(annotations, dict, "annotations", "an object")
     hostname = raw.get("hostname") or None
     linux = _parse_linux(raw.get("linux"))
+    if linux.rootfs_propagation in ("shared", "rshared") and any(
+            m.destination == "/proc" and m.is_bind for m in mounts):
+        # The bind would share the host's /proc peer group: the masks and read-only binds
+        # laid over the container's /proc would land on the host's (runc does not check).
+        raise ConfigError("linux.rootfsPropagation: shared propagation with a bind at /proc "
+                          "would put the container's masks on the host's /proc")
     if hostname and linux.namespace("uts") is None:
         raise ConfigError("hostname: setting a hostname needs a uts namespace")
     return Spec(oci_version=version, root_path=root["path"],

@@ -329,11 +329,18 @@ def wait_stopped(oci, cid):
     assert oci.state(cid)["status"] == "stopped"
 
 
+def proc_mounts() -> list[str]:
+    return [line.split()[4] for line in open("/proc/self/mountinfo")
+            if line.split()[4].startswith("/proc")]
+
+
 @pytest.mark.vm
 def test_mounts_as_runc_makes_them(oci, bundle, cid, tmp_path):
     """A read-only /dev (its nodes and /dev/pts made first), an `rro` bind read-only all the
-    way down, a shared rootfsPropagation (the rootfs's parent made private for pivot_root),
-    createContainer hooks in the container's root, a procfs bind at /proc."""
+    way down, createContainer hooks in the container's root, a procfs bind at /proc; then a
+    shared rootfsPropagation (the rootfs's parent made private for pivot_root). Nothing of
+    the container's reaches the host's /proc."""
+    host_proc = proc_mounts()
     data = tmp_path / "data"
     (data / "sub").mkdir(parents=True)
     subprocess.run(["mount", "-t", "tmpfs", "pyrun-test-sub", str(data / "sub")], check=True)
@@ -345,19 +352,29 @@ def test_mounts_as_runc_makes_them(oci, bundle, cid, tmp_path):
                 m.update(type="bind", source="/proc", options=["rbind", "nosuid"])
         bundle.spec["mounts"].append({"destination": "/data", "type": "bind",
                                       "source": str(data), "options": ["rbind", "rro"]})
-        bundle.spec["linux"]["rootfsPropagation"] = "shared"
         hook_out = tmp_path / "hook-cwd"
         bundle.spec["hooks"] = {"createContainer": [{"path": "/bin/sh", "args": [
             "sh", "-c", f"pwd > {hook_out}"]}]}
         p = run(oci, bundle, cid, args=sh(
             "for f in /dev/x /data/f /data/sub/f; do touch $f 2>/dev/null && echo $f; done; "
-            "test -c /dev/null && test -e /dev/pts/ptmx && echo devices; "
-            "awk '$5 == \"/\"' /proc/self/mountinfo | grep -c shared:"))
+            "test -c /dev/null && test -e /dev/pts/ptmx && echo devices"))
         assert p.returncode == 0, p.stderr
-        assert p.stdout.split() == ["devices", "1"]  # nothing writable; / is shared
+        assert p.stdout.split() == ["devices"]  # nothing writable
         assert hook_out.read_text().strip() == bundle.spec["root"]["path"]
     finally:
         subprocess.run(["umount", str(data / "sub")])
+    # Shared propagation, with the container's own procfs: a bind of the host's /proc
+    # under it would share the masks the runtime lays over it with the host (runc too).
+    bundle.spec["mounts"] = [m for m in bundle.spec["mounts"] if m["destination"] != "/data"]
+    for m in bundle.spec["mounts"]:
+        if m["destination"] == "/proc":
+            m.update(type="proc", source="proc", options=["nosuid", "noexec", "nodev"])
+    bundle.spec["hooks"] = {}
+    bundle.spec["linux"]["rootfsPropagation"] = "shared"
+    p = run(oci, bundle, cid + "-shared", args=sh(
+        "awk '$5 == \"/\"' /proc/self/mountinfo | grep -c shared:"))
+    assert p.returncode == 0 and p.stdout.split() == ["1"], p.stderr  # / is shared
+    assert proc_mounts() == host_proc
 
 
 @pytest.mark.vm

@@ -97,6 +97,16 @@ def test_hostname_needs_a_uts_namespace():
         spec.parse(raw)
 
 
+def test_a_proc_bind_under_shared_propagation_is_refused():
+    """Its masks would land on the host's /proc (the VM run found it: a test's container
+    left the host unable to give user-namespace containers a procfs)."""
+    proc_bind = [{"destination": "/proc", "type": "bind", "source": "/proc",
+                  "options": ["rbind"]}]
+    with pytest.raises(ConfigError, match="masks on the host's /proc"):
+        parse(mounts=proc_bind, linux__rootfsPropagation="rshared")
+    assert parse(mounts=proc_bind).mounts[0].destination == "/proc"  # rslave: fine
+
+
 def test_the_same_namespace_twice_is_one():
     s = parse(linux__namespaces=[{"type": "uts"}, {"type": "cgroup"}, {"type": "cgroup"}])
     assert [n.type for n in s.linux.namespaces] == ["uts", "cgroup"]
