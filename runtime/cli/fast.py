@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import sys
 
-from runtime.cli.report import report
 
 
 # (group, verb) → (module of runtime/cli, its function, extra keyword arguments). The module
@@ -40,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 return getattr(mod, function)(**opts, **extra) or 0
             except BaseException as e:  # noqa: B036 - every exit is reported as main() does
+                from runtime.cli.report import report
                 return report(e)
     from runtime.cli.main import main as click_main
     return click_main()

@@ -374,12 +374,15 @@ def parse_publish(spec: str) -> list[dict]:
 # driver keeps them (Docker's json-file default keeps everything, and a chatty container
 # fills the disk).
 DEFAULT_LOG_OPTS = {"max-size": "20m", "max-file": "5"}
+DEFAULT_LOG_LIMITS = (20 * 1024 * 1024, 5)  # the same, parsed (tests/unit holds them equal)
 
 
 def parse_log_opts(driver: str | None, opts) -> dict:
     """--log-driver json-file (the only one) and --log-opt max-size=SIZE, max-file=N."""
     if driver not in (None, "json-file"):
         raise ContainerError(f"logging driver {driver!r} is not supported (json-file is)")
+    if not opts:
+        return {"Type": "json-file", "Config": dict(DEFAULT_LOG_OPTS)}
     config = dict(DEFAULT_LOG_OPTS)
     for opt in opts:
         key, sep, value = opt.partition("=")
@@ -395,6 +398,8 @@ def parse_log_opts(driver: str | None, opts) -> dict:
 def log_limits(data: dict) -> tuple[int, int]:
     """(max bytes, files) of a record's log; (0, 1): no rotation (a record from before)."""
     config = (data["HostConfig"].get("LogConfig") or {}).get("Config") or {}
+    if config == DEFAULT_LOG_OPTS:
+        return DEFAULT_LOG_LIMITS
     from runtime.units import parse_size
     try:
         size = parse_size(config["max-size"]) if config.get("max-size") else 0
@@ -512,9 +517,12 @@ def create(store: Store, image_ref: str, *, name=None, command=(), entrypoint=No
                                     no_healthcheck)
     if policy["Name"] != "no" and auto_remove:
         raise ContainerError("Conflicting options: --restart and --rm")
-    from runtime.engine import volumes as volmod
-    parsed = [volmod.parse_v(store, v) for v in volumes] + \
-        [volmod.parse_mount(store, m) for m in mounts] + [volmod.parse_tmpfs(t) for t in tmpfs]
+    parsed = []
+    if volumes or mounts or tmpfs:  # imported only then: the start path (test_start_budget)
+        from runtime.engine import volumes as volmod
+        parsed = [volmod.parse_v(store, v) for v in volumes] + \
+            [volmod.parse_mount(store, m) for m in mounts] + \
+            [volmod.parse_tmpfs(t) for t in tmpfs]
     binds = [m for m in parsed if m["Type"] != "tmpfs"]
     tmpfs_mounts = [m for m in parsed if m["Type"] == "tmpfs"]
     security = parse_security_opts(security_opt)

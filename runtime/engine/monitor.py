@@ -102,8 +102,9 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
         os.close(err_w)
         out_w = err_w = -1
         c.mark_running(pid)
-        from runtime.engine import health
-        health.start_watching(store, c)
+        if c.data["Config"].get("Healthcheck"):
+            from runtime.engine import health
+            health.start_watching(store, c)
         if notify:
             notify("ok")
         if resident:

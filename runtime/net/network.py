@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import time
 
-from runtime.net import bridge, ports
+from runtime.net import bridge
 from runtime.net.bridge import BRIDGE, network_lock
 
 
@@ -44,7 +44,8 @@ def remove_shared_if_unused() -> None:
     later: a foreground `run` ends without paying for it, and runs (or build steps) that
     follow each other keep the bridge. Every container's end starts such a child; the one of
     the last end is the one that finds the network quiet long enough."""
-    if not (os.path.exists(f"/sys/class/net/{BRIDGE}") or os.path.exists(ports.MARK)):
+    from runtime import paths
+    if not (os.path.exists(f"/sys/class/net/{BRIDGE}") or os.path.exists(paths.NFT_MARK)):
         return  # nothing to remove: no lock, no fork (every --network none run)
     from runtime.background import later
     later(remove_shared, delay=LINGER + 0.1)
@@ -54,6 +55,7 @@ def remove_shared(patience: int = 20) -> None:
     """Remove the bridge and the table once no lease has been made or given back for LINGER
     seconds, waiting (up to `patience` more looks) while the pool is busy: the end whose
     removal would have judged last may have been killed before it started one."""
+    from runtime.net import ports
     for _ in range(patience + 1):
         with network_lock():
             bridge.reclaim()  # a killed build's lease would keep the bridge for good
@@ -82,6 +84,7 @@ class Attached:
         self.net = None
 
     def __enter__(self) -> "Attached":
+        from runtime.net import ports
         try:
             self.path = bridge.create_netns(self.name)
             self.net = bridge.attach(self.owner_id, self.path)

@@ -68,3 +68,10 @@ def test_bad_durations(bad):
     from runtime.units import parse_duration
     with pytest.raises(ValueError):
         parse_duration(bad)
+
+
+def test_default_log_limits_are_the_default_opts_parsed():
+    from runtime.engine import containers as cmod
+    from runtime.units import parse_size
+    assert cmod.DEFAULT_LOG_LIMITS == (parse_size(cmod.DEFAULT_LOG_OPTS["max-size"]),
+                                       int(cmod.DEFAULT_LOG_OPTS["max-file"]))
