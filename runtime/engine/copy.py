@@ -134,7 +134,10 @@ def copy_out(c, src: str, dest: str, follow: bool = False) -> None:
     try:
         _from_container(c, pack, consume)
     except CopyError as e:
-        raise CopyError(f"Could not find the file {src} in container {c.name}: {e}") from None
+        # Docker's words where the path is missing; any other failure says what it was
+        missing = str(e).startswith("No such file or directory")
+        raise CopyError(f"Could not find the file {src} in container {c.name}" if missing
+                        else f"copy {src} from container {c.name}: {e}") from None
 
 
 def copy_in(c, src: str, dest: str) -> None:
