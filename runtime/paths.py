@@ -9,7 +9,12 @@ BUILD_OCI_ROOT = "/run/pyrun-build"       # pyrun-oci's state of build steps (RU
 NETNS_DIR = "/run/pyrun/netns"            # named network namespaces
 NETWORK_LOCK = "/run/pyrun/network.lock"  # one network change at a time
 NFT_MARK = "/run/pyrun/nft-table"         # pyrun's nftables table exists
-LEASES = "/var/lib/pyrun/network/leases"  # IPAM: one file per address given out
+LEASES = "/var/lib/pyrun/network/leases"  # IPAM: one file per address given out (the
+#                                           default bridge; LEASES-<id> a user network's)
+NETWORK_DEFS = "/var/lib/pyrun/network/networks"  # user-defined networks, a file each
+DNS_DIR = "/run/pyrun/dns"                # the resolver's view: a file per container
+DNS_SOCKET = "/run/pyrun/dns.sock"        # the resolver's control socket
+DNS_LOCK = "/run/pyrun/dns.lock"          # held by the one resolver running
 
 
 def console_socket(container_id: str) -> str:

@@ -83,6 +83,16 @@ def parse_time(rfc3339: str) -> float | None:
         return None
 
 
+def parse_time_ns(rfc3339: str) -> int | None:
+    """RFC 3339 in UTC with up to nine digits of fraction → integer nanoseconds."""
+    whole = parse_time(rfc3339)
+    if whole is None:
+        return None
+    _, dot, frac = rfc3339.rstrip("Z").partition(".")
+    digits = "".join(ch for ch in frac if ch.isdigit())[:9] if dot else ""
+    return int(whole) * 1_000_000_000 + int(digits.ljust(9, "0") or 0)
+
+
 def ago(rfc3339: str, now: float | None = None) -> str:
     t = parse_time(rfc3339)
     if t is None:

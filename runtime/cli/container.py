@@ -166,57 +166,24 @@ def rm_cmd(ctx, containers, force):
 @click.option("-f", "--follow", is_flag=True)
 @click.option("-t", "--timestamps", is_flag=True)
 @click.option("-n", "--tail", default="all")
+@click.option("--since", help="Unix time, duration (10m) or RFC 3339")
 @click.pass_context
-def logs_cmd(ctx, container, follow, timestamps, tail):
+def logs_cmd(ctx, container, follow, timestamps, tail, since):
     """Show a container's output."""
+    from runtime.engine import logs
     store, cmod, c = _find(ctx, container)
-    path = c.path("container.log")
-    _, files = cmod.log_limits(c.data)
-    lines = []
-    for old in range(files - 1, 0, -1):  # rotated files first, the oldest first
-        try:
-            with open(f"{path}.{old}") as f:
-                lines += f.readlines()
-        except FileNotFoundError:
-            pass
-    try:
-        f = open(path)
-    except FileNotFoundError:
-        return
-    try:
-        lines += f.readlines()
-        if tail != "all":
-            lines = lines[-int(tail):] if int(tail) > 0 else []
-        for line in lines:
-            _emit(line, timestamps)
-        while follow:
-            line = f.readline()
-            if line:
-                _emit(line, timestamps)
-                continue
-            try:
-                rotated = os.stat(path).st_ino != os.fstat(f.fileno()).st_ino
-            except FileNotFoundError:
-                rotated = False
-            if rotated:  # the pump started a new file: on with that one
-                f.close()
-                f = open(path)
-                continue
-            c.reload()
-            if not c.running:
-                for line in f.readlines():
-                    _emit(line, timestamps)
-                break
-            time.sleep(0.1)
-    finally:
-        f.close()
+    if tail != "all" and not tail.lstrip("-").isdigit():
+        raise PyrunError(f"invalid --tail {tail!r}: a number or all")
+    since_ns = 0
+    if since:
+        from runtime.cli.system import parse_when
+        since_ns = parse_when(since)
+    for rec in logs.entries(c, follow=follow, tail=None if tail == "all" else int(tail),
+                            since_ns=since_ns):
+        _emit(rec, timestamps)
 
 
-def _emit(line: str, timestamps: bool) -> None:
-    try:
-        rec = json.loads(line)
-    except ValueError:
-        return
+def _emit(rec: dict, timestamps: bool) -> None:
     text = rec.get("log", "")
     if timestamps:
         text = f"{rec.get('time', '')} {text}"
@@ -345,6 +312,34 @@ def restart_cmd(ctx, containers, timeout):
         stop(c, timeout)
         start(store, c.reload())
         click.echo(ref)
+
+
+@container_group.command("attach")
+@click.argument("container")
+@click.option("--no-stdin", is_flag=True, help="(stdin is never attached: see README)")
+@click.option("--sig-proxy/--no-sig-proxy", default=True,
+              help="Pass the signals this command receives to the container (default)")
+@click.pass_context
+def attach_cmd(ctx, container, no_stdin, sig_proxy):
+    """Follow a running container's output from now; its exit code is this command's."""
+    import signal
+    from runtime.engine import logs, signals
+    from runtime.engine.wait import wait
+    store, cmod, c = _find(ctx, container)
+    if not c.running:
+        raise PyrunError("You cannot attach to a stopped container, start it first")
+    if sig_proxy:
+        def forward(signum, _frame):
+            try:
+                signals.send(c, signal.Signals(signum).name)
+            except PyrunError:
+                pass  # it ended meanwhile
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,
+                    signal.SIGUSR1, signal.SIGUSR2):
+            signal.signal(sig, forward)
+    for rec in logs.entries(c, follow=True, from_end=True):
+        _emit(rec, False)
+    sys.exit(wait(c))
 
 
 @container_group.command("wait")

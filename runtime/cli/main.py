@@ -28,13 +28,14 @@ from runtime.cli.image import (build_cmd, image_group, login_cmd, logout_cmd,  #
 from runtime.cli.container import (container_group, exec_cmd, kill_cmd, logs_cmd,  # noqa: E402
                                    ls_cmd, restart_cmd, rm_cmd, run_cmd, start_cmd, stats_cmd,
                                    stop_cmd, top_cmd, wait_cmd, pause_cmd, unpause_cmd,
-                                   rename_cmd, update_cmd)
+                                   rename_cmd, update_cmd, attach_cmd)
 from runtime.cli.container import commit_cmd, cp_cmd, diff_cmd, export_cmd  # noqa: E402
 from runtime.cli.container import inspect_any_cmd  # noqa: E402
 from runtime.cli.image import history_cmd, tag_cmd  # noqa: E402
 from runtime.cli.image import ls_cmd as images_cmd, rm_cmd as rmi_cmd  # noqa: E402
 from runtime.cli.system import events_cmd, system_group  # noqa: E402
 from runtime.cli.volume import volume_group  # noqa: E402
+from runtime.cli.network import network_group  # noqa: E402
 
 cli.add_command(image_group)
 for _name, _cmd in (("pull", pull_cmd), ("push", push_cmd), ("login", login_cmd),
@@ -43,6 +44,7 @@ for _name, _cmd in (("pull", pull_cmd), ("push", push_cmd), ("login", login_cmd)
 cli.add_command(build_cmd, "build")
 cli.add_command(container_group)
 cli.add_command(volume_group)
+cli.add_command(network_group)
 cli.add_command(system_group)
 for _name, _cmd in (("run", run_cmd), ("ls", ls_cmd), ("ps", ls_cmd), ("stop", stop_cmd),
                     ("rm", rm_cmd), ("logs", logs_cmd), ("exec", exec_cmd), ("kill", kill_cmd),
@@ -50,6 +52,7 @@ for _name, _cmd in (("run", run_cmd), ("ls", ls_cmd), ("ps", ls_cmd), ("stop", s
                     ("top", top_cmd), ("create", run_cmd), ("stats", stats_cmd),
                     ("events", events_cmd), ("pause", pause_cmd), ("unpause", unpause_cmd),
                     ("rename", rename_cmd), ("update", update_cmd),
+                    ("attach", attach_cmd),
                     # Docker's top-level aliases
                     ("inspect", inspect_any_cmd), ("images", images_cmd), ("rmi", rmi_cmd),
                     ("tag", tag_cmd), ("history", history_cmd), ("cp", cp_cmd),

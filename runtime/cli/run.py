@@ -30,7 +30,11 @@ OPTIONS = [
     Option(("--entrypoint",), "entrypoint", "value", "Overwrite the image's ENTRYPOINT"),
     Option(("-i", "--interactive"), "interactive", "flag", "Keep stdin open"),
     Option(("-t", "--tty"), "tty", "flag", "Allocate a terminal"),
-    Option(("--network",), "network", "value", "bridge, none or host", default="bridge"),
+    Option(("--network", "--net"), "network", "value",
+           "bridge (default), none, host, or a network's name", default="bridge"),
+    Option(("--network-alias", "--net-alias"), "network_aliases", "multiple",
+           "Another name for the container on its user-defined network"),
+    Option(("--ip",), "ip", "value", "The container's IPv4 address on a user-defined network"),
     Option(("-m", "--memory"), "memory", "value", "Memory limit (e.g. 64m, 1g)"),
     Option(("--cpus",), "cpus", "value", "Number of CPUs (e.g. 0.5)", type=float),
     Option(("--pids-limit",), "pids_limit", "value", "At most this many processes", type=int),
@@ -87,7 +91,7 @@ def parse(args: list[str]) -> dict | None:
 def run(*, image: str, command=(), root=None, create_only=False, detach=False, name=None,
         publish=(), publish_all=False, auto_remove=False, env=(), env_file=(), workdir=None,
         user=None, hostname=None, entrypoint=None, interactive=False, tty=False,
-        network="bridge", memory=None, cpus=None, pids_limit=None, label=(),
+        network="bridge", network_aliases=(), ip=None, memory=None, cpus=None, pids_limit=None, label=(),
         read_only=False, stop_signal=None, stop_timeout=None, volumes=(), mounts=(),
         tmpfs=(), log_driver=None, log_opts=(), health_cmd=None, health_interval=None,
         health_timeout=None, health_retries=None, health_start_period=None,
@@ -131,7 +135,8 @@ def run(*, image: str, command=(), root=None, create_only=False, detach=False, n
                             entrypoint=[entrypoint] if entrypoint else None, env=envs,
                             publish=publish, publish_all=publish_all, workdir=workdir,
                             user=user,
-                            hostname=hostname, network=network, auto_remove=auto_remove,
+                            hostname=hostname, network=network,
+                            network_aliases=network_aliases, ip=ip, auto_remove=auto_remove,
                             memory=cmod.parse_memory(memory) if memory else None,
                             pids_limit=pids_limit, labels=labels, interactive=interactive,
                             tty=tty, read_only=read_only, stop_signal=stop_signal,
@@ -143,7 +148,8 @@ def run(*, image: str, command=(), root=None, create_only=False, detach=False, n
                             health_start_period=health_start_period,
                             no_healthcheck=no_healthcheck,
                             cap_add=cap_add, cap_drop=cap_drop, privileged=privileged,
-                            security_opt=security_opt, add_hosts=add_hosts, dns=dns, restart=restart, init=use_init)
+                            security_opt=security_opt, add_hosts=add_hosts, dns=dns,
+                            restart=restart, init=use_init)
         except ImageNotFound:
             raise PyrunError(f"Unable to find image '{image}' locally (--pull {pull})") \
                 from None

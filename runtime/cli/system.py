@@ -52,14 +52,14 @@ def text_line(e: dict) -> str:
     """docker events' default line."""
     from runtime.timestamps import rfc3339_ns
     attrs = ", ".join(f"{k}={v}" for k, v in sorted(e["Actor"]["Attributes"].items()))
-    return f"{rfc3339_ns(e['timeNano'])} {e['Type']} {e['Action']} {e['id']} ({attrs})"
+    return f"{rfc3339_ns(e['timeNano'])} {e['Type']} {e['Action']} {e['Actor']['ID']} ({attrs})"
 
 
 @click.command("events")
 @click.option("--since", help="Unix time, duration (10m) or RFC 3339")
 @click.option("--until", help="Unix time, duration (10m) or RFC 3339")
 @click.option("-f", "--filter", "filters", multiple=True,
-              help="container=, event=, image=, label=, type=")
+              help="container=, network=, event=, image=, label=, type=")
 @click.option("--format", "fmt", default="", help="json, {{json .}}, or a Go template")
 @click.pass_context
 def events_cmd(ctx, since, until, filters, fmt):

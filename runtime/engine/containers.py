@@ -482,7 +482,7 @@ def parse_memory(text: str) -> int:
 
 def create(store: Store, image_ref: str, *, name=None, command=(), entrypoint=None, env=(),
            publish=(), publish_all=False, workdir=None, user=None, hostname=None,
-           network="bridge", auto_remove=False, memory=None, pids_limit=None, labels=None,
+           network="bridge", network_aliases=(), ip=None, auto_remove=False, memory=None, pids_limit=None, labels=None,
            interactive=False, tty=False, read_only=False, stop_signal=None,
            stop_timeout=None, cpus=None, volumes=(), mounts=(), tmpfs=(), cap_add=(),
            cap_drop=(), log_driver=None, log_opts=(), health_cmd=None, health_interval=None,
@@ -495,8 +495,9 @@ def create(store: Store, image_ref: str, *, name=None, command=(), entrypoint=No
     cfg = image.config.get("config", {})
     if name is not None:
         check_name(name)
-    if network not in ("bridge", "none", "host"):
-        raise ContainerError(f"network {network} not found (bridge, none or host)")
+    from runtime.engine import networking
+    settings = networking.requested(network, network_aliases, ip)
+    network = next(iter(settings["Networks"]))  # its name, if an id was given
     ports = []
     for spec in publish:
         ports += parse_publish(spec)
@@ -505,8 +506,8 @@ def create(store: Store, image_ref: str, *, name=None, command=(), entrypoint=No
             port, _, proto = p.partition("/")
             ports.append({"host_ip": "0.0.0.0", "host_port": 0, "container_port": int(port),
                           "proto": proto or "tcp"})
-    if ports and network != "bridge":
-        raise ContainerError(f"published ports need the bridge network (not {network})")
+    if ports and network in networking.NO_WIRING:
+        raise ContainerError(f"published ports need a bridge network (not {network})")
     check_cpus(cpus)
     if stop_signal is not None:
         check_signal(stop_signal)
@@ -576,7 +577,7 @@ def create(store: Store, image_ref: str, *, name=None, command=(), entrypoint=No
                        "RestartPolicy": policy, "Init": init},
         "State": {"Status": "created", "Pid": 0, "ExitCode": 0, "StartedAt": "",
                   "FinishedAt": "", "MonitorPid": 0, "Error": "", "OOMKilled": False},
-        "NetworkSettings": {},
+        "NetworkSettings": settings,
     }
     # What --privileged and --security-opt make of the container's filter: "default",
     # "unconfined", or a profile read now (the file may change or go before a start).
@@ -700,31 +701,26 @@ def prepare(c: Container) -> str:
     net = {}
     netns = None
     mode = c.data["HostConfig"]["NetworkMode"]
-    if mode == "bridge":
-        from runtime.net import bridge, ports as portsmod
-        netns = bridge.create_netns(f"pyrun-{c.id[:12]}")
-        c.data["NetworkSettings"] = {"Netns": netns}
-        c.save()
-        net = bridge.attach(c.id, netns)
-        c.data["NetworkSettings"].update({"IPAddress": net["ip"], "Gateway": net["gateway"],
-                                          "IPPrefixLen": net["prefix"], "Veth": net["veth"],
-                                          "MacAddress": net.get("mac", "")})
-        c.save()
-        portsmod.publish(c.id, net["ip"], c.data["HostConfig"]["Ports"])
-        c.save()  # the ports publish() picked for "-p CONTAINER" and -P
-    elif mode == "none":
-        netns = bridge_none(c)
+    from runtime.engine import networking
+    if mode != "host":
+        netns = new_netns(c)
+        networking.wire(c, netns)
     hc = c.data["HostConfig"]
     hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-    if net:
-        hosts += f"{net['ip']}\t{hostname}\n"
+    if c.data["NetworkSettings"].get("IPAddress"):
+        hosts += f"{c.data['NetworkSettings']['IPAddress']}\t{hostname}\n"
     for entry in hc.get("ExtraHosts", []):
         host, _, ip = entry.partition(":")
         hosts += f"{ip}\t{host}\n"
     _write(c.path("hosts"), hosts)
     _write(c.path("hostname"), hostname + "\n")
     resolv = resolv_conf(mode)
-    if hc.get("Dns"):
+    if mode != "host" and networking.on_user_network(c):
+        # Docker's embedded DNS: names of the container's networks, the rest forwarded
+        resolv = "".join(line + "\n" for line in resolv.splitlines()
+                         if line.startswith("search")) + \
+            "nameserver 127.0.0.11\noptions ndots:0\n"
+    elif hc.get("Dns"):
         resolv = "".join(line + "\n" for line in resolv.splitlines()
                          if not line.startswith("nameserver"))
         resolv += "".join(f"nameserver {d}\n" for d in hc["Dns"])
@@ -754,10 +750,10 @@ def init_binary() -> str:
     return path
 
 
-def bridge_none(c: Container) -> str:
+def new_netns(c: Container) -> str:
     from runtime.net import bridge
     netns = bridge.create_netns(f"pyrun-{c.id[:12]}")
-    c.data["NetworkSettings"] = {"Netns": netns}
+    c.data["NetworkSettings"]["Netns"] = netns
     c.save()
     return netns
 
@@ -780,16 +776,10 @@ def resolv_conf(mode: str) -> str:
 def teardown(c: Container) -> None:
     """Undo prepare(): ports, veth, lease, netns, overlay mount. Idempotent."""
     from runtime.engine import bundle as bundlemod
-    ns = c.data.get("NetworkSettings") or {}
-    if c.data["HostConfig"]["NetworkMode"] == "bridge":
-        from runtime.net import bridge, ports as portsmod
-        if c.data["HostConfig"]["Ports"]:
-            try:
-                portsmod.unpublish(c.id)
-            except PyrunError:
-                pass
-        bridge.detach({"ip": ns.get("IPAddress")})
-    if ns.get("Netns") or c.data["HostConfig"]["NetworkMode"] in ("bridge", "none"):
+    from runtime.engine import networking
+    ns = c.data.setdefault("NetworkSettings", {})
+    networking.unwire(c)
+    if ns.get("Netns") or c.data["HostConfig"]["NetworkMode"] != "host":
         from runtime.net import bridge
         bridge.delete_netns(f"pyrun-{c.id[:12]}")
     bundlemod.unmount(c.path("rootfs"))

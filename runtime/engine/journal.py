@@ -34,11 +34,30 @@ def event(action: str, c, attrs: dict | None = None, now_ns: int | None = None) 
             "scope": "local", "time": now_ns // 1_000_000_000, "timeNano": now_ns}
 
 
+def network_event(action: str, d: dict, attrs: dict | None = None,
+                  now_ns: int | None = None) -> dict:
+    """Docker's event object for a network (create, destroy, connect, disconnect)."""
+    now_ns = time.time_ns() if now_ns is None else now_ns
+    attributes = {"name": d["Name"], "type": d["Driver"], **(attrs or {})}
+    return {"Type": "network", "Action": action, "Actor": {"ID": d["Id"],
+                                                            "Attributes": attributes},
+            "scope": "local", "time": now_ns // 1_000_000_000, "timeNano": now_ns}
+
+
 def record(c, action: str, **attrs) -> None:
+    """Append one event of a container's."""
+    _append(c.store, event(action, c, {k: str(v) for k, v in attrs.items()}))
+
+
+def record_network(store, d: dict, action: str, **attrs) -> None:
+    _append(store, network_event(action, d, {k: str(v) for k, v in attrs.items()}))
+
+
+def _append(store, ev: dict) -> None:
     """Append one event; a journal that cannot be written (a full disk) loses the event,
     never the change it tells of."""
-    line = (json.dumps(event(action, c, {k: str(v) for k, v in attrs.items()})) + "\n").encode()
-    p = path(c.store)
+    line = (json.dumps(ev) + "\n").encode()
+    p = path(store)
     try:
         if os.path.getsize(p) > MAX_BYTES:
             os.replace(p, p + ".1")
@@ -63,7 +82,12 @@ def matches(e: dict, filters: dict[str, list[str]]) -> bool:
     attrs = e["Actor"]["Attributes"]
     for key, values in filters.items():
         if key == "container":
-            ok = any(e["id"].startswith(v) or attrs.get("name") == v for v in values)
+            cid = e["Actor"]["ID"] if e["Type"] == "container" else attrs.get("container", "")
+            ok = any(cid.startswith(v) or (e["Type"] == "container" and attrs.get("name") == v)
+                     for v in values)
+        elif key == "network":
+            ok = e["Type"] == "network" and any(
+                e["Actor"]["ID"].startswith(v) or attrs.get("name") == v for v in values)
         elif key == "event":
             ok = e["Action"] in values
         elif key == "image":

@@ -26,4 +26,7 @@ def rename(c, new: str) -> None:
         cmod.release_name(c.store, new, c.id)
         raise
     cmod.release_name(c.store, old, c.id)
+    if c.running:  # the others find it by its new name at once
+        from runtime.engine import networking
+        networking.serve_names(c, c.data["NetworkSettings"].get("Netns", ""))
     journal.record(c, "rename", oldName=f"/{old}")

@@ -1,7 +1,13 @@
-"""The default bridge network: pyrun0, a veth pair per container, addresses from IPAM.
+"""Bridge networks: a Linux bridge each, a veth pair per container and network, addresses
+from a lease directory each (IPAM).
 
-    attach(container_id, netns_path) -> Attachment(ip, gateway, veth)
+    attach(container_id, netns_path[, net, ifname]) -> {"ip", "gateway", "prefix", "veth", ...}
     detach(attachment)
+
+The default network (`bridge`) is pyrun0 on 10.89.0.0/24 with its leases in LEASES; a
+user-defined network (runtime/net/networks.py) has a bridge pyrunbr-<id> and its leases in
+LEASES-<id>, beside it. Bridges are made on a network's first attachment and removed after its
+last (runtime/net/network.py).
 
 Links, addresses and routes go through rtnetlink (runtime/net/netlink.py). Named network
 namespaces live at /run/pyrun/netns/<name> (a bind mount of the namespace file, like
@@ -80,9 +86,48 @@ class Subnet:
             yield self._dotted(v)
 
 
+    def contains(self, ip: str) -> bool:
+        try:
+            value = int.from_bytes(bytes(int(o) for o in ip.split(".")), "big")
+        except ValueError:
+            return False
+        return self.value <= value < self.value + self.size
+
+    def overlaps(self, other: "Subnet") -> bool:
+        return self.value < other.value + other.size and other.value < self.value + self.size
+
+
 def subnet() -> Subnet:
-    """The bridge's network: PYRUN_SUBNET, else 10.89.0.0/24."""
+    """The default bridge's network: PYRUN_SUBNET, else 10.89.0.0/24."""
     return Subnet(os.environ.get("PYRUN_SUBNET", DEFAULT_SUBNET))
+
+
+class Net:
+    """A bridge network as the kernel side needs it: its bridge's name, subnet, gateway and
+    lease directory. `internal` networks reach no further than their bridge."""
+
+    def __init__(self, bridge: str, net: Subnet, gateway: str | None = None,
+                 leases: str | None = None, internal: bool = False):
+        self.bridge = bridge
+        self.subnet = net
+        self.gateway = gateway or next(net.hosts())
+        self.leases = leases or LEASES
+        self.internal = internal
+
+
+def default_net() -> Net:
+    return Net(BRIDGE, subnet())
+
+
+def pool_dirs() -> list[str]:
+    """Every network's lease directory: LEASES and its LEASES-<id> siblings."""
+    parent, base = os.path.split(LEASES)
+    try:
+        names = os.listdir(parent)
+    except FileNotFoundError:
+        return []
+    return [os.path.join(parent, n) for n in names
+            if n == base or n.startswith(base + "-")]
 
 
 # ---- network namespaces -------------------------------------------------------------------------
@@ -172,33 +217,36 @@ def delete_netns(name: str) -> None:
 
 # ---- IPAM: one lease file per address ------------------------------------------------------------
 
-def lease(container_id: str) -> tuple[str, str, int]:
-    """(ip, gateway, prefix) for a container. A lease is a file made with O_EXCL, so two
-    concurrent runs can never get the same address; leases of containers that no longer
-    exist are taken back (see reclaim)."""
-    net = subnet()
-    os.makedirs(LEASES, 0o755, exist_ok=True)
-    gateway = next(net.hosts())
+def lease(container_id: str, net: Net | None = None, veth: str | None = None,
+          ip: str | None = None) -> str:
+    """An address of `net` for a container (`ip` if given and free). A lease is a file made
+    with O_EXCL, so two concurrent runs can never get the same address; leases of containers
+    that no longer exist are taken back (see reclaim). The file holds the owner's id and the
+    host end of its veth, for reclaim."""
+    net = net or default_net()
+    os.makedirs(net.leases, 0o755, exist_ok=True)
+    owner = container_id if veth is None else f"{container_id} {veth}"
     for attempt in range(2):
-        hosts = net.hosts()
-        next(hosts)  # the gateway's
-        for ip in hosts:
-            path = os.path.join(LEASES, ip)
+        candidates = [ip] if ip else (h for h in net.subnet.hosts() if h != net.gateway)
+        for candidate in candidates:
+            path = os.path.join(net.leases, candidate)
             try:
                 fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
                 continue
-            os.write(fd, container_id.encode())
+            os.write(fd, owner.encode())
             os.close(fd)
-            return ip, gateway, net.prefixlen
+            return candidate
         if attempt == 0:
             reclaim()
-    raise NetworkError(f"no free address left in {net}")
+    if ip:
+        raise NetworkError(f"Address already in use: {ip}")
+    raise NetworkError(f"no free address left in {net.subnet}")
 
 
-def release(ip: str) -> None:
+def release(ip: str, leases: str | None = None) -> None:
     try:
-        os.unlink(os.path.join(LEASES, ip))
+        os.unlink(os.path.join(leases or LEASES, ip))
     except FileNotFoundError:
         pass
 
@@ -208,48 +256,49 @@ def reclaim() -> int:
     netns file and the host end of its veth. Under network_lock(). Leases are host-wide while
     containers live in stores, so liveness is read off the host: the owner's network
     namespace file (netns_alive). Returns how many leases went."""
-    try:
-        names = os.listdir(LEASES)
-    except FileNotFoundError:
-        return 0
     released = 0
-    for ip in names:
+    for pool in pool_dirs():
         try:
-            with open(os.path.join(LEASES, ip)) as f:
-                owner = f.read().strip()
+            names = os.listdir(pool)
         except FileNotFoundError:
             continue
-        name = f"pyrun-{owner[:12]}"
-        if not netns_alive(name):
-            release(ip)
-            delete_netns(name)
-            delete_link(veth_name(owner))
-            released += 1
+        for ip in names:
+            try:
+                with open(os.path.join(pool, ip)) as f:
+                    owner, _, veth = f.read().strip().partition(" ")
+            except FileNotFoundError:
+                continue
+            name = f"pyrun-{owner[:12]}"
+            if not netns_alive(name):
+                release(ip, pool)
+                delete_netns(name)
+                delete_link(veth or veth_name(owner))
+                released += 1
     return released
 
 
 # ---- links ------------------------------------------------------------------------------------
 
-def ensure_bridge() -> str:
-    """pyrun0 with the gateway address, up; forwarding on; localhost DNAT allowed on it.
-    Under network_lock()."""
+def ensure_bridge(net: Net | None = None) -> str:
+    """The network's bridge with the gateway address, up; forwarding on; localhost DNAT
+    allowed on it. Under network_lock()."""
     from runtime.net.netlink import Route
-    net = subnet()
-    gateway = next(net.hosts())
+    net = net or default_net()
     with Route() as nl:
-        if not nl.exists(BRIDGE):
+        if not nl.exists(net.bridge):
             try:
-                nl.add_bridge(BRIDGE)
+                nl.add_bridge(net.bridge)
             except OSError as e:
-                raise NetworkError(f"cannot create bridge {BRIDGE}: {e.strerror}") from None
-        idx = nl.index(BRIDGE)
-        if gateway not in nl.addresses(idx):
-            nl.add_address(idx, gateway, net.prefixlen)
+                raise NetworkError(f"cannot create bridge {net.bridge}: {e.strerror}") \
+                    from None
+        idx = nl.index(net.bridge)
+        if net.gateway not in nl.addresses(idx):
+            nl.add_address(idx, net.gateway, net.subnet.prefixlen)
         nl.set_link(idx, up=True)
     _sysctl("net/ipv4/ip_forward", "1")
     # 127.0.0.1:PORT is DNATed to the container: the kernel must route a loopback source.
-    _sysctl(f"net/ipv4/conf/{BRIDGE}/route_localnet", "1")
-    return BRIDGE
+    _sysctl(f"net/ipv4/conf/{net.bridge}/route_localnet", "1")
+    return net.bridge
 
 
 def _sysctl(key: str, value: str) -> None:
@@ -264,43 +313,65 @@ def _sysctl(key: str, value: str) -> None:
         raise NetworkError(f"sysctl {key.replace('/', '.')}={value}: {e.strerror}") from None
 
 
-def veth_name(container_id: str) -> str:
-    return "pyrun" + container_id[:9]  # 14 characters: under IFNAMSIZ
+def veth_name(container_id: str, net: Net | None = None) -> str:
+    """The host end of a container's veth: pyrun + 9 characters of the id on the default
+    bridge, 6 of the id and 4 of the bridge's on another (15 characters: IFNAMSIZ - 1)."""
+    if net is None or net.bridge == BRIDGE:
+        return "pyrun" + container_id[:9]
+    return "pyrun" + container_id[:6] + net.bridge[-4:]
 
 
-def attach(container_id: str, netns: str) -> dict:
-    """Wire a container's network namespace to the bridge: a veth pair whose inner end is
-    eth0 (the MAC made of the address), the address, the default route via the bridge."""
+def free_ifname(netns: str) -> str:
+    """The first of eth0, eth1, ... not taken in the namespace (for one more network)."""
+    from runtime.net.netlink import Route
+    fd = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        with Route(netns_fd=fd) as ns:
+            return next(f"eth{i}" for i in range(1 << 16) if not ns.exists(f"eth{i}"))
+    finally:
+        os.close(fd)
+
+
+def attach(container_id: str, netns: str, net: Net | None = None, ifname: str = "eth0",
+           ip: str | None = None, default_route: bool = True) -> dict:
+    """Wire a container's network namespace to a network's bridge: a veth pair whose inner
+    end is `ifname` (the MAC made of the address), the address, and (for the first network)
+    the default route via the bridge."""
     from runtime.net.netlink import Route, mac_for
+    net = net or default_net()
+    host_if = veth_name(container_id, net)
     with network_lock():
-        ensure_bridge()
-        ip, gateway, prefix = lease(container_id)
-    host_if = veth_name(container_id)
+        ensure_bridge(net)
+        ip = lease(container_id, net, None if net.bridge == BRIDGE else host_if, ip)
     mac = mac_for(ip)
     fd = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
     try:
         with Route() as nl:
-            bridge_idx = nl.index(BRIDGE)
+            bridge_idx = nl.index(net.bridge)
             try:
-                nl.add_veth(host_if, "eth0", peer_netns_fd=fd, peer_mac=mac, master=bridge_idx)
+                nl.add_veth(host_if, ifname, peer_netns_fd=fd, peer_mac=mac,
+                            master=bridge_idx)
             except FileExistsError:
                 # the last run of this container left it (its namespace not yet reaped)
                 nl.delete_link(nl.index(host_if))
-                nl.add_veth(host_if, "eth0", peer_netns_fd=fd, peer_mac=mac, master=bridge_idx)
+                nl.add_veth(host_if, ifname, peer_netns_fd=fd, peer_mac=mac,
+                            master=bridge_idx)
             nl.set_link(nl.index(host_if), up=True)
         with Route(netns_fd=fd) as ns:
-            idx = ns.index("eth0")
-            ns.add_address(idx, ip, prefix)
+            idx = ns.index(ifname)
+            ns.add_address(idx, ip, net.subnet.prefixlen)
             ns.set_link(idx, up=True)
-            ns.add_default_route(gateway)  # after up: the gateway must be reachable
+            if default_route and not net.internal:
+                ns.add_default_route(net.gateway)  # after up: the gateway must be reachable
     except OSError as e:
-        release(ip)
+        release(ip, net.leases)
         delete_link(host_if)
         raise NetworkError(f"network setup for {container_id[:12]}: {e.strerror or e}") \
             from None
     finally:
         os.close(fd)
-    return {"ip": ip, "gateway": gateway, "prefix": prefix, "veth": host_if, "mac": mac}
+    return {"ip": ip, "gateway": net.gateway, "prefix": net.subnet.prefixlen,
+            "veth": host_if, "mac": mac, "leases": net.leases}
 
 
 def delete_link(name: str) -> None:
@@ -318,12 +389,16 @@ def detach(net: dict | None) -> None:
     background, where a deletion now would wait ~15 ms for its grace periods."""
     if net and net.get("ip"):
         with network_lock():
-            release(net["ip"])
+            release(net["ip"], net.get("leases"))
 
 
-def leases_in_use() -> bool:
-    """Does any container (or build step) hold an address? Under network_lock()."""
-    try:
-        return bool(os.listdir(LEASES))
-    except FileNotFoundError:
-        return False
+def leases_in_use(pool: str | None = None) -> bool:
+    """Does any container (or build step) hold an address, on any network or in the pool
+    given? Under network_lock()."""
+    for d in [pool] if pool else pool_dirs():
+        try:
+            if os.listdir(d):
+                return True
+        except FileNotFoundError:
+            pass
+    return False

@@ -1,4 +1,4 @@
-"""The default network as a whole: the bridge (bridge.py) and the NAT table (ports.py) are
+"""The networks as a whole: each network's bridge (bridge.py) and the NAT table (ports.py) are
 made on demand and removed once unused; what killed commands left is repaired; a build
 step's attachment. Above both modules, so that neither imports the other's user."""
 
@@ -52,24 +52,45 @@ def remove_shared_if_unused() -> None:
 
 
 def remove_shared(patience: int = 20) -> None:
-    """Remove the bridge and the table once no lease has been made or given back for LINGER
-    seconds, waiting (up to `patience` more looks) while the pool is busy: the end whose
-    removal would have judged last may have been killed before it started one."""
+    """Remove each network's bridge once no lease of its pool has been made or given back for
+    LINGER seconds, and the table once no pool holds any, waiting (up to `patience` more
+    looks) while a pool is busy: the end whose removal would have judged last may have been
+    killed before it started one."""
     from runtime.net import ports
     for _ in range(patience + 1):
+        wait = 0.0
         with network_lock():
             bridge.reclaim()  # a killed build's lease would keep the bridge for good
-            if bridge.leases_in_use():
-                return  # a container runs: its end starts another removal
-            try:  # a lease made or given back since ours moved the directory's mtime
-                quiet = time.time() - os.stat(bridge.LEASES).st_mtime
-            except FileNotFoundError:
-                quiet = LINGER
-            if quiet >= LINGER:
-                ports.remove_table_if_unused()
-                bridge.delete_link(BRIDGE)
+            busy = False
+            for pool, name in _bridges():
+                if bridge.leases_in_use(pool):
+                    busy = True  # a container runs: its end starts another removal
+                    continue
+                try:  # a lease made or given back since ours moved the directory's mtime
+                    quiet = time.time() - os.stat(pool).st_mtime
+                except FileNotFoundError:
+                    quiet = LINGER
+                if quiet >= LINGER:
+                    if name == BRIDGE:
+                        ports.remove_table_if_unused()  # (only once no pool holds a lease)
+                    bridge.delete_link(name)
+                else:
+                    wait = max(wait, LINGER - quiet)
+            if busy or not wait:
                 return
-        time.sleep(LINGER - quiet + 0.05)
+        time.sleep(wait + 0.05)
+
+
+def _bridges() -> list[tuple[str, str]]:
+    """(lease directory, bridge) of every network whose bridge may exist: the default one,
+    and each user-defined network's (a removed network's bridge goes with its removal)."""
+    from runtime.net import networks
+    out = [(bridge.LEASES, BRIDGE)]
+    for d in networks.list_all():
+        net = networks.net_of(d)
+        if os.path.exists(f"/sys/class/net/{net.bridge}"):
+            out.append((net.leases, net.bridge))
+    return out
 
 
 class Attached:

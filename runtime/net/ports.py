@@ -1,16 +1,24 @@
-"""NAT and published ports in the kernel, in pyrun's own nftables table (and nothing else).
+"""NAT, published ports and isolation in the kernel, in pyrun's own nftables table (and
+nothing else).
 
     table ip pyrun
+      set same          (bridge . bridge) for each pyrun bridge: traffic that stays on one
+      set internal      the bridges of --internal networks
       chain prerouting  nat hook prerouting: fib daddr type local → publish  (from outside)
       chain output      nat hook output:     fib daddr type local → publish  (from this host,
                                                                                127.0.0.1 too)
       chain publish     one "dport HOSTPORT dnat to IP:PORT" rule per published port,
                         commented with its container's id
-      chain postrouting nat hook postrouting: masquerade the subnet going out, loopback
-                        sources going to the bridge (127.0.0.1:PORT), and hairpin traffic
+      chain postrouting nat hook postrouting: masquerade what leaves the bridges for the
+                        world, loopback sources going to a bridge (127.0.0.1:PORT), and
+                        hairpin traffic (a container to a published port)
+      chain forward     filter hook forward: drop what goes from one pyrun bridge to another
+                        (networks are isolated, as Docker's), and what enters or leaves an
+                        internal network's bridge
 
-No userland proxy: the kernel forwards. The host's own ruleset is never listed, flushed or
-changed; `nft` gets our table's commands only.
+Every bridge is named pyrun*, so the rules match bridges by that prefix and a network's
+bridge needs only its set elements. No userland proxy: the kernel forwards. The host's own
+ruleset is never listed, flushed or changed; `nft` gets our table's commands only.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ import os
 
 from runtime import paths
 from runtime.errors import PyrunError
-from runtime.net.bridge import BRIDGE, subnet
+from runtime.net.bridge import BRIDGE
 
 TABLE = "pyrun"
 # Exists from the moment pyrun's table is complete until it is deleted (/run: not past a
@@ -64,8 +72,10 @@ def _ensure_table() -> None:
     for the kernel's grace periods, so nothing is rewritten)."""
     if os.path.exists(MARK):
         return
-    net = subnet()
     chains = f"""
+add set ip {TABLE} same {{ type ifname . ifname; }}
+add set ip {TABLE} internal {{ type ifname; }}
+add chain ip {TABLE} forward {{ type filter hook forward priority filter; policy accept; }}
 add chain ip {TABLE} publish
 add chain ip {TABLE} prerouting {{ type nat hook prerouting priority dstnat; policy accept; }}
 add chain ip {TABLE} output {{ type nat hook output priority -100; policy accept; }}
@@ -74,9 +84,13 @@ add chain ip {TABLE} postrouting {{ type nat hook postrouting priority srcnat; p
     rules = f"""
 add rule ip {TABLE} prerouting fib daddr type local jump publish
 add rule ip {TABLE} output fib daddr type local jump publish
-add rule ip {TABLE} postrouting ip saddr {net} oifname != "{BRIDGE}" masquerade
-add rule ip {TABLE} postrouting ip saddr 127.0.0.0/8 oifname "{BRIDGE}" masquerade
-add rule ip {TABLE} postrouting ip saddr {net} ip daddr {net} ct status dnat masquerade
+add rule ip {TABLE} postrouting iifname "pyrun*" oifname != "pyrun*" masquerade
+add rule ip {TABLE} postrouting ip saddr 127.0.0.0/8 oifname "pyrun*" masquerade
+add rule ip {TABLE} postrouting iifname "pyrun*" oifname "pyrun*" ct status dnat masquerade
+add rule ip {TABLE} forward iifname "pyrun*" oifname "pyrun*" iifname . oifname != @same drop
+add rule ip {TABLE} forward iifname @internal iifname . oifname != @same drop
+add rule ip {TABLE} forward oifname @internal iifname . oifname != @same drop
+add element ip {TABLE} same {{ "{BRIDGE}" . "{BRIDGE}" }}
 """
     try:
         _nft(f"create table ip {TABLE}\n" + chains + rules)  # fails if the table exists
@@ -120,10 +134,25 @@ def free_port(proto: str = "tcp") -> int:
         s.close()
 
 
-def publish(container_id: str, ip: str, ports: list[dict]) -> None:
+def _allow_bridge(name: str, internal: bool) -> None:
+    """A bridge's set elements (its own traffic passes; an internal one's stays), once per
+    table: a mark beside the table's says they are in. Under network_lock()."""
+    mark = f"{MARK}.{name}"
+    if name == BRIDGE or os.path.exists(mark):
+        return
+    script = f'add element ip {TABLE} same {{ "{name}" . "{name}" }}\n'
+    if internal:
+        script += f'add element ip {TABLE} internal {{ "{name}" }}\n'
+    _nft(script)
+    open(mark, "w").close()
+
+
+def publish(container_id: str, ip: str, ports: list[dict], bridge: str = BRIDGE,
+            internal: bool = False) -> None:
     """ports: [{"host_ip", "host_port", "container_port", "proto"}]; a host_port of 0 is
     given a free port here (written into the dict). Also makes the table, whose masquerade
-    rule every bridged container needs to reach out.
+    rule every bridged container needs to reach out, and lets the container's bridge's own
+    traffic through its isolation rules.
 
     The check and the rules are one step under network_lock(), and the rules themselves are
     the record of what is taken (host-wide, whatever store a container is in, and as long as
@@ -132,6 +161,7 @@ def publish(container_id: str, ip: str, ports: list[dict]) -> None:
     from runtime.net.bridge import network_lock
     with network_lock():
         _ensure_table()
+        _allow_bridge(bridge, internal)
         if not ports:
             return
         taken = set(published_ports())
@@ -191,3 +221,7 @@ def remove_table_if_unused() -> None:
     except PortError:
         pass  # already gone
     os.unlink(MARK)
+    folder, base = os.path.split(MARK)
+    for name in os.listdir(folder):
+        if name.startswith(base + "."):  # the bridges' elements went with the table
+            os.unlink(os.path.join(folder, name))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import signal
@@ -31,13 +32,17 @@ def leftovers() -> dict:
         "tables": [t for t in tables.splitlines() if "pyrun" in t],
         "mounts": mounts,
         "netns": os.listdir("/run/pyrun/netns") if os.path.isdir("/run/pyrun/netns") else [],
-        "leases": os.listdir("/var/lib/pyrun/network/leases")
-        if os.path.isdir("/var/lib/pyrun/network/leases") else [],
+        "leases": [ip for d in glob.glob("/var/lib/pyrun/network/leases*")
+                   for ip in os.listdir(d)],
         "monitors": [p for p in procs.splitlines() if "runtime.engine.monitor" in p],
+        # the resolver of user-defined networks, and what it serves
+        "dns": [p for p in procs.splitlines() if "pyrun-dns" in p] +
+        (os.listdir("/run/pyrun/dns") if os.path.isdir("/run/pyrun/dns") else []),
     }
 
 
-NOTHING = {"links": [], "tables": [], "mounts": [], "netns": [], "leases": [], "monitors": []}
+NOTHING = {"links": [], "tables": [], "mounts": [], "netns": [], "leases": [], "monitors": [],
+           "dns": []}
 
 
 def settled(*keys: str, timeout: float = 10) -> dict:

@@ -58,3 +58,30 @@ def test_log_opts_are_checked(engine):  # noqa: F811
     (c,) = json.loads(engine("inspect", "pyrun-log-default").stdout)
     assert c["HostConfig"]["LogConfig"] == {"Type": "json-file",
                                             "Config": {"max-size": "20m", "max-file": "5"}}
+
+
+def test_attach_follows_output_from_now_passes_signals_and_exits_with_the_container(engine):  # noqa: F811,E501
+    import signal
+    import subprocess
+    from tests.integration.test_build import PYRUN
+    engine("run", "-d", "--name", "pyrun-ticker", "busybox", "sh", "-c",
+           'trap "echo got TERM; exit 3" TERM; echo before; '
+           "while true; do echo tick; sleep 0.2; done")
+    deadline = time.monotonic() + 10
+    while "tick" not in engine("logs", "pyrun-ticker").stdout:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    p = subprocess.Popen([PYRUN, "attach", "pyrun-ticker"], stdout=subprocess.PIPE, text=True,
+                         env=dict(os.environ, PYRUN_ROOT=engine.root))
+    first = p.stdout.readline()
+    p.send_signal(signal.SIGTERM)  # proxied to the container, whose trap exits 3
+    rest = p.stdout.read()
+    assert p.wait(timeout=20) == 3
+    assert first == "tick\n" and "before" not in rest and rest.endswith("got TERM\n")
+    assert json.loads(engine("inspect", "pyrun-ticker").stdout)[0]["State"]["ExitCode"] == 3
+    out = engine("logs", "--tail", "1", "pyrun-ticker").stdout
+    assert out == "got TERM\n"
+    assert engine("logs", "--since", "1h", "pyrun-ticker").stdout.startswith("before\n")
+    assert engine("logs", "--since", str(int(time.time()) + 3600), "pyrun-ticker").stdout == ""
+    p = engine("attach", "pyrun-ticker", check=False)
+    assert p.returncode == 125 and "start it first" in p.stderr

@@ -1,0 +1,91 @@
+"""A container's output as the json-file log driver keeps it (container.log and its rotated
+container.log.N, one JSON object a line: log, stream, time), read for `logs` and `attach`.
+
+    entries(c, follow=False, tail=None, since_ns=0, from_end=False) -> iterator of dicts
+
+Following survives rotation (the pump starts a new file: reading goes on from the new one)
+and ends once the container no longer runs and its last lines are read.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from runtime import jsonfast as json
+
+
+def _parse(line: str):
+    try:
+        rec = json.loads(line)
+    except ValueError:
+        return None  # a line cut by a crash or a full disk
+    return rec if isinstance(rec, dict) else None
+
+
+def _time_ns(rec: dict) -> int:
+    from runtime.units import parse_time_ns
+    return parse_time_ns(rec.get("time", "")) or 0
+
+
+def entries(c, follow: bool = False, tail: int | None = None, since_ns: int = 0,
+            from_end: bool = False, poll: float = 0.1):
+    """The log's records, oldest first: the last `tail` of them (all when None), those at or
+    after since_ns, or (from_end) none of the past; then, with follow, the new ones as they
+    come until the container ends."""
+    from runtime.engine.containers import log_limits
+    path = c.path("container.log")
+    lines: list[str] = []
+    if not from_end:
+        _, files = log_limits(c.data)
+        for old in range(files - 1, 0, -1):  # rotated files first, the oldest first
+            try:
+                with open(f"{path}.{old}") as f:
+                    lines += f.readlines()
+            except FileNotFoundError:
+                pass
+    try:
+        f = open(path)
+    except FileNotFoundError:
+        return
+    try:
+        if from_end:
+            f.seek(0, os.SEEK_END)
+        else:
+            lines += f.readlines()
+        if tail is not None:
+            lines = lines[-tail:] if tail > 0 else []
+        for line in lines:
+            rec = _parse(line)
+            if rec is not None and (not since_ns or _time_ns(rec) >= since_ns):
+                yield rec
+        partial = ""
+        while follow:
+            line = partial + f.readline()
+            if line.endswith("\n"):
+                partial = ""
+                rec = _parse(line)
+                if rec is not None:
+                    yield rec
+                continue
+            partial = line  # a line being written: the rest comes with the next read
+            try:
+                rotated = os.stat(path).st_ino != os.fstat(f.fileno()).st_ino
+            except FileNotFoundError:
+                rotated = False
+            if rotated:  # the pump started a new file: on with that one
+                f.close()
+                f = open(path)
+                partial = ""
+                continue
+            c.reload()
+            if not c.running:
+                for line in f.readlines():
+                    rec = _parse(partial + line)
+                    partial = ""
+                    if rec is not None:
+                        yield rec
+                break
+            time.sleep(poll)
+    finally:
+        f.close()

@@ -1,0 +1,247 @@
+"""A container's networks: what `run --network/--network-alias`, `network connect` and
+`network disconnect` ask for, and their wiring while it runs.
+
+The record keeps one endpoint per network in NetworkSettings.Networks (as Docker's inspect
+shows them): asked for at create (or by connect), given an address, MAC and veth while the
+container runs, emptied again at teardown. The first network's interface is eth0 and holds
+the default route; the others are eth1, eth2... On user-defined networks the container's
+name, aliases and short id resolve for the others through 127.0.0.11 (runtime/net/dns.py).
+
+    requested(network, aliases) -> the record's NetworkSettings at create
+    wire(c, netns)              every endpoint attached, ports published, names served
+    unwire(c)                   all of it undone (safe to repeat)
+    connect(c, network, aliases, ip) / disconnect(c, network, force)
+"""
+
+from __future__ import annotations
+
+from runtime.errors import PyrunError
+from runtime.net import networks as netdefs
+
+NO_WIRING = ("none", "host")
+# The address fields of an endpoint, emptied when the container stops (as Docker's are).
+WIRED = {"IPAddress": "", "Gateway": "", "IPPrefixLen": 0, "MacAddress": "", "EndpointID": ""}
+
+
+class NetworkingError(PyrunError):
+    pass
+
+
+def endpoint(d: dict, aliases=(), ip: str | None = None) -> dict:
+    return {"NetworkID": d["Id"], "Aliases": list(aliases),
+            "IPAMConfig": {"IPv4Address": ip} if ip else None, **WIRED}
+
+
+def requested(network: str, aliases=(), ip: str | None = None) -> dict:
+    """NetworkSettings of a new container on `network` (a name or id; checked here)."""
+    d = netdefs.get(network)
+    if aliases and d["Name"] in netdefs.PREDEFINED:
+        raise NetworkingError("network-scoped aliases are only supported for user-defined "
+                              "networks")
+    if ip:
+        _check_ip(d, ip)
+    return {"Networks": {d["Name"]: endpoint(d, aliases, ip)}}
+
+
+def _check_ip(d: dict, ip: str) -> None:
+    if d["Name"] in netdefs.PREDEFINED:
+        raise NetworkingError("user specified IP address is supported only when connecting "
+                              "to networks with user configured subnets")
+    net = netdefs.net_of(d)
+    if not net.subnet.contains(ip) or ip == net.gateway:
+        raise NetworkingError(f"no configured subnet contains IP address {ip}")
+
+
+def mode(c) -> str:
+    return c.data["HostConfig"]["NetworkMode"]
+
+
+def endpoints(c) -> dict:
+    """The record's endpoints by network name (the one of NetworkMode for a record written
+    before they were kept)."""
+    ns = c.data.setdefault("NetworkSettings", {})
+    if "Networks" not in ns:
+        ns["Networks"] = {} if mode(c) in NO_WIRING else \
+            {mode(c): endpoint(netdefs.get(mode(c)))}
+    return ns["Networks"]
+
+
+def _pool(name: str, ep: dict) -> str:
+    from runtime.net import bridge
+    return bridge.LEASES if name == "bridge" else f"{bridge.LEASES}-{ep['NetworkID'][:12]}"
+
+
+def _attach(c, netns: str, name: str, ep: dict, index: int, ifname: str | None = None) -> None:
+    """One endpoint wired: the veth, the address, the ports (published on the first)."""
+    from runtime.net import bridge, ports as portsmod
+    try:
+        d = netdefs.get(name)
+        if ep.get("NetworkID") and d["Id"] != ep["NetworkID"]:
+            raise netdefs.NoSuchNetwork(name)  # removed, and another made under its name
+    except netdefs.NoSuchNetwork:
+        raise NetworkingError(f"network {name} not found: it was removed after the "
+                              "container was created (network disconnect it)") from None
+    net = netdefs.net_of(d)
+    ip = (ep.get("IPAMConfig") or {}).get("IPv4Address")
+    att = bridge.attach(c.id, netns, net, ifname=ifname or f"eth{index}", ip=ip,
+                        default_route=index == 0)
+    ep.update({"IPAddress": att["ip"], "Gateway": att["gateway"],
+               "IPPrefixLen": att["prefix"], "MacAddress": att["mac"],
+               "EndpointID": att["veth"]})
+    c.save()  # before the ports: a killed start's teardown finds the address to give back
+    portsmod.publish(c.id, att["ip"], c.data["HostConfig"]["Ports"] if index == 0 else [],
+                     bridge=net.bridge, internal=net.internal)
+
+
+def wire(c, netns: str) -> None:
+    """Attach every endpoint, then serve names on the user-defined ones. The first endpoint's
+    address is also the top-level IPAddress (as the default bridge's is in Docker's)."""
+    eps = {name: ep for name, ep in endpoints(c).items() if name not in NO_WIRING}
+    for index, (name, ep) in enumerate(eps.items()):
+        _attach(c, netns, name, ep, index)
+    first = next(iter(eps.values()), None)
+    if first:
+        c.data["NetworkSettings"].update(
+            {k: first[k] for k in ("IPAddress", "Gateway", "IPPrefixLen", "MacAddress")})
+    c.save()  # the ports publish() picked for "-p CONTAINER" and -P
+    serve_names(c, netns)
+
+
+def dns_endpoints(c) -> list[dict]:
+    """What the resolver serves of this container: on each user-defined network, its name,
+    aliases and short id at that network's address."""
+    out = []
+    for name, ep in endpoints(c).items():
+        if name not in netdefs.PREDEFINED and ep.get("IPAddress"):
+            out.append({"network": ep["NetworkID"], "network_name": name, "ip": ep["IPAddress"],
+                        "names": [c.name, *(ep.get("Aliases") or []), c.id[:12]],
+                        "internal": _internal(name)})
+    return out
+
+
+def _internal(name: str) -> bool:
+    try:
+        return netdefs.get(name)["Internal"]
+    except netdefs.NoSuchNetwork:
+        return False
+
+
+def on_user_network(c) -> bool:
+    return any(name not in netdefs.PREDEFINED for name in endpoints(c))
+
+
+def serve_names(c, netns: str) -> None:
+    eps = dns_endpoints(c)
+    if eps:
+        from runtime.net import dns
+        dns.register(c.id, netns, eps, list(c.data["HostConfig"].get("Dns") or []))
+
+
+def unwire(c) -> None:
+    """Undo wire() (safe to repeat, and after any part of it): names, ports, addresses."""
+    from runtime.net import bridge
+    if mode(c) in NO_WIRING:
+        return
+    if on_user_network(c):
+        from runtime.net import dns
+        dns.unregister(c.id)
+    if c.data["HostConfig"]["Ports"]:
+        from runtime.net import ports as portsmod
+        try:
+            portsmod.unpublish(c.id)
+        except PyrunError:
+            pass
+    for name, ep in endpoints(c).items():
+        if ep.get("IPAddress"):
+            bridge.detach({"ip": ep["IPAddress"], "leases": _pool(name, ep)})
+            ep.update(WIRED)
+    ns = c.data["NetworkSettings"]
+    if ns.get("IPAddress"):  # a record written before endpoints were kept (the bridge's)
+        bridge.detach({"ip": ns["IPAddress"]})
+    for k, v in WIRED.items():
+        if k in ns:
+            ns[k] = v
+
+
+def connect(c, network: str, aliases=(), ip: str | None = None) -> None:
+    """Put a container on one more network: at once if it runs (a new interface), at its
+    next start otherwise."""
+    c.reload()
+    if mode(c) in NO_WIRING:
+        raise NetworkingError(f"container cannot be disconnected from host network or "
+                              f"connected to host network" if mode(c) == "host" else
+                              "container cannot be connected to a network while it is on "
+                              "the none network")
+    d = netdefs.get(network)
+    if d["Name"] in ("host", "none"):
+        raise NetworkingError(f"container cannot be connected to the {d['Name']} network")
+    if d["Name"] in endpoints(c):
+        raise NetworkingError(f"endpoint with name {c.name} already exists in network "
+                              f"{d['Name']}")
+    if aliases and d["Name"] == "bridge":
+        raise NetworkingError("network-scoped aliases are only supported for user-defined "
+                              "networks")
+    if ip:
+        _check_ip(d, ip)
+    eps = endpoints(c)
+    eps[d["Name"]] = endpoint(d, aliases, ip)
+    if not c.running:
+        c.save()
+        return
+    netns = c.data["NetworkSettings"]["Netns"]
+    try:
+        from runtime.net import bridge
+        _attach(c, netns, d["Name"], eps[d["Name"]], len(eps) - 1, bridge.free_ifname(netns))
+    except BaseException:
+        ep = eps.pop(d["Name"])
+        if ep.get("IPAddress"):
+            from runtime.net import bridge
+            bridge.detach({"ip": ep["IPAddress"], "leases": _pool(d["Name"], ep)})
+        c.save()
+        raise
+    c.save()
+    serve_names(c, netns)
+    from runtime.engine import journal
+    journal.record_network(c.store, d, "connect", container=c.id)
+
+
+def disconnect(c, network: str, force: bool = False) -> None:
+    c.reload()
+    d = netdefs.get(network)
+    eps = endpoints(c)
+    if d["Name"] not in eps:
+        if force:
+            return
+        raise NetworkingError(f"container {c.id[:12]} is not connected to network "
+                              f"{d['Name']}")
+    ep = eps.pop(d["Name"])
+    if ep.get("IPAddress"):
+        from runtime.net import bridge
+        bridge.delete_link(ep["EndpointID"])  # its peer in the container goes with it
+        bridge.detach({"ip": ep["IPAddress"], "leases": _pool(d["Name"], ep)})
+        if not eps and c.data["HostConfig"]["Ports"]:  # nothing left to publish to
+            from runtime.net import ports as portsmod
+            portsmod.unpublish(c.id)
+    c.save()
+    if c.running:
+        if dns_endpoints(c):
+            serve_names(c, c.data["NetworkSettings"]["Netns"])
+        else:
+            from runtime.net import dns
+            dns.unregister(c.id)
+    from runtime.engine import journal
+    journal.record_network(c.store, d, "disconnect", container=c.id)
+
+
+def inspected(containers, d: dict) -> dict:
+    """`network inspect` of a network: its definition, with those of `containers` that run
+    on it (Docker's Containers map)."""
+    members = {}
+    for c in containers:
+        ep = (c.data.get("NetworkSettings") or {}).get("Networks", {}).get(d["Name"])
+        if ep and ep.get("IPAddress") and c.running:
+            members[c.id] = {"Name": c.name, "EndpointID": ep.get("EndpointID", ""),
+                             "MacAddress": ep.get("MacAddress", ""),
+                             "IPv4Address": f"{ep['IPAddress']}/{ep['IPPrefixLen']}",
+                             "IPv6Address": ""}
+    return {**d, "Containers": members}
