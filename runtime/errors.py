@@ -12,6 +12,14 @@ class PyrunError(Exception):
     exit_code = 125
 
 
+class NotFound(PyrunError):
+    """What was named does not exist (a container, image, network, volume): the API's 404."""
+
+
+class Conflict(PyrunError):
+    """The request collides with what exists (a name in use, a running container): 409."""
+
+
 class ConfigError(PyrunError):
     """A bundle's config.json (or a flag) is malformed or asks for something impossible."""
 

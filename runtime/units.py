@@ -119,3 +119,29 @@ def parse_duration(text: str) -> int:
     if num or not text:
         raise ValueError(text)
     return total
+
+
+def parse_when(text: str, now: float | None = None) -> int:
+    """--since/--until as Docker takes them: a Unix time ("1700000000", "1700000000.5"), a
+    duration back from now ("10m", "1h30m", "45s"), or RFC 3339. Nanoseconds."""
+    now = time.time() if now is None else now
+    if text.replace(".", "", 1).isdigit():
+        return int(float(text) * 1e9)
+    total, num, duration = 0.0, "", bool(text)
+    units = {"h": 3600, "m": 60, "s": 1}
+    for ch in text:
+        if ch.isdigit() or ch == ".":
+            num += ch
+        elif ch in units and num:
+            total += float(num) * units[ch]
+            num = ""
+        else:
+            duration = False
+            break
+    if duration and not num:
+        return int((now - total) * 1e9)
+    ts = parse_time(text)
+    if ts is None:
+        raise ValueError(f"invalid time {text!r}: a Unix time, a duration such as 10m, or "
+                         "RFC 3339")
+    return int(ts * 1e9)

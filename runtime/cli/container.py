@@ -77,15 +77,16 @@ def run_cmd(ctx, **opts):
 @click.pass_context
 def ls_cmd(ctx, show_all, quiet, no_trunc, filters, fmt):
     """List containers (running ones; -a for all)."""
+    from runtime.engine import inspect
     store = _store(ctx)
     cmod = _containers(store)
     rows = []
+    chosen = inspect.filters_of(filters)
     for c in sorted(cmod.all_containers(store), key=lambda c: c.data["Created"], reverse=True):
-        status = ("paused" if c.state.get("Paused") else "running") if c.running else \
-            c.state.get("Status", "created")
+        status = inspect.status(c)
         if not show_all and status not in ("running", "paused"):
             continue
-        if not _matches(c, status, filters):
+        if not inspect.matches(c, chosen):
             continue
         cmd = " ".join([c.data["Path"]] + c.data["Args"])
         rows.append({"ID": c.id if no_trunc else c.id[:12],
@@ -99,25 +100,6 @@ def ls_cmd(ctx, show_all, quiet, no_trunc, filters, fmt):
     emit_rows(rows, [("CONTAINER ID", "ID"), ("IMAGE", "Image"), ("COMMAND", "Command"),
                      ("CREATED", "RunningFor"), ("STATUS", "Status"), ("PORTS", "Ports"),
                      ("NAMES", "Names")], quiet, fmt)
-
-
-def _matches(c, status: str, filters) -> bool:
-    for f in filters:
-        key, _, value = f.partition("=")
-        if key == "name" and value not in c.name:
-            return False
-        if key == "status" and value != status:
-            return False
-        if key == "id" and not c.id.startswith(value):
-            return False
-        if key == "health" and value != (c.health_status() or "none"):
-            return False
-        if key == "label":
-            k, sep, want = value.partition("=")
-            labels = c.data["Config"].get("Labels") or {}
-            if k not in labels or (sep and labels[k] != want):
-                return False
-    return True
 
 
 @container_group.command("stop")
@@ -204,23 +186,9 @@ def _emit(rec: dict, timestamps: bool) -> None:
 @click.pass_context
 def exec_cmd(ctx, interactive, tty, detach, env, user, workdir, container, command):
     """Run a command in a running container."""
+    from runtime.engine import execute
     store, cmod, c = _find(ctx, container)
-    if not c.running:
-        raise PyrunError(f"Container {c.id} is not running")
-    if c.state.get("Paused"):
-        raise PyrunError(f"Container {c.id} is paused, unpause the container before exec")
-    argv = [oci_binary(), "--root", cmod.OCI_ROOT, "exec"]
-    for e in env:
-        argv += ["--env", e]
-    if user:
-        argv += ["--user", user]
-    if workdir:
-        argv += ["--cwd", workdir]
-    if detach:
-        argv.append("--detach")
-    if tty:
-        argv.append("--tty")
-    argv += [c.id, *command]
+    argv = execute.argv(c, command, env, user, workdir, tty, detach)
     p = subprocess.run(argv, stdin=None if interactive else subprocess.DEVNULL)
     sys.exit(p.returncode)
 
@@ -236,29 +204,8 @@ def inspect_cmd(ctx, containers):
 
 def inspected(store, ref: str) -> dict:
     """A container's `inspect` object."""
-    cmod = _containers(store)
-    c = cmod.find(store, ref)
-    d = json.loads(json.dumps(c.data))
-    d["Name"] = "/" + c.name
-    d["State"]["Running"] = c.running
-    d["State"]["Status"] = "running" if c.running else d["State"]["Status"]
-    if c.running and c.state.get("Paused"):
-        d["State"]["Status"] = "paused"
-    from runtime.engine import health
-    if health.settings(c.data) is not None:
-        d["State"]["Health"] = health.read(c.dir) or {"Status": "starting",
-                                                      "FailingStreak": 0, "Log": []}
-    ports = {}
-    for p in c.data["HostConfig"]["Ports"]:
-        ports.setdefault(f"{p['container_port']}/{p['proto']}", []).append(
-            {"HostIp": p["host_ip"], "HostPort": str(p["host_port"])})
-    d["NetworkSettings"]["Ports"] = ports
-    d["Mounts"] = [{"Type": b["Type"], **({"Name": b["Name"], "Driver": "local"}
-                                          if b["Type"] == "volume" else {}),
-                    "Source": b["Source"], "Destination": b["Destination"], "Mode": "",
-                    "RW": b["RW"], "Propagation": "rprivate"}
-                   for b in c.data["HostConfig"].get("Binds", [])]
-    return d
+    from runtime.engine import inspect
+    return inspect.container(_containers(store).find(store, ref))
 
 
 @click.command("inspect")

@@ -83,28 +83,17 @@ def ls_cmd(ctx, show_all, quiet, no_trunc, fmt):
 @click.pass_context
 def history_cmd(ctx, image, no_trunc, quiet, fmt):
     """Show the history of an image: one row per instruction, newest first."""
+    from runtime.engine import inspect
     store = _store(ctx)
     img = store.resolve(image)
-    from runtime.engine.system import chain as ancestry
-    chain = ancestry(store, img)
     rows = []
-    diff_ids = img.diff_ids
-    sizes = store.layer_sizes()
-    layer_i = len(diff_ids)
-    for n, h in enumerate(reversed(img.config.get("history", []))):
-        step_image = chain[n] if n < len(chain) else None
-        if h.get("empty_layer"):
-            size = 0
-        else:
-            layer_i -= 1
-            size = sizes.get(diff_ids[layer_i], 0) if layer_i >= 0 else 0
-        ident = (step_image.id if no_trunc else step_image.short_id) if step_image \
-            else "<missing>"
-        created_by = h.get("created_by", "")
-        rows.append({"ID": ident, "CreatedSince": ago(h.get("created", "")),
-                     "CreatedAt": h.get("created", ""),
-                     "CreatedBy": created_by if no_trunc else truncate(created_by, 45),
-                     "Size": human_size(size), "Comment": h.get("comment", "")})
+    for h in inspect.history(store, img):
+        ident = h["Id"] if no_trunc or h["Id"] == "<missing>" else \
+            h["Id"].split(":")[-1][:12]
+        rows.append({"ID": ident, "CreatedSince": ago(h["CreatedAt"]),
+                     "CreatedAt": h["CreatedAt"],
+                     "CreatedBy": h["CreatedBy"] if no_trunc else truncate(h["CreatedBy"], 45),
+                     "Size": human_size(h["Size"]), "Comment": h["Comment"]})
     if quiet:  # every step, even when two show the same "<missing>"
         click.echo("".join(r["ID"] + "\n" for r in rows), nl=False)
         return
@@ -128,26 +117,14 @@ def tag_cmd(ctx, source, target):
 @click.pass_context
 def rm_cmd(ctx, images, force):
     """Remove images (untag; delete when no name is left)."""
-    from runtime.image import reference
+    from runtime.engine.images import remove
     store = _store(ctx)
     failed = False
     for name in images:
         try:
-            img = store.resolve(name)
-            by_name = not reference.looks_like_id(name) or name in img.tags
-            tags = img.tags
-            if by_name and len(tags) > 1 and not force:
-                store.untag(name)
-                click.echo(f"Untagged: {reference.parse(name).familiar()}")
-                continue
-            if not by_name and len(tags) > 1 and not force:
-                raise PyrunError(f"conflict: unable to delete {img.short_id} (must be forced) - "
-                                 "image is referenced in multiple repositories")
-            for t in tags:
-                store.untag(t)
-                click.echo(f"Untagged: {reference.parse(t).familiar()}")
-            for removed in store.remove_image(img.id):
-                click.echo(f"Deleted: {removed}")
+            for done in remove(store, name, force):
+                for what, value in done.items():
+                    click.echo(f"{what}: {value}")
         except PyrunError as e:
             click.echo(f"Error: {e}", err=True)
             failed = True
@@ -166,24 +143,8 @@ def inspect_cmd(ctx, images):
 
 def inspected(store, name: str) -> dict:
     """An image's `inspect` object."""
-    from runtime.image import reference
-    img = store.resolve(name)
-    cfg = img.config
-    return {
-        "Id": img.id,
-        "RepoTags": [reference.parse(t).familiar() for t in img.tags],
-        "RepoDigests": [reference.parse(d).familiar() for d in img.repo_digests],
-        "Parent": img.parent or "",
-        "Comment": (cfg.get("history") or [{}])[-1].get("comment", ""),
-        "Created": img.created,
-        "Author": cfg.get("author", ""),
-        "Config": cfg.get("config", {}),
-        "Architecture": cfg.get("architecture", ""),
-        "Os": cfg.get("os", ""),
-        "Size": img.size,
-        "RootFS": {"Type": "layers", "Layers": img.diff_ids},
-        "Metadata": {"ManifestDigest": img.manifest_digest},
-    }
+    from runtime.engine import inspect
+    return inspect.image(store, name)
 
 
 @image_group.command("import")

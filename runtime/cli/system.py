@@ -11,39 +11,21 @@ from runtime.errors import PyrunError
 
 
 def parse_when(text: str, now: float | None = None) -> int:
-    """--since/--until as Docker takes them: a Unix time ("1700000000", "1700000000.5"), a
-    duration back from now ("10m", "1h30m", "45s"), or RFC 3339. Nanoseconds."""
-    from runtime.units import parse_time
-    now = time.time() if now is None else now
-    if text.replace(".", "", 1).isdigit():
-        return int(float(text) * 1e9)
-    total, num, duration = 0.0, "", bool(text)
-    units = {"h": 3600, "m": 60, "s": 1}
-    for ch in text:
-        if ch.isdigit() or ch == ".":
-            num += ch
-        elif ch in units and num:
-            total += float(num) * units[ch]
-            num = ""
-        else:
-            duration = False
-            break
-    if duration and not num:
-        return int((now - total) * 1e9)
-    ts = parse_time(text)
-    if ts is None:
-        raise PyrunError(f"invalid time {text!r}: a Unix time, a duration such as 10m, or "
-                         "RFC 3339")
-    return int(ts * 1e9)
+    """units.parse_when, its refusal as pyrun's one-line error."""
+    from runtime import units
+    try:
+        return units.parse_when(text, now)
+    except ValueError as e:
+        raise PyrunError(str(e)) from None
 
 
 def parse_filters(values) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for v in values:
         key, sep, value = v.partition("=")
-        if not sep or key not in ("container", "event", "image", "label", "type"):
-            raise PyrunError(f"invalid filter {v!r} (container=, event=, image=, label=, "
-                             "type=)")
+        if not sep or key not in ("container", "network", "event", "image", "label", "type"):
+            raise PyrunError(f"invalid filter {v!r} (container=, network=, event=, image=, "
+                             "label=, type=)")
         out.setdefault(key, []).append(value)
     return out
 
@@ -140,3 +122,27 @@ def prune_cmd(ctx, everything, volumes, force):
 
 
 system_group.add_command(events_cmd, "events")
+
+
+@system_group.command("service")
+@click.argument("uri", required=False)
+@click.option("-t", "--time", "idle", type=float, default=5.0,
+              help="Seconds without requests and connections before it exits (0: never)")
+@click.option("--tlsverify", is_flag=True, help="Serve tcp:// only to clients with a "
+              "certificate signed by --tlscacert")
+@click.option("--tlscacert", type=click.Path(exists=True, dir_okay=False))
+@click.option("--tlscert", type=click.Path(exists=True, dir_okay=False))
+@click.option("--tlskey", type=click.Path(exists=True, dir_okay=False))
+@click.pass_context
+def service_cmd(ctx, uri, idle, tlsverify, tlscacert, tlscert, tlskey):
+    """Serve the Docker Engine API (default unix:///run/pyrun/docker.sock): the docker CLI,
+    docker-compose and the Docker SDK drive pyrun through it (DOCKER_HOST)."""
+    from runtime.api.server import serve
+    tls = None
+    if tlsverify or tlscacert or tlscert or tlskey:
+        if not (tlsverify and tlscacert and tlscert and tlskey):
+            raise click.UsageError("TLS needs all of --tlsverify, --tlscacert, --tlscert, "
+                                   "--tlskey")
+        tls = {"ca": tlscacert, "cert": tlscert, "key": tlskey}
+    serve(uri, idle, tls, ctx.obj.get("root"))
+

@@ -22,7 +22,7 @@ import time
 from runtime import jsonfast as json
 from runtime import paths
 from runtime.engine import journal
-from runtime.errors import PyrunError
+from runtime.errors import Conflict, NotFound, PyrunError
 from runtime.image.store import Store
 from runtime.timestamps import rfc3339
 
@@ -39,7 +39,15 @@ class ContainerError(PyrunError):
     pass
 
 
-class NoSuchContainer(ContainerError):
+class NameConflict(ContainerError, Conflict):
+    pass
+
+
+class ContainerStateConflict(ContainerError, Conflict):
+    """Not in the state the request needs (running, stopped): Docker's 409."""
+
+
+class NoSuchContainer(ContainerError, NotFound):
     def __init__(self, ref: str):
         super().__init__(f"No such container: {ref}")
 
@@ -603,7 +611,7 @@ def create(store: Store, image_ref: str, *, name=None, command=(), entrypoint=No
         else:
             owner = reserve_name(store, name, cid)
             if owner is not None:
-                raise ContainerError(f'Conflict. The container name "/{name}" is already in '
+                raise NameConflict(f'Conflict. The container name "/{name}" is already in '
                                      f'use by container "{owner}". You have to remove (or '
                                      "rename) that container to be able to reuse that name.")
         record = padded_record(data)

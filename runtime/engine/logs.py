@@ -78,8 +78,12 @@ def entries(c, follow: bool = False, tail: int | None = None, since_ns: int = 0,
                 f = open(path)
                 partial = ""
                 continue
-            c.reload()
-            if not c.running:
+            try:
+                c.reload()
+                ended = not c.running
+            except FileNotFoundError:
+                ended = True  # removed as it ended (--rm)
+            if ended:
                 for line in f.readlines():
                     rec = _parse(partial + line)
                     partial = ""

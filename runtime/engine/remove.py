@@ -11,7 +11,7 @@ from runtime.engine import signals
 
 def remove(c, force: bool = False) -> None:
     if not c.can_remove(force):
-        raise cmod.ContainerError(f"You cannot remove a running container {c.id}. Stop the "
+        raise cmod.ContainerStateConflict(f"You cannot remove a running container {c.id}. Stop the "
                                   "container before attempting removal or force remove")
     if c.running:
         c.reload().mark_stopped_by_user()

@@ -16,7 +16,7 @@ def rename(c, new: str) -> None:
                                   f"name: {new}")
     owner = cmod.reserve_name(c.store, new, c.id)
     if owner is not None:
-        raise cmod.ContainerError(f'Conflict. The container name "/{new}" is already in use '
+        raise cmod.NameConflict(f'Conflict. The container name "/{new}" is already in use '
                                   f'by container "{owner}". You have to remove (or rename) '
                                   "that container to be able to reuse that name.")
     try:

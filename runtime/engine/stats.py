@@ -108,3 +108,38 @@ def idle_row(c) -> dict:
     return {"ID": c.id[:12], "Container": c.id[:12], "Name": c.name, "CPUPerc": "0.00%",
             "MemUsage": "0B / 0B", "MemPerc": "0.00%", "NetIO": "0B / 0B",
             "BlockIO": "0B / 0B", "PIDs": "0"}
+
+
+def docker_json(c, before: dict | None, after: dict | None) -> dict:
+    """GET /containers/{id}/stats's object from two samples (zeros for a stopped
+    container), from which the docker CLI computes its columns. Pure but for the clock."""
+    from runtime.timestamps import rfc3339
+
+    def cpu(s):
+        if not s:
+            return {"cpu_usage": {"total_usage": 0}, "system_cpu_usage": 0, "online_cpus": 0}
+        u = s["data"]["cpu"]["usage"]
+        return {"cpu_usage": {"total_usage": u["total"], "percpu_usage": u.get("percpu"),
+                              "usage_in_kernelmode": u.get("kernel", 0),
+                              "usage_in_usermode": u.get("user", 0)},
+                "system_cpu_usage": s["system"],
+                "online_cpus": len(u.get("percpu") or []) or os.cpu_count() or 1}
+    data = (after or {}).get("data") or {}
+    mem = data.get("memory") or {}
+    raw = mem.get("raw") or {}
+    limit = mem.get("usage", {}).get("limit", 0)
+    total = host_memory()
+    rx, tx = net_io(after["pid"]) if after else (0, 0)
+    blk = [{"major": e.get("major", 0), "minor": e.get("minor", 0), "op": e["op"],
+            "value": e["value"]}
+           for e in (data.get("blkio") or {}).get("ioServiceBytesRecursive") or []]
+    return {"read": rfc3339(), "preread": rfc3339(), "id": c.id, "name": "/" + c.name,
+            "pids_stats": {"current": (data.get("pids") or {}).get("current", 0)},
+            "blkio_stats": {"io_service_bytes_recursive": blk},
+            "cpu_stats": cpu(after), "precpu_stats": cpu(before),
+            "memory_stats": {"usage": mem.get("usage", {}).get("usage", 0),
+                             "limit": limit if limit and limit < total else total,
+                             "stats": raw},
+            "networks": {"eth0": {"rx_bytes": rx, "tx_bytes": tx, "rx_packets": 0,
+                                  "tx_packets": 0, "rx_errors": 0, "tx_errors": 0,
+                                  "rx_dropped": 0, "tx_dropped": 0}}}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 from runtime import jsonfast as json
-from runtime.errors import PyrunError
+from runtime.errors import Conflict, NotFound, PyrunError
 from runtime.timestamps import rfc3339
 
 
@@ -17,7 +17,11 @@ class VolumeError(PyrunError):
     pass
 
 
-class NoSuchVolume(VolumeError):
+class VolumeInUse(VolumeError, Conflict):
+    pass
+
+
+class NoSuchVolume(VolumeError, NotFound):
     def __init__(self, name: str):
         super().__init__(f"get {name}: no such volume")
 
@@ -103,7 +107,7 @@ def remove(store, name: str, containers, force: bool = False) -> None:
         raise
     held = users(containers, name)
     if held:
-        raise VolumeError(f"remove {name}: volume is in use - [{', '.join(held)}]")
+        raise VolumeInUse(f"remove {name}: volume is in use - [{', '.join(held)}]")
     from runtime.oci.state import remove_dir
     trash = os.path.join(root(store), f".removed-{name}-{os.getpid()}")
     os.rename(os.path.join(root(store), name), trash)  # gone at once for everyone else

@@ -6,15 +6,26 @@ import time
 
 
 def wait(c) -> int:
-    """The container's exit code once it has ended and will not be restarted; 0 if its
-    record went (--rm)."""
+    """The container's exit code once it has ended and will not be restarted. A record gone
+    meanwhile (--rm) is answered from the journal's last "die" of the container."""
     while True:
         try:
             c.reload()
         except FileNotFoundError:
-            return 0
+            return last_exit_code(c)
         if not c.running and c.state.get("Status") != "created":
             policy = c.data["HostConfig"].get("RestartPolicy", {}).get("Name", "no")
             if policy == "no" or c.state.get("StoppedByUser") or not c.monitor_alive():
                 return c.state.get("ExitCode", 0)
         time.sleep(0.1)
+
+
+def last_exit_code(c) -> int:
+    from runtime.engine import journal
+    dies = journal.read(c.store, 0, None, {"container": [c.id], "event": ["die"]})
+    if not dies:
+        return 0
+    try:
+        return int(dies[-1]["Actor"]["Attributes"].get("exitCode", 0))
+    except ValueError:
+        return 0

@@ -19,7 +19,7 @@ import os
 
 from runtime import jsonfast as json
 from runtime import paths
-from runtime.errors import PyrunError
+from runtime.errors import NotFound, PyrunError
 from runtime.timestamps import rfc3339
 from runtime.image import reference as refmod
 
@@ -30,7 +30,7 @@ MEDIA_LAYER = "application/vnd.oci.image.layer.v1.tar"
 MEDIA_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 
 
-class ImageNotFound(PyrunError):
+class ImageNotFound(NotFound):
     def __init__(self, ref: str, hint: str = ""):
         super().__init__(f"No such image: {ref}{hint}")
         self.ref = ref

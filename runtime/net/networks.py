@@ -18,6 +18,7 @@ from runtime import jsonfast as json
 from runtime import paths
 from runtime.net import bridge
 from runtime.net.bridge import NetworkError, Subnet, network_lock
+from runtime.errors import Conflict, NotFound
 from runtime.timestamps import rfc3339
 
 DEFS = paths.NETWORK_DEFS
@@ -27,7 +28,11 @@ PREDEFINED = ("bridge", "host", "none")
 AUTO_FIRST, AUTO_COUNT = (10 << 24) | (89 << 16) | (1 << 8), 255
 
 
-class NoSuchNetwork(NetworkError):
+class NetworkConflict(NetworkError, Conflict):
+    pass
+
+
+class NoSuchNetwork(NetworkError, NotFound):
     def __init__(self, name: str):
         super().__init__(f"network {name} not found")
         self.name = name
@@ -139,7 +144,7 @@ def create(name: str, subnet: str | None = None, gateway: str | None = None,
     with network_lock():
         existing = list_all()
         if any(d["Name"] == name for d in existing):
-            raise NetworkError(f"network with name {name} already exists")
+            raise NetworkConflict(f"network with name {name} already exists")
         taken = [bridge.subnet()] + [Subnet(d["IPAM"]["Config"][0]["Subnet"])
                                      for d in existing] + _host_subnets()
         if subnet:
@@ -194,7 +199,7 @@ def remove(name: str) -> dict:
     with network_lock():
         bridge.reclaim()
         if bridge.leases_in_use(net.leases):
-            raise NetworkError(f"error while removing network: network {d['Name']} id "
+            raise NetworkConflict(f"error while removing network: network {d['Name']} id "
                                f"{d['Id']} has active endpoints")
         try:
             os.unlink(_path(d["Id"]))

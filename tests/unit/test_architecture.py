@@ -14,12 +14,15 @@ PACKAGE = PROJECT / "runtime"
 # What each layer may not import. linux/ is the kernel's mechanics, oci/ the runtime over it;
 # neither knows the engine's world above (images, networks, containers, the CLI).
 ABOVE_OCI = ("runtime.engine", "runtime.cli", "runtime.net", "runtime.image",
-             "runtime.builder", "runtime.registry", "runtime.dockerfile")
+             "runtime.builder", "runtime.registry", "runtime.dockerfile", "runtime.api")
 FORBIDDEN = {
     "runtime.linux": ("runtime.oci",) + ABOVE_OCI,
     "runtime.oci": ABOVE_OCI,
-    "runtime.image": ("runtime.engine", "runtime.cli", "runtime.builder"),
-    "runtime.net": ("runtime.engine", "runtime.cli", "runtime.builder"),
+    "runtime.image": ("runtime.engine", "runtime.cli", "runtime.builder", "runtime.api"),
+    "runtime.net": ("runtime.engine", "runtime.cli", "runtime.builder", "runtime.api"),
+    # The engine is called by the CLI and the API alike, and knows neither.
+    "runtime.engine": ("runtime.cli", "runtime.api"),
+    "runtime.api": ("runtime.cli",),
 }
 
 

@@ -1,0 +1,531 @@
+"""/containers/... and /exec/...: Docker's container endpoints over the engine's verbs."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+from runtime.api.http import ApiError, frame
+from runtime.api.routes import route
+
+RAW = "application/vnd.docker.raw-stream"
+
+
+def _find(svc, ref):
+    from runtime.engine import containers as cmod
+    cmod.refresh(svc.store)
+    return cmod.find(svc.store, ref)
+
+
+# ---- create: Docker's JSON → the engine's settings (pure) ---------------------------------------
+
+def _duration(ns) -> str | None:
+    return None if not ns else f"{int(ns)}ns"
+
+
+def create_args(body: dict, name: str | None) -> dict:
+    """POST /containers/create's body as containers.create's keyword arguments."""
+    if not isinstance(body, dict):
+        raise ApiError(400, "the body must be a JSON object")
+    image = body.get("Image")
+    if not image:
+        raise ApiError(400, "Config cannot be empty in order to create a container")
+    hc = body.get("HostConfig") or {}
+    publish = []
+    for port, bindings in (hc.get("PortBindings") or {}).items():
+        for b in bindings or [{}]:
+            host_ip, host_port = (b or {}).get("HostIp") or "", (b or {}).get("HostPort") or ""
+            spec = port if not host_port else f"{host_port}:{port}"
+            publish.append(f"{host_ip}:{spec}" if host_ip and host_port else spec)
+    entrypoint = body.get("Entrypoint")
+    if isinstance(entrypoint, str):
+        entrypoint = [entrypoint]
+    if entrypoint == [""]:
+        entrypoint = []  # Docker's "reset the image's"
+    cmd = body.get("Cmd")
+    if isinstance(cmd, str):
+        cmd = [cmd]
+    binds = []
+    for b in hc.get("Binds") or []:
+        parts = b.split(":")
+        if len(parts) == 3:  # keep ro/rw, drop what has no meaning here (z, Z, propagation)
+            modes = [m for m in parts[2].split(",") if m in ("ro", "rw")]
+            b = ":".join(parts[:2] + modes[-1:])
+        binds.append(b)
+    mounts = []
+    for m in hc.get("Mounts") or []:
+        fields = [f"type={m.get('Type', 'volume')}", f"target={m.get('Target', '')}"]
+        if m.get("Source"):
+            fields.append(f"source={m['Source']}")
+        if m.get("ReadOnly"):
+            fields.append("readonly")
+        opts = m.get("TmpfsOptions") or {}
+        if opts.get("SizeBytes"):
+            fields.append(f"tmpfs-size={opts['SizeBytes']}")
+        if opts.get("Mode"):
+            fields.append(f"tmpfs-mode={opts['Mode']:o}")
+        mounts.append(",".join(fields))
+    network = hc.get("NetworkMode") or "default"
+    if network == "default":
+        network = "bridge"
+    endpoints = (body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
+    ep = endpoints.get(network) or (next(iter(endpoints.values())) if endpoints else {}) or {}
+    aliases = [a for a in (ep.get("Aliases") or []) if a]
+    ip = (ep.get("IPAMConfig") or {}).get("IPv4Address") or None
+    policy = hc.get("RestartPolicy") or {}
+    restart = policy.get("Name") or "no"
+    if restart == "on-failure" and policy.get("MaximumRetryCount"):
+        restart += f":{policy['MaximumRetryCount']}"
+    hcheck = body.get("Healthcheck") or {}
+    test = hcheck.get("Test") or []
+    health_cmd = None
+    if test[:1] == ["CMD-SHELL"]:
+        health_cmd = " ".join(test[1:])
+    elif test[:1] == ["CMD"]:
+        import shlex
+        health_cmd = " ".join(shlex.quote(a) for a in test[1:])
+    log = hc.get("LogConfig") or {}
+    pids = hc.get("PidsLimit") or 0
+    return dict(
+        image_ref=image, name=name, command=tuple(cmd or ()), entrypoint=entrypoint,
+        env=tuple(body.get("Env") or ()), publish=tuple(publish),
+        publish_all=bool(hc.get("PublishAllPorts")), workdir=body.get("WorkingDir") or None,
+        user=body.get("User") or None, hostname=body.get("Hostname") or None,
+        network=network, network_aliases=tuple(aliases), ip=ip,
+        auto_remove=bool(hc.get("AutoRemove")), memory=hc.get("Memory") or None,
+        pids_limit=pids if pids > 0 else None, labels=dict(body.get("Labels") or {}),
+        interactive=bool(body.get("OpenStdin")), tty=bool(body.get("Tty")),
+        read_only=bool(hc.get("ReadonlyRootfs")), stop_signal=body.get("StopSignal") or None,
+        stop_timeout=body.get("StopTimeout"), cpus=(hc.get("NanoCpus") or 0) / 1e9 or None,
+        volumes=tuple(binds), mounts=tuple(mounts),
+        tmpfs=tuple(f"{d}:{o}" if o else d for d, o in (hc.get("Tmpfs") or {}).items()),
+        cap_add=tuple(hc.get("CapAdd") or ()), cap_drop=tuple(hc.get("CapDrop") or ()),
+        log_driver=log.get("Type") or None,
+        log_opts=tuple(f"{k}={v}" for k, v in (log.get("Config") or {}).items()),
+        health_cmd=health_cmd, health_interval=_duration(hcheck.get("Interval")),
+        health_timeout=_duration(hcheck.get("Timeout")),
+        health_retries=hcheck.get("Retries") or None,
+        health_start_period=_duration(hcheck.get("StartPeriod")),
+        no_healthcheck=test[:1] == ["NONE"],
+        privileged=bool(hc.get("Privileged")), security_opt=tuple(hc.get("SecurityOpt") or ()),
+        add_hosts=tuple(hc.get("ExtraHosts") or ()), dns=tuple(hc.get("Dns") or ()),
+        restart=restart, init=bool(hc.get("Init")))
+
+
+@route("POST", "/containers/create")
+def create(svc, conn, req):
+    from runtime.engine import containers as cmod
+    from runtime.image.store import ImageNotFound
+    args = create_args(req.json(required=True), req.arg("name") or None)
+    image = args.pop("image_ref")
+    cmod.refresh(svc.store)
+    try:
+        c = cmod.create(svc.store, image, **args)
+    except ImageNotFound:
+        # docker-py and the docker CLI pull on exactly this message, then create again
+        raise ApiError(404, f"No such image: {image}") from None
+    c.mark_monitored_by(0, 0)  # created, and left so until a start
+    conn.send_json(201, {"Id": c.id, "Warnings": []})
+
+
+# ---- reading ------------------------------------------------------------------------------------
+
+@route("GET", "/containers/json")
+def list_(svc, conn, req):
+    from runtime.engine import containers as cmod
+    from runtime.engine import inspect
+    cmod.refresh(svc.store)
+    filters = {k: (list(v) if isinstance(v, list) else [x for x, on in v.items() if on])
+               for k, v in req.json_arg("filters").items()}
+    show_all = req.flag("all")
+    out = []
+    for c in sorted(cmod.all_containers(svc.store), key=lambda c: c.data["Created"],
+                    reverse=True):
+        if not show_all and inspect.status(c) not in ("running", "paused") and \
+                "status" not in filters:
+            continue
+        if inspect.matches(c, filters):
+            out.append(inspect.summary(c))
+    limit = req.int_arg("limit", -1)
+    conn.send_json(200, out[:limit] if limit and limit > 0 else out)
+
+
+@route("GET", "/containers/{ref}/json")
+def inspect_(svc, conn, req, ref):
+    from runtime.engine import inspect
+    conn.send_json(200, inspect.container(_find(svc, ref)))
+
+
+@route("GET", "/containers/{ref}/top")
+def top(svc, conn, req, ref):
+    import subprocess
+    from runtime.engine import containers as cmod
+    from runtime.oci import binary as oci_binary
+    c = _find(svc, ref)
+    if not c.running:
+        raise ApiError(409, f"Container {c.id} is not running")
+    args = (req.arg("ps_args") or "-ef").split()
+    p = subprocess.run([oci_binary(), "--root", cmod.OCI_ROOT, "ps", c.id, *args],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        raise ApiError(500, p.stderr.strip())
+    lines = p.stdout.splitlines()
+    titles = lines[0].split() if lines else []
+    procs = [line.split(None, len(titles) - 1) for line in lines[1:]]
+    conn.send_json(200, {"Titles": titles, "Processes": procs})
+
+
+@route("GET", "/containers/{ref}/logs")
+def logs(svc, conn, req, ref):
+    from runtime.units import parse_when
+    from runtime.engine import logs as logmod
+    c = _find(svc, ref)
+    if not (req.flag("stdout") or req.flag("stderr")):
+        raise ApiError(400, "You must choose at least one stream")
+    tail = req.arg("tail", "all")
+    since = req.arg("since")
+    since_ns = parse_when(since) if since and since != "0" else 0
+    until = req.arg("until")
+    until_ns = parse_when(until) if until and until != "0" else None
+    conn.start_stream(200, RAW)
+    _pump(conn, c, logmod.entries(c, follow=req.flag("follow"),
+                                  tail=None if tail in ("all", "", None) else int(tail),
+                                  since_ns=since_ns),
+          {"stdout": req.flag("stdout"), "stderr": req.flag("stderr")},
+          req.flag("timestamps"), until_ns, chunked=True)
+    conn.end()
+
+
+def _pump(conn, c, records, streams: dict, timestamps: bool = False, until_ns=None,
+          chunked: bool = False) -> None:
+    """Log records to the client: raw for a tty container, else Docker's frames."""
+    tty = c.data["Config"].get("Tty")
+    write = conn.write if chunked else conn.sock.sendall
+    for rec in records:
+        stream = rec.get("stream", "stdout")
+        if not streams.get(stream, False):
+            continue
+        text = rec.get("log", "")
+        if until_ns is not None:
+            from runtime.units import parse_time_ns
+            if (parse_time_ns(rec.get("time", "")) or 0) > until_ns:
+                break
+        if timestamps:
+            text = f"{rec.get('time', '')} {text}"
+        data = text.encode()
+        write(data if tty else frame(2 if stream == "stderr" else 1, data))
+
+
+@route("POST", "/containers/{ref}/attach")
+def attach(svc, conn, req, ref):
+    """The connection taken over: the output from now (from the start for a container not
+    started yet, as `docker run` attaches before it starts), until the container ends."""
+    from runtime.engine import logs as logmod
+    c = _find(svc, ref)
+    streams = {"stdout": req.flag("stdout"), "stderr": req.flag("stderr")}
+    sock = conn.hijack(req, RAW)
+    if not req.flag("stream"):
+        if req.flag("logs"):
+            _pump(conn, c, logmod.entries(c), streams)
+        return
+    waiting = c.state.get("Status") == "created" and not c.running
+    while c.state.get("Status") == "created" and not c.running:
+        time.sleep(0.02)  # until the client's start
+        try:
+            c.reload()
+        except FileNotFoundError:
+            return
+    _pump(conn, c, logmod.entries(c, follow=True, from_end=not (waiting or req.flag("logs"))),
+          streams)
+    sock.shutdown(2)
+
+
+# ---- lifecycle ----------------------------------------------------------------------------------
+
+@route("POST", "/containers/{ref}/start")
+def start(svc, conn, req, ref):
+    from runtime.engine.start import start as start_
+    c = _find(svc, ref)
+    if c.running:
+        conn.send(304)
+        return
+    start_(svc.store, c)
+    conn.send(204)
+
+
+@route("POST", "/containers/{ref}/wait")
+def wait(svc, conn, req, ref):
+    """The headers at once (the docker CLI waits for them before it starts the container),
+    the exit code when the condition is met."""
+    from runtime.engine.wait import wait as wait_
+    condition = req.arg("condition") or "not-running"
+    if condition not in ("not-running", "next-exit", "removed"):
+        raise ApiError(400, f"invalid condition: {condition!r}")
+    c = _find(svc, ref)
+    conn.start_stream()
+    if condition == "not-running" and not c.running:
+        code = c.state.get("ExitCode", 0)
+    else:
+        code = wait_(c)
+    if condition == "removed":
+        while os.path.isdir(c.dir):
+            time.sleep(0.05)
+    conn.write_json({"StatusCode": code, "Error": None})
+    conn.end()
+
+
+@route("POST", "/containers/{ref}/stop")
+def stop(svc, conn, req, ref):
+    from runtime.engine.stop import stop as stop_
+    c = _find(svc, ref)
+    if not c.running:
+        conn.send(304)
+        return
+    stop_(c, req.int_arg("t"))
+    conn.send(204)
+
+
+@route("POST", "/containers/{ref}/restart")
+def restart(svc, conn, req, ref):
+    from runtime.engine.start import start as start_
+    from runtime.engine.stop import stop as stop_
+    c = _find(svc, ref)
+    stop_(c, req.int_arg("t"))
+    start_(svc.store, c.reload())
+    conn.send(204)
+
+
+@route("POST", "/containers/{ref}/kill")
+def kill(svc, conn, req, ref):
+    from runtime.engine.kill import kill as kill_
+    c = _find(svc, ref)
+    if not c.running:
+        raise ApiError(409, f"Container {c.id} is not running")
+    sig = req.arg("signal") or "SIGKILL"
+    kill_(c, sig if not sig.isdigit() else _signame(int(sig)))
+    conn.send(204)
+
+
+def _signame(n: int) -> str:
+    import signal
+    try:
+        return signal.Signals(n).name
+    except ValueError:
+        raise ApiError(400, f"invalid signal: {n}") from None
+
+
+@route("POST", "/containers/{ref}/pause")
+def pause(svc, conn, req, ref):
+    from runtime.engine.pause import pause as pause_
+    pause_(_find(svc, ref))
+    conn.send(204)
+
+
+@route("POST", "/containers/{ref}/unpause")
+def unpause(svc, conn, req, ref):
+    from runtime.engine.pause import unpause as unpause_
+    unpause_(_find(svc, ref))
+    conn.send(204)
+
+
+@route("POST", "/containers/{ref}/rename")
+def rename(svc, conn, req, ref):
+    from runtime.engine.rename import rename as rename_
+    name = req.arg("name")
+    if not name:
+        raise ApiError(400, "name is required")
+    rename_(_find(svc, ref), name)
+    conn.send(204)
+
+
+@route("POST", "/containers/{ref}/update")
+def update(svc, conn, req, ref):
+    from runtime.engine.update import update as update_
+    body = req.json()
+    update_(_find(svc, ref), memory=body.get("Memory") or None,
+            cpus=(body["NanoCpus"] / 1e9) if body.get("NanoCpus") else None,
+            pids_limit=body.get("PidsLimit") or None)
+    conn.send_json(200, {"Warnings": []})
+
+
+@route("DELETE", "/containers/{ref}")
+def remove(svc, conn, req, ref):
+    from runtime.engine import containers as cmod
+    from runtime.engine.remove import remove as remove_
+    c = _find(svc, ref)
+    remove_(c, req.flag("force"))
+    cmod.after_last()
+    conn.send(204)
+
+
+@route("POST", "/containers/prune")
+def prune(svc, conn, req):
+    from runtime.engine import system
+    removed = system.prune_containers(svc.store)
+    conn.send_json(200, {"ContainersDeleted": removed or None, "SpaceReclaimed": 0})
+
+
+@route("GET", "/containers/{ref}/stats")
+def stats(svc, conn, req, ref):
+    from runtime.engine import stats as statsmod
+    c = _find(svc, ref)
+    stream = req.flag("stream", True) and not req.flag("one-shot")
+    conn.start_stream()
+    before = statsmod.sample(c)
+    while True:
+        time.sleep(0.1 if not stream else 1.0)
+        after = statsmod.sample(c)
+        conn.write_json(statsmod.docker_json(c, before, after))
+        if not stream or after is None:
+            break
+        before = after
+    conn.end()
+
+
+# ---- exec ---------------------------------------------------------------------------------------
+
+EXECS: dict[str, dict] = {}
+EXECS_LOCK = threading.Lock()
+
+
+@route("POST", "/containers/{ref}/exec")
+def exec_create(svc, conn, req, ref):
+    from runtime.engine import execute
+    c = _find(svc, ref)
+    body = req.json(required=True)
+    cmd = body.get("Cmd") or []
+    if isinstance(cmd, str):
+        cmd = [cmd]
+    execute.check(c)
+    if not cmd:
+        raise ApiError(400, "No exec command specified")
+    eid = os.urandom(32).hex()
+    with EXECS_LOCK:
+        EXECS[eid] = {"ID": eid, "ContainerID": c.id, "Running": False, "ExitCode": None,
+                      "Pid": 0, "OpenStdin": bool(body.get("AttachStdin")),
+                      "OpenStdout": bool(body.get("AttachStdout", True)),
+                      "OpenStderr": bool(body.get("AttachStderr", True)),
+                      "ProcessConfig": {"entrypoint": cmd[0], "arguments": cmd[1:],
+                                        "tty": bool(body.get("Tty")),
+                                        "user": body.get("User") or "",
+                                        "privileged": bool(body.get("Privileged"))},
+                      "_env": list(body.get("Env") or []), "_cwd": body.get("WorkingDir"),
+                      "_size": None, "_master": None}
+    conn.send_json(201, {"Id": eid})
+
+
+def _exec(eid: str) -> dict:
+    with EXECS_LOCK:
+        e = EXECS.get(eid)
+    if e is None:
+        raise ApiError(404, f"No such exec instance: {eid}")
+    return e
+
+
+@route("GET", "/exec/{eid}/json")
+def exec_inspect(svc, conn, req, eid):
+    e = _exec(eid)
+    conn.send_json(200, {k: v for k, v in e.items() if not k.startswith("_")})
+
+
+@route("POST", "/exec/{eid}/resize")
+def exec_resize(svc, conn, req, eid):
+    e = _exec(eid)
+    size = (req.int_arg("h", 24), req.int_arg("w", 80))
+    e["_size"] = size
+    if e["_master"] is not None:
+        _set_size(e["_master"], size)
+    conn.send(200)
+
+
+def _set_size(fd: int, size) -> None:
+    import fcntl
+    import struct
+    import termios
+    try:
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", size[0], size[1], 0, 0))
+    except OSError:
+        pass
+
+
+@route("POST", "/exec/{eid}/start")
+def exec_start(svc, conn, req, eid):
+    """Run it: with Detach, answer at once; else the connection is taken over, the
+    process's output goes to it (raw with a terminal, else in Docker's frames) and what the
+    client sends goes to its stdin."""
+    import select
+    import subprocess
+    from runtime.engine import containers as cmod
+    from runtime.engine import execute
+    e = _exec(eid)
+    if e["Running"] or e["ExitCode"] is not None:
+        raise ApiError(409, f"exec {eid} has already run")
+    body = req.json()
+    c = cmod.load(svc.store, e["ContainerID"])
+    pc = e["ProcessConfig"]
+    argv = execute.argv(c, [pc["entrypoint"], *pc["arguments"]], e["_env"], pc["user"] or None,
+                        e["_cwd"], detach=bool(body.get("Detach")))
+    tty = pc["tty"]
+    if body.get("Detach"):
+        subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, check=False)
+        e["ExitCode"] = 0
+        conn.send(200)
+        return
+    if tty:  # the process's stdio is a terminal of ours; its master side is the stream
+        master, slave = os.openpty()
+        if e["_size"]:
+            _set_size(master, e["_size"])
+        e["_master"] = master
+        p = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave,
+                             start_new_session=True)
+        os.close(slave)
+        outs = {master: 1}
+        stdin_fd = master
+    else:
+        p = subprocess.Popen(argv, stdin=subprocess.PIPE if e["OpenStdin"] else
+                             subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        outs = {p.stdout.fileno(): 1, p.stderr.fileno(): 2}
+        stdin_fd = p.stdin.fileno() if p.stdin else None
+    e["Running"], e["Pid"] = True, p.pid
+    sock = conn.hijack(req, RAW)
+    reading_client = stdin_fd is not None
+    try:
+        while outs:
+            watch = list(outs) + ([sock.fileno()] if reading_client else [])
+            ready, _, _ = select.select(watch, [], [])
+            for fd in ready:
+                if fd == sock.fileno():
+                    try:
+                        data = sock.recv(1 << 16)
+                    except OSError:
+                        data = b""
+                    if not data:
+                        reading_client = False
+                        if not tty and p.stdin:
+                            p.stdin.close()
+                        continue
+                    try:
+                        os.write(stdin_fd, data)
+                    except OSError:
+                        reading_client = False
+                    continue
+                try:
+                    data = os.read(fd, 1 << 16)
+                except OSError:  # a terminal whose last holder closed it: EIO
+                    data = b""
+                if not data:
+                    del outs[fd]
+                    continue
+                sock.sendall(data if tty else frame(outs[fd], data))
+    finally:
+        code = p.wait()
+        if tty:
+            os.close(master)
+            e["_master"] = None
+        e["Running"], e["ExitCode"] = False, code
+        try:
+            sock.shutdown(2)
+        except OSError:
+            pass

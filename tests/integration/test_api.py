@@ -1,0 +1,178 @@
+"""The Docker Engine API (`pyrun system service`), driven by real clients: the docker CLI
+and the Docker SDK for Python, against a service the test starts on a socket of its own."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from tests.conftest import free_port
+from tests.integration.test_build import PYRUN, busybox, pyrun  # noqa: F401 - fixtures
+from tests.integration.test_engine import HTTPD, NOTHING, engine, http_get, settled  # noqa: F401
+
+DOCKER = shutil.which("docker", path="/usr/local/bin:/usr/bin")
+
+
+@pytest.fixture
+def api(engine):  # noqa: F811
+    """A service on /run/pyrun/test-api-XXXX.sock over the test's store; stopped, and its
+    socket gone, afterwards."""
+    sock = f"/run/pyrun/test-api-{uuid.uuid4().hex[:6]}.sock"
+    log = open(f"{engine.root}/service.log", "w+")
+    p = subprocess.Popen([PYRUN, "system", "service", "--time", "0", f"unix://{sock}"],
+                         env=dict(os.environ, PYRUN_ROOT=engine.root), stdout=log,
+                         stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 10
+    while not os.path.exists(sock):
+        assert p.poll() is None and time.monotonic() < deadline, "the service did not start"
+        time.sleep(0.05)
+    engine.sock = sock
+    yield engine
+    ids = engine("ls", "-aq", check=False).stdout.split()
+    if ids:
+        engine("rm", "-f", *ids, check=False)
+    p.terminate()
+    p.wait(timeout=10)
+    assert not os.path.exists(sock)
+    log.seek(0)
+    assert "Traceback" not in log.read()
+
+
+def docker(api, *args, check=True, timeout=60, **kw):
+    if DOCKER is None:
+        pytest.skip("the docker CLI is not installed (scripts/setup --test installs docker.io)")
+    p = subprocess.run([DOCKER, "-H", f"unix://{api.sock}", *args], capture_output=True,
+                       text=True, timeout=timeout, **kw)
+    if check and p.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)}: exit {p.returncode}\n{p.stdout}\n"
+                             f"{p.stderr}")
+    return p
+
+
+def raw(api, method: str, path: str, body: bytes = b"", headers: str = "") -> tuple[int, dict]:
+    """One request on a connection of its own: (status, the JSON answer)."""
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(api.sock)
+    s.sendall(f"{method} {path} HTTP/1.1\r\nHost: docker\r\nContent-Length: {len(body)}\r\n"
+              f"Connection: close\r\n{headers}\r\n".encode() + body)
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    head, _, payload = data.partition(b"\r\n\r\n")
+    status = int(head.split()[1])
+    try:
+        return status, json.loads(payload) if payload.strip() else {}
+    except ValueError:
+        return status, {"text": payload.decode()}
+
+
+def test_the_docker_cli_runs_the_tutorial_through_the_api(api):
+    version = json.loads(docker(api, "version", "--format", "{{json .Server}}").stdout)
+    assert version["ApiVersion"] == "1.41"
+    # attached: output and exit code, stdout and stderr apart, --rm removes it
+    p = docker(api, "run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3",
+               check=False)
+    assert (p.returncode, p.stdout, p.stderr) == (3, "out\n", "err\n")
+    assert docker(api, "ps", "-aq").stdout == ""
+    # detached with a published port
+    port = free_port()
+    cid = docker(api, "run", "-d", "--name", "pyrun-web", "-p", f"{port}:80", "busybox",
+                 *HTTPD).stdout.strip()
+    assert http_get(f"http://127.0.0.1:{port}/") == f"hello from {cid[:12]}\n"
+    ps = docker(api, "ps", "--format", "{{.Names}} {{.Status}} {{.Ports}}").stdout
+    assert ps.startswith("pyrun-web Up") and f"0.0.0.0:{port}->80/tcp" in ps
+    assert docker(api, "inspect", "-f", "{{.State.Running}} {{.Config.Image}}",
+                  "pyrun-web").stdout == "true busybox\n"
+    p = docker(api, "exec", "pyrun-web", "sh", "-c", "cat /www/index.html; exit 4",
+               check=False)
+    assert (p.returncode, p.stdout) == (4, f"hello from {cid[:12]}\n")
+    assert docker(api, "exec", "-i", "pyrun-web", "cat", input="from stdin\n").stdout == \
+        "from stdin\n"
+    top = docker(api, "top", "pyrun-web").stdout
+    assert "httpd -f -p 80" in top
+    stats = docker(api, "stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}").stdout
+    assert stats == "pyrun-web 1\n"
+    docker(api, "stop", "-t", "1", "pyrun-web")
+    assert "Exited" in docker(api, "ps", "-a", "--format", "{{.Status}}").stdout
+    docker(api, "rm", "pyrun-web")
+    assert docker(api, "ps", "-aq").stdout == ""
+    images = docker(api, "images", "--format", "{{.Repository}}:{{.Tag}}").stdout
+    assert "busybox:latest" in images.split()
+    left = settled("netns", "leases", "monitors")
+    assert not (left["netns"] or left["leases"] or left["monitors"])
+
+
+def test_logs_follow_and_multiplexed_streams(api):
+    docker(api, "run", "-d", "--name", "pyrun-talker", "busybox", "sh", "-c",
+           "echo one; echo two >&2; sleep 1; echo three")
+    p = docker(api, "logs", "-f", "pyrun-talker")
+    assert (p.stdout, p.stderr) == ("one\nthree\n", "two\n")
+    assert docker(api, "logs", "--tail", "1", "pyrun-talker").stdout == "three\n"
+    assert docker(api, "wait", "pyrun-talker").stdout == "0\n"
+
+
+def test_bad_requests_get_dockers_status_and_message_and_the_service_goes_on(api):
+    p = docker(api, "run", "--rm", "--pull", "never", "pyrun-nonesuch:1", "true", check=False)
+    assert p.returncode != 0 and "No such image: pyrun-nonesuch:1" in p.stderr
+    docker(api, "create", "--name", "pyrun-taken", "busybox", "true")
+    p = docker(api, "create", "--name", "pyrun-taken", "busybox", "true", check=False)
+    assert p.returncode != 0 and 'The container name "/pyrun-taken" is already in use' in \
+        p.stderr
+    assert raw(api, "GET", "/v1.41/nothing/here") == (
+        404, {"message": "page not found: GET /v1.41/nothing/here"})
+    status, answer = raw(api, "POST", "/containers/create", b"{not json")
+    assert status == 400 and answer["message"].startswith("invalid JSON")
+    status, answer = raw(api, "POST", "/containers/create", b"{}")
+    assert status == 400 and "Config cannot be empty" in answer["message"]
+    status, answer = raw(api, "GET", "/containers/pyrun-nonesuch/json")
+    assert (status, answer) == (404, {"message": "No such container: pyrun-nonesuch"})
+    status, answer = raw(api, "DELETE", "/v1.41/containers/pyrun-taken?force=1")
+    assert status == 204
+    status, answer = raw(api, "GET", "/v1.99/version")
+    assert status == 400 and "too new" in answer["message"]
+    assert raw(api, "GET", "/_ping") == (200, {"text": "OK"})  # still serving
+
+
+def test_the_docker_sdk_runs_containers_and_makes_networks_and_volumes(api):
+    docker_sdk = pytest.importorskip("docker", reason="the Docker SDK (pip: docker) is "
+                                     "installed by scripts/setup --test")
+    client = docker_sdk.DockerClient(base_url=f"unix://{api.sock}")
+    try:
+        assert client.ping()
+        assert client.containers.run("busybox", ["echo", "hi"], remove=True) == b"hi\n"
+        c = client.containers.run("busybox", ["sh", "-c", "echo started; sleep 30"],
+                                  detach=True, name="pyrun-sdk", labels={"k": "v"})
+        deadline = time.monotonic() + 10
+        while b"started" not in c.logs():
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        code, out = c.exec_run(["sh", "-c", "echo $((6 * 7))"])
+        assert (code, out) == (0, b"42\n")
+        assert [x.name for x in client.containers.list(filters={"label": "k=v"})] == \
+            ["pyrun-sdk"]
+        net = client.networks.create("pyrun-sdk-net", labels={"p": "q"})
+        net.connect(c, aliases=["sdk-alias"])
+        out = client.containers.run("busybox", ["nslookup", "sdk-alias"], remove=True,
+                                    network="pyrun-sdk-net")
+        assert b"Address" in out and b"NXDOMAIN" not in out
+        net.disconnect(c)
+        vol = client.volumes.create("pyrun-sdk-vol", labels={"a": "b"})
+        assert client.volumes.get("pyrun-sdk-vol").attrs["Labels"] == {"a": "b"}
+        c.stop(timeout=1)
+        c.remove()
+        net.remove()
+        vol.remove()
+        assert "pyrun-sdk-net" not in [n.name for n in client.networks.list()]
+    finally:
+        client.close()
