@@ -50,7 +50,7 @@ class Service:
         self.active = 0
         self.last = time.monotonic()
         self.version_prefix_seen = False
-        from runtime.api import containers, images, networks, system, volumes  # noqa: F401
+        from runtime.api import build, containers, images, networks, system, volumes  # noqa: F401,E501
         # (importing them registers their routes)
 
     def _busy(self, delta: int) -> None:

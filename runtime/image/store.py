@@ -130,7 +130,15 @@ class Store:
         return _Locked(self)
 
     def index(self) -> dict:
-        if self._index_cache is None:
+        # Read again when another process rewrote it (a long-lived caller, the API service,
+        # sees builds and pulls made by others): every write renames a new file into place.
+        try:
+            st = os.stat(os.path.join(self.root, "index.json"))
+            key = (st.st_ino, st.st_mtime_ns)
+        except FileNotFoundError:
+            key = None
+        if self._index_cache is None or key != getattr(self, "_index_key", None):
+            self._index_key = key
             try:
                 with open(os.path.join(self.root, "index.json")) as f:
                     self._index_cache = json.loads(f.read())
@@ -151,6 +159,8 @@ class Store:
             os.fsync(f.fileno())
         os.rename(tmp, path)
         self._index_cache = index
+        st = os.stat(path)
+        self._index_key = (st.st_ino, st.st_mtime_ns)
 
     # ---- blobs --------------------------------------------------------------------------
     def has_blob(self, digest: str) -> bool:

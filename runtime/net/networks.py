@@ -70,7 +70,7 @@ def list_all() -> list[dict]:
 
 def predefined(name: str) -> dict:
     """`network inspect` of bridge, host and none (fixed ids, as they are no files)."""
-    d = {"Name": name, "Id": (name.encode().hex() * 64)[:64], "Created": "",
+    d = {"Name": name, "Id": (name.encode().hex() * 64)[:64], "Created": rfc3339(_boot_time()),
          "Scope": "local", "Driver": {"bridge": "bridge", "host": "host",
                                       "none": "null"}[name],
          "EnableIPv6": False, "Internal": False, "Attachable": False, "Ingress": False,
@@ -81,6 +81,18 @@ def predefined(name: str) -> dict:
         d["IPAM"]["Config"] = [{"Subnet": str(net.subnet), "Gateway": net.gateway}]
         d["Options"] = {"com.docker.network.bridge.name": bridge.BRIDGE}
     return d
+
+
+def _boot_time() -> float:
+    """When the host started: the predefined networks' creation time (they exist since)."""
+    try:
+        with open("/proc/stat") as f:
+            for line in f:
+                if line.startswith("btime "):
+                    return float(line.split()[1])
+    except OSError:
+        pass
+    return 0.0
 
 
 def get(name: str) -> dict:

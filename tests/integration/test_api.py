@@ -176,3 +176,99 @@ def test_the_docker_sdk_runs_containers_and_makes_networks_and_volumes(api):
         assert "pyrun-sdk-net" not in [n.name for n in client.networks.list()]
     finally:
         client.close()
+
+
+COMPOSE = """\
+version: "2.4"
+services:
+  app:
+    image: busybox
+    command: ["sh", "-c", "mkdir -p /www && echo app says hi > /www/index.html && exec httpd -f -p 8000 -h /www"]
+    healthcheck:
+      test: ["CMD-SHELL", "printf 'GET / HTTP/1.0\\\\r\\\\n\\\\r\\\\n' | nc -w 1 127.0.0.1 8000 | grep -q app"]
+      interval: 1s
+      retries: 30
+  web:
+    image: busybox
+    command: ["sh", "-c", "mkdir -p /www/cgi-bin && cp /cgi /www/cgi-bin/index.cgi && exec httpd -f -p 80 -h /www"]
+    volumes: ["data:/data", "./cgi:/cgi:ro"]
+    ports: ["PORT:80"]
+    depends_on:
+      app:
+        condition: service_healthy
+  worker:
+    image: busybox
+    command: ["sh", "-c", "echo hello from the volume > /data/hello; echo worker up; exec sleep 300"]
+    stop_signal: SIGKILL
+    volumes: ["data:/data"]
+volumes:
+  data:
+"""
+CGI = """#!/bin/sh
+echo Content-Type: text/plain
+echo
+printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 app 8000 | tail -1
+cat /data/hello
+"""
+
+
+def test_docker_compose_brings_up_three_services_by_name_volume_and_health(api, tmp_path):
+    """docker-compose 1.29 (Debian's): a web front whose CGI asks the app by its service
+    name, the app gating the web's start with its healthcheck, a named volume the worker
+    writes and the web reads; up, ps, logs, exec, down -v leaving nothing."""
+    compose = shutil.which("docker-compose")
+    if compose is None:
+        pytest.skip("docker-compose is not installed (scripts/setup --test installs it)")
+    port = free_port()
+    (tmp_path / "docker-compose.yml").write_text(COMPOSE.replace("PORT", str(port)))
+    (tmp_path / "cgi").write_text(CGI)
+    (tmp_path / "cgi").chmod(0o755)
+    env = dict(os.environ, DOCKER_HOST=f"unix://{api.sock}")
+
+    def dc(*args, check=True):
+        p = subprocess.run([compose, "-p", "pyruntest", *args], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=180)
+        assert not check or p.returncode == 0, f"docker-compose {args}: {p.stdout}{p.stderr}"
+        return p
+    try:
+        dc("up", "-d")
+        ps = dc("ps").stdout
+        assert "Up (healthy)" in ps and f"0.0.0.0:{port}->80/tcp" in ps
+        deadline = time.monotonic() + 10
+        while True:  # the worker writes the volume as it starts
+            body = http_get(f"http://127.0.0.1:{port}/cgi-bin/index.cgi")
+            if "volume" in body or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert body == "app says hi\nhello from the volume\n"
+        assert "worker up" in dc("logs", "worker").stdout
+        assert dc("exec", "-T", "worker", "cat", "/data/hello").stdout == \
+            "hello from the volume\n"
+        names = docker(api, "network", "ls", "--format", "{{.Name}}").stdout.split()
+        assert "pyruntest_default" in names
+    finally:
+        dc("down", "-v", check=False)
+    assert docker(api, "ps", "-aq").stdout == ""
+    assert "pyruntest_default" not in docker(api, "network", "ls").stdout
+    assert "pyruntest_data" not in docker(api, "volume", "ls").stdout
+
+
+def test_docker_build_through_the_api_then_run_history_and_rmi(api, tmp_path):
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox\nARG WHO=nobody\nRUN echo built by $WHO "
+                                    "> /who\nCOPY note /note\nCMD cat /who /note\n")
+    (ctx / "note").write_text("a note\n")
+    (ctx / "Dockerfile.bad").write_text("FROM busybox\nRUN exit 7\n")
+    env = {"DOCKER_BUILDKIT": "0"}
+    p = docker(api, "build", "--build-arg", "WHO=the-api", "-t", "pyrun-api-built:1",
+               str(ctx), env=dict(os.environ, **env))
+    assert "Successfully tagged pyrun-api-built:1" in p.stdout
+    assert docker(api, "run", "--rm", "pyrun-api-built:1").stdout == \
+        "built by the-api\na note\n"
+    history = docker(api, "history", "--format", "{{.CreatedBy}}", "pyrun-api-built:1").stdout
+    assert "COPY" in history.splitlines()[1]
+    p = docker(api, "build", "-f", str(ctx / "Dockerfile.bad"), str(ctx), check=False,
+               env=dict(os.environ, **env))
+    assert p.returncode != 0 and "returned a non-zero code: 7" in p.stderr
+    assert "Untagged: pyrun-api-built:1" in docker(api, "rmi", "pyrun-api-built:1").stdout
