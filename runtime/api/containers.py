@@ -473,14 +473,24 @@ def exec_start(svc, conn, req, eid):
         e["ExitCode"] = 0
         conn.send(200)
         return
-    if tty:  # the process's stdio is a terminal of ours; its master side is the stream
-        master, slave = os.openpty()
+    if tty:  # a terminal in the container's devpts; its master side is the stream
+        console = execute.ConsoleSocket()
+        try:
+            argv = execute.argv(c, [pc["entrypoint"], *pc["arguments"]], e["_env"],
+                                pc["user"] or None, e["_cwd"], tty=True,
+                                console_socket=console.path)
+            p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE)
+            try:
+                master = console.receive()
+            except OSError:
+                p.kill()
+                raise ApiError(500, "exec: " + (p.communicate()[1] or b"").decode().strip())
+        finally:
+            console.close()
         if e["_size"]:
             _set_size(master, e["_size"])
         e["_master"] = master
-        p = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave,
-                             start_new_session=True)
-        os.close(slave)
         outs = {master: 1}
         stdin_fd = master
     else:
@@ -529,3 +539,75 @@ def exec_start(svc, conn, req, eid):
             sock.shutdown(2)
         except OSError:
             pass
+
+
+# ---- files: docker cp, export, diff, commit -------------------------------------------------
+
+def _stat_header(stat: dict) -> str:
+    import base64
+    import json
+    return base64.b64encode(json.dumps(stat).encode()).decode()
+
+
+@route("GET", "/containers/{ref}/archive")
+def archive_get(svc, conn, req, ref):
+    """A tar of the path (HEAD: only its stat, in X-Docker-Container-Path-Stat)."""
+    from runtime.engine import copy
+    c = _find(svc, ref)
+    path = req.arg("path")
+    if not path:
+        raise ApiError(400, "path is required")
+    header = {"X-Docker-Container-Path-Stat": _stat_header(copy.path_stat(c, path))}
+    if req.method == "HEAD":
+        conn._head(200, {**header, "Content-Length": "0"})
+        return
+    conn._head(200, {**header, "Content-Type": "application/x-tar",
+                     "Transfer-Encoding": "chunked"})
+    copy.archive_out(c, path, conn.write)
+    conn.end()
+
+
+@route("PUT", "/containers/{ref}/archive")
+def archive_put(svc, conn, req, ref):
+    from runtime.engine import copy
+    c = _find(svc, ref)
+    path = req.arg("path")
+    if not path:
+        raise ApiError(400, "path is required")
+    try:
+        copy.archive_in(c, path, req.chunks())
+    except BaseException:
+        conn.keep_alive = False  # the body may be half read
+        raise
+    conn.send(200)
+
+
+@route("GET", "/containers/{ref}/export")
+def export(svc, conn, req, ref):
+    from runtime.engine import copy
+    c = _find(svc, ref)
+    conn.start_stream(200, "application/x-tar")
+
+    class Out:
+        write = staticmethod(conn.write)
+    copy.export(c, Out)
+    conn.end()
+
+
+@route("GET", "/containers/{ref}/changes")
+def changes(svc, conn, req, ref):
+    from runtime.engine.commit import changes as changes_
+    kinds = {"C": 0, "A": 1, "D": 2}
+    conn.send_json(200, [{"Path": path, "Kind": kinds[kind]}
+                         for kind, path in changes_(_find(svc, ref))])
+
+
+@route("POST", "/commit")
+def commit(svc, conn, req):
+    from runtime.engine.commit import commit as commit_
+    c = _find(svc, req.arg("container") or "")
+    repo = req.arg("repo")
+    ref = f"{repo}:{req.arg('tag') or 'latest'}" if repo else None
+    image = commit_(c, ref, message=req.arg("comment") or "", author=req.arg("author") or "",
+                    pause=req.flag("pause", True))
+    conn.send_json(201, {"Id": image.id})

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 
-from runtime.errors import PyrunError
+from runtime.errors import NotFound, PyrunError
 
 
 class CopyError(PyrunError):
@@ -27,10 +27,13 @@ def _filter() -> dict:
 
 
 def _in_container(c, work, stdin_fd: int | None = None, stdout_fd: int | None = None,
-                  close=()) -> None:
+                  close=(), feed=None) -> None:
     """Run work() in a child chrooted into the container's root; its stdin/stdout are the
     given descriptors, and `close` the ones it must not hold (the other end of its pipe:
-    held, a reader would never see the end). A failure comes back as the child's one line."""
+    held, a reader would never see the end). feed(), if given, runs here once the child
+    exists (it writes the child's stdin: `close`'s descriptor, which it closes; stdin_fd is
+    closed here first, so that a child that fails makes feed's writes fail, not block). A
+    failure comes back as the child's one line."""
     import tarfile  # noqa: F401 - imported before the chroot, where the library is out of reach
     err_r, err_w = os.pipe()
     pid = os.fork()
@@ -59,6 +62,15 @@ def _in_container(c, work, stdin_fd: int | None = None, stdout_fd: int | None = 
             os.write(err_w, f"{msg}{name}".encode())
             os._exit(1)
     os.close(err_w)
+    if feed is not None:
+        os.close(stdin_fd)
+        try:
+            feed()
+        except BaseException:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            os.close(err_r)
+            raise
     with os.fdopen(err_r, "rb") as f:
         message = f.read().decode(errors="replace")
     _, status = os.waitpid(pid, 0)
@@ -166,8 +178,6 @@ def copy_in(c, src: str, dest: str) -> None:
                     m.name = rename + m.name[len(top):]
                 t.extract(m, into, **_filter())
 
-    import threading
-
     def feed():
         try:
             with os.fdopen(w, "wb") as out:
@@ -179,13 +189,7 @@ def copy_in(c, src: str, dest: str) -> None:
         except BrokenPipeError:
             pass  # the child failed: its message is the one to report
 
-    feeder = threading.Thread(target=feed)
-    feeder.start()
-    try:
-        _in_container(c, unpack, stdin_fd=r, close=(w,))
-    finally:
-        os.close(r)
-        feeder.join()
+    _in_container(c, unpack, stdin_fd=r, close=(w,), feed=feed)
 
 
 def export(c, out) -> None:
@@ -198,3 +202,92 @@ def export(c, out) -> None:
                 t.add("/" + name, arcname=name)
 
     _from_container(c, pack, lambda stream: _pour(stream, out))
+
+
+# ---- the Engine API's archive endpoints: tar streams both ways, and a path's stat ----------
+
+def path_stat(c, path: str) -> dict:
+    """What Docker's X-Docker-Container-Path-Stat says of a path in the container: name,
+    size, mode (Go's FileMode bits), mtime, link target. NotFound-like CopyError if absent."""
+    import json as _json
+    if not path.startswith("/"):
+        path = "/" + path
+
+    def pack():
+        import stat as st
+        s = os.lstat(path)
+        mode = s.st_mode & 0o777
+        if st.S_ISDIR(s.st_mode):
+            mode |= 1 << 31
+        elif st.S_ISLNK(s.st_mode):
+            mode |= 1 << 27
+        target = os.readlink(path) if st.S_ISLNK(s.st_mode) else ""
+        from runtime.timestamps import rfc3339
+        os.write(1, _json.dumps({"name": os.path.basename(path.rstrip("/")) or "/",
+                                 "size": s.st_size, "mode": mode,
+                                 "mtime": rfc3339(s.st_mtime), "linkTarget": target}).encode())
+
+    got = []
+    try:
+        _from_container(c, pack, lambda stream: got.append(stream.read()))
+    except CopyError as e:
+        raise NoSuchPath(f"Could not find the file {path} in container {c.name}"
+                         if str(e).startswith("No such file") else str(e)) from None
+    return _json.loads(got[0])
+
+
+class NoSuchPath(CopyError, NotFound):
+    pass
+
+
+def archive_out(c, path: str, write) -> None:
+    """A tar of `path` (named by its base name, as docker cp wants it), given to write() in
+    pieces as it is made."""
+    import tarfile
+    if not path.startswith("/"):
+        path = "/" + path
+    arcname = os.path.basename(path.rstrip("/")) or "."
+
+    def pack():
+        with tarfile.open(fileobj=os.fdopen(1, "wb"), mode="w|") as t:
+            t.add(path, arcname=arcname)
+
+    def consume(stream):
+        while True:
+            chunk = stream.read(1 << 16)
+            if not chunk:
+                break
+            write(chunk)
+    _from_container(c, pack, consume)
+
+
+def archive_in(c, directory: str, chunks) -> None:
+    """A tar stream (an iterator of bytes) unpacked into `directory` of the container, which
+    must exist; names stay inside it (tarfile's filter, and the chroot)."""
+    import tarfile
+    if not directory.startswith("/"):
+        directory = "/" + directory
+    r, w = os.pipe()
+
+    def unpack():
+        if not os.path.isdir(directory):
+            raise FileNotFoundError(2, "No such directory", directory)
+        with tarfile.open(fileobj=os.fdopen(0, "rb"), mode="r|") as t:
+            for m in t:
+                t.extract(m, directory, **_filter())
+
+    def feed():
+        try:
+            with os.fdopen(w, "wb") as out:
+                for chunk in chunks:
+                    out.write(chunk)
+        except BrokenPipeError:
+            pass  # the child failed: its message is the one to report
+
+    try:
+        _in_container(c, unpack, stdin_fd=r, close=(w,), feed=feed)
+    except CopyError as e:
+        if "No such directory" in str(e):
+            raise NoSuchPath(f"Could not find the file {directory} in container {c.name}") \
+                from None
+        raise

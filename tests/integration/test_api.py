@@ -272,3 +272,27 @@ def test_docker_build_through_the_api_then_run_history_and_rmi(api, tmp_path):
                env=dict(os.environ, **env))
     assert p.returncode != 0 and "returned a non-zero code: 7" in p.stderr
     assert "Untagged: pyrun-api-built:1" in docker(api, "rmi", "pyrun-api-built:1").stdout
+
+
+def test_docker_cp_both_ways_diff_commit_and_exec_with_a_terminal(api, tmp_path):
+    docker(api, "run", "-d", "--name", "pyrun-files", "busybox", "sh", "-c",
+           "echo made inside > /made; exec sleep 60")
+    (tmp_path / "in.txt").write_text("into the container\n")
+    docker(api, "cp", str(tmp_path / "in.txt"), "pyrun-files:/tmp/")
+    assert docker(api, "exec", "pyrun-files", "cat", "/tmp/in.txt").stdout == \
+        "into the container\n"
+    docker(api, "cp", "pyrun-files:/made", str(tmp_path / "out.txt"))
+    assert (tmp_path / "out.txt").read_text() == "made inside\n"
+    p = docker(api, "cp", "pyrun-files:/nonesuch", str(tmp_path), check=False)
+    assert p.returncode != 0 and "Could not find the file /nonesuch" in p.stderr
+    assert "A /tmp/in.txt" in docker(api, "diff", "pyrun-files").stdout
+    docker(api, "commit", "pyrun-files", "pyrun-committed:1")
+    assert docker(api, "run", "--rm", "pyrun-committed:1", "cat", "/tmp/in.txt").stdout == \
+        "into the container\n"
+    # docker exec -it under a pseudo-terminal: the process sees a terminal of its size
+    script = (f"{DOCKER} -H unix://{api.sock} exec -it pyrun-files sh -c "
+              "'tty >/dev/null && echo is-a-tty; stty size'")
+    p = subprocess.run(["script", "-qec", f"stty cols 91 rows 17; {script}", "/dev/null"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "is-a-tty" in p.stdout and "17 91" in p.stdout
