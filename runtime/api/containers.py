@@ -224,12 +224,14 @@ def attach(svc, conn, req, ref):
     from runtime.engine import logs as logmod
     c = _find(svc, ref)
     streams = {"stdout": req.flag("stdout"), "stderr": req.flag("stderr")}
+    # Judged before the answer: once the client has it, it starts the container, which may
+    # have run and ended by the time we look again.
+    waiting = c.state.get("Status") == "created" and not c.running
     sock = conn.hijack(req, RAW)
     if not req.flag("stream"):
         if req.flag("logs"):
             _pump(conn, c, logmod.entries(c), streams)
         return
-    waiting = c.state.get("Status") == "created" and not c.running
     while c.state.get("Status") == "created" and not c.running:
         time.sleep(0.02)  # until the client's start
         try:

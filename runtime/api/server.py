@@ -112,7 +112,7 @@ class Service:
                 if isinstance(e, (Closed, BrokenPipeError, ConnectionError)):
                     raise
                 status = status_of(e)
-                if status == 500:  # not a refusal of the engine's: the service's log says why
+                if not isinstance(e, (PyrunError, ValueError)):  # a bug: the log says where
                     import sys
                     import traceback
                     traceback.print_exc(file=sys.stderr)

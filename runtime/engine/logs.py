@@ -44,10 +44,27 @@ def entries(c, follow: bool = False, tail: int | None = None, since_ns: int = 0,
                     lines += f.readlines()
             except FileNotFoundError:
                 pass
-    try:
-        f = open(path)
-    except FileNotFoundError:
-        return
+    while True:
+        try:
+            f = open(path)
+            break
+        except FileNotFoundError:
+            pass
+        if not follow:
+            return
+        # A container just started may not have its log yet: wait while it runs
+        try:
+            c.reload()
+        except FileNotFoundError:
+            return
+        starting = c.state.get("Status") == "created" and c.monitor_alive()
+        if not (c.running or starting):
+            try:
+                f = open(path)
+                break
+            except FileNotFoundError:
+                return
+        time.sleep(poll / 5)
     try:
         if from_end:
             f.seek(0, os.SEEK_END)

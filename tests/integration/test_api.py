@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import socket
 import subprocess
 import time
@@ -16,6 +17,7 @@ import pytest
 from tests.conftest import free_port
 from tests.integration.test_build import PYRUN, busybox, pyrun  # noqa: F401 - fixtures
 from tests.integration.test_engine import HTTPD, NOTHING, engine, http_get, settled  # noqa: F401
+from tests.integration.test_registry import registry  # noqa: F401 - fixture
 
 DOCKER = shutil.which("docker", path="/usr/local/bin:/usr/bin")
 
@@ -296,3 +298,69 @@ def test_docker_cp_both_ways_diff_commit_and_exec_with_a_terminal(api, tmp_path)
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stdout + p.stderr
     assert "is-a-tty" in p.stdout and "17 91" in p.stdout
+
+
+def test_testcontainers_starts_a_container_waits_for_its_log_and_reaches_its_port(api,
+                                                                                monkeypatch):
+    """testcontainers-python with its reaper (Ryuk, an image of the internet) disabled."""
+    tc = pytest.importorskip("testcontainers.core.container", reason="testcontainers is "
+                             "installed by scripts/setup --test")
+    from testcontainers.core.waiting_utils import wait_for_logs
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{api.sock}")
+    monkeypatch.setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+    cmd = ["sh", "-c", "mkdir /w; echo tc-hello > /w/index.html; echo serving; "
+           "exec httpd -f -p 80 -h /w"]
+    with tc.DockerContainer("busybox").with_command(cmd).with_exposed_ports(80) as c:
+        wait_for_logs(c, "serving", timeout=20)
+        port = c.get_exposed_port(80)
+        assert http_get(f"http://127.0.0.1:{port}/") == "tc-hello\n"
+    assert docker(api, "ps", "-aq").stdout == ""
+
+
+def test_the_service_socket_idle_exit_systemd_activation_and_tcp_refusal(engine, tmp_path):
+    """0660 on the socket; exits after --time idle seconds (its socket gone); serves a
+    socket systemd passes (LISTEN_FDS/LISTEN_PID, unset for what it runs); tcp:// without
+    TLS is refused in one line."""
+    env = dict(os.environ, PYRUN_ROOT=engine.root)
+    sock = f"/run/pyrun/test-api-{uuid.uuid4().hex[:6]}.sock"
+    p = subprocess.Popen([PYRUN, "system", "service", "--time", "1", f"unix://{sock}"], env=env)
+    deadline = time.monotonic() + 10
+    while not os.path.exists(sock):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert oct(os.stat(sock).st_mode & 0o777) == "0o660"
+    assert p.wait(timeout=10) == 0 and not os.path.exists(sock)
+    # socket activation: the listening socket is fd 3, as systemd passes it
+    path = str(tmp_path / "activated.sock")
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(path)
+    listener.listen(8)
+    code = ("import os, subprocess, sys; os.dup2(int(sys.argv[1]), 3); "
+            "os.environ['LISTEN_FDS'] = '1'; os.environ['LISTEN_PID'] = str(os.getpid()); "
+            f"os.execv({PYRUN!r}, [{PYRUN!r}, 'system', 'service', '--time', '2'])")
+    p = subprocess.Popen([sys.executable, "-c", code, str(listener.fileno())], env=env,
+                         pass_fds=(listener.fileno(),))
+    listener.close()
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    s.sendall(b"GET /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert s.recv(4096).split(b"\r\n")[0] == b"HTTP/1.1 200 OK"
+    s.close()
+    assert p.wait(timeout=10) == 0
+    p = subprocess.run([PYRUN, "system", "service", "tcp://127.0.0.1:0"], env=env,
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 125 and p.stderr.count("\n") == 1 and "TLS" in p.stderr
+
+
+def test_docker_push_and_pull_through_the_api_with_a_local_registry(api, registry):  # noqa: F811,E501
+    name = f"{registry.host}/pyrun-test/api:1"
+    docker(api, "tag", "busybox", name)
+    out = docker(api, "push", name).stdout
+    assert "digest: sha256:" in out
+    docker(api, "rmi", name)
+    assert name not in docker(api, "images", "--format", "{{.Repository}}:{{.Tag}}").stdout
+    out = docker(api, "pull", name).stdout
+    assert "Downloaded newer image" in out
+    assert docker(api, "run", "--rm", name, "echo", "pulled").stdout == "pulled\n"
+    p = docker(api, "pull", f"{registry.host}/pyrun-test/nonesuch:1", check=False)
+    assert p.returncode != 0 and p.stderr.strip()
