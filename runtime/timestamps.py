@@ -16,3 +16,12 @@ def rfc3339_ns(ns: int) -> str:
     """The same from integer nanoseconds (a float would lose the last digits)."""
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 1_000_000_000)) + \
         f".{ns % 1_000_000_000:09d}Z"
+
+
+def pauses(first: float = 0.002, most: float = 0.1):
+    """Sleeps for a polling loop, a tenth of the time waited so far (between `first` and
+    `most`): what ends after t is noticed within about t/10 (a fast container's end within
+    milliseconds), and a long wait costs a look every `most` seconds."""
+    start = time.monotonic()
+    while True:
+        yield min(most, max(first, (time.monotonic() - start) / 10))

@@ -232,8 +232,10 @@ def attach(svc, conn, req, ref):
         if req.flag("logs"):
             _pump(conn, c, logmod.entries(c), streams)
         return
+    from runtime.timestamps import pauses
+    sleeps = pauses()
     while c.state.get("Status") == "created" and not c.running:
-        time.sleep(0.02)  # until the client's start
+        time.sleep(next(sleeps))  # until the client's start
         try:
             c.reload()
         except FileNotFoundError:
@@ -271,8 +273,10 @@ def wait(svc, conn, req, ref):
     else:
         code = wait_(c)
     if condition == "removed":
+        from runtime.timestamps import pauses
+        sleeps = pauses()
         while os.path.isdir(c.dir):
-            time.sleep(0.05)
+            time.sleep(next(sleeps))
     conn.write_json({"StatusCode": code, "Error": None})
     conn.end()
 

@@ -88,7 +88,7 @@ class Service:
     def dispatch(self, conn: Connection, req) -> None:
         if TRACE:
             import sys
-            print(f"api: {req.method} {req.path} {req.query} {req.headers}", file=sys.stderr,
+            print(f"api: {time.monotonic():.3f} {req.method} {req.path} {req.query}", file=sys.stderr,
                   flush=True)
         path = req.path
         m = VERSION_PREFIX.match(path)

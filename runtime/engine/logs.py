@@ -32,7 +32,10 @@ def entries(c, follow: bool = False, tail: int | None = None, since_ns: int = 0,
             from_end: bool = False, poll: float = 0.1):
     """The log's records, oldest first: the last `tail` of them (all when None), those at or
     after since_ns, or (from_end) none of the past; then, with follow, the new ones as they
-    come until the container ends."""
+    come until the container ends (looked for every `poll` seconds at most: sooner while
+    the container is young or talkative)."""
+    from runtime.timestamps import pauses
+    sleeps = pauses(most=poll)
     from runtime.engine.containers import log_limits
     path = c.path("container.log")
     lines: list[str] = []
@@ -64,7 +67,7 @@ def entries(c, follow: bool = False, tail: int | None = None, since_ns: int = 0,
                 break
             except FileNotFoundError:
                 return
-        time.sleep(poll / 5)
+        time.sleep(next(sleeps))
     try:
         if from_end:
             f.seek(0, os.SEEK_END)
@@ -84,6 +87,7 @@ def entries(c, follow: bool = False, tail: int | None = None, since_ns: int = 0,
                 rec = _parse(line)
                 if rec is not None:
                     yield rec
+                sleeps = pauses(most=poll)  # output flows: look again soon
                 continue
             partial = line  # a line being written: the rest comes with the next read
             try:
@@ -107,6 +111,6 @@ def entries(c, follow: bool = False, tail: int | None = None, since_ns: int = 0,
                     if rec is not None:
                         yield rec
                 break
-            time.sleep(poll)
+            time.sleep(next(sleeps))
     finally:
         f.close()

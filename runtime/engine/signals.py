@@ -41,7 +41,9 @@ def thaw_if_paused(c) -> None:
 
 def wait_exit(c, timeout: float) -> bool:
     """Until the container no longer runs (or its record is gone: --rm); False on timeout."""
+    from runtime.timestamps import pauses
     deadline = time.monotonic() + timeout
+    sleeps = pauses(most=0.05)
     while time.monotonic() < deadline:
         try:
             c.reload()
@@ -49,5 +51,5 @@ def wait_exit(c, timeout: float) -> bool:
             return True
         if not c.running:
             return True
-        time.sleep(0.05)
+        time.sleep(next(sleeps))
     return False

@@ -8,6 +8,8 @@ import time
 def wait(c) -> int:
     """The container's exit code once it has ended and will not be restarted. A record gone
     meanwhile (--rm) is answered from the journal's last "die" of the container."""
+    from runtime.timestamps import pauses
+    sleeps = pauses()
     while True:
         try:
             c.reload()
@@ -17,7 +19,7 @@ def wait(c) -> int:
             policy = c.data["HostConfig"].get("RestartPolicy", {}).get("Name", "no")
             if policy == "no" or c.state.get("StoppedByUser") or not c.monitor_alive():
                 return c.state.get("ExitCode", 0)
-        time.sleep(0.1)
+        time.sleep(next(sleeps))
 
 
 def last_exit_code(c) -> int:

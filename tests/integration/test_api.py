@@ -146,13 +146,25 @@ def test_bad_requests_get_dockers_status_and_message_and_the_service_goes_on(api
     assert raw(api, "GET", "/_ping") == (200, {"text": "OK"})  # still serving
 
 
-def test_the_docker_sdk_runs_containers_and_makes_networks_and_volumes(api):
+def test_the_docker_sdk_runs_builds_streams_and_makes_networks_and_volumes(api, tmp_path):
     docker_sdk = pytest.importorskip("docker", reason="the Docker SDK (pip: docker) is "
                                      "installed by scripts/setup --test")
     client = docker_sdk.DockerClient(base_url=f"unix://{api.sock}")
     try:
         assert client.ping()
         assert client.containers.run("busybox", ["echo", "hi"], remove=True) == b"hi\n"
+        (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN echo from-sdk > /f\n"
+                                             "CMD [\"cat\", \"/f\"]\n")
+        image, lines = client.images.build(path=str(tmp_path), tag="pyrun-sdk-built:1")
+        assert "pyrun-sdk-built:1" in image.tags
+        assert any("Successfully built" in x.get("stream", "") for x in lines)
+        assert client.containers.run("pyrun-sdk-built:1", remove=True) == b"from-sdk\n"
+        streamer = client.containers.run("busybox", ["sh", "-c", "for i in 1 2 3; do echo "
+                                                     "line $i; sleep 0.2; done"], detach=True)
+        assert b"".join(streamer.logs(stream=True, follow=True)) == \
+            b"line 1\nline 2\nline 3\n"
+        assert streamer.wait()["StatusCode"] == 0
+        streamer.remove()
         c = client.containers.run("busybox", ["sh", "-c", "echo started; sleep 30"],
                                   detach=True, name="pyrun-sdk", labels={"k": "v"})
         deadline = time.monotonic() + 10
