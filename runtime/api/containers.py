@@ -14,7 +14,8 @@ RAW = "application/vnd.docker.raw-stream"
 
 def _find(svc, ref):
     from runtime.engine import containers as cmod
-    cmod.refresh(svc.store)
+    from runtime.engine import repair
+    repair.refresh(svc.store)
     return cmod.find(svc.store, ref)
 
 
@@ -25,7 +26,7 @@ def _duration(ns) -> str | None:
 
 
 def create_args(body: dict, name: str | None) -> dict:
-    """POST /containers/create's body as containers.create's keyword arguments."""
+    """POST /containers/create's body as the image's name and CreateOptions' fields."""
     if not isinstance(body, dict):
         raise ApiError(400, "the body must be a JSON object")
     image = body.get("Image")
@@ -116,12 +117,14 @@ def create_args(body: dict, name: str | None) -> dict:
 @route("POST", "/containers/create")
 def create(svc, conn, req):
     from runtime.engine import containers as cmod
+    from runtime.engine.create import CreateOptions, create as create_
     from runtime.image.store import ImageNotFound
     args = create_args(req.json(required=True), req.arg("name") or None)
     image = args.pop("image_ref")
-    cmod.refresh(svc.store)
+    from runtime.engine import repair
+    repair.refresh(svc.store)
     try:
-        c = cmod.create(svc.store, image, **args)
+        c = create_(svc.store, image, CreateOptions(**args))
     except ImageNotFound:
         # docker-py and the docker CLI pull on exactly this message, then create again
         raise ApiError(404, f"No such image: {image}") from None
@@ -134,8 +137,8 @@ def create(svc, conn, req):
 @route("GET", "/containers/json")
 def list_(svc, conn, req):
     from runtime.engine import containers as cmod
-    from runtime.engine import inspect
-    cmod.refresh(svc.store)
+    from runtime.engine import inspect, repair
+    repair.refresh(svc.store)
     filters = {k: (list(v) if isinstance(v, list) else [x for x, on in v.items() if on])
                for k, v in req.json_arg("filters").items()}
     show_all = req.flag("all")
@@ -223,6 +226,9 @@ def attach(svc, conn, req, ref):
     started yet, as `docker run` attaches before it starts), until the container ends."""
     from runtime.engine import logs as logmod
     c = _find(svc, ref)
+    if req.flag("stdin"):  # refused in one line rather than a session that waits for nothing
+        raise ApiError(501, "attaching to a container's stdin is not supported yet: run it "
+                            "detached (-d) and use docker exec -it")
     streams = {"stdout": req.flag("stdout"), "stderr": req.flag("stderr")}
     # Judged before the answer: once the client has it, it starts the container, which may
     # have run and ended by the time we look again.

@@ -130,3 +130,60 @@ def push(svc, conn, req, name):
     conn.write_json({"progressDetail": {}, "aux": {"Tag": reference.parse(full).tag,
                                                    "Digest": digest, "Size": size}})
     conn.end()
+
+
+class _Chunks:
+    """A file-like sink whose writes go out as chunks of the answer."""
+
+    def __init__(self, conn):
+        self.write = conn.write
+
+    def flush(self) -> None:
+        pass
+
+
+@route("GET", "/images/get")
+def get_many(svc, conn, req):
+    """docker save: a docker-archive tar of the images named."""
+    names = [n for n in req.query.get("names", []) if n]
+    if not names:
+        raise ApiError(400, "no images named")
+    _save(svc, conn, names)
+
+
+@route("GET", "/images/{name*}/get")
+def get_one(svc, conn, req, name):
+    _save(svc, conn, [name])
+
+
+def _save(svc, conn, names) -> None:
+    from runtime.image import archive
+    for n in names:
+        svc.store.resolve(n)  # 404 before the stream starts
+    conn.start_stream(200, "application/x-tar")
+    archive.save(svc.store, names, _Chunks(conn), "docker", False)
+    conn.end()
+
+
+@route("POST", "/images/load")
+def load(svc, conn, req):
+    """docker load: a docker-archive or OCI layout tar in the body."""
+    import os
+    import shutil
+    from runtime.image import archive
+    work = svc.store.ensure().tmpdir("api-load-")
+    try:
+        path = os.path.join(work, "archive.tar")
+        with open(path, "wb") as f:
+            for chunk in req.chunks():
+                f.write(chunk)
+        loaded = archive.load(svc.store, path)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    conn.start_stream()
+    for img, names in loaded:
+        for n in names:
+            conn.write_json({"stream": f"Loaded image: {n}\n"})
+        if not names:
+            conn.write_json({"stream": f"Loaded image ID: {img.id}\n"})
+    conn.end()

@@ -48,7 +48,7 @@ def run_build(*, context: str, dockerfile=None, tags=(), build_args=(), target=N
     from runtime.image.store import Store
     for t in tags:
         reference.parse(t)  # a bad tag is an error before anything runs
-    from runtime.engine.containers import refresh
+    from runtime.engine.repair import refresh
     refresh(Store(root))  # what killed builds (and runs) left, as every command does
     args = {}
     for kv in build_args:

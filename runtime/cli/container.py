@@ -23,7 +23,8 @@ def _store(ctx):
 
 def _containers(store):
     from runtime.engine import containers as cmod
-    cmod.refresh(store)  # a crashed monitor's container shows Exited, its network removed
+    from runtime.engine import repair
+    repair.refresh(store)  # a crashed monitor's container shows Exited, its network removed
     return cmod
 
 

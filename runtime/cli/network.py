@@ -16,7 +16,8 @@ def _store(ctx):
 def _container(ctx, ref):
     from runtime.engine import containers as cmod
     store = _store(ctx)
-    cmod.refresh(store)
+    from runtime.engine import repair
+    repair.refresh(store)
     return cmod.find(store, ref)
 
 

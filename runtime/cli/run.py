@@ -110,7 +110,8 @@ def run(*, image: str, command=(), root=None, create_only=False, detach=False, n
         from runtime.image.store import ImageNotFound, Store
         store = Store(root).ensure()
         trace("engine: imported")
-        cmod.refresh(store)  # a crashed monitor's container shows Exited, its network removed
+        from runtime.engine import repair
+        repair.refresh(store)  # a crashed monitor's container shows Exited, its network removed
         envs = []
         for f in env_file:
             with open(f) as fh:
@@ -119,37 +120,26 @@ def run(*, image: str, command=(), root=None, create_only=False, detach=False, n
         for e in env:
             envs.append(e if "=" in e else f"{e}={os.environ.get(e, '')}")
         labels = dict(kv.partition("=")[::2] for kv in label)
-        if pull == "always":
-            from runtime.registry import client
-            client.ensure(store, image, pull, out=sys.stderr)
-        elif pull == "missing":
-            try:
-                store.resolve(image)
-            except ImageNotFound:
-                from runtime.registry import client  # only then: a start from images at hand
-                client.ensure(store, image, pull, out=sys.stderr)  # never needs it
-            except PyrunError:
-                pass  # a bad reference: create() reports it
+        from runtime.engine import run as runmod
+        from runtime.engine.create import CreateOptions, create
+        runmod.pull_if_needed(store, image, pull, out=sys.stderr)
+        opts = CreateOptions(
+            name=name, command=tuple(command),
+            entrypoint=[entrypoint] if entrypoint else None, env=tuple(envs),
+            publish=tuple(publish), publish_all=publish_all, workdir=workdir, user=user,
+            hostname=hostname, network=network, network_aliases=tuple(network_aliases), ip=ip,
+            auto_remove=auto_remove, memory=cmod.parse_memory(memory) if memory else None,
+            pids_limit=pids_limit, labels=labels, interactive=interactive, tty=tty,
+            read_only=read_only, stop_signal=stop_signal, stop_timeout=stop_timeout,
+            cpus=cpus, volumes=tuple(volumes), mounts=tuple(mounts), tmpfs=tuple(tmpfs),
+            cap_add=tuple(cap_add), cap_drop=tuple(cap_drop), log_driver=log_driver,
+            log_opts=tuple(log_opts), health_cmd=health_cmd, health_interval=health_interval,
+            health_timeout=health_timeout, health_retries=health_retries,
+            health_start_period=health_start_period, no_healthcheck=no_healthcheck,
+            privileged=privileged, security_opt=tuple(security_opt),
+            add_hosts=tuple(add_hosts), dns=tuple(dns), restart=restart, init=use_init)
         try:
-            c = cmod.create(store, image, name=name, command=command,
-                            entrypoint=[entrypoint] if entrypoint else None, env=envs,
-                            publish=publish, publish_all=publish_all, workdir=workdir,
-                            user=user,
-                            hostname=hostname, network=network,
-                            network_aliases=network_aliases, ip=ip, auto_remove=auto_remove,
-                            memory=cmod.parse_memory(memory) if memory else None,
-                            pids_limit=pids_limit, labels=labels, interactive=interactive,
-                            tty=tty, read_only=read_only, stop_signal=stop_signal,
-                            stop_timeout=stop_timeout, cpus=cpus, volumes=volumes,
-                            mounts=mounts, tmpfs=tmpfs, log_driver=log_driver,
-                            log_opts=log_opts, health_cmd=health_cmd,
-                            health_interval=health_interval, health_timeout=health_timeout,
-                            health_retries=health_retries,
-                            health_start_period=health_start_period,
-                            no_healthcheck=no_healthcheck,
-                            cap_add=cap_add, cap_drop=cap_drop, privileged=privileged,
-                            security_opt=security_opt, add_hosts=add_hosts, dns=dns,
-                            restart=restart, init=use_init)
+            c = create(store, image, opts)
         except ImageNotFound:
             raise PyrunError(f"Unable to find image '{image}' locally (--pull {pull})") \
                 from None
@@ -158,22 +148,11 @@ def run(*, image: str, command=(), root=None, create_only=False, detach=False, n
             c.mark_monitored_by(0, 0)  # created, and left so
             print(c.id)
             return 0
-        if detach or c.data["HostConfig"]["RestartPolicy"]["Name"] != "no":
-            from runtime.engine.start import start_detached
-            start_detached(store, c)
-            if not detach:
-                from runtime.engine.wait import wait
-                return wait(c)
+        code = runmod.run(store, c, detach=detach, interactive=interactive)
+        if detach:
             print(c.id)
             warn_loopback_listeners(c)
-            return 0
-        from runtime.engine import monitor
-        try:
-            return monitor.supervise(store, c, attach=True, stdin=0 if interactive else None)
-        except PyrunError:
-            if auto_remove:
-                cmod.remove_files(c)
-            raise
+        return code
     finally:
         cgroups.finish_warm_up()  # done already where a container started; else now
 

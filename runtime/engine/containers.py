@@ -488,146 +488,6 @@ def parse_memory(text: str) -> int:
 
 # ---- creation -----------------------------------------------------------------------------------
 
-def create(store: Store, image_ref: str, *, name=None, command=(), entrypoint=None, env=(),
-           publish=(), publish_all=False, workdir=None, user=None, hostname=None,
-           network="bridge", network_aliases=(), ip=None, auto_remove=False, memory=None, pids_limit=None, labels=None,
-           interactive=False, tty=False, read_only=False, stop_signal=None,
-           stop_timeout=None, cpus=None, volumes=(), mounts=(), tmpfs=(), cap_add=(),
-           cap_drop=(), log_driver=None, log_opts=(), health_cmd=None, health_interval=None,
-           health_timeout=None, health_retries=None, health_start_period=None,
-           no_healthcheck=False,
-           privileged=False, security_opt=(), add_hosts=(), dns=(), restart="no",
-           init=False) -> Container:
-    """Validate everything, then write the record; nothing is mounted or wired yet."""
-    image = store.resolve(image_ref)
-    cfg = image.config.get("config", {})
-    if name is not None:
-        check_name(name)
-    from runtime.engine import networking
-    settings = networking.requested(network, network_aliases, ip)
-    network = next(iter(settings["Networks"]))  # its name, if an id was given
-    ports = []
-    for spec in publish:
-        ports += parse_publish(spec)
-    if publish_all:
-        for p in (cfg.get("ExposedPorts") or {}):
-            port, _, proto = p.partition("/")
-            ports.append({"host_ip": "0.0.0.0", "host_port": 0, "container_port": int(port),
-                          "proto": proto or "tcp"})
-    if ports and network in networking.NO_WIRING:
-        raise ContainerError(f"published ports need a bridge network (not {network})")
-    check_cpus(cpus)
-    if stop_signal is not None:
-        check_signal(stop_signal)
-    policy = parse_restart(restart)
-    log_config = parse_log_opts(log_driver, log_opts)
-    healthcheck = merge_healthcheck(cfg.get("Healthcheck"), health_cmd, health_interval,
-                                    health_timeout, health_retries, health_start_period,
-                                    no_healthcheck)
-    if policy["Name"] != "no" and auto_remove:
-        raise ContainerError("Conflicting options: --restart and --rm")
-    parsed = []
-    if volumes or mounts or tmpfs:  # imported only then: the start path (test_start_budget)
-        from runtime.engine import volumes as volmod
-        parsed = [volmod.parse_v(store, v) for v in volumes] + \
-            [volmod.parse_mount(store, m) for m in mounts] + \
-            [volmod.parse_tmpfs(t) for t in tmpfs]
-    binds = [m for m in parsed if m["Type"] != "tmpfs"]
-    tmpfs_mounts = [m for m in parsed if m["Type"] == "tmpfs"]
-    security = parse_security_opts(security_opt)
-    from runtime.engine.config import DEFAULT_CAPS
-    from runtime.linux.names import CAPABILITY_NAMES
-    caps = list(CAPABILITY_NAMES) if privileged else list(DEFAULT_CAPS)
-    for name in cap_drop:  # drops first: "--cap-drop ALL --cap-add X" leaves X, as Docker
-        full = _cap_name(name)
-        caps = [] if full == "ALL" else [c for c in caps if c != full]
-    for name in cap_add:
-        full = _cap_name(name)
-        caps = list(CAPABILITY_NAMES) if full == "ALL" else caps + [full]
-    # Nobody can give what they do not have: keep to the engine's own bounding set (this
-    # host's root lacks CAP_SYS_RESOURCE, for one).
-    from runtime.linux.capabilities import bounding_mask
-    have = bounding_mask()
-    caps = [cap for cap in caps if have >> CAPABILITY_NAMES.index(cap) & 1]
-    hosts = []
-    for h in add_hosts:
-        host, sep, ip = h.partition(":")
-        if not sep or not host or not ip:
-            raise ContainerError(f"invalid --add-host {h!r}: use HOST:IP")
-        hosts.append((host, ip))
-    ep = list(entrypoint) if entrypoint is not None else list(cfg.get("Entrypoint") or [])
-    cmd = list(command) if command else ([] if entrypoint is not None else
-                                          list(cfg.get("Cmd") or []))
-    args = ep + cmd
-    if not args:
-        raise ContainerError("No command specified")
-    cid = os.urandom(32).hex()
-    data = {
-        "Id": cid, "Name": name, "Created": rfc3339(),
-        "Image": image.id, "ImageRef": image_ref, "Path": args[0], "Args": args[1:],
-        "Config": {"Env": list(cfg.get("Env") or []) + list(env), "Cmd": cmd,
-                   "Entrypoint": ep, "WorkingDir": workdir or cfg.get("WorkingDir") or "/",
-                   "User": user if user is not None else cfg.get("User", ""),
-                   "Hostname": hostname or cid[:12], "Labels": dict(labels or {}),
-                   "Tty": tty, "OpenStdin": interactive,
-                   "StopSignal": stop_signal or cfg.get("StopSignal") or "SIGTERM",
-                   "StopTimeout": 10 if stop_timeout is None else stop_timeout,
-                   "ExposedPorts": cfg.get("ExposedPorts") or {},
-                   **({"Healthcheck": healthcheck} if healthcheck else {})},
-        "HostConfig": {"NetworkMode": network, "Ports": ports, "AutoRemove": auto_remove,
-                       "Memory": memory or 0, "PidsLimit": pids_limit or 0,
-                       "NanoCpus": int((cpus or 0) * 1e9), "ReadonlyRootfs": read_only,
-                       "Binds": binds, "Tmpfs": tmpfs_mounts, "LogConfig": log_config,
-                       "CapAdd": list(cap_add), "CapDrop": list(cap_drop),
-                       "Capabilities": sorted(set(caps)), "Privileged": privileged,
-                       "SecurityOpt": list(security_opt),
-                       "ExtraHosts": [f"{h}:{i}" for h, i in hosts], "Dns": list(dns),
-                       "RestartPolicy": policy, "Init": init},
-        "State": {"Status": "created", "Pid": 0, "ExitCode": 0, "StartedAt": "",
-                  "FinishedAt": "", "MonitorPid": 0, "Error": "", "OOMKilled": False},
-        "NetworkSettings": settings,
-    }
-    # What --privileged and --security-opt make of the container's filter: "default",
-    # "unconfined", or a profile read now (the file may change or go before a start).
-    data["Seccomp"] = ("unconfined" if privileged or security.get("unconfined") else
-                       security.get("profile", "default"))
-    data["NoNewPrivileges"] = security.get("no_new_privileges", False)
-    # The record appears whole or not at all: it is made in a directory of its own, with
-    # its creator's identity, and renamed into place. The creator counts as the monitor
-    # until one takes over, so a command killed at any moment leaves something refresh()
-    # recognises: an unfinished directory whose creator is dead, or a container whose
-    # monitor died.
-    from runtime.oci.state import own_identity
-    pid, start = own_identity()
-    data["State"].update({"MonitorPid": pid, "MonitorStart": start})
-    os.makedirs(root_dir(store), 0o700, exist_ok=True)
-    c = Container(store, data)
-    making = os.path.join(root_dir(store), MAKING + cid)
-    os.mkdir(making, 0o700)  # before the name: a reservation's owner dir must exist
-    try:
-        _write(os.path.join(making, "creator"), f"{pid} {start}")
-        if name is None:
-            data["Name"] = generate_name(store, cid)
-        else:
-            owner = reserve_name(store, name, cid)
-            if owner is not None:
-                raise NameConflict(f'Conflict. The container name "/{name}" is already in '
-                                     f'use by container "{owner}". You have to remove (or '
-                                     "rename) that container to be able to reuse that name.")
-        record = padded_record(data)
-        for filename in ("container.json", SPARE):
-            with open(os.path.join(making, filename), "wb") as f:
-                f.write(record)
-        os.rename(making, c.dir)
-        journal.record(c, "create")
-    except BaseException:
-        if data["Name"]:
-            release_name(store, data["Name"], cid)
-        _delete_tree(making)
-        raise
-    return c
-
-
 def parse_security_opts(opts) -> dict:
     """--security-opt, as Docker spells it (KEY=VALUE, or the older KEY:VALUE):
     seccomp=unconfined|PROFILE.json, no-new-privileges[=true|false]. AppArmor and SELinux
@@ -678,7 +538,7 @@ def should_restart(c: Container, code: int) -> bool:
     return True
 
 
-def _cap_name(name: str) -> str:
+def cap_name(name: str) -> str:
     from runtime.oci.spec import CAPABILITY_NUMBERS
     n = name.upper()
     if n == "ALL":
@@ -691,7 +551,7 @@ def _cap_name(name: str) -> str:
 
 # ---- the pieces a start needs, and their undoing -----------------------------------------------
 
-def _write(path: str, text: str) -> None:
+def write_file(path: str, text: str) -> None:
     with open(path, "w") as f:
         f.write(text)
 
@@ -720,8 +580,8 @@ def prepare(c: Container) -> str:
     for entry in hc.get("ExtraHosts", []):
         host, _, ip = entry.partition(":")
         hosts += f"{ip}\t{host}\n"
-    _write(c.path("hosts"), hosts)
-    _write(c.path("hostname"), hostname + "\n")
+    write_file(c.path("hosts"), hosts)
+    write_file(c.path("hostname"), hostname + "\n")
     resolv = resolv_conf(mode)
     if mode != "host" and networking.on_user_network(c):
         # Docker's embedded DNS: names of the container's networks, the rest forwarded
@@ -732,7 +592,7 @@ def prepare(c: Container) -> str:
         resolv = "".join(line + "\n" for line in resolv.splitlines()
                          if not line.startswith("nameserver"))
         resolv += "".join(f"nameserver {d}\n" for d in hc["Dns"])
-    _write(c.path("resolv.conf"), resolv)
+    write_file(c.path("resolv.conf"), resolv)
     for f in ("hosts", "hostname", "resolv.conf"):
         open(c.path("init", "etc", f), "a").close()
     bundlemod.mount_overlay(image.layer_dirs + [c.path("init")], c.path("rootfs"),
@@ -816,86 +676,6 @@ def after_last() -> None:
     network.remove_shared_if_unused()
 
 
-def refresh(store: Store) -> None:
-    """Repair what killed or crashed commands left, first thing in every command: a container
-    whose monitor (or creator) is dead is exited, or removed with --rm, and its networking,
-    mounts and runtime state are removed; unfinished records, build steps whose build is
-    gone, stale leases and netns files, old trash. A concurrent command may be removing a
-    record meanwhile: that one is skipped, never a reason to fail this command."""
-    for c in all_containers(store):
-        try:
-            _repair(c)
-        except (FileNotFoundError, NotADirectoryError):
-            continue  # removed by another command meanwhile
-        except OSError:
-            continue  # cannot be recorded now (a full disk): the next command tries again
-    _sweep_unfinished(store)
-    _sweep_trash(store)
-    from runtime.engine.bundle import BUILD_OCI_ROOT
-    from runtime.oci import delete as ocidelete
-    ocidelete.reap_orphans(BUILD_OCI_ROOT)
-    from runtime.net import network
-    network.repair()
-
-
-def _repair(c: Container) -> None:
-    status = c.state.get("Status")
-    started_setup = status == "created" and c.state.get("MonitorPid")
-    if (status == "running" or started_setup) and not c.monitor_alive():
-        teardown(c)
-        c.mark_exited(c.state.get("ExitCode") or 137, error="monitor died")
-        if c.data["HostConfig"].get("AutoRemove"):
-            remove_files(c)
-        after_last()
-
-
-def _sweep_unfinished(store: Store) -> None:
-    """Records whose create was killed before they were renamed into place."""
-    from runtime.oci.state import process_alive
-    for name, path in _entries(store, MAKING):
-        try:
-            with open(os.path.join(path, "creator")) as f:
-                pid, start = (int(w) for w in f.read().split())
-            if process_alive(pid, start):
-                continue
-        except (OSError, ValueError):
-            try:  # no creator yet: being made this very moment, unless it is old
-                if time.time() - os.stat(path).st_mtime < 10:
-                    continue
-            except FileNotFoundError:
-                continue
-        release_name(store, _unfinished_name(path), name[len(MAKING):])
-        _delete_tree(path)
-
-
-def _entries(store: Store, prefix: str) -> list[tuple[str, str]]:
-    """(name, path) of the containers directory's entries whose name starts with prefix."""
-    root = root_dir(store)
-    try:
-        return [(n, os.path.join(root, n)) for n in os.listdir(root) if n.startswith(prefix)]
-    except FileNotFoundError:
-        return []
-
-
-def _unfinished_name(path: str) -> str:
-    try:
-        with open(os.path.join(path, "container.json")) as f:
-            return json.loads(f.read()).get("Name") or ""
-    except (OSError, ValueError):
-        return ""
-
-
-def _sweep_trash(store: Store) -> None:
-    """Delete removed containers' files that a background deletion left (it died, or the
-    machine went down): trash older than a minute."""
-    for _, path in _entries(store, TRASH):
-        try:
-            if time.time() - os.stat(path).st_ctime > 60:  # rename sets ctime
-                _delete_tree(path)
-        except FileNotFoundError:
-            pass
-
-
 TRASH = ".removed-"  # + id: a removed container's directory, until its files are deleted
 MAKING = ".creating-"  # + id: a container's directory while create() fills it
 
@@ -915,10 +695,10 @@ def remove_files(c: Container) -> None:
     release_name(c.store, c.name, c.id)
     if trash:
         journal.record(c, "destroy")
-        later(_delete_tree, trash)
+        later(delete_tree, trash)
 
 
-def _delete_tree(path: str) -> None:
+def delete_tree(path: str) -> None:
     from runtime.oci.state import remove_dir
     try:
         remove_dir(path)

@@ -143,6 +143,8 @@ def test_bad_requests_get_dockers_status_and_message_and_the_service_goes_on(api
     assert status == 204
     status, answer = raw(api, "GET", "/v1.99/version")
     assert status == 400 and "too new" in answer["message"]
+    p = docker(api, "run", "--rm", "-i", "busybox", "cat", input="x\n", check=False)
+    assert p.returncode != 0 and "stdin is not supported yet" in p.stderr
     assert raw(api, "GET", "/_ping") == (200, {"text": "OK"})  # still serving
 
 
@@ -376,3 +378,12 @@ def test_docker_push_and_pull_through_the_api_with_a_local_registry(api, registr
     assert docker(api, "run", "--rm", name, "echo", "pulled").stdout == "pulled\n"
     p = docker(api, "pull", f"{registry.host}/pyrun-test/nonesuch:1", check=False)
     assert p.returncode != 0 and p.stderr.strip()
+
+
+def test_docker_save_and_load_through_the_api(api, tmp_path):
+    docker(api, "tag", "busybox", "pyrun-saved:1")
+    docker(api, "save", "-o", str(tmp_path / "saved.tar"), "pyrun-saved:1")
+    docker(api, "rmi", "pyrun-saved:1")
+    out = docker(api, "load", "-i", str(tmp_path / "saved.tar")).stdout
+    assert "Loaded image: pyrun-saved:1" in out
+    assert docker(api, "run", "--rm", "pyrun-saved:1", "echo", "loaded").stdout == "loaded\n"

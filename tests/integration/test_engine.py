@@ -357,7 +357,8 @@ def test_monitor_killed_during_setup_is_repaired(engine):
     from runtime.engine import containers as cmod
     from runtime.image.store import Store
     store = Store(engine.root)
-    c = cmod.create(store, "busybox", command=["sleep", "30"], publish=["80"])
+    from runtime.engine.create import CreateOptions, create
+    c = create(store, "busybox", CreateOptions(command=("sleep", "30"), publish=("80",)))
     pid = os.fork()
     if pid == 0:  # a monitor that gets as far as the network, then dies
         try:

@@ -192,15 +192,16 @@ def test_old_trash_of_removed_containers_is_swept(tmp_path, monkeypatch):
     import time
 
     from runtime.engine import containers as cmod
+    from runtime.engine import repair
     from runtime.image.store import Store
     store = Store(str(tmp_path))
     trash = tmp_path / "containers" / (cmod.TRASH + "ab" * 32)
     (trash / "upper" / "etc").mkdir(parents=True)
     (trash / "container.json").write_text("{}")
     assert cmod.all_ids(store) == []  # trash is no container
-    cmod.refresh(store)
+    repair.refresh(store)
     assert trash.exists()  # young: a background deletion may be at it
     real = time.time
-    monkeypatch.setattr(cmod.time, "time", lambda: real() + 61)
-    cmod.refresh(store)
+    monkeypatch.setattr(repair.time, "time", lambda: real() + 61)
+    repair.refresh(store)
     assert not trash.exists()

@@ -1,0 +1,63 @@
+"""create (runtime/engine/create.py): CreateOptions → the container's record, on a store in a
+temporary directory (no root: nothing is mounted or started)."""
+
+from __future__ import annotations
+
+import pytest
+
+from runtime.engine.containers import ContainerError, NameConflict
+from runtime.engine.create import CreateOptions, create
+from runtime.image.store import Store, new_config
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    s = Store(str(tmp_path)).ensure()
+    cfg = new_config()
+    cfg["config"] = {"Cmd": ["sh"], "Env": ["PATH=/bin"], "ExposedPorts": {"80/tcp": {}},
+                     "WorkingDir": "/srv"}
+    s.tag(s.put_image(cfg).id, "img:1")
+    from runtime.net import networks
+    monkeypatch.setattr(networks, "DEFS", str(tmp_path / "networks"))
+    return s
+
+
+@pytest.mark.parametrize("opts, check", [
+    (CreateOptions(), lambda d: (d["Path"], d["Args"], d["Config"]["WorkingDir"]) ==
+     ("sh", [], "/srv")),
+    (CreateOptions(command=("echo", "hi")), lambda d: (d["Path"], d["Args"]) == ("echo", ["hi"])),
+    (CreateOptions(entrypoint=[], command=("true",)), lambda d: d["Path"] == "true"),
+    (CreateOptions(publish_all=True), lambda d: [p["container_port"] for p in
+                                                 d["HostConfig"]["Ports"]] == [80]),
+    (CreateOptions(env=("A=1",)), lambda d: d["Config"]["Env"] == ["PATH=/bin", "A=1"]),
+    (CreateOptions(network="none"), lambda d: d["HostConfig"]["NetworkMode"] == "none"),
+    (CreateOptions(restart="on-failure:3"), lambda d: d["HostConfig"]["RestartPolicy"] ==
+     {"Name": "on-failure", "MaximumRetryCount": 3}),
+    # a capability flag is not the container's name (it once was: the loop reused `name`)
+    (CreateOptions(cap_drop=("NET_RAW",)), lambda d: d["Name"] != "NET_RAW" and
+     "CAP_NET_RAW" not in d["HostConfig"]["Capabilities"]),
+    (CreateOptions(name="web", cap_add=("NET_ADMIN",)), lambda d: d["Name"] == "web"),
+])
+def test_options_become_the_record(store, opts, check):
+    assert check(create(store, "img:1", opts).data)
+
+
+@pytest.mark.parametrize("opts, message", [
+    (CreateOptions(name="bad name"), "Invalid container name"),
+    (CreateOptions(restart="always", auto_remove=True), "Conflicting options"),
+    (CreateOptions(network="none", publish=("80",)), "published ports need a bridge network"),
+    (CreateOptions(cpus=-1), "Range of CPUs"),
+    (CreateOptions(add_hosts=("nocolon",)), "invalid --add-host"),
+    (CreateOptions(stop_signal="SIGNOPE"), "signal"),
+])
+def test_bad_options_are_refused_and_nothing_is_written(store, opts, message):
+    from runtime.engine.containers import all_containers
+    with pytest.raises(ContainerError, match=message):
+        create(store, "img:1", opts)
+    assert all_containers(store) == []
+
+
+def test_a_name_is_taken_once(store):
+    create(store, "img:1", CreateOptions(name="web"))
+    with pytest.raises(NameConflict, match='The container name "/web" is already in use'):
+        create(store, "img:1", CreateOptions(name="web"))
