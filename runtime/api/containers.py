@@ -116,7 +116,6 @@ def create_args(body: dict, name: str | None) -> dict:
 
 @route("POST", "/containers/create")
 def create(svc, conn, req):
-    from runtime.engine import containers as cmod
     from runtime.engine.create import CreateOptions, create as create_
     from runtime.image.store import ImageNotFound
     args = create_args(req.json(required=True), req.arg("name") or None)
@@ -163,13 +162,12 @@ def inspect_(svc, conn, req, ref):
 @route("GET", "/containers/{ref}/top")
 def top(svc, conn, req, ref):
     import subprocess
-    from runtime.engine import containers as cmod
-    from runtime.oci import binary as oci_binary
+    from runtime.engine import oci
     c = _find(svc, ref)
     if not c.running:
         raise ApiError(409, f"Container {c.id} is not running")
     args = (req.arg("ps_args") or "-ef").split()
-    p = subprocess.run([oci_binary(), "--root", cmod.OCI_ROOT, "ps", c.id, *args],
+    p = subprocess.run(oci.argv("ps", c.id, *args),
                        capture_output=True, text=True)
     if p.returncode != 0:
         raise ApiError(500, p.stderr.strip())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -13,7 +12,6 @@ import click
 from runtime.cli.format import emit_rows, truncate
 from runtime.units import ago
 from runtime.errors import PyrunError
-from runtime.oci import binary as oci_binary
 
 
 def _store(ctx):
@@ -457,7 +455,8 @@ def top_cmd(ctx, container, ps_args):
     store, cmod, c = _find(ctx, container)
     if not c.running:
         raise PyrunError(f"Container {c.id} is not running")
-    p = subprocess.run([oci_binary(), "--root", cmod.OCI_ROOT, "ps", c.id, *ps_args],
+    from runtime.engine import oci
+    p = subprocess.run(oci.argv("ps", c.id, *ps_args),
                        capture_output=True, text=True)
     if p.returncode != 0:
         raise PyrunError(p.stderr.strip().splitlines()[-1] if p.stderr.strip() else

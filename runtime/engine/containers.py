@@ -566,7 +566,6 @@ def prepare(c: Container) -> str:
               "init/dev"):
         os.makedirs(c.path(d), exist_ok=True)
     hostname = c.data["Config"]["Hostname"]
-    net = {}
     netns = None
     mode = c.data["HostConfig"]["NetworkMode"]
     from runtime.engine import networking
@@ -651,21 +650,15 @@ def teardown(c: Container) -> None:
         from runtime.net import bridge
         bridge.delete_netns(f"pyrun-{c.id[:12]}")
     bundlemod.unmount(c.path("rootfs"))
-    from runtime.oci import delete as ocidelete
-    try:
-        ocidelete.delete(OCI_ROOT, c.id, force=True)  # in-process: no interpreter to start
-    except PyrunError:
-        pass  # not created, or already deleted
+    from runtime.engine import oci
+    oci.delete(c)  # in-process: no interpreter to start
 
 
 def oom_killed(c: Container) -> bool:
     """Did the kernel's OOM killer kill a process of the container (read off its cgroup's
     own counter, as Docker's State.OOMKilled)?"""
-    from runtime.oci.state import State
-    try:
-        mgr = State.load(OCI_ROOT, c.id).cgroup()
-    except PyrunError:
-        return False
+    from runtime.engine import oci
+    mgr = oci.cgroup(c)
     return mgr is not None and mgr.oom_kills() > 0
 
 

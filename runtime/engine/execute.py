@@ -19,11 +19,11 @@ def check(c) -> None:
 def argv(c, command, env=(), user=None, workdir=None, tty=False, detach=False,
          console_socket: str | None = None) -> list[str]:
     """The runtime's command line for it (run by the caller with its own stdio)."""
-    from runtime.oci import binary as oci_binary
+    from runtime.engine import oci
     check(c)
     if not command:
         raise cmod.ContainerError("No exec command specified")
-    out = [oci_binary(), "--root", cmod.OCI_ROOT, "exec"]
+    out = oci.argv("exec")
     for e in env:
         out += ["--env", e]
     if user:

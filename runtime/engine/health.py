@@ -59,13 +59,11 @@ def check(container_id: str, hc: dict) -> dict:
     """Run the check once in the container: Docker's result entry."""
     import subprocess
 
-    from runtime.engine.containers import OCI_ROOT
-    from runtime.oci import binary as oci_binary
+    from runtime.engine import oci
     from runtime.timestamps import rfc3339
     start = rfc3339()
     try:
-        p = subprocess.run([oci_binary(), "--root", OCI_ROOT, "exec", container_id,
-                            *argv(hc["Test"])], stdin=subprocess.DEVNULL,
+        p = subprocess.run(oci.argv("exec", container_id, *argv(hc["Test"])), stdin=subprocess.DEVNULL,
                            capture_output=True, timeout=hc["Timeout"] / 1e9)
         code, output = p.returncode, (p.stdout + p.stderr)[-OUTPUT:].decode(errors="replace")
     except subprocess.TimeoutExpired:
@@ -77,9 +75,8 @@ def check(container_id: str, hc: dict) -> dict:
 def watch(store, container_id: str) -> None:
     """Check every interval until the container stops; keep health.json current."""
     from runtime.engine import journal
-    from runtime.engine.containers import OCI_ROOT, load
-    from runtime.errors import PyrunError
-    from runtime.oci.state import State
+    from runtime.engine import oci
+    from runtime.engine.containers import load
     c = load(store, container_id)
     hc = settings(c.data)
     if hc is None:
@@ -89,10 +86,10 @@ def watch(store, container_id: str) -> None:
     began = time.monotonic()
     while True:
         time.sleep(hc["Interval"] / 1e9)
-        try:
-            status = State.load(OCI_ROOT, container_id).status()
-        except PyrunError:
+        st = oci.state(c)
+        if st is None:
             return  # deleted
+        status = st.status()
         if status == "stopped":
             return
         if status == "paused":

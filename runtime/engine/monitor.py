@@ -22,7 +22,7 @@ from runtime import paths
 from runtime.engine import containers as cmod
 from runtime.errors import PyrunError
 from runtime.image.store import Store
-from runtime.oci import binary as oci_binary
+from runtime.engine import oci
 from runtime.oci.log import trace
 
 
@@ -57,9 +57,8 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
                 # In the foreground pyrun-oci relays the terminal itself (as runc run does).
                 c.mark_running()
                 import subprocess
-                code = subprocess.run([oci_binary(), "--root", cmod.OCI_ROOT, "--log", oci_log,
-                                       "--log-format", "json", "run", "--bundle", bundle,
-                                       "--pid-file", c.path("pid"), c.id]).returncode
+                code = subprocess.run(oci.argv("run", "--bundle", bundle, "--pid-file",
+                                               c.path("pid"), c.id, log=oci_log)).returncode
                 c.mark_exited(code)
                 cmod.teardown(c)
                 cmod.after_last()
@@ -73,12 +72,10 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
                 console = _ConsoleReceiver(paths.console_socket(c.id))
                 console_path = console.path
             from runtime.linux import cgroups
-            from runtime.oci import create as ocicreate
             cgroups.finish_warm_up()  # no thread may live across the fork
             trace("engine: cgroup lock warm")
             creating = _OciChild(
-                lambda: ocicreate.create(cmod.OCI_ROOT, c.id, bundle, pid_file=c.path("pid"),
-                                         console_socket=console_path),
+                lambda: oci.create(c, bundle, c.path("pid"), console_path),
                 oci_log, (stdin, out_w, err_w))
             master = console.receive(creating) if console else None
             if creating.wait() != 0:
@@ -88,8 +85,7 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
                 out_r = master  # a terminal has one stream: it is the container's stdout
             with open(c.path("pid")) as f:
                 pid = int(f.read())
-            from runtime.oci import start as ocistart
-            ocistart.start(cmod.OCI_ROOT, c.id)  # in-process: no interpreter to start
+            oci.start(c)  # in-process: no interpreter to start
         except BaseException as e:
             msg = str(e) or type(e).__name__
             cmod.teardown(c)

@@ -168,8 +168,8 @@ def connect(c, network: str, aliases=(), ip: str | None = None) -> None:
     next start otherwise."""
     c.reload()
     if mode(c) in NO_WIRING:
-        raise NetworkingError(f"container cannot be disconnected from host network or "
-                              f"connected to host network" if mode(c) == "host" else
+        raise NetworkingError("container cannot be disconnected from host network or "
+                              "connected to host network" if mode(c) == "host" else
                               "container cannot be connected to a network while it is on "
                               "the none network")
     d = netdefs.get(network)

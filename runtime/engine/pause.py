@@ -4,7 +4,7 @@ through the runtime), as `docker pause`."""
 from __future__ import annotations
 
 from runtime.engine import journal
-from runtime.engine.containers import OCI_ROOT, ContainerError
+from runtime.engine.containers import ContainerError
 
 
 def pause(c) -> None:
@@ -12,8 +12,8 @@ def pause(c) -> None:
         raise ContainerError(f"Container {c.id} is not running")
     if c.state.get("Paused"):
         raise ContainerError(f"Container {c.id} is already paused")
-    from runtime.oci import pause as ocipause
-    ocipause.pause(OCI_ROOT, c.id)
+    from runtime.engine import oci
+    oci.pause(c)
     c.mark_paused(True)
     journal.record(c, "pause")
 
@@ -21,7 +21,7 @@ def pause(c) -> None:
 def unpause(c) -> None:
     if not c.running or not c.state.get("Paused"):
         raise ContainerError(f"Container {c.id} is not paused")
-    from runtime.oci import pause as ocipause
-    ocipause.resume(OCI_ROOT, c.id)
+    from runtime.engine import oci
+    oci.resume(c)
     c.mark_paused(False)
     journal.record(c, "unpause")

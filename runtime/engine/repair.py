@@ -29,9 +29,8 @@ def refresh(store: Store) -> None:
             continue  # cannot be recorded now (a full disk): the next command tries again
     _sweep_unfinished(store)
     _sweep_trash(store)
-    from runtime.engine.bundle import BUILD_OCI_ROOT
-    from runtime.oci import delete as ocidelete
-    ocidelete.reap_orphans(BUILD_OCI_ROOT)
+    from runtime.engine import oci
+    oci.reap_build_steps()
     from runtime.net import network
     network.repair()
 

@@ -11,13 +11,9 @@ from runtime.errors import PyrunError
 def send(c, sig: str) -> None:
     """Send sig to the container's init. A container that exits meanwhile is no error (stop
     and rm -f race with its own end); any other failure is."""
-    import subprocess
-
-    from runtime.engine.containers import OCI_ROOT
-    from runtime.oci import binary as oci_binary
-    p = subprocess.run([oci_binary(), "--root", OCI_ROOT, "kill", c.id, sig],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    if p.returncode == 0:
+    from runtime.engine import oci
+    failure = oci.kill(c, sig)
+    if not failure:
         from runtime.engine import journal
         from runtime.oci.kill import parse_signal
         journal.record(c, "kill", signal=parse_signal(sig))
@@ -27,8 +23,7 @@ def send(c, sig: str) -> None:
     except FileNotFoundError:
         running = False  # removed meanwhile
     if running:
-        raise PyrunError(f"Cannot kill container {c.id[:12]}: "
-                         f"{(p.stderr.strip().splitlines() or ['signal failed'])[-1]}")
+        raise PyrunError(f"Cannot kill container {c.id[:12]}: {failure}")
 
 
 def thaw_if_paused(c) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import time
 
-from runtime.engine.containers import OCI_ROOT
 from runtime.units import bytes_size, human_size
 
 INTERVAL = 0.1
@@ -51,12 +50,10 @@ def net_io(pid: int) -> tuple[int, int]:
 
 def sample(c) -> dict | None:
     """One look: the runtime's stats of the container's cgroup, and the host's CPU time."""
-    from runtime.errors import PyrunError
+    from runtime.engine import oci
     from runtime.oci.events import stats
-    from runtime.oci.state import State
-    try:
-        state = State.load(OCI_ROOT, c.id)
-    except PyrunError:
+    state = oci.state(c)
+    if state is None:
         return None
     return {"data": stats(state), "system": system_cpu_ns(), "pid": state.pid}
 

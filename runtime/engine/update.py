@@ -24,11 +24,7 @@ def update(c, *, memory: int | None = None, cpus: float | None = None,
         hc["PidsLimit"] = pids_limit
         resources["pids"] = {"limit": pids_limit or -1}
     if c.running:
-        from runtime.oci import update as ociupdate
-        from runtime.errors import PyrunError
-        try:
-            ociupdate.update(cmod.OCI_ROOT, c.id, resources)
-        except PyrunError as e:
-            raise cmod.ContainerError(f"Cannot update container {c.id[:12]}: {e}") from None
+        from runtime.engine import oci
+        oci.update(c, resources)
     c.save()
     journal.record(c, "update")

@@ -106,3 +106,21 @@ def test_no_private_name_is_taken_from_another_module():
              for target, name, line in imports
              if name and name.startswith("_") and not name.startswith("__") and target != mod]
     assert wrong == []
+
+
+def test_the_engine_reaches_the_oci_runtime_through_one_door():
+    """runtime/engine/oci.py is the engine's only way to pyrun-oci's verbs (one state root,
+    its failures turned into the engine's); the rest of the engine may use the runtime's
+    helpers (state identity, signal names, the spec's names), not its verbs."""
+    verbs = {"runtime.oci.create", "runtime.oci.start", "runtime.oci.delete",
+             "runtime.oci.pause", "runtime.oci.update", "runtime.oci.exec", "runtime.oci.cli",
+             "runtime.oci.kill"}
+    wrong = [f"{mod}:{line} uses {target}{'.' + name if name else ''}"
+             for mod, imports in graph().items()
+             if mod.startswith("runtime.engine") and mod != "runtime.engine.oci"
+             for target, name, line in imports
+             if (target in verbs and name != "parse_signal") or
+             (target == "runtime.oci" and name in ("binary", "create", "start", "delete",
+                                                   "pause", "update", "exec"))
+             or (f"{target}.{name}" in verbs)]
+    assert wrong == []
