@@ -10,6 +10,8 @@ from runtime.api.http import ApiError, frame
 from runtime.api.routes import route
 
 RAW = "application/vnd.docker.raw-stream"
+STDIN_UNSUPPORTED = ("attaching to a container's stdin is not supported yet: run it detached "
+                     "(-d) and use docker exec -it")
 
 
 def _find(svc, ref):
@@ -32,6 +34,8 @@ def create_args(body: dict, name: str | None) -> dict:
     image = body.get("Image")
     if not image:
         raise ApiError(400, "Config cannot be empty in order to create a container")
+    if body.get("AttachStdin"):  # docker run -i: said here, where the CLI shows the message
+        raise ApiError(501, STDIN_UNSUPPORTED)
     hc = body.get("HostConfig") or {}
     publish = []
     for port, bindings in (hc.get("PortBindings") or {}).items():
@@ -225,8 +229,7 @@ def attach(svc, conn, req, ref):
     from runtime.engine import logs as logmod
     c = _find(svc, ref)
     if req.flag("stdin"):  # refused in one line rather than a session that waits for nothing
-        raise ApiError(501, "attaching to a container's stdin is not supported yet: run it "
-                            "detached (-d) and use docker exec -it")
+        raise ApiError(501, STDIN_UNSUPPORTED)
     streams = {"stdout": req.flag("stdout"), "stderr": req.flag("stderr")}
     # Judged before the answer: once the client has it, it starts the container, which may
     # have run and ended by the time we look again.
