@@ -572,9 +572,9 @@ def archive_get(svc, conn, req, ref):
         raise ApiError(400, "path is required")
     header = {"X-Docker-Container-Path-Stat": _stat_header(copy.path_stat(c, path))}
     if req.method == "HEAD":
-        conn._head(200, {**header, "Content-Length": "0"})
+        conn.head(200, {**header, "Content-Length": "0"})
         return
-    conn._head(200, {**header, "Content-Type": "application/x-tar",
+    conn.head(200, {**header, "Content-Type": "application/x-tar",
                      "Transfer-Encoding": "chunked"})
     copy.archive_out(c, path, conn.write)
     conn.end()

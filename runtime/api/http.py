@@ -101,22 +101,18 @@ class Request:
                     while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
                         pass  # trailers
                     return
-                left = size
-                while left:
-                    data = self.rfile.read(min(left, 1 << 16))
-                    if not data:
-                        raise Closed()
-                    left -= len(data)
-                    yield data
+                yield from self._exactly(size)
                 self.rfile.readline(8)
         else:
-            left = self.length
-            while left:
-                data = self.rfile.read(min(left, 1 << 16))
-                if not data:
-                    raise Closed()
-                left -= len(data)
-                yield data
+            yield from self._exactly(self.length)
+
+    def _exactly(self, size: int):
+        while size:
+            data = self.rfile.read(min(size, 1 << 16))
+            if not data:
+                raise Closed()
+            size -= len(data)
+            yield data
 
     def body(self) -> bytes:
         if self._body is None:
@@ -179,7 +175,8 @@ class Connection:
             self.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
         return req
 
-    def _head(self, status: int, headers: dict) -> None:
+    def head(self, status: int, headers: dict) -> None:
+        """The status line and headers (Docker's own among them); the body is the caller's."""
         lines = [f"HTTP/1.1 {status} {REASONS.get(status, 'Status')}",
                  "Api-Version: 1.41", "Server: pyrun", "Docker-Experimental: false",
                  "Ostype: linux"]
@@ -194,7 +191,7 @@ class Connection:
         headers = {"Content-Length": str(len(body))}
         if content_type and (body or head_only):
             headers["Content-Type"] = content_type
-        self._head(status, headers)
+        self.head(status, headers)
         if body and not head_only:
             self.sock.sendall(body)
 
@@ -207,7 +204,7 @@ class Connection:
     # ---- streams
     def start_stream(self, status: int = 200, content_type: str = "application/json") -> None:
         """A chunked answer: write() pieces, end() once (or the connection closes)."""
-        self._head(status, {"Content-Type": content_type, "Transfer-Encoding": "chunked"})
+        self.head(status, {"Content-Type": content_type, "Transfer-Encoding": "chunked"})
 
     def write(self, data: bytes) -> None:
         if data:
@@ -225,11 +222,11 @@ class Connection:
         caller then owns the socket; no other request follows on it."""
         if req.wants_upgrade():
             self.keep_alive = True  # (no "Connection: close" beside the upgrade)
-            self._head(101, {"Content-Type": content_type, "Connection": "Upgrade",
+            self.head(101, {"Content-Type": content_type, "Connection": "Upgrade",
                              "Upgrade": "tcp"})
         else:
             self.keep_alive = False
-            self._head(200, {"Content-Type": content_type})
+            self.head(200, {"Content-Type": content_type})
         self.keep_alive = False
         self.hijacked = True
         return self.sock

@@ -49,46 +49,31 @@ def inspect_(svc, conn, req, ref):
 
 @route("POST", "/networks/create")
 def create(svc, conn, req):
-    from runtime.engine import journal
-    from runtime.net import networks
+    from runtime.engine import networking
     body = req.json(required=True)
     name = body.get("Name")
     if not name:
         raise ApiError(400, "network name is required")
     if (body.get("Driver") or "bridge") != "bridge":
         raise ApiError(400, f"network driver {body['Driver']!r} not found (pyrun has bridge)")
-    if body.get("CheckDuplicate") is False:
-        pass  # names are unique here, as in Docker 23+
+    # (CheckDuplicate is moot: names are unique here, as in Docker 23 and later)
     cfg = ((body.get("IPAM") or {}).get("Config") or [{}])[0] or {}
-    d = networks.create(name, cfg.get("Subnet"), cfg.get("Gateway"),
-                        bool(body.get("Internal")), body.get("Labels") or {})
-    journal.record_network(svc.store, d, "create")
+    d = networking.create_network(svc.store, name, cfg.get("Subnet"), cfg.get("Gateway"),
+                                  bool(body.get("Internal")), body.get("Labels") or {})
     conn.send_json(201, {"Id": d["Id"], "Warning": ""})
 
 
 @route("DELETE", "/networks/{ref}")
 def remove(svc, conn, req, ref):
-    from runtime.engine import journal
-    from runtime.net import networks
-    d = networks.remove(ref)
-    journal.record_network(svc.store, d, "destroy")
+    from runtime.engine import networking
+    networking.remove_network(svc.store, ref)
     conn.send(204)
 
 
 @route("POST", "/networks/prune")
 def prune(svc, conn, req):
-    from runtime.engine import journal
-    from runtime.net import networks
-    removed = []
-    for d in networks.list_all():
-        if not networks.in_use(d):
-            try:
-                networks.remove(d["Id"])
-            except networks.NetworkError:
-                continue
-            journal.record_network(svc.store, d, "destroy")
-            removed.append(d["Name"])
-    conn.send_json(200, {"NetworksDeleted": removed or None})
+    from runtime.engine import networking
+    conn.send_json(200, {"NetworksDeleted": networking.prune_networks(svc.store) or None})
 
 
 @route("POST", "/networks/{ref}/connect")

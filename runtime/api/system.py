@@ -14,7 +14,7 @@ from runtime.api.routes import API_VERSION, MIN_API_VERSION, route
 @route("GET", "/_ping")
 def ping(svc, conn, req):
     body = b"OK"
-    conn._head(200, {"Content-Type": "text/plain; charset=utf-8",
+    conn.head(200, {"Content-Type": "text/plain; charset=utf-8",
                      "Content-Length": str(len(body)), "Cache-Control": "no-cache, no-store",
                      "Pragma": "no-cache", "Builder-Version": "1"})
     if req.method != "HEAD":

@@ -37,14 +37,12 @@ def network_group():
 @click.pass_context
 def create_cmd(ctx, name, driver, subnet, gateway, internal, labels, attachable):
     """Create a network: its own bridge and subnet; its containers find each other by name."""
+    from runtime.engine import networking
     from runtime.errors import PyrunError
-    from runtime.net import networks
     if driver != "bridge":
         raise PyrunError(f"network driver {driver!r} not found (pyrun has the bridge driver)")
-    d = networks.create(name, subnet, gateway, internal,
-                        dict(kv.partition("=")[::2] for kv in labels))
-    from runtime.engine import journal
-    journal.record_network(_store(ctx), d, "create")
+    d = networking.create_network(_store(ctx), name, subnet, gateway, internal,
+                                  dict(kv.partition("=")[::2] for kv in labels))
     click.echo(d["Id"])
 
 
@@ -112,17 +110,16 @@ def inspect_cmd(ctx, names):
 @click.pass_context
 def rm_cmd(ctx, names, force):
     """Remove networks (not while a container is on one)."""
-    from runtime.engine import journal
+    from runtime.engine import networking
     from runtime.net import networks
     store = _store(ctx)
     for n in names:
         try:
-            d = networks.remove(n)
+            networking.remove_network(store, n)
         except networks.NoSuchNetwork:
             if force:
                 continue
             raise
-        journal.record_network(store, d, "destroy")
         click.echo(n)
 
 
@@ -131,22 +128,12 @@ def rm_cmd(ctx, names, force):
 @click.pass_context
 def prune_cmd(ctx, force):
     """Remove the user-defined networks no container is on."""
-    from runtime.engine import journal
-    from runtime.net import networks
+    from runtime.engine import networking
     if not force and not click.confirm("WARNING! This will remove all custom networks not "
                                        "used by at least one container.\nAre you sure you "
                                        "want to continue?"):
         return
-    store = _store(ctx)
-    removed = []
-    for d in networks.list_all():
-        if not networks.in_use(d):
-            try:
-                networks.remove(d["Id"])
-            except networks.NetworkError:
-                continue  # taken meanwhile
-            journal.record_network(store, d, "destroy")
-            removed.append(d["Name"])
+    removed = networking.prune_networks(_store(ctx))
     if removed:
         click.echo("Deleted Networks:\n" + "".join(n + "\n" for n in removed), nl=False)
 

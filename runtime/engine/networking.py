@@ -245,3 +245,33 @@ def inspected(containers, d: dict) -> dict:
                              "IPv4Address": f"{ep['IPAddress']}/{ep['IPPrefixLen']}",
                              "IPv6Address": ""}
     return {**d, "Containers": members}
+
+
+# ---- the networks themselves, as the CLI and the API change them (with their events) ------
+
+def create_network(store, name: str, subnet: str | None = None, gateway: str | None = None,
+                   internal: bool = False, labels: dict | None = None) -> dict:
+    from runtime.engine import journal
+    d = netdefs.create(name, subnet, gateway, internal, labels)
+    journal.record_network(store, d, "create")
+    return d
+
+
+def remove_network(store, name: str) -> dict:
+    from runtime.engine import journal
+    d = netdefs.remove(name)
+    journal.record_network(store, d, "destroy")
+    return d
+
+
+def prune_networks(store) -> list[str]:
+    """Remove the user-defined networks no container is on; their names."""
+    removed = []
+    for d in netdefs.list_all():
+        if not netdefs.in_use(d):
+            try:
+                remove_network(store, d["Id"])
+            except netdefs.NetworkError:
+                continue  # taken meanwhile
+            removed.append(d["Name"])
+    return removed
