@@ -6,7 +6,7 @@ forks; the child leaves the caller's session, lets go of its stdio, pipes and lo
 caller that reads our output to the end, a test or a shell's $(...), would otherwise wait for
 the child too), sleeps `delay`, runs fn(*args), and exits. The caller goes on at once. Used
 where the kernel or the disk makes a clean-up slow: the bridge's deletion (grace periods),
-a removed container's files (this host's ext4 needs ~1 ms per unlink).
+a removed container's files (an unlink each, slow on some disks).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """JSON for the container start path, straight over CPython's C accelerator `_json`.
 
 The json package is thin Python over the same accelerator, but importing it brings `re` and
-`enum` along: about 5 ms of every `pyrun-oci run`. This keeps the part pyrun needs: compact
-encoding, and decoding with the standard semantics (ValueError on bad input).
+`enum` along, on every `pyrun-oci run` (scripts/bench imports). This keeps the part pyrun
+needs: compact encoding, and decoding with the standard semantics (ValueError on bad input).
 """
 
 import _json

@@ -1,6 +1,6 @@
 """@record: the part of @dataclass pyrun uses, without its import cost.
 
-dataclasses imports inspect, ~5 ms on every container start (a sixth of runc's whole `run`).
+dataclasses imports inspect, a cost on every container start (scripts/bench imports).
 Fields are the class's annotations, in order; a default that is a class (list, dict, User)
 is a factory, called for each instance; anything else is the value itself.
 """

@@ -73,14 +73,26 @@ def human_duration(seconds: float) -> str:
 
 
 def parse_time(rfc3339: str) -> float | None:
-    if not rfc3339:
-        return None
-    import calendar
+    """The whole seconds of an RFC 3339 time in UTC ("2026-12-01T10:00:00.123Z"), or None.
+    By hand: time.strptime imports re, locale and calendar, on every `pyrun ls`."""
     base = rfc3339.rstrip("Z").split(".")[0]
+    if len(base) != 19 or base[4] != "-" or base[7] != "-" or base[10] != "T" or \
+            base[13] != ":" or base[16] != ":":
+        return None
     try:
-        return calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S"))
+        y, mo, d = int(base[0:4]), int(base[5:7]), int(base[8:10])
+        h, mi, sec = int(base[11:13]), int(base[14:16]), int(base[17:19])
     except ValueError:
         return None
+    if not (1 <= mo <= 12 and 1 <= d <= 31 and h < 24 and mi < 60 and sec < 62):
+        return None
+    # days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil)
+    y -= mo <= 2
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (mo + (-3 if mo > 2 else 9)) + 2) // 5 + d - 1
+    days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+    return float(days * 86400 + h * 3600 + mi * 60 + sec)
 
 
 def parse_time_ns(rfc3339: str) -> int | None:

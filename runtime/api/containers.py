@@ -146,7 +146,7 @@ def list_(svc, conn, req):
                for k, v in req.json_arg("filters").items()}
     show_all = req.flag("all")
     out = []
-    for c in sorted(cmod.all_containers(svc.store), key=lambda c: c.data["Created"],
+    for c in sorted(cmod.all_containers(svc.store), key=lambda c: c.created,
                     reverse=True):
         if not show_all and inspect.status(c) not in ("running", "paused") and \
                 "status" not in filters:
@@ -205,7 +205,7 @@ def logs(svc, conn, req, ref):
 def _pump(conn, c, records, streams: dict, timestamps: bool = False, until_ns=None,
           chunked: bool = False) -> None:
     """Log records to the client: raw for a tty container, else Docker's frames."""
-    tty = c.data["Config"].get("Tty")
+    tty = c.config.tty
     write = conn.write if chunked else conn.sock.sendall
     for rec in records:
         stream = rec.get("stream", "stdout")
@@ -233,7 +233,7 @@ def attach(svc, conn, req, ref):
     streams = {"stdout": req.flag("stdout"), "stderr": req.flag("stderr")}
     # Judged before the answer: once the client has it, it starts the container, which may
     # have run and ended by the time we look again.
-    waiting = c.state.get("Status") == "created" and not c.running
+    waiting = c.state.status == "created" and not c.running
     sock = conn.hijack(req, RAW)
     if not req.flag("stream"):
         if req.flag("logs"):
@@ -241,7 +241,7 @@ def attach(svc, conn, req, ref):
         return
     from runtime.timestamps import pauses
     sleeps = pauses()
-    while c.state.get("Status") == "created" and not c.running:
+    while c.state.status == "created" and not c.running:
         time.sleep(next(sleeps))  # until the client's start
         try:
             c.reload()
@@ -276,7 +276,7 @@ def wait(svc, conn, req, ref):
     c = _find(svc, ref)
     conn.start_stream()
     if condition == "not-running" and not c.running:
-        code = c.state.get("ExitCode", 0)
+        code = c.state.exit_code
     else:
         code = wait_(c)
     if condition == "removed":

@@ -21,7 +21,8 @@ def ping(svc, conn, req):
         conn.sock.sendall(body)
 
 
-def _version() -> dict:
+def engine_version() -> dict:
+    """/version's body, and `pyrun version`'s Server."""
     uname = os.uname()
     return {"Version": f"pyrun-{__version__}", "ApiVersion": API_VERSION,
             "MinAPIVersion": MIN_API_VERSION, "GitCommit": "", "GoVersion": "",
@@ -36,7 +37,7 @@ def _version() -> dict:
 
 @route("GET", "/version")
 def version(svc, conn, req):
-    conn.send_json(200, _version())
+    conn.send_json(200, engine_version())
 
 
 @route("GET", "/info")

@@ -23,7 +23,7 @@ from runtime.dockerfile import instructions as ins_mod
 from runtime.dockerfile.parser import DockerfileSyntaxError, go_quote
 from runtime.dockerfile.shell import Lex, ShellSyntaxError
 from runtime.engine import bundle as bundlemod
-from runtime.engine.config import RunSpec, oci_config
+from runtime.engine.config import RunSpec, etc_mounts, hosts_file, oci_config, resolv_file
 from runtime.errors import PyrunError
 from runtime.image.store import Image, ImageNotFound, Store, new_config
 from runtime.linux import rootfs as rfs
@@ -415,47 +415,45 @@ class Builder:
             return
         cid = "pyrun-build-" + os.urandom(16).hex()
         self.say(f" ---> Running in {cid[len('pyrun-build-'):][:12]}")
-        layers = st.image.layer_dirs if st.image else []
-        step = self._new_workdir()
-        merged, upper, work = (os.path.join(step, d) for d in ("merged", "upper", "work"))
-        init = self._init_layer(step)
-        bundlemod.mount_overlay(layers + [init], merged, upper, work, volatile=True)
+        # The same layout and order as a container's (engine/bundle.py), in a scratch
+        # directory of the build's, on a volatile overlay.
+        b = bundlemod.Bundle(os.path.join(self.work, os.urandom(6).hex()),
+                             st.image.layer_dirs if st.image else [], volatile=True)
+        b.make()
+        b.mount()
         try:
             with self._network(cid) as netns:
                 env_list = list(st.config["config"].get("Env") or [])
                 env = env_list + [e for e in arg_env if e.partition("=")[0] not in st.env]
-                with open(os.path.join(step, "resolv.conf"), "w") as f:
-                    from runtime.engine.containers import resolv_conf
-                    f.write(resolv_conf("host" if netns is None else "bridge"))
+                hostname = cid[len("pyrun-build-"):][:12]
+                b.write_etc(hostname, hosts_file(hostname),
+                            resolv_file(bundlemod.host_resolv(),
+                                        "host" if netns is None else "bridge"))
                 uid, gid, extra = bundlemod.resolve_user(
-                    merged, st.config["config"].get("User", ""))
-                config = oci_config(RunSpec(
-                    rootfs=merged, args=cmd, env=env, cwd=st.workdir, uid=uid, gid=gid,
-                    additional_gids=extra, hostname=cid[len("pyrun-build-"):][:12],
+                    b.rootfs, st.config["config"].get("User", ""))
+                bundle = b.write_config(oci_config(RunSpec(
+                    rootfs=b.rootfs, args=cmd, env=env, cwd=st.workdir, uid=uid, gid=gid,
+                    additional_gids=extra, hostname=hostname,
                     netns=netns, cgroups_path=f"/pyrun-build/{cid}",
-                    mounts=[{"destination": "/etc/resolv.conf", "type": "bind",
-                             "source": os.path.join(step, "resolv.conf"),
-                             "options": ["rbind", "ro"]}],
+                    mounts=etc_mounts(b.dir, readonly=True),
                     # The step dies with the build: killed, the build leaves a step that
                     # the next pyrun command removes (oci.delete.reap_orphans).
-                    annotations={OWNER_ANNOTATION: "{}:{}".format(*own_identity())}))
-                with open(os.path.join(step, "config.json"), "w") as f:
-                    f.write(json.dumps(config))
+                    annotations={OWNER_ANNOTATION: "{}:{}".format(*own_identity())})))
                 self.out.flush()
                 import subprocess
-                p = subprocess.run([oci_binary(), "--root", OCI_ROOT, "run", "--bundle", step,
-                                    cid], stdin=subprocess.DEVNULL,
+                p = subprocess.run([oci_binary(), "--root", OCI_ROOT, "run", "--bundle",
+                                    bundle, cid], stdin=subprocess.DEVNULL,
                                    stdout=self.out if not self.quiet else subprocess.DEVNULL,
                                    stderr=subprocess.STDOUT if not self.quiet
                                    else subprocess.DEVNULL)
         finally:
-            bundlemod.unmount(merged)
+            b.unmount()
         self.say(f"Removing intermediate container {cid[len('pyrun-build-'):][:12]}")
         if p.returncode != 0:
             code = p.returncode
             self.fail(ins, f"The command '{' '.join(cmd)}' returned a non-zero code: {code}",
                       code)
-        self._commit(st, created_by, self._layer_of(upper))
+        self._commit(st, created_by, self._layer_of(b.path("upper")))
 
     def _do_copy(self, st: _Stage, ins, add: bool = False) -> None:
         words = [self._expand(st, w) for w in ins.args]
@@ -528,16 +526,6 @@ class Builder:
         for sub in ("merged", "upper", "work"):
             os.makedirs(os.path.join(d, sub))
         return d
-
-    def _init_layer(self, step: str) -> str:
-        """Mount points a container needs, in a lower layer of their own so they never end
-        up in the step's layer (Docker's "init layer")."""
-        init = os.path.join(step, "init")
-        for d in ("proc", "sys", "dev", "etc"):
-            os.makedirs(os.path.join(init, d), exist_ok=True)
-        for f in ("etc/resolv.conf", "etc/hosts", "etc/hostname"):
-            open(os.path.join(init, f), "a").close()
-        return init
 
     def _change_files(self, st: _Stage, change) -> str | None:
         layers = st.image.layer_dirs if st.image else []

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
 
 import click
 
-from runtime.cli.format import emit_rows, truncate
-from runtime.units import ago
+from runtime.cli import options, ps
+from runtime.cli.format import INSPECT_FORMAT, inspect_output
 from runtime.errors import PyrunError
 
 
@@ -68,37 +67,11 @@ def run_cmd(ctx, **opts):
 
 
 @container_group.command("ls")
-@click.option("-a", "--all", "show_all", is_flag=True)
-@click.option("-q", "--quiet", is_flag=True)
-@click.option("--no-trunc", is_flag=True)
-@click.option("-f", "--filter", "filters", multiple=True, help="name=... or status=...")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@options.click_options(ps.OPTIONS)
 @click.pass_context
-def ls_cmd(ctx, show_all, quiet, no_trunc, filters, fmt):
+def ls_cmd(ctx, **opts):
     """List containers (running ones; -a for all)."""
-    from runtime.engine import inspect
-    store = _store(ctx)
-    cmod = _containers(store)
-    rows = []
-    chosen = inspect.filters_of(filters)
-    for c in sorted(cmod.all_containers(store), key=lambda c: c.data["Created"], reverse=True):
-        status = inspect.status(c)
-        if not show_all and status not in ("running", "paused"):
-            continue
-        if not inspect.matches(c, chosen):
-            continue
-        cmd = " ".join([c.data["Path"]] + c.data["Args"])
-        rows.append({"ID": c.id if no_trunc else c.id[:12],
-                     "Image": c.data.get("ImageRef", ""),
-                     "Command": json.dumps(cmd if no_trunc else truncate(cmd, 20),
-                                           ensure_ascii=False),
-                     "CreatedAt": c.data["Created"], "RunningFor": ago(c.data["Created"]),
-                     "Status": c.status_text(), "State": status,
-                     "Ports": c.ports_text() if status == "running" else "",
-                     "Names": c.name})
-    emit_rows(rows, [("CONTAINER ID", "ID"), ("IMAGE", "Image"), ("COMMAND", "Command"),
-                     ("CREATED", "RunningFor"), ("STATUS", "Status"), ("PORTS", "Ports"),
-                     ("NAMES", "Names")], quiet, fmt)
+    ps.ls(root=ctx.obj.get("root") if ctx.obj else None, **opts)
 
 
 @container_group.command("stop")
@@ -194,11 +167,13 @@ def exec_cmd(ctx, interactive, tty, detach, env, user, workdir, container, comma
 
 @container_group.command("inspect")
 @click.argument("containers", nargs=-1, required=True)
+@options.click_options(INSPECT_FORMAT)
 @click.pass_context
-def inspect_cmd(ctx, containers):
+def inspect_cmd(ctx, containers, fmt):
     """Low-level information on containers (Docker's main fields)."""
     store = _store(ctx)
-    click.echo(json.dumps([inspected(store, ref) for ref in containers], indent=4))
+    objects = [inspected(store, ref) for ref in containers]
+    click.echo(inspect_output(objects, fmt), nl=False)
 
 
 def inspected(store, ref: str) -> dict:
@@ -209,29 +184,45 @@ def inspected(store, ref: str) -> dict:
 
 @click.command("inspect")
 @click.argument("names", nargs=-1, required=True)
+@options.click_options(INSPECT_FORMAT)
 @click.pass_context
-def inspect_any_cmd(ctx, names):
+def inspect_any_cmd(ctx, names, fmt):
     """Low-level information on containers or images (a container's name wins, as Docker)."""
     from runtime.cli.image import inspected as image_inspected
     from runtime.engine.containers import NoSuchContainer
+    from runtime.errors import NotFound
+    from runtime.image.store import ImageNotFound
     store = _store(ctx)
     out = []
     for name in names:
         try:
             out.append(inspected(store, name))
         except NoSuchContainer:
-            out.append(image_inspected(store, name))
-    click.echo(json.dumps(out, indent=4))
+            try:
+                out.append(image_inspected(store, name))
+            except ImageNotFound:
+                raise NotFound(f"No such object: {name}") from None  # Docker's words
+    click.echo(inspect_output(out, fmt), nl=False)
 
 
 @container_group.command("port")
 @click.argument("container")
+@click.argument("private_port", required=False)
 @click.pass_context
-def port_cmd(ctx, container):
-    """List a container's published ports."""
+def port_cmd(ctx, container, private_port):
+    """List a container's published ports, or where PRIVATE_PORT[/PROTO] is published."""
     store, cmod, c = _find(ctx, container)
-    for p in c.data["HostConfig"]["Ports"]:
-        click.echo(f"{p['container_port']}/{p['proto']} -> {p['host_ip']}:{p['host_port']}")
+    if private_port is None:
+        for p in c.host.ports:
+            click.echo(f"{p.container_port}/{p.proto} -> {p.host_ip}:{p.host_port}")
+        return
+    number, _, proto = private_port.partition("/")
+    proto = proto or "tcp"
+    found = [p for p in c.host.ports if str(p.container_port) == number and p.proto == proto]
+    if not found:
+        raise PyrunError(f"No public port '{number}/{proto}' published for {c.name}")
+    for p in found:
+        click.echo(f"{p.host_ip}:{p.host_port}")
 
 
 @container_group.command("start")

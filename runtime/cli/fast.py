@@ -1,9 +1,10 @@
 """pyrun's entry point: the commands whose start time is measured go straight to their work;
 everything else goes through click (runtime/cli/main.py).
 
-Today that is build (an unchanged rebuild must take half of Docker's time) and run/create
-(`run --rm` at most 1.5x runc's run), in their plain spellings: click's import alone is some
-20 ms here. Errors are reported exactly as main.py reports them, through report.py.
+Today that is build (an unchanged rebuild must take half of Docker's time), run/create
+(`run --rm` at most 1.5x runc's run) and ls (100 containers in 100 ms), in their plain
+spellings: click's import is most of a short command's time (scripts/bench engine). Errors
+are reported exactly as main.py reports them, through report.py.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ FAST = {
     ("container", "run"): ("run", "run", {}),
     (None, "create"): ("run", "run", {"create_only": True}),
     ("container", "create"): ("run", "run", {"create_only": True}),
+    (None, "ls"): ("ps", "ls", {}),
+    (None, "ps"): ("ps", "ls", {}),
+    ("container", "ls"): ("ps", "ls", {}),
 }
 
 
@@ -47,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def launch() -> None:
     """The `pyrun` command (native/pyrun_launch.c runs this with `python -c`). Ends without
-    the interpreter's teardown (module cleanup, a last GC: ~4 ms of a `run --rm`); pyrun
+    the interpreter's teardown (module cleanup, a last GC); pyrun
     registers no exit handlers, and what it writes it closes itself."""
     import os
     sys.argv[0] = "pyrun"  # not "-c": click names the program after it

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
 import click
 
-from runtime.cli.format import emit_rows, truncate
+from runtime.cli.format import INSPECT_FORMAT, emit_rows, inspect_output, truncate
+from runtime.cli.options import click_options
 from runtime.units import ago, human_size
 from runtime.errors import PyrunError
 
@@ -44,7 +44,7 @@ def build_cmd(ctx, **opts):
 @click.option("-a", "--all", "show_all", is_flag=True, help="Show intermediate images too")
 @click.option("-q", "--quiet", is_flag=True, help="Only IDs")
 @click.option("--no-trunc", is_flag=True)
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("--format", "fmt", default="table", help="table, json or a Go template")
 @click.pass_context
 def ls_cmd(ctx, show_all, quiet, no_trunc, fmt):
     """List images."""
@@ -79,7 +79,7 @@ def ls_cmd(ctx, show_all, quiet, no_trunc, fmt):
 @click.argument("image")
 @click.option("--no-trunc", is_flag=True)
 @click.option("-q", "--quiet", is_flag=True)
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("--format", "fmt", default="table", help="table, json or a Go template")
 @click.pass_context
 def history_cmd(ctx, image, no_trunc, quiet, fmt):
     """Show the history of an image: one row per instruction, newest first."""
@@ -134,11 +134,12 @@ def rm_cmd(ctx, images, force):
 
 @image_group.command("inspect")
 @click.argument("images", nargs=-1, required=True)
+@click_options(INSPECT_FORMAT)
 @click.pass_context
-def inspect_cmd(ctx, images):
+def inspect_cmd(ctx, images, fmt):
     """Low-level information on images, as JSON (Docker's main fields)."""
     store = _store(ctx)
-    click.echo(json.dumps([inspected(store, name) for name in images], indent=4))
+    click.echo(inspect_output([inspected(store, name) for name in images], fmt), nl=False)
 
 
 def inspected(store, name: str) -> dict:

@@ -30,8 +30,8 @@ from runtime.cli.container import (container_group, exec_cmd, kill_cmd, logs_cmd
                                    stop_cmd, top_cmd, wait_cmd, pause_cmd, unpause_cmd,
                                    rename_cmd, update_cmd, attach_cmd)
 from runtime.cli.container import commit_cmd, cp_cmd, diff_cmd, export_cmd  # noqa: E402
-from runtime.cli.container import inspect_any_cmd  # noqa: E402
-from runtime.cli.image import history_cmd, tag_cmd  # noqa: E402
+from runtime.cli.container import inspect_any_cmd, port_cmd  # noqa: E402
+from runtime.cli.image import history_cmd, import_cmd, load_cmd, save_cmd, tag_cmd  # noqa: E402
 from runtime.cli.image import ls_cmd as images_cmd, rm_cmd as rmi_cmd  # noqa: E402
 from runtime.cli.system import events_cmd, system_group  # noqa: E402
 from runtime.cli.volume import volume_group  # noqa: E402
@@ -56,10 +56,41 @@ for _name, _cmd in (("run", run_cmd), ("ls", ls_cmd), ("ps", ls_cmd), ("stop", s
                     # Docker's top-level aliases
                     ("inspect", inspect_any_cmd), ("images", images_cmd), ("rmi", rmi_cmd),
                     ("tag", tag_cmd), ("history", history_cmd), ("cp", cp_cmd),
-                    ("diff", diff_cmd), ("export", export_cmd), ("commit", commit_cmd)):
+                    ("diff", diff_cmd), ("export", export_cmd), ("commit", commit_cmd),
+                    ("port", port_cmd), ("save", save_cmd), ("load", load_cmd),
+                    ("import", import_cmd)):
     cli.add_command(_cmd, _name)
 container_group.add_command(run_cmd, "create")
 container_group.add_command(cp_cmd, "cp")
+
+
+@cli.command()
+@click.option("-f", "--format", "fmt", default=None, help="Go template ({{.Server.Version}})")
+def version(fmt):
+    """Version of pyrun, the Engine API it serves and this host's kernel, as docker version."""
+    import platform
+
+    from runtime.api.routes import API_VERSION
+    from runtime.api.system import engine_version
+    from runtime.cli.format import inspect_output
+    server = engine_version()
+    client = {"Platform": {"Name": "pyrun"}, "Version": __version__, "ApiVersion": API_VERSION,
+              "DefaultAPIVersion": API_VERSION, "PythonVersion": platform.python_version(),
+              "Os": server["Os"], "Arch": server["Arch"]}
+    facts = {"Client": client, "Server": server}
+    if fmt:
+        click.echo(inspect_output([facts], fmt), nl=False)
+        return
+    click.echo(f"Client:\n Version:           {__version__}\n"
+               f" API version:       {API_VERSION}\n"
+               f" Python version:    {client['PythonVersion']}\n"
+               f" OS/Arch:           {client['Os']}/{client['Arch']}\n\n"
+               f"Server: pyrun (no daemon: the CLI is the engine; `pyrun system service` "
+               f"serves the API)\n Engine:\n  Version:          {__version__}\n"
+               f"  API version:      {API_VERSION} (minimum version "
+               f"{server['MinAPIVersion']})\n"
+               f"  Kernel version:   {server['KernelVersion']}\n"
+               f" pyrun-oci:\n  Version:          {__version__}")
 
 
 @cli.command()

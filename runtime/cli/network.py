@@ -3,9 +3,10 @@ runtime/net/networks.py; a container's endpoints in runtime/engine/networking.py
 
 from __future__ import annotations
 
-import json
-
 import click
+
+from runtime.cli.format import INSPECT_FORMAT, inspect_output
+from runtime.cli.options import click_options
 
 
 def _store(ctx):
@@ -93,15 +94,17 @@ def ls_cmd(ctx, quiet, filters, fmt, no_trunc):
 
 @network_group.command("inspect")
 @click.argument("names", nargs=-1, required=True)
+@click_options(INSPECT_FORMAT)
 @click.pass_context
-def inspect_cmd(ctx, names):
+def inspect_cmd(ctx, names, fmt):
     """Low-level information on networks, with their running containers, as JSON."""
     from runtime.engine import networking
     from runtime.engine.containers import all_containers
     from runtime.net import networks
     found = [networks.get(n) for n in names]
     containers = all_containers(_store(ctx))
-    click.echo(json.dumps([networking.inspected(containers, d) for d in found], indent=4))
+    click.echo(inspect_output([networking.inspected(containers, d) for d in found], fmt),
+               nl=False)
 
 
 @network_group.command("rm")

@@ -1,5 +1,6 @@
 """Command options declared once as data: click makes its command from them, and
-runtime/cli/fast.py parses their plain spellings without importing click (~20 ms here).
+runtime/cli/fast.py parses their plain spellings without importing click (scripts/bench
+imports).
 
     Option(flags, dest, kind, help, type=None, default=None)
 

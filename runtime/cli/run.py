@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 
 from runtime.cli import options
 from runtime.cli.options import Option
@@ -91,7 +90,8 @@ def parse(args: list[str]) -> dict | None:
 def run(*, image: str, command=(), root=None, create_only=False, detach=False, name=None,
         publish=(), publish_all=False, auto_remove=False, env=(), env_file=(), workdir=None,
         user=None, hostname=None, entrypoint=None, interactive=False, tty=False,
-        network="bridge", network_aliases=(), ip=None, memory=None, cpus=None, pids_limit=None, label=(),
+        network="bridge", network_aliases=(), ip=None, memory=None, cpus=None,
+        pids_limit=None, label=(),
         read_only=False, stop_signal=None, stop_timeout=None, volumes=(), mounts=(),
         tmpfs=(), log_driver=None, log_opts=(), health_cmd=None, health_interval=None,
         health_timeout=None, health_retries=None, health_start_period=None,
@@ -159,22 +159,7 @@ def run(*, image: str, command=(), root=None, create_only=False, detach=False, n
 
 def warn_loopback_listeners(c) -> None:
     """The commonest "published but refused": the program listens on 127.0.0.1 only."""
-    ports = {p["container_port"] for p in c.data["HostConfig"]["Ports"] if p["proto"] == "tcp"}
-    if not ports:
-        return
-    time.sleep(0.3)  # give the program a moment to bind
-    c.reload()
-    pid = c.state.get("Pid")
-    try:
-        with open(f"/proc/{pid}/net/tcp") as f:
-            rows = [line.split() for line in f.readlines()[1:]]
-    except OSError:
-        return
-    for row in rows:
-        local, st = row[1], row[3]
-        if st != "0A":  # LISTEN
-            continue
-        addr, port = local.split(":")
-        if int(port, 16) in ports and addr == "0100007F":
-            print(f"WARNING: the process in the container listens on 127.0.0.1:"
-                  f"{int(port, 16)} only; a published port cannot reach it", file=sys.stderr)
+    from runtime.engine import run as runmod
+    for port in runmod.loopback_only_ports(c):
+        print(f"WARNING: the process in the container listens on 127.0.0.1:{port} only; a "
+              "published port cannot reach it", file=sys.stderr)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import click
+
+from runtime.cli.format import INSPECT_FORMAT, inspect_output
+from runtime.cli.options import click_options
 
 
 def _store(ctx):
@@ -77,12 +78,13 @@ def _matches(store, v: dict, filters) -> bool:
 
 @volume_group.command("inspect")
 @click.argument("names", nargs=-1, required=True)
+@click_options(INSPECT_FORMAT)
 @click.pass_context
-def inspect_cmd(ctx, names):
+def inspect_cmd(ctx, names, fmt):
     """Low-level information on volumes, as JSON."""
     from runtime.engine import volumes
     store = _store(ctx)
-    click.echo(json.dumps([volumes.get(store, n) for n in names], indent=4))
+    click.echo(inspect_output([volumes.get(store, n) for n in names], fmt), nl=False)
 
 
 @volume_group.command("rm")

@@ -1,17 +1,83 @@
-"""From an image to a root filesystem: the layers stacked with overlayfs, the image's users
-resolved. The config.json beside it is engine/config.py's. Used by containers and by the
-builder's RUN steps."""
+"""From an image to a process's root and OCI bundle: the layers stacked with overlayfs, the
+/etc files bound over the image's, the image's users resolved, config.json (engine/config.py's)
+written. Containers (engine/containers.py) and the builder's RUN steps both go through Bundle,
+so the layout and the order of making and undoing are decided once."""
 
 from __future__ import annotations
 
 import os
 
 from runtime import paths
+from runtime.engine.config import ETC_FILES
 from runtime.errors import PyrunError
 from runtime.linux import syscalls as sc
 
 # pyrun-oci's state root for build steps (RUN); every command reaps the orphans there.
 BUILD_OCI_ROOT = paths.BUILD_OCI_ROOT
+
+
+class Bundle:
+    """One process's root on the host, laid out alike for a container (kept until rm) and a
+    build's RUN step (gone with the step):
+
+        init/          mount points and empty /etc files: a lower layer of their own, so
+                       they never end up in the writable layer (Docker's "init layer")
+        upper/ work/   the writable layer
+        rootfs/        the image's layers, init/ and upper/, overlaid while it runs
+        hosts hostname resolv.conf    bound over the process's own (config.etc_mounts)
+        bundle/        config.json, for pyrun-oci
+
+    make() → write_etc() → mount() → write_config(); unmount() undoes the mount at any
+    point, and again. The network namespace is the caller's: a container's endpoints
+    (engine/networking.py) and a step's one attachment differ."""
+
+    def __init__(self, directory: str, layers: list[str] = (), volatile: bool = False):
+        self.dir = directory
+        self.layers = list(layers)  # the image's layer dirs, lowest first
+        self.volatile = volatile  # a build step's: see mount_overlay
+
+    def path(self, *parts) -> str:
+        return os.path.join(self.dir, *parts)
+
+    @property
+    def rootfs(self) -> str:
+        return self.path("rootfs")
+
+    def make(self) -> None:
+        for d in ("upper", "work", "rootfs", "bundle", "init/etc", "init/proc", "init/sys",
+                  "init/dev"):
+            os.makedirs(self.path(d), exist_ok=True)
+        for f in ETC_FILES:
+            open(self.path("init", "etc", f), "a").close()
+
+    def write_etc(self, hostname: str, hosts: str, resolv: str) -> None:
+        for name, text in (("hosts", hosts), ("hostname", hostname + "\n"),
+                           ("resolv.conf", resolv)):
+            with open(self.path(name), "w") as f:
+                f.write(text)
+
+    def mount(self) -> None:
+        mount_overlay(self.layers + [self.path("init")], self.rootfs, self.path("upper"),
+                      self.path("work"), volatile=self.volatile)
+
+    def write_config(self, config: dict) -> str:
+        """config.json into bundle/; the bundle's directory."""
+        from runtime import jsonfast as json
+        with open(self.path("bundle", "config.json"), "w") as f:
+            f.write(json.dumps(config))
+        return self.path("bundle")
+
+    def unmount(self) -> None:
+        unmount(self.rootfs)
+
+
+def host_resolv() -> str:
+    """The host's /etc/resolv.conf ("" when it has none)."""
+    try:
+        with open("/etc/resolv.conf") as f:
+            return f.read()
+    except OSError:
+        return ""
 
 
 def mount_overlay(lowers: list[str], target: str, upper: str | None = None,

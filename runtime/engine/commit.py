@@ -9,13 +9,14 @@ import stat
 from runtime.timestamps import rfc3339
 
 # What of a container's settings becomes the new image's config (Docker's commit keeps them).
+# The container's settings a commit keeps in the image's config (the rest are the host's).
 KEPT = ("Env", "Cmd", "Entrypoint", "WorkingDir", "User", "Labels", "ExposedPorts")
 
 
 def changes(c) -> list[tuple[str, str]]:
     """[(kind, path)], kind "A" added, "C" changed, "D" deleted, as `docker diff`: read off
     the upper directory (a 0:0 character device is a deletion), against the image's layers."""
-    image = c.store.image(c.data["Image"])
+    image = c.store.image(c.image)
     lowers = list(reversed(image.layer_dirs))  # topmost first
     upper = c.path("upper")
     out = []
@@ -44,7 +45,7 @@ def commit(c, reference: str | None = None, message: str = "", author: str = "",
     container's settings as its config. Returns the image (tagged when reference). A
     running container is paused meanwhile (Docker's --pause), so the layer is one moment's."""
     from runtime.engine import pause as pausemod
-    frozen = pause and c.running and not c.state.get("Paused")
+    frozen = pause and c.running and not c.state.paused
     if frozen:
         pausemod.pause(c)
     try:
@@ -57,19 +58,21 @@ def commit(c, reference: str | None = None, message: str = "", author: str = "",
 def _commit(c, reference, message, author):
     from runtime.image.store import new_config
     store = c.store
-    image = store.image(c.data["Image"])
+    image = store.image(c.image)
     upper = c.path("upper")
     diff_id = store.add_layer_dir(upper)[0] if os.listdir(upper) else None
     cfg = new_config(image.config)
+    from runtime.engine.model import dump
+    settings = dump(c.config)
     for key in KEPT:
-        value = c.data["Config"].get(key)
+        value = settings.get(key)
         if value is not None:
             cfg["config"][key] = value
     cfg["created"] = rfc3339()
     if author:
         cfg["author"] = author
     entry = {"created": cfg["created"],
-             "created_by": " ".join([c.data["Path"]] + c.data["Args"])}
+             "created_by": " ".join(c.command)}
     if message:
         entry["comment"] = message
     if author:

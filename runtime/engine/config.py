@@ -18,6 +18,7 @@ MASKED = ["/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/late
           "/sys/firmware", "/sys/devices/virtual/powercap"]
 READONLY = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+ETC_FILES = ("hosts", "hostname", "resolv.conf")  # bound over the image's (engine/bundle.py)
 
 
 @record
@@ -55,6 +56,10 @@ def default_mounts(privileged: bool = False) -> list[dict]:
         {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
          "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
         {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": sys_options},
+        # As Docker's default spec: the container's own cgroup, where runtimes (the JVM, Go's
+        # automaxprocs, nginx's worker_processes auto) read their memory and CPU limits.
+        {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+         "options": sys_options + ["relatime"]},
         {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
          "options": ["nosuid", "noexec", "nodev"]},
         {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
@@ -104,33 +109,69 @@ def oci_config(s: RunSpec) -> dict:
     return config
 
 
-def from_record(data: dict, container_dir: str, netns: str | None,
-                ids: tuple[int, int, list[int]], init: str | None = None) -> RunSpec:
-    """A container's RunSpec from its record (the Docker-inspect dict containers.py keeps):
-    the image's user already resolved (ids), its files under container_dir, init the host
-    path of pyrun-init when --init asked for it. Pure."""
-    cfg, hc = data["Config"], data["HostConfig"]
-    mounts = [{"destination": f"/etc/{f}", "type": "bind", "source": f"{container_dir}/{f}",
-               "options": ["rbind", "rprivate"]} for f in ("hosts", "hostname", "resolv.conf")]
-    for b in hc.get("Binds", []):
+def etc_mounts(directory: str, readonly: bool = False) -> list[dict]:
+    """The /etc files a Bundle writes in directory, bound over the image's."""
+    return [{"destination": f"/etc/{f}", "type": "bind", "source": f"{directory}/{f}",
+             "options": ["rbind", "rprivate"] + (["ro"] if readonly else [])}
+            for f in ETC_FILES]
+
+
+def hosts_file(hostname: str, ip: str = "", extra_hosts=()) -> str:
+    """/etc/hosts: localhost, the process's own address under its hostname, --add-host's
+    "host:ip" entries."""
+    text = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+    if ip:
+        text += f"{ip}\t{hostname}\n"
+    for entry in extra_hosts:
+        host, _, addr = entry.partition(":")
+        text += f"{addr}\t{host}\n"
+    return text
+
+
+def resolv_file(host: str, network_mode: str, dns=(), embedded: bool = False) -> str:
+    """/etc/resolv.conf from the host's (its text): in a network namespace of its own, the
+    host's loopback resolvers are unreachable and go (8.8.8.8 if none is left, as Docker);
+    --dns replaces the nameservers; on a user-defined network (embedded) the one nameserver
+    is the resolver at 127.0.0.11 (runtime/net/dns.py), which forwards the rest."""
+    own_netns = network_mode != "host"
+    lines = [line for line in host.splitlines()
+             if not (line.startswith("nameserver") and own_netns and line.split()[1:2] and
+                     line.split()[1].startswith("127."))]
+    if own_netns and not any(line.startswith("nameserver") for line in lines):
+        lines.append("nameserver 8.8.8.8")
+    if own_netns and embedded:
+        lines = [line for line in lines if line.startswith("search")]
+        lines += ["nameserver 127.0.0.11", "options ndots:0"]
+    elif dns:
+        lines = [line for line in lines if not line.startswith("nameserver")]
+        lines += [f"nameserver {d}" for d in dns]
+    return "".join(line + "\n" for line in lines)
+
+
+def from_record(c, netns: str | None, ids: tuple[int, int, list[int]],
+                init: str | None = None) -> RunSpec:
+    """A container's RunSpec from its record (engine/containers.py's Container): the image's
+    user already resolved (ids), its files under c.dir, init the host path of pyrun-init
+    when --init asked for it. Pure."""
+    cfg, hc, container_dir = c.config, c.host, c.dir
+    mounts = etc_mounts(container_dir)
+    for b in hc.binds:
         mounts.append({"destination": b["Destination"], "type": "bind", "source": b["Source"],
                        "options": ["rbind", "rprivate"] + ([] if b["RW"] else ["ro"])})
-    for t in hc.get("Tmpfs", []):  # Docker's options for a tmpfs, then the user's
+    for t in hc.tmpfs:  # Docker's options for a tmpfs, then the user's
         mounts.append({"destination": t["Destination"], "type": "tmpfs", "source": "tmpfs",
                        "options": ["nosuid", "nodev", "noexec"] + t["Options"]})
-    args = [data["Path"]] + data["Args"]
+    args = c.command
     if init:
         mounts.append({"destination": "/sbin/pyrun-init", "type": "bind", "source": init,
                        "options": ["rbind", "ro"]})
         args = ["/sbin/pyrun-init", "--"] + args
-    seccomp = data.get("Seccomp", "default")  # "default", "unconfined", or a profile
     uid, gid, extra = ids
     return RunSpec(
-        rootfs=f"{container_dir}/rootfs", args=args, env=cfg["Env"], cwd=cfg["WorkingDir"],
-        uid=uid, gid=gid, additional_gids=extra, hostname=cfg["Hostname"], netns=netns,
-        cgroups_path=f"/pyrun/{data['Id']}", mounts=mounts, terminal=cfg.get("Tty", False),
-        caps=hc.get("Capabilities"), seccomp=None if seccomp == "unconfined" else seccomp,
-        no_new_privileges=data.get("NoNewPrivileges", False),
-        privileged=hc.get("Privileged", False), memory=hc.get("Memory") or 0,
-        pids_limit=hc.get("PidsLimit") or 0, nano_cpus=hc.get("NanoCpus") or 0,
-        readonly_rootfs=hc.get("ReadonlyRootfs", False))
+        rootfs=f"{container_dir}/rootfs", args=args, env=cfg.env, cwd=cfg.working_dir,
+        uid=uid, gid=gid, additional_gids=extra, hostname=cfg.hostname, netns=netns,
+        cgroups_path=f"/pyrun/{c.id}", mounts=mounts, terminal=cfg.tty, caps=hc.capabilities,
+        seccomp=None if c.seccomp == "unconfined" else c.seccomp,
+        no_new_privileges=c.no_new_privileges, privileged=hc.privileged,
+        memory=hc.memory or 0, pids_limit=hc.pids_limit or 0, nano_cpus=hc.nano_cpus or 0,
+        readonly_rootfs=hc.readonly_rootfs)

@@ -21,7 +21,7 @@ import time
 
 from runtime import jsonfast as json
 from runtime import paths
-from runtime.engine import journal
+from runtime.engine import journal, model
 from runtime.errors import Conflict, NotFound, PyrunError
 from runtime.image.store import Store
 from runtime.timestamps import rfc3339
@@ -101,19 +101,65 @@ def save_when_full(directory: str, data: bytes) -> None:
 
 
 class Container:
-    def __init__(self, store: Store, data: dict):
+    """A container's record: who it is, what was asked (config), how the host runs it
+    (host), its networks (net) and its state, as engine/model.py types them. Every change
+    of state is one of the mark_* moves below; container.json is its serialized form
+    (to_json), in the shape of Docker's inspect object."""
+
+    def __init__(self, store: Store, *, id: str, name: str, created: str, image: str,
+                 image_ref: str, path: str, args: list, config: model.Config,
+                 host: model.HostConfig, net: model.NetworkSettings,
+                 state: model.State | None = None, restart_count: int = 0,
+                 seccomp="default", no_new_privileges: bool = False):
         self.store = store
-        self.data = data
+        self.id, self.name, self.created = id, name, created
+        self.image, self.image_ref = image, image_ref  # the image's id, and as the user named it
+        self.path_in_container, self.args = path, args  # Docker's Path and Args
+        self.config, self.host, self.net = config, host, net
+        self.state = state or model.State()
+        self.restart_count = restart_count
+        # what --privileged and --security-opt made of the container's filter: "default",
+        # "unconfined", or a profile read at create (the file may change or go before a start)
+        self.seccomp = seccomp
+        self.no_new_privileges = no_new_privileges
 
-    # ---- identity and files
+    @classmethod
+    def from_json(cls, store: Store, d: dict) -> "Container":
+        c = cls.__new__(cls)
+        c.store = store
+        c._read(d)
+        return c
+
+    def _read(self, d: dict) -> None:
+        self.id, self.name, self.created = d["Id"], d.get("Name") or "", d.get("Created", "")
+        self.image, self.image_ref = d["Image"], d.get("ImageRef", "")
+        self.path_in_container, self.args = d.get("Path", ""), d.get("Args") or []
+        self.config = model.load(model.Config, d.get("Config"))
+        self.host = model.load(model.HostConfig, d.get("HostConfig"))
+        self.net = model.load(model.NetworkSettings, d.get("NetworkSettings"))
+        if "Networks" not in (d.get("NetworkSettings") or {}) and \
+                self.host.network_mode not in ("none", "host"):
+            # A record from before endpoints were kept (only the default bridge was there
+            # then); one with no "Networks" at all, not one disconnected from every network.
+            self.net.networks = {self.host.network_mode: model.Endpoint()}
+        self.state = model.load(model.State, d.get("State"))
+        self.restart_count = d.get("RestartCount", 0)
+        self.seccomp = d.get("Seccomp", "default")
+        self.no_new_privileges = d.get("NoNewPrivileges", False)
+
+    def to_json(self) -> dict:
+        return {"Id": self.id, "Name": self.name, "Created": self.created, "Image": self.image,
+                "ImageRef": self.image_ref, "Path": self.path_in_container, "Args": self.args,
+                "Config": model.dump(self.config), "HostConfig": model.dump(self.host),
+                "State": model.dump(self.state), "NetworkSettings": model.dump(self.net),
+                "RestartCount": self.restart_count, "Seccomp": self.seccomp,
+                "NoNewPrivileges": self.no_new_privileges}
+
     @property
-    def id(self) -> str:
-        return self.data["Id"]
+    def command(self) -> list[str]:
+        return [self.path_in_container] + self.args
 
-    @property
-    def name(self) -> str:
-        return self.data["Name"]
-
+    # ---- files
     @property
     def dir(self) -> str:
         return os.path.join(root_dir(self.store), self.id)
@@ -121,14 +167,10 @@ class Container:
     def path(self, *parts) -> str:
         return os.path.join(self.dir, *parts)
 
-    @property
-    def state(self) -> dict:
-        return self.data["State"]
-
     def save(self) -> None:
         """Write the record whole (a new file renamed over the old), or, on a full disk,
         into its spare (see save_when_full)."""
-        data = padded_record(self.data)
+        data = padded_record(self.to_json())
         tmp = self.path(f"container.json.{os.getpid()}")
         try:
             with open(tmp, "wb") as f:
@@ -149,31 +191,35 @@ class Container:
     def mark_monitored_by(self, pid: int, start: int) -> None:
         """pid (started at start) supervises the container from now on; 0: nobody (a
         created container left so)."""
-        self.state.update({"MonitorPid": pid, "MonitorStart": start})
+        self.state.monitored_by(pid, start)
         self.save()
 
     def mark_running(self, pid: int = 0) -> None:
-        self.state.update({"Status": "running", "Pid": pid, "StartedAt": rfc3339(),
-                           "Error": "", "OOMKilled": False, "Paused": False})
+        self.state.started(pid, rfc3339())
         self.save()
         journal.record(self, "start")
 
     def mark_exited(self, code: int, *, oom_killed: bool = False, error: str = "") -> None:
-        self.state.update({"Status": "exited", "ExitCode": code, "Pid": 0, "Paused": False,
-                           "FinishedAt": rfc3339(), "OOMKilled": oom_killed, "Error": error})
+        self.state.exited(code, rfc3339(), oom_killed, error)
         self.save()
         if oom_killed:
             journal.record(self, "oom")
         journal.record(self, "die", exitCode=code)
 
     def mark_paused(self, paused: bool) -> None:
-        self.state["Paused"] = paused
+        self.state.paused = paused
         self.save()
 
     def mark_stopped_by_user(self, stopped: bool = True) -> None:
         """A user's stop or kill (True): the restart policy must not bring the container
         back; a start (False) lifts that."""
-        self.state["StoppedByUser"] = stopped
+        self.state.stopped_by_user = stopped
+        self.save()
+
+    def mark_restarting(self) -> None:
+        """Its restart policy brings it back: one restart more (inspect's RestartCount, and
+        what doubles the delay before the next)."""
+        self.restart_count += 1
         self.save()
 
     # ---- what may be done to it now (youki's status questions)
@@ -188,38 +234,38 @@ class Container:
 
     def reload(self) -> "Container":
         with open(self.path("container.json")) as f:
-            self.data = json.loads(f.read())
+            self._read(json.loads(f.read()))
         return self
 
     # ---- status, read off the processes, not just the file
     def monitor_alive(self) -> bool:
         """The same monitor process (pid and start time), and not a zombie."""
-        pid = self.state.get("MonitorPid") or 0
+        pid = self.state.monitor_pid
         if not pid:
             return False
         from runtime.oci.state import proc_start_time
         st = proc_start_time(pid)
-        return st is not None and st[0] == self.state.get("MonitorStart") and st[1] not in "ZX"
+        return st is not None and st[0] == self.state.monitor_start and st[1] not in "ZX"
 
     @property
     def running(self) -> bool:
-        return self.state.get("Status") == "running" and self.monitor_alive()
+        return self.state.status == "running" and self.monitor_alive()
 
     def status_text(self, now: float | None = None) -> str:
         from runtime.units import ago, human_duration, parse_time
         st = self.state
-        if st.get("Status") == "running" and self.monitor_alive():
-            started = parse_time(st.get("StartedAt", "")) or time.time()
+        if st.status == "running" and self.monitor_alive():
+            started = parse_time(st.started_at) or time.time()
             up = "Up " + human_duration((now or time.time()) - started)
-            if st.get("Paused"):
+            if st.paused:
                 return up + " (Paused)"
             health = self.health_status()
             if health:
                 return up + (" (health: starting)" if health == "starting" else
                              f" ({health})")
             return up
-        if st.get("Status") in ("exited", "running"):
-            return f"Exited ({st.get('ExitCode', 0)}) {ago(st.get('FinishedAt', ''))}"
+        if st.status in ("exited", "running"):
+            return f"Exited ({st.exit_code}) {ago(st.finished_at)}"
         return "Created"
 
     def health_status(self) -> str:
@@ -232,15 +278,14 @@ class Container:
             return ""
 
     def ports_text(self) -> str:
-        return ", ".join(f"{p['host_ip']}:{p['host_port']}->{p['container_port']}/{p['proto']}"
-                         for p in self.data["HostConfig"]["Ports"])
+        return ", ".join(p.text() for p in self.host.ports)
 
 
 # ---- lookup -------------------------------------------------------------------------------------
 
 def load(store: Store, cid: str) -> Container:
     with open(os.path.join(root_dir(store), cid, "container.json")) as f:
-        return Container(store, json.loads(f.read()))
+        return Container.from_json(store, json.loads(f.read()))
 
 
 def all_containers(store: Store) -> list[Container]:
@@ -329,7 +374,7 @@ def generate_name(store: Store, cid: str) -> str:
 
 # ---- port specs -------------------------------------------------------------------------------
 
-def parse_publish(spec: str) -> list[dict]:
+def parse_publish(spec: str) -> list[model.Port]:
     """-p [IP:][HOST:]CONTAINER[/tcp|udp], ranges allowed ("8080-8081:80-81")."""
     proto = "tcp"
     body = spec
@@ -374,8 +419,7 @@ def parse_publish(spec: str) -> list[dict]:
     hosts = rng(host) if host else [0] * len(conts)
     if len(hosts) != len(conts):
         raise ContainerError(f"invalid port spec {spec!r}: ranges differ in length")
-    return [{"host_ip": host_ip, "host_port": h, "container_port": c, "proto": proto}
-            for h, c in zip(hosts, conts)]
+    return [model.Port(host_ip, h, c, proto) for h, c in zip(hosts, conts)]
 
 
 # json-file's rotation when --log-opt says nothing: 5 files of 20 MB, as Docker's "local"
@@ -397,15 +441,15 @@ def parse_log_opts(driver: str | None, opts) -> dict:
         if not sep or key not in ("max-size", "max-file"):
             raise ContainerError(f"unknown log opt {opt!r} for json-file (max-size=, max-file=)")
         config[key] = value
-    _, count = log_limits({"HostConfig": {"LogConfig": {"Config": config}}})
+    _, count = log_limits({"Config": config})
     if count < 1:
         raise ContainerError(f"invalid max-file {config['max-file']!r}: at least 1")
     return {"Type": "json-file", "Config": config}
 
 
-def log_limits(data: dict) -> tuple[int, int]:
-    """(max bytes, files) of a record's log; (0, 1): no rotation (a record from before)."""
-    config = (data["HostConfig"].get("LogConfig") or {}).get("Config") or {}
+def log_limits(log_config: dict) -> tuple[int, int]:
+    """(max bytes, files) of a log config; (0, 1): no rotation (a record from before)."""
+    config = (log_config or {}).get("Config") or {}
     if config == DEFAULT_LOG_OPTS:
         return DEFAULT_LOG_LIMITS
     from runtime.units import parse_size
@@ -436,8 +480,9 @@ def merge_healthcheck(image_hc, cmd, interval, timeout, retries, start_period,
             try:
                 hc[key] = parse_duration(text)
             except ValueError:
-                raise ContainerError(f"invalid --health-{key.lower().replace('startperiod', 'start-period')}"
-                                     f" {text!r}: a duration such as 30s") from None
+                flag = key.lower().replace("startperiod", "start-period")
+                raise ContainerError(f"invalid --health-{flag} {text!r}: a duration such as "
+                                     "30s") from None
     if retries is not None:
         if retries < 0:
             raise ContainerError("--health-retries cannot be negative")
@@ -529,12 +574,12 @@ def parse_restart(text: str) -> dict:
 
 def should_restart(c: Container, code: int) -> bool:
     """After an exit: does the policy bring the container back? Never after a user's stop."""
-    policy = c.data["HostConfig"].get("RestartPolicy") or {"Name": "no"}
-    if c.state.get("StoppedByUser") or policy["Name"] == "no":
+    policy = c.host.restart_policy or {"Name": "no"}
+    if c.state.stopped_by_user or policy["Name"] == "no":
         return False
     if policy["Name"] == "on-failure":
         limit = policy.get("MaximumRetryCount") or 0
-        return code != 0 and (limit == 0 or c.data.get("RestartCount", 0) < limit)
+        return code != 0 and (limit == 0 or c.restart_count < limit)
     return True
 
 
@@ -556,56 +601,36 @@ def write_file(path: str, text: str) -> None:
         f.write(text)
 
 
+def bundle_of(c: Container, layers=()):
+    from runtime.engine.bundle import Bundle
+    return Bundle(c.dir, layers)
+
+
 def prepare(c: Container) -> str:
     """Mount the rootfs, wire the network, write the bundle. Returns the bundle dir.
     Everything is undone by teardown(), which is safe to call at any point."""
     from runtime.engine import bundle as bundlemod
-    from runtime.engine.config import from_record, oci_config
-    image = c.store.image(c.data["Image"])
-    for d in ("upper", "work", "rootfs", "bundle", "init/etc", "init/proc", "init/sys",
-              "init/dev"):
-        os.makedirs(c.path(d), exist_ok=True)
-    hostname = c.data["Config"]["Hostname"]
+    from runtime.engine.config import from_record, hosts_file, oci_config, resolv_file
+    b = bundle_of(c, c.store.image(c.image).layer_dirs)
+    b.make()
     netns = None
-    mode = c.data["HostConfig"]["NetworkMode"]
+    mode = c.host.network_mode
     from runtime.engine import networking
     if mode != "host":
         netns = new_netns(c)
         networking.wire(c, netns)
-    hc = c.data["HostConfig"]
-    hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-    if c.data["NetworkSettings"].get("IPAddress"):
-        hosts += f"{c.data['NetworkSettings']['IPAddress']}\t{hostname}\n"
-    for entry in hc.get("ExtraHosts", []):
-        host, _, ip = entry.partition(":")
-        hosts += f"{ip}\t{host}\n"
-    write_file(c.path("hosts"), hosts)
-    write_file(c.path("hostname"), hostname + "\n")
-    resolv = resolv_conf(mode)
-    if mode != "host" and networking.on_user_network(c):
-        # Docker's embedded DNS: names of the container's networks, the rest forwarded
-        resolv = "".join(line + "\n" for line in resolv.splitlines()
-                         if line.startswith("search")) + \
-            "nameserver 127.0.0.11\noptions ndots:0\n"
-    elif hc.get("Dns"):
-        resolv = "".join(line + "\n" for line in resolv.splitlines()
-                         if not line.startswith("nameserver"))
-        resolv += "".join(f"nameserver {d}\n" for d in hc["Dns"])
-    write_file(c.path("resolv.conf"), resolv)
-    for f in ("hosts", "hostname", "resolv.conf"):
-        open(c.path("init", "etc", f), "a").close()
-    bundlemod.mount_overlay(image.layer_dirs + [c.path("init")], c.path("rootfs"),
-                            c.path("upper"), c.path("work"))
-    for b in hc.get("Binds", []):
-        if b["Type"] == "volume":  # a new volume starts with the image's files there
+    b.write_etc(c.config.hostname,
+                hosts_file(c.config.hostname, c.net.ip_address, c.host.extra_hosts),
+                resolv_file(bundlemod.host_resolv(), mode, c.host.dns,
+                            embedded=mode != "host" and networking.on_user_network(c)))
+    b.mount()
+    for m in c.host.binds:
+        if m["Type"] == "volume":  # a new volume starts with the image's files there
             from runtime.engine import volumes
-            volumes.seed(b["Source"], c.path("rootfs"), b["Destination"])
-    ids = bundlemod.resolve_user(c.path("rootfs"), c.data["Config"]["User"])
-    init = init_binary() if hc.get("Init") else None
-    oci = oci_config(from_record(c.data, c.dir, netns, ids, init))
-    with open(c.path("bundle", "config.json"), "w") as f:
-        f.write(json.dumps(oci))
-    return c.path("bundle")
+            volumes.seed(m["Source"], b.rootfs, m["Destination"])
+    ids = bundlemod.resolve_user(b.rootfs, c.config.user)
+    init = init_binary() if c.host.init else None
+    return b.write_config(oci_config(from_record(c, netns, ids, init)))
 
 
 def init_binary() -> str:
@@ -620,36 +645,18 @@ def init_binary() -> str:
 def new_netns(c: Container) -> str:
     from runtime.net import bridge
     netns = bridge.create_netns(f"pyrun-{c.id[:12]}")
-    c.data["NetworkSettings"]["Netns"] = netns
-    c.save()
+    c.net.netns = netns  # saved with the first endpoint: teardown finds the netns by name
     return netns
-
-
-def resolv_conf(mode: str) -> str:
-    """The host's resolvers, minus loopback ones a container cannot reach."""
-    try:
-        with open("/etc/resolv.conf") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        lines = []
-    out = [line for line in lines if not (line.startswith("nameserver") and mode != "host" and
-                                          line.split()[1:2] and
-                                          line.split()[1].startswith("127."))]
-    if mode != "host" and not any(line.startswith("nameserver") for line in out):
-        out.append("nameserver 8.8.8.8")
-    return "\n".join(out) + "\n"
 
 
 def teardown(c: Container) -> None:
     """Undo prepare(): ports, veth, lease, netns, overlay mount. Idempotent."""
-    from runtime.engine import bundle as bundlemod
     from runtime.engine import networking
-    ns = c.data.setdefault("NetworkSettings", {})
     networking.unwire(c)
-    if ns.get("Netns") or c.data["HostConfig"]["NetworkMode"] != "host":
+    if c.net.netns or c.host.network_mode != "host":
         from runtime.net import bridge
         bridge.delete_netns(f"pyrun-{c.id[:12]}")
-    bundlemod.unmount(c.path("rootfs"))
+    bundle_of(c).unmount()
     from runtime.engine import oci
     oci.delete(c)  # in-process: no interpreter to start
 
@@ -671,6 +678,9 @@ def after_last() -> None:
 
 TRASH = ".removed-"  # + id: a removed container's directory, until its files are deleted
 MAKING = ".creating-"  # + id: a container's directory while create() fills it
+# + "<pid>-<start>-<id>": the directory before its creator file is in it. The name says who
+# made it, so a creator killed between mkdir and that file's write is known dead at once.
+PENDING = ".pending-"
 
 
 def remove_files(c: Container) -> None:
@@ -678,8 +688,7 @@ def remove_files(c: Container) -> None:
     the way, its name free); its files are deleted in the background, as each unlink is
     slow on some disks. refresh() deletes what a crash left in the trash."""
     from runtime.background import later
-    from runtime.engine import bundle as bundlemod
-    bundlemod.unmount(c.path("rootfs"))
+    bundle_of(c).unmount()
     trash = os.path.join(root_dir(c.store), TRASH + c.id)
     try:
         os.rename(c.dir, trash)

@@ -49,7 +49,7 @@ def _in_container(c, work, stdin_fd: int | None = None, stdout_fd: int | None = 
             if not c.running:
                 from runtime.engine import bundle as bundlemod
                 bundlemod.private_mount_namespace()
-                image = c.store.image(c.data["Image"])
+                image = c.store.image(c.image)
                 bundlemod.mount_overlay(image.layer_dirs + [c.path("init")], root,
                                         c.path("upper"), c.path("work"))
             os.chroot(root)

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import os
 
-from runtime.engine import journal
-from runtime.engine.containers import (MAKING, SPARE, Container, ContainerError, NameConflict,
-                                       cap_name, check_cpus, check_name, check_signal,
+from runtime.engine import journal, model
+from runtime.engine.containers import (MAKING, PENDING, SPARE, Container, ContainerError,
+                                       NameConflict, cap_name, check_cpus, check_name, check_signal,
                                        delete_tree, generate_name,
                                        merge_healthcheck, padded_record, parse_log_opts,
                                        parse_publish, parse_restart, parse_security_opts,
@@ -67,90 +67,49 @@ class CreateOptions:
 def create(store: Store, image_ref: str, opts: CreateOptions | None = None) -> Container:
     """Validate everything, then write the record; nothing is mounted or wired yet."""
     o = opts or CreateOptions()
-    name = o.name
-    command = o.command
-    entrypoint = o.entrypoint
-    env = o.env
-    publish = o.publish
-    publish_all = o.publish_all
-    workdir = o.workdir
-    user = o.user
-    hostname = o.hostname
-    network = o.network
-    network_aliases = o.network_aliases
-    ip = o.ip
-    auto_remove = o.auto_remove
-    memory = o.memory
-    pids_limit = o.pids_limit
-    labels = o.labels
-    interactive = o.interactive
-    tty = o.tty
-    read_only = o.read_only
-    stop_signal = o.stop_signal
-    stop_timeout = o.stop_timeout
-    cpus = o.cpus
-    volumes = o.volumes
-    mounts = o.mounts
-    tmpfs = o.tmpfs
-    cap_add = o.cap_add
-    cap_drop = o.cap_drop
-    log_driver = o.log_driver
-    log_opts = o.log_opts
-    health_cmd = o.health_cmd
-    health_interval = o.health_interval
-    health_timeout = o.health_timeout
-    health_retries = o.health_retries
-    health_start_period = o.health_start_period
-    no_healthcheck = o.no_healthcheck
-    privileged = o.privileged
-    security_opt = o.security_opt
-    add_hosts = o.add_hosts
-    dns = o.dns
-    restart = o.restart
-    init = o.init
     image = store.resolve(image_ref)
     cfg = image.config.get("config", {})
-    if name is not None:
-        check_name(name)
+    if o.name is not None:
+        check_name(o.name)
     from runtime.engine import networking
-    settings = networking.requested(network, network_aliases, ip)
-    network = next(iter(settings["Networks"]))  # its name, if an id was given
+    settings = networking.requested(o.network, o.network_aliases, o.ip)
+    network = next(iter(settings.networks))  # its name, if an id was given
     ports = []
-    for spec in publish:
+    for spec in o.publish:
         ports += parse_publish(spec)
-    if publish_all:
+    if o.publish_all:
         for p in (cfg.get("ExposedPorts") or {}):
             port, _, proto = p.partition("/")
-            ports.append({"host_ip": "0.0.0.0", "host_port": 0, "container_port": int(port),
-                          "proto": proto or "tcp"})
+            ports.append(model.Port("0.0.0.0", 0, int(port), proto or "tcp"))
     if ports and network in networking.NO_WIRING:
         raise ContainerError(f"published ports need a bridge network (not {network})")
-    check_cpus(cpus)
-    if stop_signal is not None:
-        check_signal(stop_signal)
-    policy = parse_restart(restart)
-    log_config = parse_log_opts(log_driver, log_opts)
-    healthcheck = merge_healthcheck(cfg.get("Healthcheck"), health_cmd, health_interval,
-                                    health_timeout, health_retries, health_start_period,
-                                    no_healthcheck)
-    if policy["Name"] != "no" and auto_remove:
+    check_cpus(o.cpus)
+    if o.stop_signal is not None:
+        check_signal(o.stop_signal)
+    policy = parse_restart(o.restart)
+    log_config = parse_log_opts(o.log_driver, o.log_opts)
+    healthcheck = merge_healthcheck(cfg.get("Healthcheck"), o.health_cmd, o.health_interval,
+                                    o.health_timeout, o.health_retries, o.health_start_period,
+                                    o.no_healthcheck)
+    if policy["Name"] != "no" and o.auto_remove:
         raise ContainerError("Conflicting options: --restart and --rm")
     parsed = []
-    if volumes or mounts or tmpfs:  # imported only then: the start path (test_start_budget)
+    if o.volumes or o.mounts or o.tmpfs:  # imported only then: the start path
+        # (test_start_budget)
         from runtime.engine import volumes as volmod
-        parsed = [volmod.parse_v(store, v) for v in volumes] + \
-            [volmod.parse_mount(store, m) for m in mounts] + \
-            [volmod.parse_tmpfs(t) for t in tmpfs]
+        parsed = [volmod.parse_v(store, v) for v in o.volumes] + \
+            [volmod.parse_mount(store, m) for m in o.mounts] + \
+            [volmod.parse_tmpfs(t) for t in o.tmpfs]
     binds = [m for m in parsed if m["Type"] != "tmpfs"]
     tmpfs_mounts = [m for m in parsed if m["Type"] == "tmpfs"]
-    security = parse_security_opts(security_opt)
+    security = parse_security_opts(o.security_opt)
     from runtime.engine.config import DEFAULT_CAPS
     from runtime.linux.names import CAPABILITY_NAMES
-    caps = list(CAPABILITY_NAMES) if privileged else list(DEFAULT_CAPS)
-    for cap in cap_drop:  # drops first: "--cap-drop ALL --cap-add X" leaves X, as Docker
+    caps = list(CAPABILITY_NAMES) if o.privileged else list(DEFAULT_CAPS)
+    for cap in o.cap_drop:  # drops first: "--cap-drop ALL --cap-add X" leaves X, as Docker
         full = cap_name(cap)
         caps = [] if full == "ALL" else [c for c in caps if c != full]
-    for cap in cap_add:
+    for cap in o.cap_add:
         full = cap_name(cap)
         caps = list(CAPABILITY_NAMES) if full == "ALL" else caps + [full]
     # Nobody can give what they do not have: keep to the engine's own bounding set (this
@@ -159,79 +118,76 @@ def create(store: Store, image_ref: str, opts: CreateOptions | None = None) -> C
     have = bounding_mask()
     caps = [cap for cap in caps if have >> CAPABILITY_NAMES.index(cap) & 1]
     hosts = []
-    for h in add_hosts:
+    for h in o.add_hosts:
         host, sep, ip = h.partition(":")
         if not sep or not host or not ip:
             raise ContainerError(f"invalid --add-host {h!r}: use HOST:IP")
         hosts.append((host, ip))
-    ep = list(entrypoint) if entrypoint is not None else list(cfg.get("Entrypoint") or [])
-    cmd = list(command) if command else ([] if entrypoint is not None else
+    ep = list(o.entrypoint) if o.entrypoint is not None else list(cfg.get("Entrypoint") or [])
+    cmd = list(o.command) if o.command else ([] if o.entrypoint is not None else
                                           list(cfg.get("Cmd") or []))
     args = ep + cmd
     if not args:
         raise ContainerError("No command specified")
     cid = os.urandom(32).hex()
-    data = {
-        "Id": cid, "Name": name, "Created": rfc3339(),
-        "Image": image.id, "ImageRef": image_ref, "Path": args[0], "Args": args[1:],
-        "Config": {"Env": list(cfg.get("Env") or []) + list(env), "Cmd": cmd,
-                   "Entrypoint": ep, "WorkingDir": workdir or cfg.get("WorkingDir") or "/",
-                   "User": user if user is not None else cfg.get("User", ""),
-                   "Hostname": hostname or cid[:12], "Labels": dict(labels or {}),
-                   "Tty": tty, "OpenStdin": interactive,
-                   "StopSignal": stop_signal or cfg.get("StopSignal") or "SIGTERM",
-                   "StopTimeout": 10 if stop_timeout is None else stop_timeout,
-                   "ExposedPorts": cfg.get("ExposedPorts") or {},
-                   **({"Healthcheck": healthcheck} if healthcheck else {})},
-        "HostConfig": {"NetworkMode": network, "Ports": ports, "AutoRemove": auto_remove,
-                       "Memory": memory or 0, "PidsLimit": pids_limit or 0,
-                       "NanoCpus": int((cpus or 0) * 1e9), "ReadonlyRootfs": read_only,
-                       "Binds": binds, "Tmpfs": tmpfs_mounts, "LogConfig": log_config,
-                       "CapAdd": list(cap_add), "CapDrop": list(cap_drop),
-                       "Capabilities": sorted(set(caps)), "Privileged": privileged,
-                       "SecurityOpt": list(security_opt),
-                       "ExtraHosts": [f"{h}:{i}" for h, i in hosts], "Dns": list(dns),
-                       "RestartPolicy": policy, "Init": init},
-        "State": {"Status": "created", "Pid": 0, "ExitCode": 0, "StartedAt": "",
-                  "FinishedAt": "", "MonitorPid": 0, "Error": "", "OOMKilled": False},
-        "NetworkSettings": settings,
-    }
-    # What --privileged and --security-opt make of the container's filter: "default",
-    # "unconfined", or a profile read now (the file may change or go before a start).
-    data["Seccomp"] = ("unconfined" if privileged or security.get("unconfined") else
-                       security.get("profile", "default"))
-    data["NoNewPrivileges"] = security.get("no_new_privileges", False)
+    config = model.Config(
+        env=list(cfg.get("Env") or []) + list(o.env), cmd=cmd, entrypoint=ep,
+        working_dir=o.workdir or cfg.get("WorkingDir") or "/",
+        user=o.user if o.user is not None else cfg.get("User", ""),
+        hostname=o.hostname or cid[:12],
+        labels=dict(o.labels or {}), tty=o.tty, open_stdin=o.interactive,
+        stop_signal=o.stop_signal or cfg.get("StopSignal") or "SIGTERM",
+        stop_timeout=10 if o.stop_timeout is None else o.stop_timeout,
+        exposed_ports=cfg.get("ExposedPorts") or {}, healthcheck=healthcheck)
+    host = model.HostConfig(
+        network_mode=network, ports=ports, auto_remove=o.auto_remove, memory=o.memory or 0,
+        pids_limit=o.pids_limit or 0, nano_cpus=int((o.cpus or 0) * 1e9),
+        readonly_rootfs=o.read_only,
+        binds=binds, tmpfs=tmpfs_mounts, log_config=log_config, cap_add=list(o.cap_add),
+        cap_drop=list(o.cap_drop), capabilities=sorted(set(caps)), privileged=o.privileged,
+        security_opt=list(o.security_opt), extra_hosts=[f"{h}:{i}" for h, i in hosts],
+        dns=list(o.dns), restart_policy=policy, init=o.init)
     # The record appears whole or not at all: it is made in a directory of its own, with
     # its creator's identity, and renamed into place. The creator counts as the monitor
     # until one takes over, so a command killed at any moment leaves something refresh()
-    # recognises: an unfinished directory whose creator is dead, or a container whose
-    # monitor died.
+    # recognises: a pending or unfinished directory whose creator is dead, or a container
+    # whose monitor died.
     from runtime.oci.state import own_identity
     pid, start = own_identity()
-    data["State"].update({"MonitorPid": pid, "MonitorStart": start})
+    c = Container(store, id=cid, name=o.name or "", created=rfc3339(), image=image.id,
+                  image_ref=image_ref, path=args[0], args=args[1:], config=config, host=host,
+                  net=settings, state=model.State(monitor_pid=pid, monitor_start=start),
+                  seccomp=("unconfined" if o.privileged or security.get("unconfined") else
+                           security.get("profile", "default")),
+                  no_new_privileges=security.get("no_new_privileges", False))
     os.makedirs(root_dir(store), 0o700, exist_ok=True)
-    c = Container(store, data)
     making = os.path.join(root_dir(store), MAKING + cid)
-    os.mkdir(making, 0o700)  # before the name: a reservation's owner dir must exist
+    pending = os.path.join(root_dir(store), f"{PENDING}{pid}-{start}-{cid}")
+    os.mkdir(pending, 0o700)
     try:
-        write_file(os.path.join(making, "creator"), f"{pid} {start}")
-        if name is None:
-            data["Name"] = generate_name(store, cid)
+        write_file(os.path.join(pending, "creator"), f"{pid} {start}")
+        os.rename(pending, making)  # before the name: a reservation's owner dir must exist
+    except BaseException:
+        delete_tree(pending)
+        raise
+    try:
+        if o.name is None:
+            c.name = generate_name(store, cid)
         else:
-            owner = reserve_name(store, name, cid)
+            owner = reserve_name(store, o.name, cid)
             if owner is not None:
-                raise NameConflict(f'Conflict. The container name "/{name}" is already in '
+                raise NameConflict(f'Conflict. The container name "/{o.name}" is already in '
                                      f'use by container "{owner}". You have to remove (or '
                                      "rename) that container to be able to reuse that name.")
-        record = padded_record(data)
+        record = padded_record(c.to_json())
         for filename in ("container.json", SPARE):
             with open(os.path.join(making, filename), "wb") as f:
                 f.write(record)
         os.rename(making, c.dir)
         journal.record(c, "create")
     except BaseException:
-        if data["Name"]:
-            release_name(store, data["Name"], cid)
+        if c.name:
+            release_name(store, c.name, cid)
         delete_tree(making)
         raise
     return c

@@ -11,7 +11,7 @@ from runtime.engine import containers as cmod
 def check(c) -> None:
     if not c.running:
         raise cmod.ContainerStateConflict(f"Container {c.id} is not running")
-    if c.state.get("Paused"):
+    if c.state.paused:
         raise cmod.ContainerStateConflict(f"Container {c.id} is paused, unpause the container "
                                           "before exec")
 

@@ -25,9 +25,10 @@ KEEP = 5          # results kept in the log
 OUTPUT = 4096     # bytes of a check's output kept
 
 
-def settings(data: dict) -> dict | None:
-    """A record's healthcheck with Docker's defaults filled in, or None (none, or NONE)."""
-    hc = data.get("Config", {}).get("Healthcheck") or {}
+def settings(healthcheck: dict | None) -> dict | None:
+    """A record's healthcheck (Docker's HealthConfig) with Docker's defaults filled in, or
+    None (none, or NONE)."""
+    hc = healthcheck or {}
     test = hc.get("Test") or []
     if not test or test[0] == "NONE":
         return None
@@ -63,8 +64,9 @@ def check(container_id: str, hc: dict) -> dict:
     from runtime.timestamps import rfc3339
     start = rfc3339()
     try:
-        p = subprocess.run(oci.argv("exec", container_id, *argv(hc["Test"])), stdin=subprocess.DEVNULL,
-                           capture_output=True, timeout=hc["Timeout"] / 1e9)
+        p = subprocess.run(oci.argv("exec", container_id, *argv(hc["Test"])),
+                           stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=hc["Timeout"] / 1e9)
         code, output = p.returncode, (p.stdout + p.stderr)[-OUTPUT:].decode(errors="replace")
     except subprocess.TimeoutExpired:
         code = -1
@@ -78,7 +80,7 @@ def watch(store, container_id: str) -> None:
     from runtime.engine import oci
     from runtime.engine.containers import load
     c = load(store, container_id)
-    hc = settings(c.data)
+    hc = settings(c.config.healthcheck)
     if hc is None:
         return
     health = {"Status": "starting", "FailingStreak": 0, "Log": []}
@@ -112,7 +114,7 @@ def watch(store, container_id: str) -> None:
 def start_watching(store, c) -> None:
     """Start the checker beside the container, if it has a healthcheck (a child of the
     monitor: the monitor's pump reaps it; it ends by itself when the container stops)."""
-    if settings(c.data) is None:
+    if settings(c.config.healthcheck) is None:
         return
     import subprocess
     subprocess.Popen([sys.executable, "-m", "runtime.engine.health", store.root, c.id],

@@ -15,48 +15,51 @@ from runtime.errors import PyrunError
 
 def status(c) -> str:
     if c.running:
-        return "paused" if c.state.get("Paused") else "running"
-    return c.state.get("Status", "created")
+        return "paused" if c.state.paused else "running"
+    return c.state.status
 
 
 def container(c) -> dict:
-    """A container's `inspect` object (a copy: the record is not touched)."""
-    d = json.loads(json.dumps(c.data))
+    """A container's `inspect` object: its record's serialized form, with what is read off
+    the host (running, health) and Docker's types where the record keeps richer ones."""
+    d = json.loads(json.dumps(c.to_json()))  # a copy the caller may change
     d["Name"] = "/" + c.name
     d["State"]["Running"] = c.running
     d["State"]["Status"] = status(c)
     d["State"]["Paused"] = d["State"]["Status"] == "paused"
     from runtime.engine import health
-    if health.settings(c.data) is not None:
+    if health.settings(c.config.healthcheck) is not None:
         d["State"]["Health"] = health.read(c.dir) or {"Status": "starting",
                                                       "FailingStreak": 0, "Log": []}
     d["NetworkSettings"]["Ports"] = ports(c)
     d["Mounts"] = mounts(c)
     hc = d["HostConfig"]
-    # Docker's types where the record keeps richer ones: Binds as strings, Tmpfs as a map,
-    # the published ports as PortBindings (clients decode these fields strictly).
+    # Binds as strings, Tmpfs as a map, the published ports as PortBindings (clients decode
+    # these fields strictly).
     hc["Binds"] = [f"{b['Name'] if b['Type'] == 'volume' else b['Source']}:"
-                   f"{b['Destination']}{'' if b['RW'] else ':ro'}"
-                   for b in c.data["HostConfig"].get("Binds", [])]
-    hc["Tmpfs"] = {t["Destination"]: ",".join(t.get("Options") or [])
-                   for t in c.data["HostConfig"].get("Tmpfs", [])}
+                   f"{b['Destination']}{'' if b['RW'] else ':ro'}" for b in c.host.binds]
+    hc["Tmpfs"] = {t["Destination"]: ",".join(t.get("Options") or []) for t in c.host.tmpfs}
     bindings: dict = {}
-    for p in c.data["HostConfig"]["Ports"]:
-        bindings.setdefault(f"{p['container_port']}/{p['proto']}", []).append(
-            {"HostIp": "" if p["host_ip"] == "0.0.0.0" else p["host_ip"],
-             "HostPort": str(p["host_port"])})
+    for p in c.host.ports:
+        bindings.setdefault(f"{p.container_port}/{p.proto}", []).append(
+            {"HostIp": "" if p.host_ip == "0.0.0.0" else p.host_ip,
+             "HostPort": str(p.host_port)})
     hc["PortBindings"] = bindings
     hc.pop("Ports", None)
-    d["Config"]["Image"] = c.data.get("ImageRef", "")
-    d["Config"].setdefault("AttachStdout", not c.data["Config"].get("Tty"))
+    if hc["Capabilities"] is None:
+        hc.pop("Capabilities")
+    if d["Config"]["Healthcheck"] is None:
+        d["Config"].pop("Healthcheck")
+    d["Config"]["Image"] = c.image_ref
+    d["Config"]["AttachStdout"] = not c.config.tty
     return d
 
 
 def ports(c) -> dict:
     out = {}
-    for p in c.data["HostConfig"]["Ports"]:
-        out.setdefault(f"{p['container_port']}/{p['proto']}", []).append(
-            {"HostIp": p["host_ip"], "HostPort": str(p["host_port"])})
+    for p in c.host.ports:
+        out.setdefault(f"{p.container_port}/{p.proto}", []).append(
+            {"HostIp": p.host_ip, "HostPort": str(p.host_port)})
     return out
 
 
@@ -65,25 +68,26 @@ def mounts(c) -> list[dict]:
                                    if b["Type"] == "volume" else {}),
              "Source": b["Source"], "Destination": b["Destination"], "Mode": "",
              "RW": b["RW"], "Propagation": "rprivate"}
-            for b in c.data["HostConfig"].get("Binds", [])]
+            for b in c.host.binds]
 
 
 def summary(c) -> dict:
     """A container as GET /containers/json lists it."""
+    from runtime.engine.model import dump
     from runtime.units import parse_time
     st = status(c)
     return {
-        "Id": c.id, "Names": ["/" + c.name], "Image": c.data.get("ImageRef", ""),
-        "ImageID": c.data["Image"], "Command": " ".join([c.data["Path"]] + c.data["Args"]),
-        "Created": int(parse_time(c.data["Created"]) or 0),
-        "Ports": [{"IP": p["host_ip"], "PrivatePort": p["container_port"],
-                   "PublicPort": p["host_port"], "Type": p["proto"]}
-                  for p in c.data["HostConfig"]["Ports"]] if st == "running" else [],
-        "Labels": c.data["Config"].get("Labels") or {}, "State": st,
+        "Id": c.id, "Names": ["/" + c.name], "Image": c.image_ref,
+        "ImageID": c.image, "Command": " ".join(c.command),
+        "Created": int(parse_time(c.created) or 0),
+        "Ports": [{"IP": p.host_ip, "PrivatePort": p.container_port,
+                   "PublicPort": p.host_port, "Type": p.proto}
+                  for p in c.host.ports] if st == "running" else [],
+        "Labels": c.config.labels, "State": st,
         "Status": c.status_text(),
-        "HostConfig": {"NetworkMode": c.data["HostConfig"]["NetworkMode"]},
-        "NetworkSettings": {"Networks": (c.data.get("NetworkSettings") or {}).get(
-            "Networks", {})},
+        "HostConfig": {"NetworkMode": c.host.network_mode},
+        "NetworkSettings": {"Networks": {name: dump(ep)
+                                         for name, ep in c.net.networks.items()}},
         "Mounts": mounts(c),
     }
 
@@ -91,7 +95,7 @@ def summary(c) -> dict:
 def matches(c, filters: dict[str, list[str]]) -> bool:
     """Docker's container filters: each key's values OR'ed, the keys AND'ed."""
     st = status(c)
-    labels = c.data["Config"].get("Labels") or {}
+    labels = c.config.labels
     for key, values in filters.items():
         if key == "name":
             ok = any(v.lstrip("/") in c.name for v in values)
@@ -105,14 +109,14 @@ def matches(c, filters: dict[str, list[str]]) -> bool:
             ok = all(k in labels and (not sep or labels[k] == want)
                      for k, sep, want in (v.partition("=") for v in values))
         elif key == "ancestor":
-            ok = any(v in (c.data.get("ImageRef"), c.data["Image"]) or
-                     c.data["Image"].split(":")[-1].startswith(v) for v in values)
+            ok = any(v in (c.image_ref, c.image) or
+                     c.image.split(":")[-1].startswith(v) for v in values)
         elif key == "network":
-            nets = (c.data.get("NetworkSettings") or {}).get("Networks", {})
-            ok = any(v in nets or any(e.get("NetworkID", "").startswith(v)
-                                      for e in nets.values()) for v in values)
+            nets = c.net.networks
+            ok = any(v in nets or any(e.network_id.startswith(v) for e in nets.values())
+                     for v in values)
         elif key == "exited":
-            ok = st == "exited" and str(c.state.get("ExitCode", 0)) in values
+            ok = st == "exited" and str(c.state.exit_code) in values
         else:
             raise PyrunError(f"invalid filter '{key}'")
         if not ok:

@@ -26,8 +26,8 @@ def event(action: str, c, attrs: dict | None = None, now_ns: int | None = None) 
     """Docker's event object for a container. Pure but for the clock."""
     now_ns = time.time_ns() if now_ns is None else now_ns
     # Docker puts the container's labels among the attributes, beside image and name.
-    attributes = dict(c.data.get("Config", {}).get("Labels") or {})
-    attributes.update({"image": c.data.get("ImageRef") or c.data.get("Image", ""),
+    attributes = dict(c.config.labels)
+    attributes.update({"image": c.image_ref or c.image,
                        "name": c.name, **(attrs or {})})
     return {"status": action, "id": c.id, "from": attributes["image"], "Type": "container",
             "Action": action, "Actor": {"ID": c.id, "Attributes": attributes},

@@ -40,7 +40,7 @@ def entries(c, follow: bool = False, tail: int | None = None, since_ns: int = 0,
     path = c.path("container.log")
     lines: list[str] = []
     if not from_end:
-        _, files = log_limits(c.data)
+        _, files = log_limits(c.host.log_config)
         for old in range(files - 1, 0, -1):  # rotated files first, the oldest first
             try:
                 with open(f"{path}.{old}") as f:
@@ -60,7 +60,7 @@ def entries(c, follow: bool = False, tail: int | None = None, since_ns: int = 0,
             c.reload()
         except FileNotFoundError:
             return
-        starting = c.state.get("Status") == "created" and c.monitor_alive()
+        starting = c.state.status == "created" and c.monitor_alive()
         if not (c.running or starting):
             try:
                 f = open(path)

@@ -8,7 +8,8 @@ undoes networking and mounts when the container ends.
 Detached containers get their own monitor process:
     python -m runtime.engine.monitor ROOT CONTAINER_ID NOTIFY_FD GO_FD
 which waits for GO_FD's end (the record names it by then), and writes "ok\\n" or
-"error: ...\\n" to NOTIFY_FD once the container runs (or failed).
+"error CODE: MESSAGE\\n" (Docker's exit code: 125, 126, 127) to NOTIFY_FD once the
+container runs (or failed).
 """
 
 from __future__ import annotations
@@ -17,13 +18,17 @@ import os
 import sys
 import time
 
-from runtime import jsonfast as json
 from runtime import paths
 from runtime.engine import containers as cmod
 from runtime.errors import PyrunError
 from runtime.image.store import Store
 from runtime.engine import oci
 from runtime.oci.log import trace
+
+
+def exit_code(e: BaseException) -> int:
+    """Docker's exit code for a failed start: the runtime's 126 or 127, else 125."""
+    return getattr(e, "exit_code", 125) if getattr(e, "exit_code", 0) in (126, 127) else 125
 
 
 def start_time_of(pid: int) -> int:
@@ -41,12 +46,12 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
     from runtime.linux import capabilities
     capabilities.set_subreaper()
     c.mark_monitored_by(os.getpid(), start_time_of(os.getpid()))
-    max_size, max_file = cmod.log_limits(c.data)
+    max_size, max_file = cmod.log_limits(c.host.log_config)
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     pid = 0
     code = 125
-    tty = c.data["Config"].get("Tty", False)
+    tty = c.config.tty
     console = None
     try:
         try:
@@ -62,7 +67,7 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
                 c.mark_exited(code)
                 cmod.teardown(c)
                 cmod.after_last()
-                if c.data["HostConfig"].get("AutoRemove"):
+                if c.host.auto_remove:
                     cmod.remove_files(c)
                 return code
             console_path = None
@@ -74,12 +79,10 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
             from runtime.linux import cgroups
             cgroups.finish_warm_up()  # no thread may live across the fork
             trace("engine: cgroup lock warm")
-            creating = _OciChild(
-                lambda: oci.create(c, bundle, c.path("pid"), console_path),
-                oci_log, (stdin, out_w, err_w))
+            creating = oci.Creating(c, bundle, c.path("pid"), console_path,
+                                    (stdin, out_w, err_w), log=oci_log)
             master = console.receive(creating) if console else None
-            if creating.wait() != 0:
-                raise _runtime_error(_last_error(oci_log) or "container create failed")
+            creating.check()
             if master is not None:
                 os.close(out_r)
                 out_r = master  # a terminal has one stream: it is the container's stdout
@@ -89,16 +92,16 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
         except BaseException as e:
             msg = str(e) or type(e).__name__
             cmod.teardown(c)
-            c.mark_exited(getattr(e, "exit_code", 125) or 125, error=msg)
+            c.mark_exited(exit_code(e), error=msg)
             cmod.after_last()
             if notify:
-                notify(f"error: {msg}")
+                notify(f"error {exit_code(e)}: {msg}")
             raise
         os.close(out_w)
         os.close(err_w)
         out_w = err_w = -1
         c.mark_running(pid)
-        if c.data["Config"].get("Healthcheck"):
+        if c.config.healthcheck:
             from runtime.engine import health
             health.start_watching(store, c)
         if notify:
@@ -144,46 +147,8 @@ def finish(store: Store, c: cmod.Container, code: int) -> None:
     cmod.teardown(c)
     c.mark_exited(code, oom_killed=oom)
     cmod.after_last()
-    if c.data["HostConfig"].get("AutoRemove"):
+    if c.host.auto_remove:
         cmod.remove_files(c)
-
-
-class _OciChild:
-    """A pyrun-oci verb run in a forked child instead of a new interpreter (~25 ms saved a
-    call): the child takes the container's stdio, logs errors as pyrun-oci would (the last
-    JSON line of the log), and exits 0 or 1. poll()/wait() as subprocess.Popen's."""
-
-    def __init__(self, fn, log_path: str, stdio):
-        self.returncode = None
-        self.pid = os.fork()
-        if self.pid == 0:
-            code = 1
-            try:
-                devnull = os.open(os.devnull, os.O_RDWR)
-                for target, fd in zip((0, 1, 2), stdio):
-                    os.dup2(devnull if fd is None else fd, target)
-                from runtime.oci import log
-                log.configure(log_path, "json")
-                try:
-                    fn()
-                    code = 0
-                except (PyrunError, OSError) as e:
-                    log.error(str(e))
-            finally:
-                os._exit(code)
-
-    def poll(self):
-        if self.returncode is None:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-            if pid:
-                self.returncode = os.waitstatus_to_exitcode(status)
-        return self.returncode
-
-    def wait(self) -> int:
-        if self.returncode is None:
-            _, status = os.waitpid(self.pid, 0)
-            self.returncode = os.waitstatus_to_exitcode(status)
-        return self.returncode
 
 
 class _ConsoleReceiver:
@@ -218,28 +183,6 @@ class _ConsoleReceiver:
                 pass
 
 
-def _runtime_error(msg: str) -> PyrunError:
-    """The runtime's message as Docker's exit codes: 127 the program is not there, 126 it
-    cannot be run, 125 anything else (Docker matches the same words)."""
-    from runtime.errors import CannotInvoke, CommandNotFound
-    low = msg.lower()
-    if "executable file not found" in low or ("exec:" in low and "no such file" in low):
-        return CommandNotFound(msg)
-    if "exec:" in low and "permission denied" in low:
-        return CannotInvoke(msg)
-    return PyrunError(msg)
-
-
-def _last_error(path: str) -> str:
-    try:
-        with open(path) as f:
-            lines = [json.loads(line) for line in f if line.strip()]
-    except (OSError, ValueError):
-        return ""
-    errs = [r.get("msg", "") for r in lines if r.get("level") == "error"]
-    return errs[-1] if errs else ""
-
-
 def main(argv: list[str]) -> int:
     if argv[0] == "--finish":  # back from the pump: the container has exited
         store = Store(argv[1])
@@ -255,7 +198,7 @@ def main(argv: list[str]) -> int:
     os.close(go_fd)
     store = Store(root)
     c = cmod.load(store, cid)
-    if c.state.get("MonitorPid") != os.getpid():
+    if c.state.monitor_pid != os.getpid():
         return 0  # it was killed before it handed the container over: not ours
     sent = []
 
@@ -270,7 +213,7 @@ def main(argv: list[str]) -> int:
     try:
         return supervise(store, c, notify=notify, resident=True)  # execs the pump
     except BaseException as e:  # noqa: BLE001 - reported through notify
-        notify(f"error: {e}")
+        notify(f"error {exit_code(e)}: {str(e) or type(e).__name__}")
         return 125
 
 
@@ -279,10 +222,8 @@ def _restart_loop(store: Store, c: cmod.Container, code: int) -> int:
     pump again (supervise execs it)."""
     if not (os.path.isdir(c.dir) and cmod.should_restart(c.reload(), code)):
         return code
-    count = c.data.get("RestartCount", 0)
-    time.sleep(min(0.1 * 2 ** count, 60))  # Docker doubles the delay between restarts, too
-    c.data["RestartCount"] = count + 1
-    c.save()
+    time.sleep(min(0.1 * 2 ** c.restart_count, 60))  # Docker doubles the delay, too
+    c.mark_restarting()
     try:
         return supervise(store, c, resident=True)
     except PyrunError:

@@ -15,24 +15,23 @@ name, aliases and short id resolve for the others through 127.0.0.11 (runtime/ne
 
 from __future__ import annotations
 
+from runtime.engine.model import Endpoint, NetworkSettings, Port, dump, load
 from runtime.errors import PyrunError
 from runtime.net import networks as netdefs
 
 NO_WIRING = ("none", "host")
-# The address fields of an endpoint, emptied when the container stops (as Docker's are).
-WIRED = {"IPAddress": "", "Gateway": "", "IPPrefixLen": 0, "MacAddress": "", "EndpointID": ""}
 
 
 class NetworkingError(PyrunError):
     pass
 
 
-def endpoint(d: dict, aliases=(), ip: str | None = None) -> dict:
-    return {"NetworkID": d["Id"], "Aliases": list(aliases),
-            "IPAMConfig": {"IPv4Address": ip} if ip else None, **WIRED}
+def endpoint(d: dict, aliases=(), ip: str | None = None) -> Endpoint:
+    return Endpoint(network_id=d["Id"], aliases=list(aliases),
+                    ipam_config={"IPv4Address": ip} if ip else None)
 
 
-def requested(network: str, aliases=(), ip: str | None = None) -> dict:
+def requested(network: str, aliases=(), ip: str | None = None) -> NetworkSettings:
     """NetworkSettings of a new container on `network` (a name or id; checked here)."""
     d = netdefs.get(network)
     if aliases and d["Name"] in netdefs.PREDEFINED:
@@ -40,7 +39,7 @@ def requested(network: str, aliases=(), ip: str | None = None) -> dict:
                               "networks")
     if ip:
         _check_ip(d, ip)
-    return {"Networks": {d["Name"]: endpoint(d, aliases, ip)}}
+    return NetworkSettings(networks={d["Name"]: endpoint(d, aliases, ip)})
 
 
 def _check_ip(d: dict, ip: str) -> None:
@@ -53,44 +52,39 @@ def _check_ip(d: dict, ip: str) -> None:
 
 
 def mode(c) -> str:
-    return c.data["HostConfig"]["NetworkMode"]
+    return c.host.network_mode
 
 
-def endpoints(c) -> dict:
-    """The record's endpoints by network name (the one of NetworkMode for a record written
-    before they were kept)."""
-    ns = c.data.setdefault("NetworkSettings", {})
-    if "Networks" not in ns:
-        ns["Networks"] = {} if mode(c) in NO_WIRING else \
-            {mode(c): endpoint(netdefs.get(mode(c)))}
-    return ns["Networks"]
+def endpoints(c) -> dict[str, Endpoint]:
+    """The record's endpoints by network name."""
+    return c.net.networks
 
 
-def _pool(name: str, ep: dict) -> str:
+def _pool(name: str, ep: Endpoint) -> str:
     from runtime.net import bridge
-    return bridge.LEASES if name == "bridge" else f"{bridge.LEASES}-{ep['NetworkID'][:12]}"
+    return bridge.LEASES if name == "bridge" else f"{bridge.LEASES}-{ep.network_id[:12]}"
 
 
-def _attach(c, netns: str, name: str, ep: dict, index: int, ifname: str | None = None) -> None:
+def _attach(c, netns: str, name: str, ep: Endpoint, index: int,
+            ifname: str | None = None) -> None:
     """One endpoint wired: the veth, the address, the ports (published on the first)."""
     from runtime.net import bridge, ports as portsmod
     try:
         d = netdefs.get(name)
-        if ep.get("NetworkID") and d["Id"] != ep["NetworkID"]:
+        if ep.network_id and d["Id"] != ep.network_id:
             raise netdefs.NoSuchNetwork(name)  # removed, and another made under its name
     except netdefs.NoSuchNetwork:
         raise NetworkingError(f"network {name} not found: it was removed after the "
                               "container was created (network disconnect it)") from None
     net = netdefs.net_of(d)
-    ip = (ep.get("IPAMConfig") or {}).get("IPv4Address")
-    att = bridge.attach(c.id, netns, net, ifname=ifname or f"eth{index}", ip=ip,
+    att = bridge.attach(c.id, netns, net, ifname=ifname or f"eth{index}", ip=ep.requested_ip,
                         default_route=index == 0)
-    ep.update({"IPAddress": att["ip"], "Gateway": att["gateway"],
-               "IPPrefixLen": att["prefix"], "MacAddress": att["mac"],
-               "EndpointID": att["veth"]})
+    ep.wired(att["ip"], att["gateway"], att["prefix"], att["mac"], att["veth"])
     c.save()  # before the ports: a killed start's teardown finds the address to give back
-    portsmod.publish(c.id, att["ip"], c.data["HostConfig"]["Ports"] if index == 0 else [],
-                     bridge=net.bridge, internal=net.internal)
+    ports = [dump(p) for p in c.host.ports] if index == 0 else []
+    portsmod.publish(c.id, att["ip"], ports, bridge=net.bridge, internal=net.internal)
+    if ports:  # with the host ports publish() picked for "-p CONTAINER" and -P
+        c.host.ports = [load(Port, p) for p in ports]
 
 
 def wire(c, netns: str) -> None:
@@ -101,9 +95,12 @@ def wire(c, netns: str) -> None:
         _attach(c, netns, name, ep, index)
     first = next(iter(eps.values()), None)
     if first:
-        c.data["NetworkSettings"].update(
-            {k: first[k] for k in ("IPAddress", "Gateway", "IPPrefixLen", "MacAddress")})
-    c.save()  # the ports publish() picked for "-p CONTAINER" and -P
+        ns = c.net
+        ns.ip_address, ns.gateway = first.ip_address, first.gateway
+        ns.ip_prefix_len, ns.mac_address = first.ip_prefix_len, first.mac_address
+    # Not saved here: mark_running saves it all next, and what a killed start leaves is
+    # found without it (the leases by the endpoints each _attach saved, the ports and the
+    # names by the container's id).
     serve_names(c, netns)
 
 
@@ -112,9 +109,9 @@ def dns_endpoints(c) -> list[dict]:
     aliases and short id at that network's address."""
     out = []
     for name, ep in endpoints(c).items():
-        if name not in netdefs.PREDEFINED and ep.get("IPAddress"):
-            out.append({"network": ep["NetworkID"], "network_name": name, "ip": ep["IPAddress"],
-                        "names": [c.name, *(ep.get("Aliases") or []), c.id[:12]],
+        if name not in netdefs.PREDEFINED and ep.ip_address:
+            out.append({"network": ep.network_id, "network_name": name, "ip": ep.ip_address,
+                        "names": [c.name, *ep.aliases, c.id[:12]],
                         "internal": _internal(name)})
     return out
 
@@ -134,7 +131,7 @@ def serve_names(c, netns: str) -> None:
     eps = dns_endpoints(c)
     if eps:
         from runtime.net import dns
-        dns.register(c.id, netns, eps, list(c.data["HostConfig"].get("Dns") or []))
+        dns.register(c.id, netns, eps, list(c.host.dns))
 
 
 def unwire(c) -> None:
@@ -145,22 +142,17 @@ def unwire(c) -> None:
     if on_user_network(c):
         from runtime.net import dns
         dns.unregister(c.id)
-    if c.data["HostConfig"]["Ports"]:
+    if c.host.ports:
         from runtime.net import ports as portsmod
         try:
             portsmod.unpublish(c.id)
         except PyrunError:
             pass
     for name, ep in endpoints(c).items():
-        if ep.get("IPAddress"):
-            bridge.detach({"ip": ep["IPAddress"], "leases": _pool(name, ep)})
-            ep.update(WIRED)
-    ns = c.data["NetworkSettings"]
-    if ns.get("IPAddress"):  # a record written before endpoints were kept (the bridge's)
-        bridge.detach({"ip": ns["IPAddress"]})
-    for k, v in WIRED.items():
-        if k in ns:
-            ns[k] = v
+        if ep.ip_address:
+            bridge.detach({"ip": ep.ip_address, "leases": _pool(name, ep)})
+            ep.unwired()
+    c.net.unwired()
 
 
 def connect(c, network: str, aliases=(), ip: str | None = None) -> None:
@@ -188,15 +180,15 @@ def connect(c, network: str, aliases=(), ip: str | None = None) -> None:
     if not c.running:
         c.save()
         return
-    netns = c.data["NetworkSettings"]["Netns"]
+    netns = c.net.netns
     try:
         from runtime.net import bridge
         _attach(c, netns, d["Name"], eps[d["Name"]], len(eps) - 1, bridge.free_ifname(netns))
     except BaseException:
         ep = eps.pop(d["Name"])
-        if ep.get("IPAddress"):
+        if ep.ip_address:
             from runtime.net import bridge
-            bridge.detach({"ip": ep["IPAddress"], "leases": _pool(d["Name"], ep)})
+            bridge.detach({"ip": ep.ip_address, "leases": _pool(d["Name"], ep)})
         c.save()
         raise
     c.save()
@@ -215,17 +207,17 @@ def disconnect(c, network: str, force: bool = False) -> None:
         raise NetworkingError(f"container {c.id[:12]} is not connected to network "
                               f"{d['Name']}")
     ep = eps.pop(d["Name"])
-    if ep.get("IPAddress"):
+    if ep.ip_address:
         from runtime.net import bridge
-        bridge.delete_link(ep["EndpointID"])  # its peer in the container goes with it
-        bridge.detach({"ip": ep["IPAddress"], "leases": _pool(d["Name"], ep)})
-        if not eps and c.data["HostConfig"]["Ports"]:  # nothing left to publish to
+        bridge.delete_link(ep.endpoint_id)  # its peer in the container goes with it
+        bridge.detach({"ip": ep.ip_address, "leases": _pool(d["Name"], ep)})
+        if not eps and c.host.ports:  # nothing left to publish to
             from runtime.net import ports as portsmod
             portsmod.unpublish(c.id)
     c.save()
     if c.running:
         if dns_endpoints(c):
-            serve_names(c, c.data["NetworkSettings"]["Netns"])
+            serve_names(c, c.net.netns)
         else:
             from runtime.net import dns
             dns.unregister(c.id)
@@ -238,11 +230,11 @@ def inspected(containers, d: dict) -> dict:
     on it (Docker's Containers map)."""
     members = {}
     for c in containers:
-        ep = (c.data.get("NetworkSettings") or {}).get("Networks", {}).get(d["Name"])
-        if ep and ep.get("IPAddress") and c.running:
-            members[c.id] = {"Name": c.name, "EndpointID": ep.get("EndpointID", ""),
-                             "MacAddress": ep.get("MacAddress", ""),
-                             "IPv4Address": f"{ep['IPAddress']}/{ep['IPPrefixLen']}",
+        ep = c.net.networks.get(d["Name"])
+        if ep and ep.ip_address and c.running:
+            members[c.id] = {"Name": c.name, "EndpointID": ep.endpoint_id,
+                             "MacAddress": ep.mac_address,
+                             "IPv4Address": f"{ep.ip_address}/{ep.ip_prefix_len}",
                              "IPv6Address": ""}
     return {**d, "Containers": members}
 

@@ -5,6 +5,8 @@ and the runtime's failures turned into the engine's.
                                ps, run in the foreground, kill with the fast native path)
     create(c, bundle, ...) start(c) delete(c) pause(c) resume(c) update(c, resources)
                                in this process (no interpreter to start)
+    Creating(c, bundle, ...)   create in a forked child that takes the container's stdio;
+                               check() raises its failure, typed
     state(c) -> oci State or None       cgroup(c) -> its cgroup manager or None
     kill(c, sig) -> bool       False: it had ended (not an error for stop/rm -f)
 
@@ -14,6 +16,8 @@ annotation (runtime/oci/delete.py reap_orphans)."""
 
 from __future__ import annotations
 
+import os
+
 from runtime import paths
 from runtime.errors import PyrunError
 
@@ -21,7 +25,20 @@ ROOT = paths.OCI_ROOT
 
 
 class RuntimeFailure(PyrunError):
-    """pyrun-oci refused or failed; the message is its own last line."""
+    """pyrun-oci refused or failed; the message is its own."""
+
+
+def failure(message: str, exit_code: int = 0) -> PyrunError:
+    """The runtime's failure as the engine's, with Docker's exit codes: 127 the program is
+    not there, 126 it cannot be run, 125 anything else."""
+    from runtime.errors import CannotInvoke, CommandNotFound
+    if exit_code == 127:
+        return CommandNotFound(message)
+    if exit_code == 126:
+        return CannotInvoke(message)
+    err = RuntimeFailure(message)
+    err.exit_code = 125
+    return err
 
 
 def argv(verb: str, *args: str, log: str | None = None) -> list[str]:
@@ -35,6 +52,69 @@ def argv(verb: str, *args: str, log: str | None = None) -> list[str]:
 def create(c, bundle: str, pid_file: str, console_socket: str | None = None) -> None:
     from runtime.oci import create as ocicreate
     ocicreate.create(ROOT, c.id, bundle, pid_file=pid_file, console_socket=console_socket)
+
+
+class Creating:
+    """create() run in a forked child instead of a new pyrun-oci (an interpreter's start
+    saved): the child takes the container's stdio (None: /dev/null), logs as
+    pyrun-oci would, and sends a failure whole over a pipe (message and exit code, as the
+    runtime's typed error had them). poll() as Popen's; check() waits and raises it."""
+
+    def __init__(self, c, bundle: str, pid_file: str, console_socket: str | None, stdio,
+                 log: str):
+        self.returncode = None
+        r, w = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:
+            code = 1
+            try:
+                os.close(r)
+                devnull = os.open(os.devnull, os.O_RDWR)
+                for target, fd in zip((0, 1, 2), stdio):
+                    os.dup2(devnull if fd is None else fd, target)
+                from runtime.oci import log as ocilog
+                ocilog.configure(log, "json")
+                try:
+                    create(c, bundle, pid_file, console_socket)
+                    code = 0
+                except (PyrunError, OSError) as e:
+                    ocilog.error(str(e))
+                    from runtime import jsonfast as json
+                    os.write(w, json.dumps({"message": str(e) or type(e).__name__,
+                                            "exit_code": getattr(e, "exit_code", 0)}).encode())
+            finally:
+                os._exit(code)
+        os.close(w)
+        self._failure = r
+
+    def poll(self):
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def check(self) -> None:
+        if self.returncode is None:
+            _, status = os.waitpid(self.pid, 0)
+            self.returncode = os.waitstatus_to_exitcode(status)
+        # The child wrote before it ended, so the message waits in the pipe: read what is
+        # there, never to the end (the container's init, forked by the child, holds the
+        # write end until it execs, which is after start).
+        os.set_blocking(self._failure, False)
+        try:
+            data = os.read(self._failure, 65536) if self.returncode != 0 else b""
+        except BlockingIOError:
+            data = b""
+        finally:
+            os.close(self._failure)
+        if self.returncode == 0:
+            return
+        if not data:
+            raise failure(f"container create failed: the runtime ended with {self.returncode}")
+        from runtime import jsonfast as json
+        d = json.loads(data.decode())
+        raise failure(d["message"], d["exit_code"])
 
 
 def start(c) -> None:

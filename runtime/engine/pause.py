@@ -10,7 +10,7 @@ from runtime.engine.containers import ContainerError
 def pause(c) -> None:
     if not c.running:
         raise ContainerError(f"Container {c.id} is not running")
-    if c.state.get("Paused"):
+    if c.state.paused:
         raise ContainerError(f"Container {c.id} is already paused")
     from runtime.engine import oci
     oci.pause(c)
@@ -19,7 +19,7 @@ def pause(c) -> None:
 
 
 def unpause(c) -> None:
-    if not c.running or not c.state.get("Paused"):
+    if not c.running or not c.state.paused:
         raise ContainerError(f"Container {c.id} is not paused")
     from runtime.engine import oci
     oci.resume(c)

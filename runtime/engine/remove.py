@@ -11,8 +11,9 @@ from runtime.engine import signals
 
 def remove(c, force: bool = False) -> None:
     if not c.can_remove(force):
-        raise cmod.ContainerStateConflict(f"You cannot remove a running container {c.id}. Stop the "
-                                  "container before attempting removal or force remove")
+        raise cmod.ContainerStateConflict(
+            f"You cannot remove a running container {c.id}. Stop the container before "
+            "attempting removal or force remove")
     if c.running:
         c.reload().mark_stopped_by_user()
         signals.thaw_if_paused(c)

@@ -20,7 +20,7 @@ def rename(c, new: str) -> None:
                                   f'by container "{owner}". You have to remove (or rename) '
                                   "that container to be able to reuse that name.")
     try:
-        c.reload().data["Name"] = new
+        c.reload().name = new
         c.save()
     except BaseException:
         cmod.release_name(c.store, new, c.id)
@@ -28,5 +28,5 @@ def rename(c, new: str) -> None:
     cmod.release_name(c.store, old, c.id)
     if c.running:  # the others find it by its new name at once
         from runtime.engine import networking
-        networking.serve_names(c, c.data["NetworkSettings"].get("Netns", ""))
+        networking.serve_names(c, c.net.netns)
     journal.record(c, "rename", oldName=f"/{old}")

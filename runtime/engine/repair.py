@@ -8,9 +8,9 @@ import os
 import time
 
 from runtime import jsonfast as json
-from runtime.engine.containers import (MAKING, TRASH, Container, after_last, all_containers,
-                                       delete_tree, release_name, remove_files, root_dir,
-                                       teardown)
+from runtime.engine.containers import (MAKING, PENDING, TRASH, Container, after_last,
+                                       all_containers, delete_tree, release_name,
+                                       remove_files, root_dir, teardown)
 from runtime.image.store import Store
 
 
@@ -36,31 +36,40 @@ def refresh(store: Store) -> None:
 
 
 def repair_container(c: Container) -> None:
-    status = c.state.get("Status")
-    started_setup = status == "created" and c.state.get("MonitorPid")
+    status = c.state.status
+    started_setup = status == "created" and c.state.monitor_pid
     if (status == "running" or started_setup) and not c.monitor_alive():
         teardown(c)
-        c.mark_exited(c.state.get("ExitCode") or 137, error="monitor died")
-        if c.data["HostConfig"].get("AutoRemove"):
+        c.mark_exited(c.state.exit_code or 137, error="monitor died")
+        if c.host.auto_remove:
             remove_files(c)
         after_last()
 
 
 def _sweep_unfinished(store: Store) -> None:
-    """Records whose create was killed before they were renamed into place."""
+    """Records whose create was killed before they were renamed into place: a pending
+    directory names its creator; an unfinished one holds its creator's identity (written
+    before it got that name), so neither needs a grace period."""
     from runtime.oci.state import process_alive
+    for name, path in _entries(store, PENDING):
+        try:
+            pid, start, _ = name[len(PENDING):].split("-", 2)
+            if process_alive(int(pid), int(start)):
+                continue
+        except ValueError:
+            pass  # not of pyrun's making: it goes too
+        delete_tree(path)
     for name, path in _entries(store, MAKING):
         try:
             with open(os.path.join(path, "creator")) as f:
                 pid, start = (int(w) for w in f.read().split())
             if process_alive(pid, start):
                 continue
+        except FileNotFoundError:
+            if not os.path.isdir(path):
+                continue  # renamed into place meanwhile
         except (OSError, ValueError):
-            try:  # no creator yet: being made this very moment, unless it is old
-                if time.time() - os.stat(path).st_mtime < 10:
-                    continue
-            except FileNotFoundError:
-                continue
+            pass  # unreadable: no live creator can be told from it
         release_name(store, _unfinished_name(path), name[len(MAKING):])
         delete_tree(path)
 

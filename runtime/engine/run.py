@@ -31,7 +31,7 @@ def run(store, c, *, detach: bool = False, interactive: bool = False) -> int:
     """Start a created container: detached (or with a restart policy, which needs its
     monitor), 0 once it runs unless not detached, then its exit code; else supervised here,
     attached to this process's stdio, its exit code."""
-    if detach or c.data["HostConfig"]["RestartPolicy"]["Name"] != "no":
+    if detach or c.host.restart_name() != "no":
         from runtime.engine.start import start_detached
         start_detached(store, c)
         if not detach:
@@ -43,6 +43,29 @@ def run(store, c, *, detach: bool = False, interactive: bool = False) -> int:
     try:
         return monitor.supervise(store, c, attach=True, stdin=0 if interactive else None)
     except PyrunError:
-        if c.data["HostConfig"].get("AutoRemove"):
+        if c.host.auto_remove:
             cmod.remove_files(c)
         raise
+
+
+def loopback_only_ports(c, settle: float = 0.3) -> list[int]:
+    """The published TCP ports the container's program listens on at 127.0.0.1 only (which
+    a published port cannot reach), read off its network namespace's /proc/PID/net/tcp
+    after `settle` seconds for the program to bind."""
+    ports = {p.container_port for p in c.host.ports if p.proto == "tcp"}
+    if not ports:
+        return []
+    import time
+    time.sleep(settle)
+    c.reload()
+    try:
+        with open(f"/proc/{c.state.pid}/net/tcp") as f:
+            rows = [line.split() for line in f.readlines()[1:]]
+    except OSError:
+        return []
+    found = []
+    for row in rows:
+        addr, port = row[1].split(":")
+        if row[3] == "0A" and int(port, 16) in ports and addr == "0100007F":  # 0A: LISTEN
+            found.append(int(port, 16))
+    return sorted(set(found))

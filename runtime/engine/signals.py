@@ -29,7 +29,7 @@ def send(c, sig: str) -> None:
 def thaw_if_paused(c) -> None:
     """A frozen process cannot act on a signal, SIGKILL included: stop, kill and rm -f of a
     paused container thaw it first (as Docker's)."""
-    if c.state.get("Paused") and c.running:
+    if c.state.paused and c.running:
         from runtime.engine.pause import unpause
         unpause(c)
 

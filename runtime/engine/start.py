@@ -13,7 +13,7 @@ def start(store, c) -> None:
     """(Re)start a created or stopped container: a user's earlier stop no longer holds."""
     if not c.can_start():
         return
-    if c.state.get("StoppedByUser"):
+    if c.state.stopped_by_user:
         c.mark_stopped_by_user(False)
     start_detached(store, c)
 
@@ -23,8 +23,8 @@ def start_detached(store, c) -> None:
     import subprocess
     r, w = os.pipe()
     go_r, go_w = os.pipe()
-    # -I -S and this process's own path: the interpreter without `site`, ~4 ms of every
-    # start (the command line still names runtime.engine.monitor, for ps and the tests)
+    # -I -S and this process's own path: the interpreter without `site` and its .pth files
+    # (the command line still names runtime.engine.monitor, for ps and the tests)
     code = (f"import sys; sys.path[:] = {[p for p in sys.path if p]!r}; "
             "from runtime.engine.monitor import main; sys.exit(main(sys.argv[1:]))")
     monitor = subprocess.Popen([sys.executable, "-I", "-S", "-c", code, store.root,
@@ -44,9 +44,13 @@ def start_detached(store, c) -> None:
     with os.fdopen(r) as f:
         answer = f.readline().strip()
     if answer != "ok":
-        msg = answer[len("error: "):] if answer.startswith("error: ") else \
-            "the container's monitor exited before the container started"
-        if c.data["HostConfig"].get("AutoRemove"):
+        code, _, msg = answer[len("error "):].partition(": ")
+        if not answer.startswith("error ") or not code.isdigit():
+            code, msg = "125", "the container's monitor exited before the container started"
+        if c.host.auto_remove:
             from runtime.engine import containers as cmod
             cmod.remove_files(c)
+        if code in ("126", "127"):  # the runtime's: the program is not there, or not runnable
+            from runtime.engine import oci
+            raise oci.failure(msg, int(code))
         raise PyrunError(msg)

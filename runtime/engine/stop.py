@@ -12,8 +12,8 @@ def stop(c, timeout: int | None = None) -> None:
         return
     c.reload().mark_stopped_by_user()
     signals.thaw_if_paused(c)
-    t = c.data["Config"].get("StopTimeout", 10) if timeout is None else timeout
-    signals.send(c, c.data["Config"].get("StopSignal") or "SIGTERM")
+    t = c.config.stop_timeout if timeout is None else timeout
+    signals.send(c, c.config.stop_signal or "SIGTERM")
     if not signals.wait_exit(c, t):
         signals.send(c, "SIGKILL")
         signals.wait_exit(c, 10)

@@ -34,7 +34,7 @@ def images_in_use(store, containers) -> set[str]:
     used = set()
     for c in containers:
         try:
-            used.update(i.id for i in chain(store, store.image(c.data["Image"])))
+            used.update(i.id for i in chain(store, store.image(c.image)))
         except Exception:  # noqa: BLE001 - an image removed under a container: nothing held
             continue
     return used

@@ -93,7 +93,7 @@ def users(containers, name: str) -> list[str]:
     the volume."""
     return [c.id for c in containers
             if any(b.get("Type") == "volume" and b.get("Name") == name
-                   for b in c.data["HostConfig"].get("Binds", []))]
+                   for b in c.host.binds)]
 
 
 def remove(store, name: str, containers, force: bool = False) -> None:

@@ -15,10 +15,10 @@ def wait(c) -> int:
             c.reload()
         except FileNotFoundError:
             return last_exit_code(c)
-        if not c.running and c.state.get("Status") != "created":
-            policy = c.data["HostConfig"].get("RestartPolicy", {}).get("Name", "no")
-            if policy == "no" or c.state.get("StoppedByUser") or not c.monitor_alive():
-                return c.state.get("ExitCode", 0)
+        if not c.running and c.state.status != "created":
+            policy = c.host.restart_name()
+            if policy == "no" or c.state.stopped_by_user or not c.monitor_alive():
+                return c.state.exit_code
         time.sleep(next(sleeps))
 
 

@@ -45,7 +45,7 @@ def open_stream(f):
         return gzip.GzipFile(fileobj=f, mode="rb")
     if head == b"\x28\xb5\x2f\xfd":
         try:
-            import zstandard  # 12 ms: only when a zstd layer comes
+            import zstandard  # only when a zstd layer comes (scripts/bench imports)
         except ImportError:
             raise LayerError("zstd layer: install the zstandard package to read it") from None
         return zstandard.ZstdDecompressor().stream_reader(f, read_across_frames=True)

@@ -12,8 +12,8 @@ from runtime.errors import PyrunError
 
 DEFAULT_DOMAIN = "docker.io"
 
-# Docker's grammar (distribution/reference), checked by hand rather than with `re`: its
-# import is some 3-5 ms of every `pyrun run`, which resolves a reference first thing.
+# Docker's grammar (distribution/reference), checked by hand rather than with `re`, whose
+# import would be on every `pyrun run`, which resolves a reference first thing.
 # tests/unit/test_image_pieces.py holds these checks to the regular expressions:
 #   path component  [a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*, components joined by "/"
 #   tag             [\w][\w.-]{0,127}

@@ -37,7 +37,7 @@ class ImageNotFound(NotFound):
 
 
 def digest_of(data: bytes) -> str:
-    import hashlib  # not on the way to a container start: OpenSSL's load is 2 ms
+    import hashlib  # not on the way to a container start: it loads OpenSSL
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
@@ -115,7 +115,7 @@ class Store:
     def tmpdir(self, prefix: str = "work-") -> str:
         """A work directory named with this process's pid: what a process killed mid-way
         (a pull, a build) leaves, the next one to need a work directory removes."""
-        import tempfile  # off the cache-hit path (tempfile and shutil: ~5 ms of imports)
+        import tempfile  # off the cache-hit path (tempfile brings shutil along)
         self.ensure()
         tmp = os.path.join(self.root, "tmp")
         for name in os.listdir(tmp):
@@ -460,7 +460,7 @@ class Store:
 
 
 class _Locked:
-    """Store.locked() (a class, not contextlib's decorator: that import is 2 ms of a start)."""
+    """Store.locked() (a class, not contextlib's decorator, whose import a start avoids)."""
 
     def __init__(self, store: Store):
         self.store = store

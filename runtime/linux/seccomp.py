@@ -1,9 +1,10 @@
 """Seccomp: an OCI linux.seccomp section → a BPF program → installed right before execve.
 
 Three steps, apart because they cost very different amounts:
-- compile (libseccomp, ~10 ms for Docker's profile): only on a cache miss. The program is kept
-  in CACHE_DIR under a hash of the section, the kernel and the architecture, as crun does, so
-  the next container with the same profile reads ~8 KiB instead.
+- compile (libseccomp; the seccomp step of scripts/bench runtime-start): only on a cache
+  miss. The program is kept in CACHE_DIR under a hash of the section, the kernel and the
+  architecture, as crun does, so the next container with the same profile reads ~8 KiB
+  instead.
 - the ENOSYS stub: libseccomp gives every syscall the profile does not name the default action
   (EPERM for Docker's profile), also syscalls newer than the profile. glibc then takes EPERM
   from, e.g., clone3 as final instead of falling back to clone. So, as runc does
@@ -150,9 +151,9 @@ def compile_bpf(sec) -> bytes:
         raise ConfigError(f"linux.seccomp.defaultAction: {sec.default_action} is not "
                           "supported by this kernel or libseccomp")
     try:
-        # A binary search over syscall numbers instead of a chain: measured here with
-        # Docker's profile, installing took 0.53 ms instead of 1.19 and a filtered getppid
-        # 278 ns instead of 390 (every syscall of the container pays this).
+        # A binary search over syscall numbers instead of a chain: fewer instructions for
+        # every filtered syscall of the container, and a faster install of Docker's profile
+        # (both measured when it was chosen; scripts/bench runtime-start has the install).
         lib.seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2)
         tokens = [lib.seccomp_arch_native()]
         for i, name in enumerate(sec.architectures):
@@ -263,7 +264,7 @@ def enosys_stub(highest: dict[int, int]) -> bytes:
 # ---- the cache -------------------------------------------------------------------------------
 
 def cache_key(raw_section: dict) -> str:
-    # _sha256, not hashlib: hashlib loads OpenSSL, 3.5 ms of every start here.
+    # _sha256, not hashlib: hashlib loads OpenSSL on every start.
     import _sha256
     u = os.uname()
     text = "\0".join((_FORMAT, u.release, u.machine, json.dumps_canonical(raw_section)))

@@ -54,8 +54,8 @@ class network_lock:
 
 class Subnet:
     """An IPv4 network as the bridge uses one: str() "10.89.0.0/24", prefixlen, hosts() in
-    order (the first is the gateway). Not ipaddress.IPv4Network: its import is 3 ms of every
-    bridged start."""
+    order (the first is the gateway). Not ipaddress.IPv4Network: its import would be on
+    every bridged start (scripts/bench imports)."""
 
     def __init__(self, text: str):
         try:
@@ -386,7 +386,7 @@ def delete_link(name: str) -> None:
 def detach(net: dict | None) -> None:
     """Undo attach (safe to repeat): the address goes back to the pool. The veth pair is not
     deleted here: the kernel destroys both ends with the namespace (delete_netns), in the
-    background, where a deletion now would wait ~15 ms for its grace periods."""
+    background, where a deletion now would wait for its grace periods."""
     if net and net.get("ip"):
         with network_lock():
             release(net["ip"], net.get("leases"))

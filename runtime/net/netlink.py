@@ -1,9 +1,9 @@
 """rtnetlink, the little of it a container's network needs: links (bridge, veth), IPv4
 addresses and the default route, over a NETLINK_ROUTE socket.
 
-pyroute2 speaks all of netlink, but importing it takes 120 ms and 33 MB here (0.9: it loads
-its whole package, asyncio included), several times runc's whole `run`; these few messages
-are on the way to every bridged container's start. The tests read the results back with
+pyroute2 speaks all of netlink, but its import loads its whole package, asyncio included
+(several times runc's whole `run`: scripts/bench imports); these few messages are on the way
+to every bridged container's start. The tests read the results back with
 pyroute2 and `ip`, as independent clients.
 
     with Route() as nl:                      # the netlink socket of the caller's netns
@@ -17,7 +17,7 @@ Kernel errors become OSError(errno, "netlink <what>: <strerror>"), as the syscal
 
 from __future__ import annotations
 
-import _socket as socket  # socket.py would import enum (~2 ms): only the C part is used
+import _socket as socket  # socket.py would import enum: only the C part is used
 import errno
 import os
 import struct

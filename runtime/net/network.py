@@ -39,8 +39,8 @@ def remove_shared_if_unused() -> None:
     address for LINGER seconds, so that nothing of pyrun stays on the host for long after its
     last container.
 
-    Each deletion waits for the kernel's grace periods (the bridge ~40 ms, the table ~15),
-    and making them again costs ~15 ms more, so a detached child does it, LINGER seconds
+    Each deletion waits for the kernel's grace periods, and making them again costs as
+    much as a container's start saves, so a detached child does it, LINGER seconds
     later: a foreground `run` ends without paying for it, and runs (or build steps) that
     follow each other keep the bridge. Every container's end starts such a child; the one of
     the last end is the one that finds the network quiet long enough."""

@@ -68,8 +68,8 @@ def ensure_table() -> None:
 
 def _ensure_table() -> None:
     """Our table, its chains and NAT rules; under network_lock(). Made in one transaction
-    where none is (an `nft` run of ~3 ms; a transaction that deletes anything waits ~15 ms
-    for the kernel's grace periods, so nothing is rewritten)."""
+    where none is (one `nft` run; a transaction that deletes anything waits for the
+    kernel's grace periods, so nothing is rewritten)."""
     if os.path.exists(MARK):
         return
     chains = f"""

@@ -1,8 +1,9 @@
 """The typed channel between the host side of a start and the container side.
 
 Two pipes, one per direction, made before the fork; each message is one JSON line with a
-"type". Pipes rather than a socketpair keep the socket module (and enum, ~5 ms) off the start
-path. The container side's copies are close-on-exec, so the user's program never sees them.
+"type". Pipes rather than a socketpair keep the socket module (and enum) off the start
+path (scripts/bench imports). The container side's copies are close-on-exec, so the user's
+program never sees them.
 
 Messages (container → host unless noted):
   Pid(pid)               the init's pid, seen from the host (sent by the intermediate process)

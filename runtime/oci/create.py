@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-# _signal, not signal: the signal module builds enums at import, ~4 ms of every start.
+# _signal, not signal: the signal module builds enums at import (scripts/bench imports).
 import _signal as signal
 
 from runtime.errors import ConfigError, ContainerExists, PyrunError, SetupError

@@ -170,7 +170,7 @@ class State:
 
 
 def remove_dir(path: str) -> None:
-    """Remove a directory tree without shutil (its import is 2 ms: bz2, lzma, fnmatch).
+    """Remove a directory tree without shutil (whose import brings bz2, lzma, fnmatch).
     Symlinks are removed, never followed; what vanishes meanwhile is no error."""
     try:
         entries = list(os.scandir(path))

@@ -319,13 +319,14 @@ def test_testcontainers_starts_a_container_waits_for_its_log_and_reaches_its_por
     """testcontainers-python with its reaper (Ryuk, an image of the internet) disabled."""
     tc = pytest.importorskip("testcontainers.core.container", reason="testcontainers is "
                              "installed by scripts/setup --test")
-    from testcontainers.core.waiting_utils import wait_for_logs
+    from testcontainers.core.wait_strategies import LogMessageWaitStrategy
     monkeypatch.setenv("DOCKER_HOST", f"unix://{api.sock}")
     monkeypatch.setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
     cmd = ["sh", "-c", "mkdir /w; echo tc-hello > /w/index.html; echo serving; "
            "exec httpd -f -p 80 -h /w"]
-    with tc.DockerContainer("busybox").with_command(cmd).with_exposed_ports(80) as c:
-        wait_for_logs(c, "serving", timeout=20)
+    ready = LogMessageWaitStrategy("serving").with_startup_timeout(20)
+    with tc.DockerContainer("busybox").with_command(cmd).with_exposed_ports(80) \
+            .waiting_for(ready) as c:  # start() returns once the log line is there
         port = c.get_exposed_port(80)
         assert http_get(f"http://127.0.0.1:{port}/") == "tc-hello\n"
     assert docker(api, "ps", "-aq").stdout == ""

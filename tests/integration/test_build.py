@@ -266,12 +266,17 @@ def test_examples_dockerfile_parses_with_the_module_entry():
 
 def test_run_steps_use_the_default_bridge(pyrun, busybox, tmp_path):  # noqa: F811
     ctx = context(tmp_path, "FROM busybox\nRUN ip -o -4 addr show eth0 | awk '{print $4}' > /addr;"
-                  " ip -o link | awk -F': ' '{print $2}' > /links\n")
+                  " ip -o link | awk -F': ' '{print $2}' > /links;"
+                  " cat /etc/hosts /etc/hostname > /etc-seen\n")
 
     def names(text):  # pyrun's own bridge may still linger from the step before: not counted
         return {n for n in text.split() if not n.startswith("pyrun")}
     pyrun("build", "-t", "net:bridge", ctx)
     assert pyrun.image_files("net:bridge", "/addr").startswith(b"10.89.")
+    # a step has a container's /etc files (engine/bundle.py), not kept in its layer
+    hosts, hostname = pyrun.image_files("net:bridge", "/etc-seen").decode().rsplit("\n", 2)[:2]
+    assert hosts.startswith("127.0.0.1\tlocalhost\n") and len(hostname) == 12
+    assert pyrun.image_files("net:bridge", "/etc/hostname") == b"pyrun-busybox\n"
     pyrun("build", "--no-cache", "--network", "none", "-t", "net:none", ctx)
     assert pyrun.image_files("net:none", "/links") == b"lo\n"  # loopback only
     pyrun("build", "--no-cache", "--network", "host", "-t", "net:host", ctx)

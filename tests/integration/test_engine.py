@@ -148,6 +148,9 @@ def test_published_port_answers_on_loopback_and_host_address(engine):
     assert http_get(f"http://127.0.0.1:{port}/").startswith("hello from ")
     assert http_get(f"http://{host_ip()}:{port}/").startswith("hello from ")
     assert engine("container", "port", "pyrun-t-httpd").stdout == f"80/tcp -> 0.0.0.0:{port}\n"
+    assert engine("port", "pyrun-t-httpd", "80").stdout == f"0.0.0.0:{port}\n"  # docker port
+    p = engine("port", "pyrun-t-httpd", "81/udp", check=False)
+    assert p.returncode != 0 and "No public port '81/udp'" in p.stderr
     # a second container on the same host port is refused before it starts
     p = engine("run", "-d", "-p", f"{port}:80", "busybox", *HTTPD, check=False)
     assert p.returncode == 125 and "port is already allocated" in p.stderr
@@ -231,6 +234,11 @@ def test_duplicate_name_and_missing_command(engine, tmp_path):
     assert p.returncode == 125 and "No command specified" in p.stderr
     p = engine("run", "--rm", "busybox", "no-such-program", check=False)
     assert p.returncode == 127 and "executable file not found" in p.stderr
+    # the runtime's typed failure crosses the monitor's fork whole (engine/oci.py Creating)
+    p = engine("run", "-d", "busybox", "no-such-program", check=False)
+    assert p.returncode == 127 and "executable file not found" in p.stderr
+    p = engine("run", "--rm", "busybox", "/etc/hostname", check=False)
+    assert p.returncode == 126 and "permission denied" in p.stderr
 
 
 def test_memory_limit_applies(engine):
@@ -368,7 +376,7 @@ def test_monitor_killed_during_setup_is_repaired(engine):
             os._exit(1)
     os.waitpid(pid, 0)
     c.reload()
-    c.state.update({"MonitorPid": pid, "MonitorStart": 1})
+    c.state.monitored_by(pid, 1)
     c.save()
     assert leftovers()["links"] != []  # the veth of the half-made container
     row = engine("ls", "-a").stdout.splitlines()[1]

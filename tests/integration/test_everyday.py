@@ -61,10 +61,21 @@ def test_update_changes_a_running_containers_limits(engine):  # noqa: F811
     assert p.returncode != 0 and "one or more flags" in p.stderr
 
 
-def test_dockers_top_level_aliases(engine, busybox):  # noqa: F811
+def test_dockers_top_level_aliases(engine, busybox, tmp_path):  # noqa: F811
     assert "busybox" in engine("images").stdout
     engine("tag", "busybox", "pyrun-alias:two")
     assert "pyrun-alias" in engine("images").stdout
+    engine("save", "-o", str(tmp_path / "two.tar"), "pyrun-alias:two")
+    engine("rmi", "pyrun-alias:two")
+    assert engine("load", "-i", str(tmp_path / "two.tar")).stdout == \
+        "Loaded image: pyrun-alias:two\n"
+    engine("run", "--network", "none", "--name", "pyrun-alias-src", "busybox", "sh", "-c",
+           "echo exported > /mark")
+    engine("export", "-o", str(tmp_path / "fs.tar"), "pyrun-alias-src")
+    engine("import", str(tmp_path / "fs.tar"), "pyrun-alias:imported")
+    assert engine("run", "--rm", "--network", "none", "pyrun-alias:imported",
+                  "cat", "/mark").stdout == "exported\n"
+    engine("rmi", "pyrun-alias:imported")
     (image,) = json.loads(engine("inspect", "pyrun-alias:two").stdout)
     assert image["Id"] == busybox
     assert engine("history", "-q", "pyrun-alias:two").stdout.strip()
@@ -73,6 +84,8 @@ def test_dockers_top_level_aliases(engine, busybox):  # noqa: F811
     engine("run", "-d", "--network", "none", "--name", "busybox", "busybox", "sleep", "60")
     (first,) = json.loads(engine("inspect", "busybox").stdout)
     assert first["Name"] == "/busybox"  # a container's name wins over an image's, as Docker
+    p = engine("inspect", "pyrun-nothing-so-named", check=False)
+    assert p.returncode != 0 and p.stderr == "pyrun: No such object: pyrun-nothing-so-named\n"
 
 
 def test_cp_both_ways_diff_export_and_commit_then_run(engine, tmp_path):  # noqa: F811
@@ -134,3 +147,40 @@ def test_system_df_and_prune(engine, tmp_path):  # noqa: F811
     out = engine("system", "prune", "-f", "--volumes").stdout
     assert "Total: 1 containers, 0 images, 1 volumes" in out  # busybox is in use
     assert engine("ls", "-aq").stdout.split() == [engine("ls", "-q").stdout.strip()]
+
+
+def test_inspect_format_as_docker_users_write_it(engine, busybox):  # noqa: F811
+    cid = engine("run", "-d", "--name", "pyrun-ev-fmt", "-l", "tier=front", "busybox",
+                 "sleep", "60").stdout.strip()
+    pid, ip, tier = engine("inspect", "-f", "{{.State.Pid}} {{range .NetworkSettings.Networks}}"
+                           "{{.IPAddress}}{{end}} {{index .Config.Labels \"tier\"}}",
+                           "pyrun-ev-fmt").stdout.split()
+    assert pid == str(State.load(OCI_ROOT, cid).pid)
+    assert open(f"/proc/{pid}/cmdline", "rb").read() == b"sleep\x0060\x00"
+    # the address the container itself has on its eth0
+    assert f"inet {ip}/" in engine("exec", "pyrun-ev-fmt", "ip", "-4", "addr", "show",
+                                   "eth0").stdout
+    assert tier == "front"
+    assert engine("container", "inspect", "--format", "{{.State.Status}}",
+                  "pyrun-ev-fmt").stdout == "running\n"
+    assert engine("image", "inspect", "-f", "{{.Id}}", "busybox").stdout.strip() == busybox
+    assert engine("network", "inspect", "-f", "{{.Name}}", "bridge").stdout == "bridge\n"
+    engine("volume", "create", "pyrun-ev-fmt-vol")
+    try:
+        assert engine("volume", "inspect", "-f", "{{.Name}} {{.Driver}}",
+                      "pyrun-ev-fmt-vol").stdout == "pyrun-ev-fmt-vol local\n"
+    finally:
+        engine("volume", "rm", "pyrun-ev-fmt-vol")
+    p = engine("inspect", "-f", "{{.State.Pid", "pyrun-ev-fmt", check=False)
+    assert p.returncode != 0 and p.stdout == ""
+    assert p.stderr.strip().splitlines() == ["pyrun: template: unclosed action in "
+                                             "'{{.State.Pid'"]
+
+
+def test_version_as_docker_version(pyrun):  # noqa: F811
+    out = pyrun("version").stdout
+    assert out.startswith("Client:\n Version:           0.1.0\n")
+    assert f"Kernel version:   {os.uname().release}" in out
+    assert pyrun("version", "-f", "{{.Server.ApiVersion}}").stdout == "1.41\n"
+    client = json.loads(pyrun("version", "--format", "{{json .Client}}").stdout)
+    assert client["Os"] == "linux" and client["Version"] == "0.1.0"

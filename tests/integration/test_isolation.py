@@ -351,6 +351,24 @@ def test_limits_cannot_be_lifted(engine, probe):  # noqa: F811
     assert p.stdout.splitlines() == ["lift-pids unshare EPERM"]
 
 
+@pytest.mark.vm
+def test_a_container_reads_its_limits_and_cannot_change_them(engine):  # noqa: F811
+    """/sys/fs/cgroup is the container's own cgroup, read-only, as Docker's default: where
+    the JVM, Go's automaxprocs and nginx's worker_processes auto read their limits."""
+    script = ("if [ -f /sys/fs/cgroup/memory.max ]; then cat /sys/fs/cgroup/memory.max "
+              "/sys/fs/cgroup/cpu.max /sys/fs/cgroup/pids.max; f=/sys/fs/cgroup/memory.max; "
+              "else cat /sys/fs/cgroup/memory/memory.limit_in_bytes "
+              "/sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/pids/pids.max; "
+              "f=/sys/fs/cgroup/memory/memory.limit_in_bytes; fi; "
+              "echo 1000000000 > $f || echo refused")
+    p = engine("run", "--rm", "--network", "none", "-m", "48m", "--cpus", "0.5",
+               "--pids-limit", "40", "busybox", "sh", "-c", script, check=False)
+    assert p.stdout.split()[:1] == [str(48 << 20)]
+    assert p.stdout.split()[1:] in (["50000", "40", "refused"],  # v1: the quota alone
+                                    ["50000", "100000", "40", "refused"])  # v2: "quota period"
+    assert "Read-only file system" in p.stderr
+
+
 def test_profile_files_and_security_opts(engine, probe, tmp_path):  # noqa: F811
     profile = tmp_path / "pyrun-profile.json"
     profile.write_text(json.dumps({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [

@@ -30,7 +30,8 @@ def build_leftovers(store_root: str) -> dict:
         "build-state": os.listdir(BUILD_ROOT) if os.path.isdir(BUILD_ROOT) else [],
         "build-cgroups": [os.path.join(d, x) for d in leftover_cgroups("pyrun-build")
                           for x in os.listdir(d) if os.path.isdir(os.path.join(d, x))],
-        "unfinished": [n for n in os.listdir(containers) if n.startswith(".creating-")]
+        "unfinished": [n for n in os.listdir(containers)
+                       if n.startswith((".creating-", ".pending-"))]
         if os.path.isdir(containers) else [],
     }
 
@@ -79,6 +80,12 @@ def test_commands_killed_at_any_moment_leave_nothing(engine, registry, tmp_path)
         group = rng.random() < 0.7
         kill(p, group)
         assert engine("ls", "-a").returncode == 0  # the next command
+        # A monitor that outlived its CLI may still be starting the container: "created"
+        # while it lives (the next command made a dead one's "exited"); wait for the outcome.
+        deadline = time.monotonic() + 10
+        while engine("ls", "-aq", "--filter", "status=created").stdout.strip() and \
+                time.monotonic() < deadline:
+            time.sleep(0.1)
         running = engine("ls", "-q").stdout.split()
         held = ("mounts", "netns", "leases", "monitors")
         left = {k: v for k, v in settled(*held, timeout=3).items() if k in held} \

@@ -41,3 +41,14 @@ def test_pyrun_oci_run_imports_none_of_the_heavy_modules(oci, bundle, cid):
     modules = imported(p.stderr)
     assert "runtime.oci.init" in modules
     assert modules & HEAVY == set()
+
+
+def test_pyrun_ls_imports_none_of_the_heavy_modules(engine, busybox):  # noqa: F811
+    env = dict(os.environ, PYRUN_ROOT=engine.root)
+    engine("create", "--name", "listed", "--network", "none", "busybox", "true")
+    p = subprocess.run(launched("runtime.cli.fast", "ls", "-a"), capture_output=True,
+                       text=True, env=env, timeout=60)
+    assert p.returncode == 0 and "listed" in p.stdout, p.stderr[-2000:]
+    modules = imported(p.stderr)
+    assert "runtime.engine.inspect" in modules  # it did list them
+    assert modules & HEAVY == set()

@@ -1,5 +1,5 @@
-"""`pyrun build` and `pyrun run` parsed without click must mean what click would make of the
-same words; whatever they do not parse goes to click."""
+"""`pyrun build`, `pyrun run` and `pyrun ls` parsed without click must mean what click
+would make of the same words; whatever they do not parse goes to click."""
 
 from __future__ import annotations
 
@@ -52,17 +52,26 @@ RUN_TO_CLICK = [
     ["--", "busybox"], ["--no-such-flag", "busybox"], ["--name"],
 ]
 
+PS_SAME = [[], ["-a"], ["-aq"], ["--all", "--quiet", "--no-trunc"], ["-f", "status=exited",
+           "--filter=name=web"], ["--format", "json", "-a"], ["--format=table"],
+           ["--format", "{{.Names}} {{.Status}}"]]
+PS_TO_CLICK = [["--help"], ["-af", "x"], ["--format"], ["extra"], ["-f"],
+               ["--all=1"], ["-n", "3"]]
+
 
 def _click_command(module: str):
     if module == "build":
         from runtime.cli.image import build_cmd
         return build_cmd
+    if module == "ps":
+        from runtime.cli.container import ls_cmd
+        return ls_cmd
     from runtime.cli.container import run_cmd
     return run_cmd
 
 
 @pytest.mark.parametrize("module,args", [("build", a) for a in BUILD_SAME] +
-                         [("run", a) for a in RUN_SAME])
+                         [("run", a) for a in RUN_SAME] + [("ps", a) for a in PS_SAME])
 def test_plain_spellings_parse_as_click_parses_them(module, args):
     mine = importlib.import_module(f"runtime.cli.{module}").parse(args)
     ctx = _click_command(module).make_context(module, list(args))
@@ -71,7 +80,8 @@ def test_plain_spellings_parse_as_click_parses_them(module, args):
 
 
 @pytest.mark.parametrize("module,args", [("build", a) for a in BUILD_TO_CLICK] +
-                         [("run", a) for a in RUN_TO_CLICK])
+                         [("run", a) for a in RUN_TO_CLICK] +
+                         [("ps", a) for a in PS_TO_CLICK])
 def test_everything_else_is_left_to_click(module, args):
     assert importlib.import_module(f"runtime.cli.{module}").parse(args) is None
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from runtime.engine.config import DEFAULT_CAPS, DEFAULT_PATH, MASKED, RunSpec, from_record, \
-    oci_config
+    hosts_file, oci_config, resolv_file
 from runtime.oci import spec
 
 
@@ -23,6 +23,8 @@ def test_defaults_are_dockers_and_parse_as_a_runtime_would():
     assert cfg["linux"]["maskedPaths"] == MASKED
     assert cfg["linux"]["resources"] == {"devices": [{"allow": False, "access": "rwm"}]}
     assert "ro" in mount(cfg, "/sys")["options"]
+    assert mount(cfg, "/sys/fs/cgroup")["type"] == "cgroup"  # read-only, as Docker's
+    assert "ro" in mount(cfg, "/sys/fs/cgroup")["options"]
     assert cfg["linux"]["seccomp"]["defaultAction"] == "SCMP_ACT_ERRNO"
     assert cfg["root"] == {"path": "/r", "readonly": False} and "annotations" not in cfg
     parsed = spec.parse(cfg)  # what pyrun-oci will read: valid, field by field
@@ -40,7 +42,8 @@ def test_defaults_are_dockers_and_parse_as_a_runtime_would():
     ({"privileged": True},
      lambda c: c["linux"]["maskedPaths"] == [] and c["linux"]["readonlyPaths"] == [] and
      c["linux"]["resources"]["devices"] == [{"allow": True, "access": "rwm"}] and
-     "ro" not in mount(c, "/sys")["options"]),
+     "ro" not in mount(c, "/sys")["options"] and
+     "ro" not in mount(c, "/sys/fs/cgroup")["options"]),
     ({"seccomp": None}, lambda c: "seccomp" not in c["linux"]),
     ({"readonly_rootfs": True, "terminal": True, "no_new_privileges": True},
      lambda c: c["root"]["readonly"] and c["process"]["terminal"] and
@@ -56,25 +59,57 @@ def test_settings_become_config(settings, check):
     assert check(oci_config(RunSpec("/r", ["sh"], **settings)))
 
 
-def record(**hc) -> dict:
-    return {"Id": "c" * 64, "Path": "nginx", "Args": ["-g", "daemon off;"],
-            "Config": {"Env": ["A=1"], "WorkingDir": "/srv", "Hostname": "web", "Tty": False},
-            "HostConfig": {"Binds": [], "Capabilities": DEFAULT_CAPS, **hc}}
+class Store:
+    root = "/var/lib/pyrun"
+
+
+def record(**hc):
+    """A container's record, as container.json holds it, read back."""
+    from runtime.engine.containers import Container
+    return Container.from_json(Store(), {
+        "Id": "c" * 64, "Image": "sha256:" + "1" * 64, "Path": "nginx",
+        "Args": ["-g", "daemon off;"],
+        "Config": {"Env": ["A=1"], "WorkingDir": "/srv", "Hostname": "web", "Tty": False},
+        "HostConfig": {"Binds": [], "Capabilities": DEFAULT_CAPS, **hc}})
 
 
 def test_a_container_record_becomes_its_run_spec():
     s = from_record(record(Binds=[{"Source": "/data", "Destination": "/d", "RW": False}],
-                           Memory=1 << 30), "/var/lib/pyrun/containers/c", "/ns", (33, 33, []))
-    assert s.rootfs == "/var/lib/pyrun/containers/c/rootfs"
+                           Memory=1 << 30), "/ns", (33, 33, []))
+    assert s.rootfs == "/var/lib/pyrun/containers/" + "c" * 64 + "/rootfs"
     assert s.args == ["nginx", "-g", "daemon off;"] and (s.uid, s.gid) == (33, 33)
     assert [m["destination"] for m in s.mounts] == ["/etc/hosts", "/etc/hostname",
                                                     "/etc/resolv.conf", "/d"]
     assert "ro" in s.mounts[-1]["options"] and s.memory == 1 << 30
     assert s.cgroups_path == "/pyrun/" + "c" * 64 and s.hostname == "web"
+    assert s.caps == DEFAULT_CAPS and s.cwd == "/srv" and s.netns == "/ns"
 
 
 def test_init_and_unconfined_records():
-    data = dict(record(Init=True), Seccomp="unconfined")
-    s = from_record(data, "/c", None, (0, 0, []), init="/opt/pyrun-init")
+    c = record(Init=True)
+    c.seccomp = "unconfined"
+    s = from_record(c, None, (0, 0, []), init="/opt/pyrun-init")
     assert s.args[:2] == ["/sbin/pyrun-init", "--"] and s.seccomp is None
     assert s.mounts[-1]["source"] == "/opt/pyrun-init"
+
+
+def test_hosts_file():
+    assert hosts_file("web", "10.1.0.5", ["db:10.0.0.9"]).splitlines()[1:] == [
+        "::1\tlocalhost ip6-localhost ip6-loopback", "10.1.0.5\tweb", "10.0.0.9\tdb"]
+    assert "web" not in hosts_file("web")  # a build step: no address of its own
+
+
+HOST = "search example.org\nnameserver 127.0.0.53\nnameserver 10.0.0.1\n"
+
+
+@pytest.mark.parametrize("host, mode, dns, embedded, want", [
+    (HOST, "bridge", (), False, "search example.org\nnameserver 10.0.0.1\n"),
+    (HOST, "host", (), False, HOST),  # the host's own loopback resolver is reachable
+    ("nameserver 127.0.0.53\n", "bridge", (), False, "nameserver 8.8.8.8\n"),
+    (HOST, "bridge", ("1.1.1.1",), False, "search example.org\nnameserver 1.1.1.1\n"),
+    (HOST, "front", ("1.1.1.1",), True,
+     "search example.org\nnameserver 127.0.0.11\noptions ndots:0\n"),
+    ("", "bridge", (), False, "nameserver 8.8.8.8\n"),
+])
+def test_resolv_file(host, mode, dns, embedded, want):
+    assert resolv_file(host, mode, dns, embedded) == want

@@ -39,7 +39,7 @@ def store(tmp_path, monkeypatch):
     (CreateOptions(name="web", cap_add=("NET_ADMIN",)), lambda d: d["Name"] == "web"),
 ])
 def test_options_become_the_record(store, opts, check):
-    assert check(create(store, "img:1", opts).data)
+    assert check(create(store, "img:1", opts).to_json())
 
 
 @pytest.mark.parametrize("opts, message", [

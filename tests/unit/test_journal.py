@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from runtime.cli.system import parse_filters, parse_when
-from runtime.engine import journal
+from runtime.engine import journal, model
 from runtime.errors import PyrunError
 
 
@@ -17,7 +17,8 @@ class Store:
 class C:
     def __init__(self, store, name, labels=None):
         self.store, self.name, self.id = store, name, (name * 64)[:64]
-        self.data = {"ImageRef": "busybox", "Config": {"Labels": labels or {}}}
+        self.image_ref, self.image = "busybox", "sha256:" + "0" * 64
+        self.config = model.Config(labels=labels or {})
 
 
 def test_record_read_filter_and_rotate(tmp_path, monkeypatch):

@@ -52,7 +52,7 @@ def test_templates_as_docker_reads_them():
     assert template("table {{.Name}}\\t{{.CPUPerc}}", ROWS, COLS).splitlines() == [
         "NAME   CPU %", "web    1.00%", "db     2.00%"]
     assert template("table", ROWS, COLS).splitlines()[0] == "NAME   CPU %"
-    with pytest.raises(PyrunError, match="unsupported"):
+    with pytest.raises(PyrunError, match="no field 'Nope'"):
         template("{{.Nope}}", ROWS, COLS)
-    with pytest.raises(PyrunError, match="unsupported"):
+    with pytest.raises(PyrunError, match="has no {{end}}"):
         template("{{range .}}", ROWS, COLS)

@@ -317,7 +317,8 @@ def memory_value(v) -> str:
 
 # ---- warming the migration lock -----------------------------------------------------------------
 # Moving a process into a cgroup takes the kernel's cgroup_threadgroup_rwsem for writing. The
-# first writer after a quiet period waits for an RCU grace period (measured: 15-18 ms here),
+# first writer after a quiet period waits for an RCU grace period (runc's spaced start in
+# scripts/bench engine against its back-to-back one),
 # and writers that follow within a grace period or so of the last do not. A start path must
 # move its process once, so pyrun has a thread make harmless moves (its own pid into the
 # cgroup it is already in): the first as soon as the command is known, so that the grace

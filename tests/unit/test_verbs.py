@@ -1,0 +1,170 @@
+"""The engine's verbs (stop, kill, pause, unpause, update, remove's refusals) over a
+recording double of their one door to pyrun-oci (engine/oci.py), as youki tests its
+container over a recording syscall interface: a record in a temporary store, "running"
+under this test's own process as its monitor. What the kernel does is the integration
+tests'; here, what the engine asks of the runtime, in which order, and what it records."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from runtime.engine import containers as cmod
+from runtime.engine import journal, model, oci
+from runtime.engine.kill import kill
+from runtime.engine.pause import pause, unpause
+from runtime.engine.stop import stop
+from runtime.engine.update import update
+from runtime.image.store import Store
+from runtime.oci.state import own_identity
+
+
+class RecordingOci:
+    """engine/oci.py's verbs, recorded; `obeys`: whether a signal ends the container."""
+
+    def __init__(self, obeys=lambda sig: True):
+        self.calls, self.obeys = [], obeys
+
+    def kill(self, c, sig):
+        self.calls.append(("kill", sig))
+        if self.obeys(sig):
+            c2 = cmod.load(c.store, c.id)
+            c2.mark_exited(137 if sig == "SIGKILL" else 0)
+        return ""
+
+    def pause(self, c):
+        self.calls.append(("pause",))
+
+    def resume(self, c):
+        self.calls.append(("resume",))
+
+    def update(self, c, resources):
+        self.calls.append(("update", resources))
+
+
+@pytest.fixture
+def runtime(monkeypatch):
+    rec = RecordingOci()
+    for verb in ("kill", "pause", "resume", "update"):
+        monkeypatch.setattr(oci, verb, getattr(rec, verb))
+    return rec
+
+
+@pytest.fixture
+def running(tmp_path):
+    store = Store(str(tmp_path)).ensure()
+    pid, start = own_identity()
+    c = cmod.Container(store, id="c" * 64, name="web", created="", image="sha256:" + "0" * 64,
+                       image_ref="busybox", path="sleep", args=["30"],
+                       config=model.Config(stop_signal="SIGQUIT", stop_timeout=1),
+                       host=model.HostConfig(), net=model.NetworkSettings(),
+                       state=model.State(monitor_pid=pid, monitor_start=start))
+    os.makedirs(c.dir)
+    c.state.started(4242, "2026-12-01T10:00:00Z")
+    c.save()
+    return c
+
+
+def actions(store) -> list[str]:
+    return [e["Action"] for e in journal.read(store)]
+
+
+def test_stop_sends_the_stop_signal_and_records_a_users_stop(running, runtime):
+    stop(running)
+    assert runtime.calls == [("kill", "SIGQUIT")]  # the image's STOPSIGNAL, not SIGTERM
+    c = cmod.load(running.store, running.id)
+    assert c.state.status == "exited" and c.state.stopped_by_user
+    events = actions(running.store)  # the double ends it within the kill: die comes first
+    assert sorted(events[:2]) == ["die", "kill"] and events[2:] == ["stop"]
+
+
+def test_stop_kills_what_ignores_its_signal(running, runtime):
+    runtime.obeys = lambda sig: sig == "SIGKILL"
+    stop(running, timeout=0)
+    assert runtime.calls == [("kill", "SIGQUIT"), ("kill", "SIGKILL")]
+    assert cmod.load(running.store, running.id).state.exit_code == 137
+
+
+def test_a_stopped_container_is_left_alone(running, runtime):
+    running.mark_exited(0)
+    stop(running)
+    assert runtime.calls == []
+    with pytest.raises(cmod.ContainerError, match="is not running"):
+        kill(running)
+
+
+def test_kill_thaws_a_paused_container_first(running, runtime):
+    pause(running)
+    with pytest.raises(cmod.ContainerError, match="already paused"):
+        pause(running)
+    kill(running, "SIGKILL")
+    assert runtime.calls == [("pause",), ("resume",), ("kill", "SIGKILL")]
+    events = actions(running.store)
+    assert events[:2] == ["pause", "unpause"] and sorted(events[2:]) == ["die", "kill"]
+    with pytest.raises(cmod.ContainerError, match="is not paused"):
+        unpause(running)
+
+
+def test_update_changes_the_running_limits_and_the_record(running, runtime):
+    update(running, memory=64 << 20, cpus=0.5, pids_limit=0)
+    assert runtime.calls == [("update", {"memory": {"limit": 64 << 20},
+                                         "cpu": {"quota": 50000, "period": 100000},
+                                         "pids": {"limit": -1}})]  # 0: no limit
+    hc = cmod.load(running.store, running.id).host
+    assert (hc.memory, hc.nano_cpus, hc.pids_limit) == (64 << 20, 500_000_000, 0)
+    with pytest.raises(cmod.ContainerError, match="one or more flags"):
+        update(running)
+
+
+def test_the_records_questions(running):
+    assert running.running and running.can_signal() and not running.can_start()
+    assert not running.can_remove() and running.can_remove(force=True)
+    running.state.monitored_by(0, 0)  # its monitor gone: the record's "running" is not believed
+    assert not running.running and running.can_start()
+
+
+def test_rename_moves_the_name_and_keeps_it_unique(running, runtime):
+    from runtime.engine.rename import rename
+    other = cmod.Container.from_json(running.store, {"Id": "d" * 64, "Image": ""})
+    os.makedirs(other.dir)
+    assert cmod.reserve_name(running.store, "db", other.id) is None
+    with pytest.raises(cmod.NameConflict, match='"/db" is already in use'):
+        rename(running, "db")
+    with pytest.raises(cmod.ContainerError, match="same name"):
+        rename(running, "web")
+    running.state.monitored_by(0, 0)  # not running: no resolver to tell
+    running.save()
+    rename(running, "/front")
+    assert cmod.load(running.store, running.id).name == "front"
+    assert cmod.reserve_name(running.store, "web", other.id) is None  # the old is free
+    assert cmod.reserve_name(running.store, "front", other.id) == running.id
+    assert actions(running.store)[-1] == "rename"
+
+
+def test_remove_refuses_a_running_container_unless_forced(running, runtime, monkeypatch):
+    from runtime import background
+    from runtime.engine.remove import remove
+    torn = []
+    monkeypatch.setattr(cmod, "teardown", lambda c: torn.append(c.id))
+    monkeypatch.setattr(background, "later", lambda fn, *args, **kw: fn(*args))
+    with pytest.raises(cmod.ContainerStateConflict, match="cannot remove a running container"):
+        remove(running)
+    remove(running, force=True)
+    assert runtime.calls == [("kill", "SIGKILL")] and torn == [running.id]
+    assert not os.path.exists(running.dir) and cmod.all_containers(running.store) == []
+    assert actions(running.store)[-1] == "destroy"
+
+
+def test_wait_answers_the_exit_code_even_after_the_record_is_gone(running, runtime):
+    from runtime.engine.wait import wait
+    running.mark_exited(3)
+    assert wait(running) == 3
+    os.rename(running.path("container.json"), running.path("gone.json"))  # as --rm does
+    assert wait(running) == 3  # from the journal's last die
+
+
+def test_a_policy_restart_is_counted_in_the_record(running):
+    running.mark_restarting()
+    running.mark_restarting()
+    assert cmod.load(running.store, running.id).restart_count == 2  # inspect's RestartCount
