@@ -34,7 +34,12 @@ def _in_container(c, work, stdin_fd: int | None = None, stdout_fd: int | None = 
     exists (it writes the child's stdin: `close`'s descriptor, which it closes; stdin_fd is
     closed here first, so that a child that fails makes feed's writes fail, not block). A
     failure comes back as the child's one line."""
-    import tarfile  # noqa: F401 - imported before the chroot, where the library is out of reach
+    # Imported before the fork, not in the child: out of reach after the chroot, and a
+    # module another thread of ours is importing at the fork (the API service's requests,
+    # _from_container's worker) keeps its lock held in the child for ever.
+    import tarfile  # noqa: F401
+
+    from runtime.engine import bundle as bundlemod
     err_r, err_w = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -47,7 +52,6 @@ def _in_container(c, work, stdin_fd: int | None = None, stdout_fd: int | None = 
                     os.dup2(fd, target)
             root = c.path("rootfs")
             if not c.running:
-                from runtime.engine import bundle as bundlemod
                 bundlemod.private_mount_namespace()
                 image = c.store.image(c.image)
                 bundlemod.mount_overlay(image.layer_dirs + [c.path("init")], root,
@@ -210,11 +214,13 @@ def path_stat(c, path: str) -> dict:
     """What Docker's X-Docker-Container-Path-Stat says of a path in the container: name,
     size, mode (Go's FileMode bits), mtime, link target. NotFound-like CopyError if absent."""
     import json as _json
+    import stat as st
+
+    from runtime.timestamps import rfc3339  # before the fork (see _in_container)
     if not path.startswith("/"):
         path = "/" + path
 
     def pack():
-        import stat as st
         s = os.lstat(path)
         mode = s.st_mode & 0o777
         if st.S_ISDIR(s.st_mode):
@@ -222,7 +228,6 @@ def path_stat(c, path: str) -> dict:
         elif st.S_ISLNK(s.st_mode):
             mode |= 1 << 27
         target = os.readlink(path) if st.S_ISLNK(s.st_mode) else ""
-        from runtime.timestamps import rfc3339
         os.write(1, _json.dumps({"name": os.path.basename(path.rstrip("/")) or "/",
                                  "size": s.st_size, "mode": mode,
                                  "mtime": rfc3339(s.st_mtime), "linkTarget": target}).encode())
