@@ -6,7 +6,7 @@ import os
 import threading
 import time
 
-from runtime.api.http import ApiError, frame
+from runtime.api.http import ApiError, end_hijacked, frame
 from runtime.api.routes import route
 
 RAW = "application/vnd.docker.raw-stream"
@@ -249,7 +249,7 @@ def attach(svc, conn, req, ref):
             return
     _pump(conn, c, logmod.entries(c, follow=True, from_end=not (waiting or req.flag("logs"))),
           streams)
-    sock.shutdown(2)
+    end_hijacked(sock)
 
 
 # ---- lifecycle ----------------------------------------------------------------------------------
@@ -424,7 +424,7 @@ def exec_create(svc, conn, req, ref):
                                         "user": body.get("User") or "",
                                         "privileged": bool(body.get("Privileged"))},
                       "_env": list(body.get("Env") or []), "_cwd": body.get("WorkingDir"),
-                      "_size": None, "_master": None}
+                      "_size": None, "_sized": threading.Event(), "_master": None}
     conn.send_json(201, {"Id": eid})
 
 
@@ -446,9 +446,11 @@ def exec_inspect(svc, conn, req, eid):
 def exec_resize(svc, conn, req, eid):
     e = _exec(eid)
     size = (req.int_arg("h", 24), req.int_arg("w", 80))
-    e["_size"] = size
-    if e["_master"] is not None:
-        _set_size(e["_master"], size)
+    with EXECS_LOCK:  # not while exec_start closes the terminal (its number reused)
+        e["_size"] = size
+        if e["_master"] is not None:
+            _set_size(e["_master"], size)
+    e["_sized"].set()
     conn.send(200)
 
 
@@ -487,6 +489,11 @@ def exec_start(svc, conn, req, eid):
         conn.send(200)
         return
     if tty:  # a terminal in the container's devpts; its master side is the stream
+        sock = conn.hijack(req, RAW)
+        # The docker CLI sizes the terminal with a resize once it has this answer (API 1.41
+        # has no size in the start request): the process waits for it, half a second at
+        # most, so that what it runs first (stty size, tput cols) sees the client's size.
+        e["_sized"].wait(0.5)
         console = execute.ConsoleSocket()
         try:
             argv = execute.argv(c, [pc["entrypoint"], *pc["arguments"]], e["_env"],
@@ -498,12 +505,17 @@ def exec_start(svc, conn, req, eid):
                 master = console.receive()
             except OSError:
                 p.kill()
-                raise ApiError(500, "exec: " + (p.communicate()[1] or b"").decode().strip())
+                why = (p.communicate()[1] or b"").decode().strip() or "no terminal"
+                e["ExitCode"] = 126
+                sock.sendall(f"exec: {why}\r\n".encode())  # the answer is sent: say it here
+                end_hijacked(sock)
+                return
         finally:
             console.close()
-        if e["_size"]:
-            _set_size(master, e["_size"])
-        e["_master"] = master
+        with EXECS_LOCK:
+            if e["_size"]:
+                _set_size(master, e["_size"])
+            e["_master"] = master
         outs = {master: 1}
         stdin_fd = master
     else:
@@ -511,8 +523,8 @@ def exec_start(svc, conn, req, eid):
                              subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         outs = {p.stdout.fileno(): 1, p.stderr.fileno(): 2}
         stdin_fd = p.stdin.fileno() if p.stdin else None
+        sock = conn.hijack(req, RAW)
     e["Running"], e["Pid"] = True, p.pid
-    sock = conn.hijack(req, RAW)
     reading_client = stdin_fd is not None
     try:
         while outs:
@@ -545,13 +557,11 @@ def exec_start(svc, conn, req, eid):
     finally:
         code = p.wait()
         if tty:
-            os.close(master)
-            e["_master"] = None
+            with EXECS_LOCK:
+                e["_master"] = None
+                os.close(master)
         e["Running"], e["ExitCode"] = False, code
-        try:
-            sock.shutdown(2)
-        except OSError:
-            pass
+        end_hijacked(sock)
 
 
 # ---- files: docker cp, export, diff, commit -------------------------------------------------

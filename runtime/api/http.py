@@ -232,6 +232,20 @@ class Connection:
         return self.sock
 
 
+def end_hijacked(sock: socket.socket) -> None:
+    """The end of a taken-over stream: our side's end first, then what the client still
+    sends (a terminal's last keys, its own end) read and dropped until it closes, for a
+    second at most. Closing with bytes unread would reset the connection instead, and the
+    docker CLI prints "connection reset by peer" after the output."""
+    try:
+        sock.shutdown(socket.SHUT_WR)
+        sock.settimeout(1)
+        while sock.recv(1 << 16):
+            pass
+    except OSError:
+        pass
+
+
 def frame(stream: int, data: bytes) -> bytes:
     """One piece of Docker's multiplexed stream: stream (0 stdin, 1 stdout, 2 stderr), a
     big-endian length, the bytes."""
