@@ -328,6 +328,13 @@ def _signame(n: int) -> str:
         raise ApiError(400, f"invalid signal: {n}") from None
 
 
+@route("POST", "/containers/{ref}/resize")
+def resize(svc, conn, req, ref):
+    from runtime.engine.resize import resize as resize_
+    resize_(_find(svc, ref), req.int_arg("h", 24), req.int_arg("w", 80))
+    conn.send(200)
+
+
 @route("POST", "/containers/{ref}/pause")
 def pause(svc, conn, req, ref):
     from runtime.engine.pause import pause as pause_
@@ -455,11 +462,9 @@ def exec_resize(svc, conn, req, eid):
 
 
 def _set_size(fd: int, size) -> None:
-    import fcntl
-    import struct
-    import termios
+    from runtime.engine.resize import set_size
     try:
-        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", size[0], size[1], 0, 0))
+        set_size(fd, *size)
     except OSError:
         pass
 

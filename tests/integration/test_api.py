@@ -330,6 +330,14 @@ def test_docker_cp_both_ways_diff_commit_and_exec_with_a_terminal(api, tmp_path)
     # end clean (no "read unix ...: connection reset by peer" after the output)
     assert "is-a-tty" in p.stdout and "17 91" in p.stdout
     assert "reset by peer" not in p.stdout
+    # a container's own terminal (run -t) takes the size the client resizes it to
+    docker(api, "run", "-dt", "--name", "pyrun-tty", "busybox", "sleep", "60")
+    assert raw(api, "POST", "/containers/pyrun-tty/resize?h=33&w=101")[0] == 200
+    assert docker(api, "exec", "pyrun-tty", "sh", "-c", "stty size < /proc/1/fd/0").stdout \
+        == "33 101\n"
+    assert raw(api, "POST", "/containers/pyrun-files/resize?h=1&w=1")[0] == 200  # no tty
+    docker(api, "stop", "-t", "0", "pyrun-tty")
+    assert raw(api, "POST", "/containers/pyrun-tty/resize?h=1&w=1")[0] == 409
 
 
 def test_testcontainers_starts_a_container_waits_for_its_log_and_reaches_its_port(api,
