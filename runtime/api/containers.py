@@ -496,9 +496,11 @@ def exec_start(svc, conn, req, eid):
     if tty:  # a terminal in the container's devpts; its master side is the stream
         sock = conn.hijack(req, RAW)
         # The docker CLI sizes the terminal with a resize once it has this answer (API 1.41
-        # has no size in the start request): the process waits for it, half a second at
-        # most, so that what it runs first (stty size, tput cols) sees the client's size.
-        e["_sized"].wait(0.5)
+        # has no size in the start request): an interactive one's process waits for it,
+        # half a second at most, so that what it runs first (stty size, tput cols) sees the
+        # client's size. (The SDK's exec_run(tty=True) sends none: it must not wait.)
+        if e["OpenStdin"]:
+            e["_sized"].wait(0.5)
         console = execute.ConsoleSocket()
         try:
             argv = execute.argv(c, [pc["entrypoint"], *pc["arguments"]], e["_env"],
