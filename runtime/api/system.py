@@ -108,14 +108,5 @@ def events(svc, conn, req):
 
 @route("GET", "/system/df")
 def df(svc, conn, req):
-    from runtime.engine import inspect
-    from runtime.engine.containers import all_containers
-    from runtime.engine import volumes
-    containers = all_containers(svc.store)
-    conn.send_json(200, {
-        "LayersSize": 0,
-        "Images": [inspect.image_summary(svc.store, img) for img in svc.store.images()],
-        "Containers": [inspect.summary(c) for c in containers],
-        "Volumes": [dict(v, UsageData={"Size": -1, "RefCount": len(
-            volumes.users(containers, v["Name"]))}) for v in volumes.all_volumes(svc.store)],
-        "BuildCache": []})
+    from runtime.engine import system
+    conn.send_json(200, system.usage(svc.store))

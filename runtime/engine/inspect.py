@@ -174,10 +174,9 @@ def image_summary(store, img) -> dict:
 def history(store, img) -> list[dict]:
     """An image's steps, newest first, as GET /images/{name}/history gives them: the image
     each step made (or "<missing>" where it is not in the store), its instruction and size."""
-    from runtime.engine.system import chain as ancestry
     from runtime.image import reference
     from runtime.units import parse_time
-    chain = ancestry(store, img)
+    chain = store.ancestry(img)
     diff_ids = img.diff_ids
     sizes = store.layer_sizes()
     layer_i = len(diff_ids)

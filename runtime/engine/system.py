@@ -18,53 +18,76 @@ def _du(path: str) -> int:
     return total
 
 
-def chain(store, img) -> list:
-    """The image and its stored ancestors, newest first: the IDs of locally built steps."""
-    out = []
-    cur = img
-    while cur is not None and len(out) < 10000:
-        out.append(cur)
-        parent = cur.parent
-        cur = store.image(parent) if parent and parent in store.index()["images"] else None
-    return out
-
-
 def images_in_use(store, containers) -> set[str]:
     """Ids of the images containers were made from, with their ancestors."""
     used = set()
     for c in containers:
         try:
-            used.update(i.id for i in chain(store, store.image(c.image)))
+            used.update(i.id for i in store.ancestry(store.image(c.image)))
         except Exception:  # noqa: BLE001 - an image removed under a container: nothing held
             continue
     return used
 
 
+def usage(store) -> dict:
+    """GET /system/df's body in Docker's shapes, from which the docker CLI makes its `system
+    df` rows: the stored layers' total (LayersSize); each image with its containers and the
+    size of its layers that other images share; each container with its writable layer's
+    size (SizeRw); each volume with its size and users (UsageData)."""
+    from runtime.engine import inspect, volumes
+    containers = cmod.all_containers(store)
+    images = store.images()
+    layer_sizes = store.layer_sizes()
+    holders: dict[str, int] = {}  # layer → how many images have it
+    for img in images:
+        for d in set(img.diff_ids):
+            holders[d] = holders.get(d, 0) + 1
+    listed_images = []
+    for img in images:
+        summary = inspect.image_summary(store, img)
+        summary["Containers"] = sum(1 for c in containers if c.image == img.id)
+        summary["SharedSize"] = sum(layer_sizes.get(d, 0) for d in set(img.diff_ids)
+                                    if holders[d] > 1)
+        listed_images.append(summary)
+    sizes = {i.id: i.size for i in images}
+    listed_containers = []
+    for c in containers:
+        summary = inspect.summary(c)
+        summary["SizeRw"] = _du(c.path("upper"))
+        summary["SizeRootFs"] = summary["SizeRw"] + sizes.get(c.image, 0)
+        listed_containers.append(summary)
+    listed_volumes = [dict(v, UsageData={"Size": _du(v["Mountpoint"]),
+                                         "RefCount": len(volumes.users(containers, v["Name"]))})
+                      for v in volumes.all_volumes(store)]
+    return {"LayersSize": sum(layer_sizes.get(d, 0) for d in holders),
+            "Images": listed_images, "Containers": listed_containers,
+            "Volumes": listed_volumes, "BuildCache": []}
+
+
 def df(store) -> list[dict]:
-    """docker system df's rows: TYPE, TOTAL, ACTIVE, SIZE, RECLAIMABLE (bytes)."""
-    from runtime.engine import volumes
+    """`pyrun system df`'s rows: TYPE, TOTAL, ACTIVE, SIZE, RECLAIMABLE (bytes). An image is
+    active while a container uses it or an image built on it (its layers are held)."""
+    u = usage(store)
     containers = cmod.all_containers(store)
     used = images_in_use(store, containers)
     images = store.images()
     layer_sizes = store.layer_sizes()
-    unique = {d for img in images for d in img.diff_ids}
     active_layers = {d for img in images if img.id in used for d in img.diff_ids}
-    size = sum(layer_sizes.get(d, 0) for d in unique)
+    size = u["LayersSize"]
     rows = [{"Type": "Images", "TotalCount": len(images),
              "Active": sum(1 for img in images if img.id in used), "Size": size,
              "Reclaimable": size - sum(layer_sizes.get(d, 0) for d in active_layers)}]
-    sizes = {c.id: _du(c.path("upper")) for c in containers}
-    rows.append({"Type": "Containers", "TotalCount": len(containers),
-                 "Active": sum(1 for c in containers if c.running),
-                 "Size": sum(sizes.values()),
-                 "Reclaimable": sum(s for cid, s in sizes.items()
-                                    if not next(c for c in containers if c.id == cid).running)})
-    vols = volumes.all_volumes(store)
-    vsizes = {v["Name"]: _du(v["Mountpoint"]) for v in vols}
-    in_use = {v["Name"] for v in vols if volumes.users(containers, v["Name"])}
-    rows.append({"Type": "Local Volumes", "TotalCount": len(vols), "Active": len(in_use),
-                 "Size": sum(vsizes.values()),
-                 "Reclaimable": sum(s for n, s in vsizes.items() if n not in in_use)})
+    ctrs = u["Containers"]
+    idle = [c for c in ctrs if c["State"] not in ("running", "paused")]
+    rows.append({"Type": "Containers", "TotalCount": len(ctrs),
+                 "Active": len(ctrs) - len(idle), "Size": sum(c["SizeRw"] for c in ctrs),
+                 "Reclaimable": sum(c["SizeRw"] for c in idle)})
+    vols = u["Volumes"]
+    unused = [v for v in vols if not v["UsageData"]["RefCount"]]
+    rows.append({"Type": "Local Volumes", "TotalCount": len(vols),
+                 "Active": len(vols) - len(unused),
+                 "Size": sum(v["UsageData"]["Size"] for v in vols),
+                 "Reclaimable": sum(v["UsageData"]["Size"] for v in unused)})
     rows.append({"Type": "Build Cache", "TotalCount": 0, "Active": 0, "Size": 0,
                  "Reclaimable": 0})  # build steps are images here: counted above
     return rows
@@ -86,7 +109,7 @@ def prune_images(store, everything: bool = False) -> list[str]:
     keep = images_in_use(store, cmod.all_containers(store))
     for img in store.images():
         if (img.tags or img.repo_digests) and not everything:  # named, or pulled by digest
-            keep.update(a.id for a in chain(store, img))
+            keep.update(a.id for a in store.ancestry(img))
     removed = []
     for img in store.images():
         if img.id not in keep and img.id in store.index()["images"]:

@@ -403,6 +403,16 @@ class Store:
     def sources(self, digest: str) -> list[str]:
         return self.index()["sources"].get(digest, [])
 
+    def ancestry(self, img: Image) -> list[Image]:
+        """The image and its stored ancestors, newest first: the steps of a local build."""
+        out = []
+        cur = img
+        while cur is not None and len(out) < 10000:
+            out.append(cur)
+            parent = cur.parent
+            cur = self.image(parent) if parent and parent in self.index()["images"] else None
+        return out
+
     def children(self, image_id: str) -> list[str]:
         return [i for i, e in self.index()["images"].items() if e.get("parent") == image_id]
 

@@ -120,6 +120,12 @@ def test_the_docker_cli_runs_the_tutorial_through_the_api(api):
     assert "httpd -f -p 80" in top
     stats = docker(api, "stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}").stdout
     assert stats == "pyrun-web 1\n"
+    # system df's rows, which the CLI makes of the layers' total and each one's sizes
+    docker(api, "exec", "pyrun-web", "sh", "-c", "head -c 300000 /dev/zero > /written")
+    df = {r["Type"]: r for r in map(json.loads, docker(
+        api, "system", "df", "--format", "{{json .}}").stdout.splitlines())}
+    assert df["Images"]["Size"] != "0B" and df["Images"]["Active"] == "1"
+    assert df["Containers"]["Size"].endswith("kB") and df["Containers"]["Active"] == "1"
     docker(api, "stop", "-t", "1", "pyrun-web")
     assert "Exited" in docker(api, "ps", "-a", "--format", "{{.Status}}").stdout
     docker(api, "rm", "pyrun-web")
