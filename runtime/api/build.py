@@ -1,6 +1,7 @@
 """POST /build: the classic builder protocol (`DOCKER_BUILDKIT=0 docker build`, docker-compose
 1.29, the SDK's images.build): a tar of the context in the body, options in the query, the
-build's output back as Docker's JSON lines (stream, aux with the image ID, error).
+build's output back as Docker's JSON lines (stream, aux with the image ID, error); and
+POST /build/prune, which has nothing to free.
 
 The build runs as a `pyrun build` child over the unpacked context: a build works in a
 private mount namespace, which a threaded process such as this service cannot enter."""
@@ -90,3 +91,11 @@ def build(svc, conn, req):
         conn.end()
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+@route("POST", "/build/prune")
+def prune(svc, conn, req):
+    """The builder's own cache, which `docker system prune` and `docker builder prune` empty:
+    pyrun's build cache is its images (each step one), so there is nothing here to free;
+    dangling steps go with the image prune."""
+    conn.send_json(200, {"CachesDeleted": None, "SpaceReclaimed": 0})

@@ -130,6 +130,8 @@ def test_the_docker_cli_runs_the_tutorial_through_the_api(api):
     assert "Exited" in docker(api, "ps", "-a", "--format", "{{.Status}}").stdout
     docker(api, "rm", "pyrun-web")
     assert docker(api, "ps", "-aq").stdout == ""
+    # system prune: containers, networks, dangling images and the builder's cache
+    assert "Total reclaimed space" in docker(api, "system", "prune", "-f").stdout
     images = docker(api, "images", "--format", "{{.Repository}}:{{.Tag}}").stdout
     assert "busybox:latest" in images.split()
     left = settled("netns", "leases", "monitors")
