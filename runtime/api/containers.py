@@ -153,6 +153,9 @@ def list_(svc, conn, req):
             continue
         if inspect.matches(c, filters):
             out.append(inspect.summary(c))
+            if req.flag("size"):  # docker ps -s: a walk of its writable layer
+                from runtime.engine.system import container_size
+                out[-1]["SizeRw"], out[-1]["SizeRootFs"] = container_size(svc.store, c)
     limit = req.int_arg("limit", -1)
     conn.send_json(200, out[:limit] if limit and limit > 0 else out)
 

@@ -53,8 +53,7 @@ def usage(store) -> dict:
     listed_containers = []
     for c in containers:
         summary = inspect.summary(c)
-        summary["SizeRw"] = _du(c.path("upper"))
-        summary["SizeRootFs"] = summary["SizeRw"] + sizes.get(c.image, 0)
+        summary["SizeRw"], summary["SizeRootFs"] = container_size(store, c, sizes)
         listed_containers.append(summary)
     listed_volumes = [dict(v, UsageData={"Size": _du(v["Mountpoint"]),
                                          "RefCount": len(volumes.users(containers, v["Name"]))})
@@ -62,6 +61,19 @@ def usage(store) -> dict:
     return {"LayersSize": sum(layer_sizes.get(d, 0) for d in holders),
             "Images": listed_images, "Containers": listed_containers,
             "Volumes": listed_volumes, "BuildCache": []}
+
+
+def container_size(store, c, image_sizes: dict | None = None) -> tuple[int, int]:
+    """(SizeRw, SizeRootFs) as Docker's: the bytes its writable layer holds on disk, and
+    those with its image's (image_sizes: id → size, when the caller has them all)."""
+    rw = _du(c.path("upper"))
+    if image_sizes is not None:
+        return rw, rw + image_sizes.get(c.image, 0)
+    from runtime.image.store import ImageNotFound
+    try:
+        return rw, rw + store.image(c.image).size
+    except ImageNotFound:  # removed under the container (rmi -f)
+        return rw, rw
 
 
 def df(store) -> list[dict]:

@@ -126,6 +126,8 @@ def test_the_docker_cli_runs_the_tutorial_through_the_api(api):
         api, "system", "df", "--format", "{{json .}}").stdout.splitlines())}
     assert df["Images"]["Size"] != "0B" and df["Images"]["Active"] == "1"
     assert df["Containers"]["Size"].endswith("kB") and df["Containers"]["Active"] == "1"
+    size = docker(api, "ps", "-s", "--format", "{{.Size}}").stdout  # "303kB (virtual 2MB)"
+    assert size.startswith(("30", "31")) and "kB (virtual " in size
     docker(api, "stop", "-t", "1", "pyrun-web")
     assert "Exited" in docker(api, "ps", "-a", "--format", "{{.Status}}").stdout
     docker(api, "rm", "pyrun-web")
