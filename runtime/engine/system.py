@@ -29,13 +29,14 @@ def images_in_use(store, containers) -> set[str]:
     return used
 
 
-def usage(store) -> dict:
+def usage(store, containers=None) -> dict:
     """GET /system/df's body in Docker's shapes, from which the docker CLI makes its `system
     df` rows: the stored layers' total (LayersSize); each image with its containers and the
     size of its layers that other images share; each container with its writable layer's
     size (SizeRw); each volume with its size and users (UsageData)."""
     from runtime.engine import inspect, volumes
-    containers = cmod.all_containers(store)
+    if containers is None:
+        containers = cmod.all_containers(store)
     images = store.images()
     layer_sizes = store.layer_sizes()
     holders: dict[str, int] = {}  # layer → how many images have it
@@ -79,8 +80,8 @@ def container_size(store, c, image_sizes: dict | None = None) -> tuple[int, int]
 def df(store) -> list[dict]:
     """`pyrun system df`'s rows: TYPE, TOTAL, ACTIVE, SIZE, RECLAIMABLE (bytes). An image is
     active while a container uses it or an image built on it (its layers are held)."""
-    u = usage(store)
     containers = cmod.all_containers(store)
+    u = usage(store, containers)  # the records read once, for both
     used = images_in_use(store, containers)
     images = store.images()
     layer_sizes = store.layer_sizes()
