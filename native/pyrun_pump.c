@@ -1,7 +1,7 @@
 /* pyrun-pump: the resident part of a detached container's monitor (runtime/engine/pump.py
  * does the same in Python, for when this binary is not built).
  *
- *   pyrun-pump PYTHON ROOT ID PID LOG OUT_FD ERR_FD [MAX_SIZE MAX_FILE]
+ *   pyrun-pump PYTHON ROOT ID PID LOG OUT_FD ERR_FD [MAX_SIZE MAX_FILE [IN_FD]]
  *
  * Exec'd by the monitor once the container runs: it keeps the monitor's pid, its subreaper
  * flag and the pipes. Copies each pipe to LOG as Docker's json-file lines, reaps every
@@ -9,7 +9,10 @@
  * `PYTHON -m runtime.engine.monitor --finish ROOT ID CODE` to record the exit and undo
  * networking and mounts. A C process here costs a fraction of an interpreter's memory.
  * Past MAX_SIZE bytes LOG becomes LOG.1 (LOG.1 becomes LOG.2, ...; the last of MAX_FILE
- * goes) and a new LOG starts: json-file's --log-opt rotation, as pump.py's LogFile. */
+ * goes) and a new LOG starts: json-file's --log-opt rotation, as pump.py's LogFile.
+ * IN_FD (a container with a terminal, attached through the API): what is read there is
+ * written to OUT_FD, the terminal's master side, without ever blocking on it (a container
+ * that reads nothing must not stop its output from being logged). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -124,22 +127,31 @@ static void log_lines(const char *stream, const unsigned char *data, size_t n)
 
 int main(int argc, char **argv)
 {
-    if (argc != 8 && argc != 10) {
+    if (argc != 8 && argc != 10 && argc != 11) {
         fprintf(stderr, "usage: pyrun-pump PYTHON ROOT ID PID LOG OUT_FD ERR_FD "
-                        "[MAX_SIZE MAX_FILE]\n");
+                        "[MAX_SIZE MAX_FILE [IN_FD]]\n");
         return 2;
     }
-    if (argc == 10) {
+    if (argc >= 10) {
         max_size = atoll(argv[8]);
         max_file = atoi(argv[9]);
     }
+    int in_fd = argc == 11 ? atoi(argv[10]) : -1;
+    int term_fd = atoi(argv[6]);
     const char *python = argv[1], *root = argv[2], *id = argv[3];
     pid_t pid = (pid_t)atoi(argv[4]);
     log_path = argv[5];
     open_log(0);
-    struct pollfd fds[2];
+    struct pollfd fds[3];
     const char *names[2] = {"stdout", "stderr"};
     int nfds = 0;
+    /* Input waiting for room in the terminal: nothing more is read from IN_FD meanwhile. */
+    static unsigned char pending[4096];
+    size_t pending_at = 0, pending_n = 0;
+    if (in_fd >= 0 && term_fd >= 0)
+        fcntl(term_fd, F_SETFL, fcntl(term_fd, F_GETFL) | O_NONBLOCK);
+    else
+        in_fd = -1;
     for (int i = 0; i < 2; i++) {
         int fd = atoi(argv[6 + i]);
         if (fd >= 0) {
@@ -153,14 +165,46 @@ int main(int argc, char **argv)
     unsigned char data[65536];
     while (open_fds > 0 || code < 0) {
         if (open_fds > 0) {
-            int r = poll(fds, (nfds_t)nfds, 500);
+            /* fds[nfds]: the input while there is none pending, else the terminal's room */
+            fds[nfds].fd = pending_n ? term_fd : in_fd;
+            fds[nfds].events = pending_n ? POLLOUT : POLLIN;
+            fds[nfds].revents = 0;
+            int r = poll(fds, (nfds_t)nfds + 1, 500);
+            if (r > 0 && fds[nfds].fd >= 0 && fds[nfds].revents) {
+                if (!pending_n) {
+                    ssize_t n = read(in_fd, pending, sizeof(pending));
+                    if (n > 0) {
+                        pending_at = 0;
+                        pending_n = (size_t)n;
+                    } else if (n == 0 || errno != EINTR) {
+                        close(in_fd);  /* the client's end of input: a terminal gets none */
+                        in_fd = -1;
+                    }
+                }
+                if (pending_n) {
+                    ssize_t w = write(term_fd, pending + pending_at, pending_n);
+                    if (w > 0) {
+                        pending_at += (size_t)w;
+                        pending_n -= (size_t)w;
+                    } else if (w < 0 && errno != EAGAIN && errno != EINTR) {
+                        pending_n = 0;  /* the terminal is gone: its output ends too */
+                    }
+                }
+            }
             for (int i = 0; r > 0 && i < nfds; i++) {
                 if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
                     continue;
                 ssize_t n = read(fds[i].fd, data, sizeof(data));
                 if (n <= 0) {  /* end of file, or EIO from a pty whose other side closed */
-                    if (n < 0 && errno == EINTR)
+                    if (n < 0 && (errno == EINTR || errno == EAGAIN))
                         continue;
+                    if (fds[i].fd == term_fd) {  /* no terminal left to write to */
+                        term_fd = -1;
+                        pending_n = 0;
+                        if (in_fd >= 0)
+                            close(in_fd);
+                        in_fd = -1;
+                    }
                     close(fds[i].fd);
                     fds[i].fd = -1;
                     open_fds--;

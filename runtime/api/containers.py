@@ -8,10 +8,9 @@ import time
 
 from runtime.api.http import ApiError, end_hijacked, frame
 from runtime.api.routes import route
+from runtime.errors import PyrunError
 
 RAW = "application/vnd.docker.raw-stream"
-STDIN_UNSUPPORTED = ("attaching to a container's stdin is not supported yet: run it detached "
-                     "(-d) and use docker exec -it")
 
 
 def _find(svc, ref):
@@ -34,8 +33,6 @@ def create_args(body: dict, name: str | None) -> dict:
     image = body.get("Image")
     if not image:
         raise ApiError(400, "Config cannot be empty in order to create a container")
-    if body.get("AttachStdin"):  # docker run -i: said here, where the CLI shows the message
-        raise ApiError(501, STDIN_UNSUPPORTED)
     hc = body.get("HostConfig") or {}
     publish = []
     for port, bindings in (hc.get("PortBindings") or {}).items():
@@ -100,7 +97,8 @@ def create_args(body: dict, name: str | None) -> dict:
         network=network, network_aliases=tuple(aliases), ip=ip,
         auto_remove=bool(hc.get("AutoRemove")), memory=hc.get("Memory") or None,
         pids_limit=pids if pids > 0 else None, labels=dict(body.get("Labels") or {}),
-        interactive=bool(body.get("OpenStdin")), tty=bool(body.get("Tty")),
+        interactive=bool(body.get("OpenStdin")), stdin_once=bool(body.get("StdinOnce")),
+        tty=bool(body.get("Tty")),
         read_only=bool(hc.get("ReadonlyRootfs")), stop_signal=body.get("StopSignal") or None,
         stop_timeout=body.get("StopTimeout"), cpus=(hc.get("NanoCpus") or 0) / 1e9 or None,
         volumes=tuple(binds), mounts=tuple(mounts),
@@ -225,34 +223,151 @@ def _pump(conn, c, records, streams: dict, timestamps: bool = False, until_ns=No
         write(data if tty else frame(2 if stream == "stderr" else 1, data))
 
 
+# ---- a container's input: docker run -i, docker attach ------------------------------------------
+
+class Input:
+    """The stdin of a container with OpenStdin started by this service: a pipe whose read
+    end the container (or, with a terminal, its monitor) gets at the start and whose write
+    end stays here, as dockerd keeps a container's stdin open, for whichever client
+    attaches to write into. write() and close() take the lock: a descriptor closed by one
+    thread while another writes to it could be a new file's number by then."""
+
+    def __init__(self):
+        self.r, self.w = os.pipe()
+        self.lock = threading.Lock()
+
+    def take_read_end(self) -> int | None:
+        r, self.r = self.r, None
+        return r
+
+    def write(self, data: bytes) -> bool:
+        with self.lock:
+            if self.w is None:
+                return False
+            try:
+                os.write(self.w, data)  # blocks while the container reads nothing: as Docker
+                return True
+            except OSError:  # EPIPE: the container has ended
+                return False
+
+    def end(self) -> None:
+        """The end of input: the write end closed. A read end not yet taken stays, for the
+        start to hand over with what was written before (`echo x | docker run -i` ends its
+        input before it starts the container)."""
+        with self.lock:
+            if self.w is not None:
+                os.close(self.w)
+            self.w = None
+
+    def close(self) -> None:
+        with self.lock:
+            for fd in (self.r, self.w):
+                if fd is not None:
+                    os.close(fd)
+            self.r = self.w = None
+
+
+INPUTS: dict[str, Input] = {}
+INPUTS_LOCK = threading.Lock()
+
+
+def input_for_start(c) -> Input:
+    """The pipe a start hands to the container: the one an attach made for it, or a new one
+    (the previous run's, if any, is closed: that container has ended)."""
+    with INPUTS_LOCK:
+        old = INPUTS.get(c.id)
+        if old is not None and old.r is not None:
+            return old
+        INPUTS[c.id] = new = Input()
+    if old is not None:
+        old.close()
+    return new
+
+
+def drop_input(cid: str, inp: Input) -> None:
+    with INPUTS_LOCK:
+        if INPUTS.get(cid) is inp:
+            del INPUTS[cid]
+    inp.close()
+
+
+def _relay_input(sock, inp: Input | None, once: bool) -> None:
+    """What the client sends, to the container's input until the client's end of input
+    (`docker run -i` half-closes the connection at its stdin's end); then, for a StdinOnce
+    container, its input ends too. Bytes after the container's end are read and dropped."""
+    writing = inp is not None
+    while True:
+        try:
+            data = sock.recv(1 << 16)
+        except OSError:
+            break
+        if not data:
+            break
+        if writing:
+            writing = inp.write(data)
+    if inp is not None and once:
+        inp.end()
+
+
 @route("POST", "/containers/{ref}/attach")
 def attach(svc, conn, req, ref):
-    """The connection taken over: the output from now (from the start for a container not
-    started yet, as `docker run` attaches before it starts), until the container ends."""
+    """The connection taken over: the output from now (from its start for a container not
+    running, as `docker run` and `docker start -a` attach before they start it), until the
+    container ends; with stdin, what the client sends goes to the container's input."""
+    import socket
     from runtime.engine import logs as logmod
     c = _find(svc, ref)
-    if req.flag("stdin"):  # refused in one line rather than a session that waits for nothing
-        raise ApiError(501, STDIN_UNSUPPORTED)
     streams = {"stdout": req.flag("stdout"), "stderr": req.flag("stderr")}
     # Judged before the answer: once the client has it, it starts the container, which may
-    # have run and ended by the time we look again.
-    waiting = c.state.status == "created" and not c.running
+    # have run and ended by the time we look again (its start time tells).
+    waiting = not c.running
+    last_start = c.state.started_at
+    since_ns = time.time_ns() if waiting and c.state.status != "created" else 0
+    inp = None
+    if req.flag("stdin") and c.config.open_stdin:
+        if waiting:
+            inp = input_for_start(c)  # made before the client's start, which takes it
+        else:
+            with INPUTS_LOCK:
+                inp = INPUTS.get(c.id)  # None: started elsewhere (pyrun start): no input
     sock = conn.hijack(req, RAW)
     if not req.flag("stream"):
         if req.flag("logs"):
             _pump(conn, c, logmod.entries(c), streams)
         return
+    relay = None
+    if req.flag("stdin"):
+        relay = threading.Thread(target=_relay_input, daemon=True,
+                                 args=(sock, inp, c.config.stdin_once))
+        relay.start()
     from runtime.timestamps import pauses
     sleeps = pauses()
-    while c.state.status == "created" and not c.running:
+    while waiting and not c.running and c.state.started_at == last_start:
         time.sleep(next(sleeps))  # until the client's start
         try:
             c.reload()
         except FileNotFoundError:
-            return
-    _pump(conn, c, logmod.entries(c, follow=True, from_end=not (waiting or req.flag("logs"))),
-          streams)
-    end_hijacked(sock)
+            break
+    else:  # a restarted one's earlier runs are in its log: from the attach on, then
+        _pump(conn, c, logmod.entries(c, follow=True, since_ns=since_ns,
+                                      from_end=not (waiting or req.flag("logs"))), streams)
+    if inp is not None and inp.r is None and not _still_running(c):
+        drop_input(c.id, inp)  # it has ended: nothing will read its input again
+    if relay is None:
+        end_hijacked(sock)
+        return
+    # The relay is the one reader: our end first, the client's own end awaited a second at
+    # most (read and dropped), then its reading is cut short.
+    try:
+        sock.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+    relay.join(1)
+    try:
+        sock.shutdown(socket.SHUT_RD)
+    except OSError:
+        pass
+    relay.join()
 
 
 # ---- lifecycle ----------------------------------------------------------------------------------
@@ -264,8 +379,43 @@ def start(svc, conn, req, ref):
     if c.running:
         conn.send(304)
         return
-    start_(svc.store, c)
+    if not c.config.open_stdin:
+        start_(svc.store, c)
+        conn.send(204)
+        return
+    inp = input_for_start(c)  # -i: the container reads what attached clients send
+    r = inp.take_read_end()
+    try:
+        start_(svc.store, c, stdin=r)
+    except BaseException:
+        drop_input(c.id, inp)
+        raise
+    finally:
+        os.close(r)  # the monitor has its own
+    _forget_ended_inputs(svc)
     conn.send(204)
+
+
+def _still_running(c) -> bool:
+    try:
+        return c.reload().running
+    except FileNotFoundError:
+        return False
+
+
+def _forget_ended_inputs(svc) -> None:
+    """Close the inputs of containers that no longer run (docker run -di never attached
+    to, say): each start looks, so that ended containers' pipes do not pile up here."""
+    from runtime.engine import containers as cmod
+    with INPUTS_LOCK:
+        held = [(cid, inp) for cid, inp in INPUTS.items() if inp.r is None]
+    for cid, inp in held:
+        try:
+            running = cmod.load(svc.store, cid).running
+        except (FileNotFoundError, PyrunError):
+            running = False
+        if not running:
+            drop_input(cid, inp)
 
 
 @route("POST", "/containers/{ref}/wait")
@@ -280,8 +430,8 @@ def wait(svc, conn, req, ref):
     conn.start_stream()
     if condition == "not-running" and not c.running:
         code = c.state.exit_code
-    else:
-        code = wait_(c)
+    else:  # next-exit and removed of an ended container: the end of its next run
+        code = wait_(c, after="" if c.running else c.state.finished_at)
     if condition == "removed":
         from runtime.timestamps import pauses
         sleeps = pauses()

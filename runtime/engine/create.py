@@ -38,6 +38,7 @@ class CreateOptions:
     pids_limit: int | None = None
     labels: dict = dict
     interactive: bool = False
+    stdin_once: bool = False  # the first attached client's end of input is the container's
     tty: bool = False
     read_only: bool = False
     stop_signal: str | None = None
@@ -136,6 +137,7 @@ def create(store: Store, image_ref: str, opts: CreateOptions | None = None) -> C
         user=o.user if o.user is not None else cfg.get("User", ""),
         hostname=o.hostname or cid[:12],
         labels=dict(o.labels or {}), tty=o.tty, open_stdin=o.interactive,
+        stdin_once=o.interactive and o.stdin_once,
         stop_signal=o.stop_signal or cfg.get("StopSignal") or "SIGTERM",
         stop_timeout=10 if o.stop_timeout is None else o.stop_timeout,
         exposed_ports=cfg.get("ExposedPorts") or {}, healthcheck=healthcheck)

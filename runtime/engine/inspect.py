@@ -52,6 +52,7 @@ def container(c) -> dict:
         d["Config"].pop("Healthcheck")
     d["Config"]["Image"] = c.image_ref
     d["Config"]["AttachStdout"] = not c.config.tty
+    d["Config"]["AttachStdin"] = c.config.stdin_once  # docker run -i sets both; -d -i neither
     return d
 
 

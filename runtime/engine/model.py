@@ -106,6 +106,7 @@ class Config:
     labels: dict = dict
     tty: bool = False
     open_stdin: bool = False
+    stdin_once: bool = False
     stop_signal: str = "SIGTERM"
     stop_timeout: int = 10
     exposed_ports: dict = dict

@@ -6,7 +6,7 @@ output to the log (and, attached, to the terminal), records the exit code and ti
 undoes networking and mounts when the container ends.
 
 Detached containers get their own monitor process:
-    python -m runtime.engine.monitor ROOT CONTAINER_ID NOTIFY_FD GO_FD
+    python -m runtime.engine.monitor ROOT CONTAINER_ID NOTIFY_FD GO_FD [STDIN_FD]
 which waits for GO_FD's end (the record names it by then), and writes "ok\\n" or
 "error CODE: MESSAGE\\n" (Docker's exit code: 125, 126, 127) to NOTIFY_FD once the
 container runs (or failed).
@@ -80,7 +80,7 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
             cgroups.finish_warm_up()  # no thread may live across the fork
             trace("engine: cgroup lock warm")
             creating = oci.Creating(c, bundle, c.path("pid"), console_path,
-                                    (stdin, out_w, err_w), log=oci_log)
+                                    (None if tty else stdin, out_w, err_w), log=oci_log)
             master = console.receive(creating) if console else None
             creating.check()
             if master is not None:
@@ -108,13 +108,19 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
             notify("ok")
         if resident:
             # From here only pipes and a wait are left: do them in a bare interpreter.
-            for fd in (out_r, err_r):
+            # The input (the API's attach) goes to the terminal through the pump; without
+            # one the container holds it itself, and our copy goes.
+            into_tty = stdin if tty and stdin is not None else -1
+            if stdin is not None and not tty:
+                os.close(stdin)
+            for fd in (out_r, err_r, into_tty):
                 if fd >= 0:
                     os.set_inheritable(fd, True)
             here = os.path.dirname(os.path.abspath(__file__))
             native = os.path.join(os.path.dirname(here), "_bin", "pyrun-pump")
             args = [store.root, c.id, str(pid), c.path("container.log"), str(out_r),
-                    str(err_r) if not tty else "-1", str(max_size), str(max_file)]
+                    str(err_r) if not tty else "-1", str(max_size), str(max_file),
+                    str(into_tty)]
             if os.access(native, os.X_OK):  # the C pump: a fraction of the memory
                 os.execv(native, [native, sys.executable] + args)
             os.execv(sys.executable, [sys.executable, "-S", "-I",
@@ -191,6 +197,7 @@ def main(argv: list[str]) -> int:
         finish(store, c, code)
         return _restart_loop(store, c, code)
     root, cid, notify_fd, go_fd = argv[0], argv[1], int(argv[2]), int(argv[3])
+    stdin = int(argv[4]) if len(argv) > 4 else None  # start_detached's stdin
     from runtime.linux import cgroups
     cgroups.start_warm_up()  # a kernel grace period passes while we prepare (see there)
     while os.read(go_fd, 64):  # until the starting command has named us in the record
@@ -211,7 +218,7 @@ def main(argv: list[str]) -> int:
             except OSError:
                 pass
     try:
-        return supervise(store, c, notify=notify, resident=True)  # execs the pump
+        return supervise(store, c, notify=notify, stdin=stdin, resident=True)  # execs the pump
     except BaseException as e:  # noqa: BLE001 - reported through notify
         notify(f"error {exit_code(e)}: {str(e) or type(e).__name__}")
         return 125

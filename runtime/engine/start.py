@@ -9,26 +9,31 @@ import sys
 from runtime.errors import PyrunError
 
 
-def start(store, c) -> None:
-    """(Re)start a created or stopped container: a user's earlier stop no longer holds."""
+def start(store, c, stdin: int | None = None) -> None:
+    """(Re)start a created or stopped container: a user's earlier stop no longer holds.
+    stdin: see start_detached."""
     if not c.can_start():
         return
     if c.state.stopped_by_user:
         c.mark_stopped_by_user(False)
-    start_detached(store, c)
+    start_detached(store, c, stdin)
 
 
-def start_detached(store, c) -> None:
-    """Start the container's own monitor process and wait until the container runs."""
+def start_detached(store, c, stdin: int | None = None) -> None:
+    """Start the container's own monitor process and wait until the container runs.
+    stdin: a descriptor the container reads as its input (with a terminal, the monitor
+    copies it to the terminal), kept by the monitor alone; None: /dev/null."""
     import subprocess
     r, w = os.pipe()
     go_r, go_w = os.pipe()
+    extra = (stdin,) if stdin is not None else ()
     # -I -S and this process's own path: the interpreter without `site` and its .pth files
     # (the command line still names runtime.engine.monitor, for ps and the tests)
     code = (f"import sys; sys.path[:] = {[p for p in sys.path if p]!r}; "
             "from runtime.engine.monitor import main; sys.exit(main(sys.argv[1:]))")
     monitor = subprocess.Popen([sys.executable, "-I", "-S", "-c", code, store.root,
-                                c.id, str(w), str(go_r)], pass_fds=(w, go_r),
+                                c.id, str(w), str(go_r), *map(str, extra)],
+                               pass_fds=(w, go_r, *extra),
                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True,
                                close_fds=True)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import time
 
 
-def wait(c) -> int:
+def wait(c, after: str = "") -> int:
     """The container's exit code once it has ended and will not be restarted. A record gone
-    meanwhile (--rm) is answered from the journal's last "die" of the container."""
+    meanwhile (--rm) is answered from the journal's last "die" of the container. after: a
+    FinishedAt the end must differ from (the end of the start to come for a container that
+    has already ended: Docker's next-exit, which `docker start -a` waits for)."""
     from runtime.timestamps import pauses
     sleeps = pauses()
     while True:
@@ -15,7 +17,8 @@ def wait(c) -> int:
             c.reload()
         except FileNotFoundError:
             return last_exit_code(c)
-        if not c.running and c.state.status != "created":
+        if not c.running and c.state.status != "created" and \
+                not (after and c.state.finished_at == after):
             policy = c.host.restart_name()
             if policy == "no" or c.state.stopped_by_user or not c.monitor_alive():
                 return c.state.exit_code

@@ -1,10 +1,16 @@
 """The API's pure pieces: Docker's create body → CreateOptions' fields, the multiplexed
-stream's frames, routing patterns."""
+stream's frames, routing patterns; a container's input (the pipe the service keeps for
+docker run -i and docker attach) over a socket pair."""
 
 from __future__ import annotations
 
 import pytest
 
+import os
+import socket
+import threading
+
+from runtime.api import containers as apic
 from runtime.api.containers import create_args
 from runtime.api.http import ApiError, frame
 
@@ -43,6 +49,9 @@ from runtime.api.http import ApiError, frame
     ({"Image": "x", "Healthcheck": {"Test": ["NONE"]}}, {"no_healthcheck": True}),
     ({"Image": "x", "HostConfig": {"Tmpfs": {"/run": "size=1m", "/tmp": ""}}},
      {"tmpfs": ("/run:size=1m", "/tmp")}),
+    ({"Image": "x", "AttachStdin": True, "OpenStdin": True, "StdinOnce": True},
+     {"interactive": True, "stdin_once": True}),  # docker run -i
+    ({"Image": "x", "OpenStdin": True}, {"interactive": True, "stdin_once": False}),  # -di
 ])
 def test_a_create_body_becomes_create_options(body, want):
     got = create_args(body, None)
@@ -52,7 +61,6 @@ def test_a_create_body_becomes_create_options(body, want):
 @pytest.mark.parametrize("body, status, message", [
     ({}, 400, "Config cannot be empty"),
     ([], 400, "must be a JSON object"),
-    ({"Image": "x", "AttachStdin": True}, 501, "stdin is not supported yet"),
 ])
 def test_what_create_refuses(body, status, message):
     with pytest.raises(ApiError, match=message) as e:
@@ -79,3 +87,67 @@ def test_routes_match_names_with_slashes_and_versions():
         "registry:5000/a/b:1"
     ROUTES.pop()
     assert server.VERSION_PREFIX.match("/v1.41/containers/json").group(3) == "/containers/json"
+
+
+class _C:
+    """As much of a container as the input's functions read."""
+    def __init__(self, cid):
+        self.id = cid
+
+
+def test_a_start_takes_the_input_an_attach_made_and_the_next_start_a_new_one():
+    c = _C("pyrun-unit-input")
+    try:
+        first = apic.input_for_start(c)  # the attach before docker run's start
+        assert apic.input_for_start(c) is first  # the start finds it
+        r = first.take_read_end()
+        os.close(r)
+        second = apic.input_for_start(c)  # a later start: that run has ended
+        assert second is not first and first.w is None  # the old one closed
+    finally:
+        apic.drop_input(c.id, apic.INPUTS[c.id])
+    assert c.id not in apic.INPUTS and second.r is None and second.w is None
+
+
+def relay(inp, once):
+    ours, client = socket.socketpair()
+    t = threading.Thread(target=apic._relay_input, args=(ours, inp, once))
+    t.start()
+    return client, t
+
+
+def test_the_clients_bytes_reach_the_container_and_its_end_ends_a_stdin_once_input():
+    inp = apic.Input()
+    client, t = relay(inp, once=True)
+    client.sendall(b"line one\n")
+    client.shutdown(socket.SHUT_WR)  # docker run -i at its stdin's end
+    t.join(5)
+    assert not t.is_alive()
+    r = inp.take_read_end()  # what the container reads, even if it starts only now
+    with os.fdopen(r, "rb") as f:
+        assert f.read() == b"line one\n"  # then the end of its input
+    client.close()
+
+
+def test_an_input_that_is_not_stdin_once_outlives_its_client():
+    inp = apic.Input()
+    client, t = relay(inp, once=False)
+    client.sendall(b"x")
+    client.close()
+    t.join(5)
+    assert inp.w is not None  # open for the next attach, as docker run -di's is
+    assert os.read(inp.r, 10) == b"x"
+    assert inp.write(b"y") and os.read(inp.r, 10) == b"y"
+    inp.close()
+    assert not inp.write(b"z")  # closed: refused, not written to a reused number
+
+
+def test_what_a_client_sends_after_the_container_ended_is_read_and_dropped():
+    inp = apic.Input()
+    os.close(inp.take_read_end())  # the container has gone: writes fail with EPIPE
+    client, t = relay(inp, once=True)
+    client.sendall(b"late keys" * 1000)
+    client.shutdown(socket.SHUT_WR)
+    t.join(5)
+    assert not t.is_alive() and inp.w is None
+    client.close()

@@ -22,6 +22,7 @@ def full_record() -> dict:
         "Config": {"Env": ["PATH=/bin"], "Cmd": ["nginx", "-g", "daemon off;"],
                    "Entrypoint": [], "WorkingDir": "/", "User": "", "Hostname": "aaaa",
                    "Labels": {"tier": "front"}, "Tty": False, "OpenStdin": False,
+                   "StdinOnce": False,
                    "StopSignal": "SIGQUIT", "StopTimeout": 10,
                    "ExposedPorts": {"80/tcp": {}},
                    "Healthcheck": {"Test": ["CMD-SHELL", "true"], "Interval": 10**9}},

@@ -164,6 +164,26 @@ def test_wait_answers_the_exit_code_even_after_the_record_is_gone(running, runti
     assert wait(running) == 3  # from the journal's last die
 
 
+def test_wait_for_the_next_exit_of_an_ended_container_waits_for_its_next_run(running):
+    import threading
+    import time
+    from runtime.engine.wait import wait
+    running.mark_exited(3)
+    ended = running.state.finished_at
+    answer = []
+    waiter = threading.Thread(target=lambda: answer.append(wait(running, after=ended)))
+    waiter.start()
+    time.sleep(0.3)
+    assert answer == []  # docker start -a: not the last run's 3
+    again = cmod.load(running.store, running.id)
+    again.state.started(4243, "2026-12-01T10:00:05Z")
+    again.save()
+    time.sleep(0.01)  # a FinishedAt of its own (nanoseconds)
+    again.mark_exited(4)
+    waiter.join(5)
+    assert answer == [4]
+
+
 def test_a_policy_restart_is_counted_in_the_record(running):
     running.mark_restarting()
     running.mark_restarting()
