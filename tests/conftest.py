@@ -35,6 +35,51 @@ def free_port() -> int:
     return port
 
 
+def terminal_session(argv: list, script: list, env=None, timeout: float = 30):
+    """A command on a pseudo-terminal of the test's: once the command has made it raw (no
+    echo: docker's and pyrun's attach do), each (wait_for, keys) of the script waits for
+    its bytes in the output, then types the keys; then the output is read to its end.
+    Returns (exit code, all the output)."""
+    import select
+    import subprocess
+    import termios
+    import time
+    master, slave = os.openpty()
+    p = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env,
+                         start_new_session=True)
+    os.close(slave)
+    seen = b""
+    deadline = time.monotonic() + timeout
+
+    def read() -> bool:
+        nonlocal seen
+        if select.select([master], [], [], 0.5)[0]:
+            try:
+                data = os.read(master, 4096)
+            except OSError:  # EIO: the command has ended
+                data = b""
+            seen += data
+            return bool(data)
+        return True
+    try:
+        while termios.tcgetattr(master)[3] & termios.ECHO:
+            assert time.monotonic() < deadline, f"the terminal stayed cooked: {seen!r}"
+            assert read(), f"the command ended: {seen!r}"
+        for wait_for, keys in script:
+            while wait_for not in seen:
+                assert time.monotonic() < deadline, f"no {wait_for!r} in {seen!r}"
+                assert read(), f"the command ended before {wait_for!r}: {seen!r}"
+            os.write(master, keys)
+        while read():
+            assert time.monotonic() < deadline, f"the command did not end: {seen!r}"
+        return p.wait(timeout=10), seen
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        os.close(master)
+
+
 def conformance_dir(name: str) -> pathlib.Path:
     """A folder of ../shared/conformance, or skip (with the reason) where it is absent."""
     d = CONFORMANCE / name

@@ -226,15 +226,24 @@ def _pump(conn, c, records, streams: dict, timestamps: bool = False, until_ns=No
 # ---- a container's input: docker run -i, docker attach ------------------------------------------
 
 class Input:
-    """The stdin of a container with OpenStdin started by this service: a pipe whose read
-    end the container (or, with a terminal, its monitor) gets at the start and whose write
-    end stays here, as dockerd keeps a container's stdin open, for whichever client
-    attaches to write into. write() and close() take the lock: a descriptor closed by one
-    thread while another writes to it could be a new file's number by then."""
+    """A container's stdin as this service writes it. For StdinOnce (docker run -i): a pipe
+    whose read end the start hands to the container (with a terminal, to its monitor) and
+    whose write end stays here until the attached client's end of input, which becomes the
+    container's. For any other container with OpenStdin (docker run -di): its input FIFO,
+    which its monitor made (engine/monitor.py), opened by each attach. write(), end() and
+    close() take the lock: a descriptor closed by one thread while another writes to it
+    could be a new file's number by then."""
 
-    def __init__(self):
-        self.r, self.w = os.pipe()
+    def __init__(self, fds: tuple | None = None):
+        self.r, self.w = fds if fds else os.pipe()
         self.lock = threading.Lock()
+
+    @classmethod
+    def fifo(cls, c) -> "Input | None":
+        """The running container's input FIFO, or None (engine/stdin.py)."""
+        from runtime.engine.stdin import open_for_attach
+        w = open_for_attach(c)
+        return cls((None, w)) if w is not None else None
 
     def take_read_end(self) -> int | None:
         r, self.r = self.r, None
@@ -314,7 +323,6 @@ def attach(svc, conn, req, ref):
     """The connection taken over: the output from now (from its start for a container not
     running, as `docker run` and `docker start -a` attach before they start it), until the
     container ends; with stdin, what the client sends goes to the container's input."""
-    import socket
     from runtime.engine import logs as logmod
     c = _find(svc, ref)
     streams = {"stdout": req.flag("stdout"), "stderr": req.flag("stderr")}
@@ -323,8 +331,10 @@ def attach(svc, conn, req, ref):
     waiting = not c.running
     last_start = c.state.started_at
     since_ns = time.time_ns() if waiting and c.state.status != "created" else 0
+    once = c.config.stdin_once
+    stdin = req.flag("stdin")
     inp = None
-    if req.flag("stdin") and c.config.open_stdin:
+    if stdin and c.config.open_stdin and once:
         if waiting:
             inp = input_for_start(c)  # made before the client's start, which takes it
         else:
@@ -336,10 +346,13 @@ def attach(svc, conn, req, ref):
             _pump(conn, c, logmod.entries(c), streams)
         return
     relay = None
-    if req.flag("stdin"):
-        relay = threading.Thread(target=_relay_input, daemon=True,
-                                 args=(sock, inp, c.config.stdin_once))
+
+    def start_relay():
+        nonlocal relay
+        relay = threading.Thread(target=_relay_input, daemon=True, args=(sock, inp, once))
         relay.start()
+    if stdin and (once or not c.config.open_stdin):
+        start_relay()  # at once: what the client sends before its start is the container's
     from runtime.timestamps import pauses
     sleeps = pauses()
     while waiting and not c.running and c.state.started_at == last_start:
@@ -348,16 +361,30 @@ def attach(svc, conn, req, ref):
             c.reload()
         except FileNotFoundError:
             break
-    else:  # a restarted one's earlier runs are in its log: from the attach on, then
+    else:
+        def open_fifo():  # the input FIFO, there once the container runs, written once
+            nonlocal inp  # the output the writes cause cannot be missed
+            inp = Input.fifo(c)
+            start_relay()
+        opened = open_fifo if stdin and relay is None else None
+        # a restarted one's earlier runs are in its log: from the attach on, then
         _pump(conn, c, logmod.entries(c, follow=True, since_ns=since_ns,
-                                      from_end=not (waiting or req.flag("logs"))), streams)
-    if inp is not None and inp.r is None and not _still_running(c):
+                                      from_end=not (waiting or req.flag("logs")),
+                                      opened=opened), streams)
+    if inp is not None and once and inp.r is None and not _still_running(c):
         drop_input(c.id, inp)  # it has ended: nothing will read its input again
     if relay is None:
         end_hijacked(sock)
         return
-    # The relay is the one reader: our end first, the client's own end awaited a second at
-    # most (read and dropped), then its reading is cut short.
+    _end_relayed(sock, relay)
+    if inp is not None and not once:
+        inp.close()  # this attach's own opening of the FIFO
+
+
+def _end_relayed(sock, relay: threading.Thread) -> None:
+    """end_hijacked's work where the relay is the one reader: our end first, the client's
+    own end awaited a second at most (read and dropped), then its reading is cut short."""
+    import socket
     try:
         sock.shutdown(socket.SHUT_WR)
     except OSError:
@@ -379,11 +406,11 @@ def start(svc, conn, req, ref):
     if c.running:
         conn.send(304)
         return
-    if not c.config.open_stdin:
-        start_(svc.store, c)
+    if not (c.config.open_stdin and c.config.stdin_once):
+        start_(svc.store, c)  # -di: its monitor makes its input FIFO
         conn.send(204)
         return
-    inp = input_for_start(c)  # -i: the container reads what attached clients send
+    inp = input_for_start(c)  # docker run -i: the client's end of input is the container's
     r = inp.take_read_end()
     try:
         start_(svc.store, c, stdin=r)
@@ -404,8 +431,9 @@ def _still_running(c) -> bool:
 
 
 def _forget_ended_inputs(svc) -> None:
-    """Close the inputs of containers that no longer run (docker run -di never attached
-    to, say): each start looks, so that ended containers' pipes do not pile up here."""
+    """Close the inputs of containers that no longer run (one whose client never attached,
+    or went away without ending its input): each start looks, so that ended containers'
+    pipes do not pile up here."""
     from runtime.engine import containers as cmod
     with INPUTS_LOCK:
         held = [(cid, inp) for cid, inp in INPUTS.items() if inp.r is None]

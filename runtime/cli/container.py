@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -253,12 +254,14 @@ def restart_cmd(ctx, containers, timeout):
 
 @container_group.command("attach")
 @click.argument("container")
-@click.option("--no-stdin", is_flag=True, help="(stdin is never attached: see README)")
+@click.option("--no-stdin", is_flag=True, help="Do not attach this command's stdin")
 @click.option("--sig-proxy/--no-sig-proxy", default=True,
               help="Pass the signals this command receives to the container (default)")
 @click.pass_context
 def attach_cmd(ctx, container, no_stdin, sig_proxy):
-    """Follow a running container's output from now; its exit code is this command's."""
+    """Follow a running container's output from now, and give it this command's input (a
+    container started with -i); its exit code is this command's. With a terminal, ctrl-p
+    ctrl-q detaches."""
     import signal
     from runtime.engine import logs, signals
     from runtime.engine.wait import wait
@@ -274,9 +277,39 @@ def attach_cmd(ctx, container, no_stdin, sig_proxy):
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,
                     signal.SIGUSR1, signal.SIGUSR2):
             signal.signal(sig, forward)
-    for rec in logs.entries(c, follow=True, from_end=True):
+    feed = (lambda: _feed_input(c)) if c.config.open_stdin and not no_stdin else None
+    for rec in logs.entries(c, follow=True, from_end=True, opened=feed):
         _emit(rec, False)
     sys.exit(wait(c))
+
+
+def _feed_input(c) -> None:
+    """This command's stdin to the container's input FIFO, in a thread of its own; with a
+    terminal on both sides, ours in raw mode (keys go as typed: the container's terminal
+    echoes and interprets them), restored at exit, and ctrl-p ctrl-q detaches."""
+    import atexit
+    import threading
+    from runtime.engine import stdin as stdinmod
+    fifo = stdinmod.open_for_attach(c)
+    if fifo is None:
+        return  # started before pyrun kept an input: the output alone
+    raw = c.config.tty and os.isatty(0)
+    if raw:
+        import termios
+        import tty
+        saved = termios.tcgetattr(0)
+        tty.setraw(0)
+
+        def restore():
+            termios.tcsetattr(0, termios.TCSADRAIN, saved)
+        atexit.register(restore)
+
+    def run():
+        if stdinmod.copy(0, fifo, detach_keys=raw):
+            restore()
+            sys.stderr.write("read escape sequence\n")
+            os._exit(0)  # detached: the container goes on
+    threading.Thread(target=run, daemon=True).start()
 
 
 @container_group.command("wait")

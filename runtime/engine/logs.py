@@ -29,11 +29,13 @@ def _time_ns(rec: dict) -> int:
 
 
 def entries(c, follow: bool = False, tail: int | None = None, since_ns: int = 0,
-            from_end: bool = False, poll: float = 0.1):
+            from_end: bool = False, poll: float = 0.1, opened=None):
     """The log's records, oldest first: the last `tail` of them (all when None), those at or
     after since_ns, or (from_end) none of the past; then, with follow, the new ones as they
     come until the container ends (looked for every `poll` seconds at most: sooner while
-    the container is young or talkative)."""
+    the container is young or talkative). opened(), if given, is called once the past is
+    read (or skipped): attach gives its input from then on, so that none of the output that
+    input makes is missed."""
     from runtime.timestamps import pauses
     sleeps = pauses(most=poll)
     from runtime.engine.containers import log_limits
@@ -73,6 +75,8 @@ def entries(c, follow: bool = False, tail: int | None = None, since_ns: int = 0,
             f.seek(0, os.SEEK_END)
         else:
             lines += f.readlines()
+        if opened is not None:
+            opened()
         if tail is not None:
             lines = lines[-tail:] if tail > 0 else []
         for line in lines:

@@ -40,12 +40,16 @@ def start_time_of(pid: int) -> int:
 def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None,
               stdin=None, resident=False) -> int:
     """Run the container to its end; returns its exit code (125 if pyrun failed).
-    stdin: the fd the container reads (-i: ours), or None for /dev/null.
+    stdin: the fd the container reads (-i: ours), or None for /dev/null (or, for a
+    detached container with OpenStdin, its input FIFO: engine/stdin.py).
     resident=True (a detached container's own monitor process): once the container runs,
     exec the small pump (runtime/engine/pump.py) instead of returning."""
     from runtime.linux import capabilities
     capabilities.set_subreaper()
     c.mark_monitored_by(os.getpid(), start_time_of(os.getpid()))
+    if stdin is None and resident and c.config.open_stdin:
+        from runtime.engine import stdin as stdinmod
+        stdin = stdinmod.open_for_container(c)
     max_size, max_file = cmod.log_limits(c.host.log_config)
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()

@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import free_port, terminal_session
 from tests.integration.test_build import PYRUN, busybox, pyrun  # noqa: F401 - fixtures
 from tests.integration.test_engine import HTTPD, NOTHING, engine, http_get, settled  # noqa: F401
 from tests.integration.test_registry import registry  # noqa: F401 - fixture
@@ -160,49 +160,12 @@ def test_run_i_it_and_attach_give_the_client_the_containers_input(api):
     p = docker(api, "start", "-ai", "pyrun-shell", input="echo again; exit 4\n", check=False)
     assert (p.returncode, p.stdout) == (4, "again\n")
     # run -it: the client's terminal is the container's, keys in, output back, exit code
-    code, seen = _terminal_session(api, ["run", "-it", "--rm", "busybox", "sh"],
-                                   [(b"# ", b"echo $((6 * 7))\r"), (b"42", b"exit 5\r")])
+    code, seen = terminal_session([DOCKER, "-H", f"unix://{api.sock}", "run", "-it", "--rm",
+                                   "busybox", "sh"],
+                                  [(b"# ", b"echo $((6 * 7))\r"), (b"42", b"exit 5\r")])
     assert code == 5 and b"42\r\n" in seen
     docker(api, "rm", "pyrun-shell")
     assert docker(api, "ps", "-aq").stdout == ""
-
-
-def _terminal_session(api, args: list, script: list, timeout: float = 30):
-    """The docker CLI on a pseudo-terminal of the test's: each (wait_for, keys) waits for
-    its bytes in the output, then types the keys; (exit code, all the output)."""
-    import select
-    master, slave = os.openpty()
-    p = subprocess.Popen([DOCKER, "-H", f"unix://{api.sock}", *args], stdin=slave,
-                         stdout=slave, stderr=slave, start_new_session=True)
-    os.close(slave)
-    seen = b""
-    deadline = time.monotonic() + timeout
-    try:
-        for wait_for, keys in script:
-            while wait_for not in seen:
-                assert time.monotonic() < deadline, f"no {wait_for!r} in {seen!r}"
-                if select.select([master], [], [], 0.5)[0]:
-                    try:
-                        seen += os.read(master, 4096)
-                    except OSError:  # EIO: the CLI has gone
-                        break
-            os.write(master, keys)
-        while True:
-            if select.select([master], [], [], 0.5)[0]:
-                try:
-                    data = os.read(master, 4096)
-                except OSError:
-                    data = b""
-                if not data:
-                    break
-                seen += data
-            assert time.monotonic() < deadline, f"the session did not end: {seen!r}"
-        return p.wait(timeout=10), seen
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-        os.close(master)
 
 
 def test_logs_follow_and_multiplexed_streams(api):

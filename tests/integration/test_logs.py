@@ -8,6 +8,7 @@ import os
 import time
 
 from runtime.engine.containers import root_dir
+from tests.conftest import terminal_session
 from tests.integration.test_build import busybox, pyrun  # noqa: F401 - fixtures
 from tests.integration.test_engine import engine  # noqa: F401 - fixture
 
@@ -85,3 +86,25 @@ def test_attach_follows_output_from_now_passes_signals_and_exits_with_the_contai
     assert engine("logs", "--since", str(int(time.time()) + 3600), "pyrun-ticker").stdout == ""
     p = engine("attach", "pyrun-ticker", check=False)
     assert p.returncode == 125 and "start it first" in p.stderr
+
+
+def test_attach_gives_its_input_to_a_container_started_with_i(engine):  # noqa: F811
+    from tests.integration.test_build import PYRUN
+    env = dict(os.environ, PYRUN_ROOT=engine.root)
+    # -di: the shell waits on an input that stays open with no one attached
+    engine("run", "-di", "--name", "pyrun-shell", "busybox", "sh")
+    time.sleep(0.5)
+    assert json.loads(engine("inspect", "pyrun-shell").stdout)[0]["State"]["Running"]
+    p = engine("attach", "pyrun-shell", input="echo attached; exit 3\n", check=False)
+    assert (p.returncode, p.stdout) == (3, "attached\n")
+    # -dit: keys through a raw terminal, the container's echo back, ctrl-p ctrl-q detaches
+    engine("run", "-dit", "--name", "pyrun-tty", "busybox", "sh")
+    code, seen = terminal_session([PYRUN, "attach", "pyrun-tty"],
+                                  [(b"", b"echo $((6 * 7))\r"), (b"42\r\n", b"\x10\x11")],
+                                  env=env)
+    assert code == 0 and b"read escape sequence" in seen
+    assert json.loads(engine("inspect", "pyrun-tty").stdout)[0]["State"]["Running"]
+    code, seen = terminal_session([PYRUN, "attach", "pyrun-tty"],
+                                  [(b"", b"exit 4\r")], env=env)  # the same shell
+    assert code == 4
+    engine("rm", "pyrun-shell", "pyrun-tty")

@@ -55,3 +55,17 @@ def test_no_log_yet_is_no_lines(tmp_path):
     for f in (tmp_path / "containers" / c.id).iterdir():
         f.unlink()
     assert list(logs.entries(c)) == []
+
+
+def test_opened_is_called_once_the_past_is_skipped_and_what_follows_is_read(tmp_path):
+    """attach's input starts from opened(): a line the input causes, written from then on,
+    is among the records (the container here has no monitor, so following ends at once,
+    after a last read)."""
+    c = logged(tmp_path)
+    log = tmp_path / "containers" / c.id / "container.log"
+
+    def opened():
+        with open(log, "a") as f:
+            f.write(line("caused by the input", 5))
+    got = [r["log"] for r in logs.entries(c, follow=True, from_end=True, opened=opened)]
+    assert got == ["caused by the input\n"]
