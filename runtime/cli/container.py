@@ -277,22 +277,29 @@ def attach_cmd(ctx, container, no_stdin, sig_proxy):
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,
                     signal.SIGUSR1, signal.SIGUSR2):
             signal.signal(sig, forward)
-    feed = (lambda: _feed_input(c)) if c.config.open_stdin and not no_stdin else None
-    for rec in logs.entries(c, follow=True, from_end=True, opened=feed):
-        _emit(rec, False)
-    sys.exit(wait(c))
+    restore = []  # the terminal's settings, given back however this ends
+    feed = (lambda: restore.append(_feed_input(c))) if c.config.open_stdin and \
+        not no_stdin else None
+    try:
+        for rec in logs.entries(c, follow=True, from_end=True, opened=feed):
+            _emit(rec, False)
+        code = wait(c)
+    finally:
+        for undo in filter(None, restore):
+            undo()
+    sys.exit(code)
 
 
-def _feed_input(c) -> None:
+def _feed_input(c):
     """This command's stdin to the container's input FIFO, in a thread of its own; with a
     terminal on both sides, ours in raw mode (keys go as typed: the container's terminal
-    echoes and interprets them), restored at exit, and ctrl-p ctrl-q detaches."""
-    import atexit
+    echoes and interprets them) and ctrl-p ctrl-q detaches. Returns what gives the terminal
+    its settings back (pyrun ends with os._exit: no exit handler would run), or None."""
     import threading
     from runtime.engine import stdin as stdinmod
     fifo = stdinmod.open_for_attach(c)
     if fifo is None:
-        return  # started before pyrun kept an input: the output alone
+        return None  # started before pyrun kept an input: the output alone
     raw = c.config.tty and os.isatty(0)
     if raw:
         import termios
@@ -300,16 +307,18 @@ def _feed_input(c) -> None:
         saved = termios.tcgetattr(0)
         tty.setraw(0)
 
-        def restore():
+    def restore():
+        if raw:
             termios.tcsetattr(0, termios.TCSADRAIN, saved)
-        atexit.register(restore)
 
     def run():
         if stdinmod.copy(0, fifo, detach_keys=raw):
             restore()
             sys.stderr.write("read escape sequence\n")
+            sys.stderr.flush()
             os._exit(0)  # detached: the container goes on
     threading.Thread(target=run, daemon=True).start()
+    return restore if raw else None
 
 
 @container_group.command("wait")
