@@ -12,6 +12,13 @@ class PyrunError(Exception):
     exit_code = 125
 
 
+class StatusError(PyrunError):
+    """A failure whose exit code is the command's answer whatever the command: a build's
+    failed RUN gives that step's code, as docker build does (the docker CLI's StatusError)."""
+
+    exit_code = 1
+
+
 class NotFound(PyrunError):
     """What was named does not exist (a container, image, network, volume): the API's 404."""
 

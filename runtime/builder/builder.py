@@ -24,7 +24,7 @@ from runtime.dockerfile.parser import DockerfileSyntaxError, go_quote
 from runtime.dockerfile.shell import Lex, ShellSyntaxError
 from runtime.engine import bundle as bundlemod
 from runtime.engine.config import RunSpec, etc_mounts, hosts_file, oci_config, resolv_file
-from runtime.errors import PyrunError
+from runtime.errors import PyrunError, StatusError
 from runtime.image.store import Image, ImageNotFound, Store, new_config
 from runtime.linux import rootfs as rfs
 from runtime.oci import binary as oci_binary
@@ -37,8 +37,8 @@ PROXY_ARGS = {"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PRO
 OCI_ROOT = bundlemod.BUILD_OCI_ROOT
 
 
-class BuildError(PyrunError):
-    exit_code = 1
+class BuildError(StatusError):
+    """exit_code: a failed RUN's code, else 1."""
 
 
 class _Stage:

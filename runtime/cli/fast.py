@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
                 return getattr(mod, function)(**opts, **extra) or 0
             except BaseException as e:  # noqa: B036 - every exit is reported as main() does
                 from runtime.cli.report import report
-                return report(e)
+                return report(e, argv)
     from runtime.cli.main import main as click_main
     return click_main()
 

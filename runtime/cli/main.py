@@ -125,19 +125,20 @@ def oci(args):
 
 
 def main() -> int:
-    from runtime.cli.report import report
+    from runtime.cli.report import report, runs
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:
         return 130
     except click.exceptions.UsageError as e:
-        # One line, as every other error of pyrun's (click's own takes four).
+        # One line, as every other error of pyrun's (click's own takes four); 125 for every
+        # command, as the docker CLI's flag errors.
         where = e.ctx.command_path if e.ctx else "pyrun"
         print(f"pyrun: {e.format_message()} (see '{where} --help')", file=sys.stderr)
         return 125
     except click.ClickException as e:
         print(f"pyrun: {e.format_message()}", file=sys.stderr)
-        return 125
+        return 125 if runs(sys.argv[1:]) else 1
     except (PyrunError, OSError, SystemExit, KeyboardInterrupt) as e:
         return report(e)
     return 0

@@ -108,7 +108,7 @@ def test_cp_both_ways_diff_export_and_commit_then_run(engine, tmp_path):  # noqa
     assert not os.path.exists("/tmp/planted")
     assert engine("exec", "pyrun-ev-cp", "cat", "/tmp/planted").stdout == "hello\n"
     p = engine("cp", "pyrun-ev-cp:/nope", str(tmp_path / "x"), check=False)
-    assert p.returncode == 125 and "Could not find the file /nope" in p.stderr
+    assert p.returncode == 1 and "Could not find the file /nope" in p.stderr
 
     diff = engine("diff", "pyrun-ev-cp").stdout.splitlines()
     assert "A /srv/sub/a.txt" in diff and "A /escape" in diff and "C /tmp" in diff

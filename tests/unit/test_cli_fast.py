@@ -26,9 +26,28 @@ BUILD_TO_CLICK = [
 def test_errors_are_reported_as_main_reports_them(capsys):
     from runtime.cli.fast import main
     code = main(["build", "-t", "x:1", "/nonexistent-pyrun-context"])
-    assert code == 125
+    assert code == 1  # docker build's
     assert capsys.readouterr().err == \
         "pyrun: unable to prepare context: path '/nonexistent-pyrun-context' not found\n"
+
+
+@pytest.mark.parametrize("argv, runs", [
+    (["run", "busybox"], True), (["container", "run", "x"], True),
+    (["--root", "/r", "run", "x"], True), (["--root=/r", "container", "run", "x"], True),
+    (["create", "x"], False), (["rm", "run"], False), (["container", "rm", "run"], False),
+    ([], False), (["--root", "run"], False),
+])
+def test_only_run_is_125s(argv, runs):
+    """The docker CLI's codes, read off docker 28 here: `run` fails with 125, every other
+    command (create, start, rm, exec, network rm, ...) with 1."""
+    from runtime.cli.report import report
+    from runtime.errors import CommandNotFound, PyrunError, StatusError
+    assert report(PyrunError("x"), argv) == (125 if runs else 1)
+    assert report(OSError(28, "No space left on device"), argv) == (125 if runs else 1)
+    assert report(CommandNotFound("x"), argv) == (127 if runs else 1)  # start's too: 1
+    failed_step = StatusError("RUN exit 7")
+    failed_step.exit_code = 7
+    assert report(failed_step, argv) == 7  # docker build's: the step's code
 
 
 # ---- run / create --------------------------------------------------------------------------------
