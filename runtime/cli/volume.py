@@ -43,6 +43,10 @@ def ls_cmd(ctx, quiet, filters, fmt):
     from runtime.cli.format import template
     from runtime.engine import volumes
     store = _store(ctx)
+    for f in filters:  # checked even where there is nothing to filter, as Docker's
+        if f.partition("=")[0] not in ("name", "label", "dangling"):
+            from runtime.errors import PyrunError
+            raise PyrunError(f"invalid filter {f!r} (name=, label=, dangling=)")
     rows = []
     for v in volumes.all_volumes(store):
         if _matches(store, v, filters):
@@ -57,7 +61,6 @@ def ls_cmd(ctx, quiet, filters, fmt):
 
 def _matches(store, v: dict, filters) -> bool:
     from runtime.engine import volumes
-    from runtime.errors import PyrunError
     for f in filters:
         key, _, value = f.partition("=")
         if key == "name":
@@ -65,12 +68,10 @@ def _matches(store, v: dict, filters) -> bool:
         elif key == "label":
             k, sep, want = value.partition("=")
             ok = k in v["Labels"] and (not sep or v["Labels"][k] == want)
-        elif key == "dangling":
+        else:  # dangling (ls checked the keys)
             from runtime.engine.containers import all_containers
             ok = (not volumes.users(all_containers(store), v["Name"])) == \
                 (value in ("true", "1"))
-        else:
-            raise PyrunError(f"invalid filter {f!r} (name=, label=, dangling=)")
         if not ok:
             return False
     return True
