@@ -1,1 +1,1 @@
-from tests.unit.fakes import fake_sc  # noqa: F401 - a fixture for every unit test
+from tests.unit.fakes import fake_sc, network_defs  # noqa: F401 - fixtures for every unit test

@@ -38,3 +38,38 @@ class FakeSyscalls:
 @pytest.fixture
 def fake_sc(monkeypatch):
     return FakeSyscalls(monkeypatch)
+
+
+@pytest.fixture
+def network_defs(tmp_path, monkeypatch):
+    """Network definitions, leases and the network lock under the test's directory; the
+    host's subnets none, and bridge links never deleted: the host's networks untouched."""
+    from runtime.net import bridge, networks
+    from runtime.net.bridge import Subnet
+    monkeypatch.setattr(networks, "DEFS", str(tmp_path / "networks"))
+    monkeypatch.setattr(bridge, "LEASES", str(tmp_path / "leases"))
+    monkeypatch.setattr(bridge, "LOCK", str(tmp_path / "network.lock"))
+    monkeypatch.setattr(networks, "_host_subnets", lambda: [Subnet("10.89.2.0/24")])
+    monkeypatch.setattr(bridge, "delete_link", lambda name: None)
+    return tmp_path
+
+
+def running_container(tmp_path, cid: str, **config):
+    """A container record in a store under tmp_path, "running" with this test's process as
+    its monitor (alive as long as the test is)."""
+    import os
+    from runtime.engine import containers as cmod
+    from runtime.engine import model
+    from runtime.image.store import Store
+    from runtime.oci.state import own_identity
+    store = Store(str(tmp_path)).ensure()
+    pid, start = own_identity()
+    c = cmod.Container(store, id=cid * 64, name="web", created="", image="sha256:" + "0" * 64,
+                       image_ref="busybox", path="sleep", args=["30"],
+                       config=model.Config(**config), host=model.HostConfig(),
+                       net=model.NetworkSettings(),
+                       state=model.State(monitor_pid=pid, monitor_start=start))
+    os.makedirs(c.dir)
+    c.state.started(4242, "2026-12-01T10:00:00Z")
+    c.save()
+    return c

@@ -11,13 +11,8 @@ from runtime.net.bridge import NetworkError, Subnet
 
 
 @pytest.fixture
-def defs(tmp_path, monkeypatch):
-    monkeypatch.setattr(networks, "DEFS", str(tmp_path / "networks"))
-    monkeypatch.setattr(bridge, "LEASES", str(tmp_path / "leases"))
-    monkeypatch.setattr(bridge, "LOCK", str(tmp_path / "network.lock"))
-    monkeypatch.setattr(networks, "_host_subnets", lambda: [Subnet("10.89.2.0/24")])
-    monkeypatch.setattr(bridge, "delete_link", lambda name: None)
-    return tmp_path
+def defs(network_defs):
+    return network_defs
 
 
 def test_a_network_gets_the_first_free_subnet_and_its_own_bridge_and_pool(defs):

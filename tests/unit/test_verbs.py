@@ -11,13 +11,12 @@ import os
 import pytest
 
 from runtime.engine import containers as cmod
-from runtime.engine import journal, model, oci
+from runtime.engine import journal, oci
 from runtime.engine.kill import kill
 from runtime.engine.pause import pause, unpause
 from runtime.engine.stop import stop
 from runtime.engine.update import update
-from runtime.image.store import Store
-from runtime.oci.state import own_identity
+from tests.unit.fakes import running_container
 
 
 class RecordingOci:
@@ -53,17 +52,7 @@ def runtime(monkeypatch):
 
 @pytest.fixture
 def running(tmp_path):
-    store = Store(str(tmp_path)).ensure()
-    pid, start = own_identity()
-    c = cmod.Container(store, id="c" * 64, name="web", created="", image="sha256:" + "0" * 64,
-                       image_ref="busybox", path="sleep", args=["30"],
-                       config=model.Config(stop_signal="SIGQUIT", stop_timeout=1),
-                       host=model.HostConfig(), net=model.NetworkSettings(),
-                       state=model.State(monitor_pid=pid, monitor_start=start))
-    os.makedirs(c.dir)
-    c.state.started(4242, "2026-12-01T10:00:00Z")
-    c.save()
-    return c
+    return running_container(tmp_path, "c", stop_signal="SIGQUIT", stop_timeout=1)
 
 
 def actions(store) -> list[str]:

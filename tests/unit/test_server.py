@@ -1,0 +1,143 @@
+"""api/server.py without a listening service: requests over a socket pair to Service's
+connection handler, Docker's statuses for the engine's errors, keep-alive, and the socket
+it serves (a unix socket of mode 0660; TCP only with TLS)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import stat
+import threading
+
+import pytest
+
+from runtime.api import server
+from runtime.api.http import ApiError
+from runtime.errors import ConfigError, Conflict, NotFound, PyrunError
+
+
+@pytest.fixture
+def service(tmp_path):
+    return server.Service(str(tmp_path / "store"))
+
+
+def exchange(service, *requests: bytes) -> list[tuple[int, bytes]]:
+    """The requests on one connection, then our end; (status, body) of each answer."""
+    ours, theirs = socket.socketpair()
+    t = threading.Thread(target=service.handle_connection, args=(theirs,))
+    t.start()
+    ours.sendall(b"".join(requests))
+    ours.shutdown(socket.SHUT_WR)
+    data = b""
+    while chunk := ours.recv(65536):
+        data += chunk
+    t.join(10)
+    ours.close()
+    answers = []
+    while data:
+        head, _, rest = data.partition(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        headers = dict(x.split(b": ", 1) for x in lines[1:])
+        n = int(headers.get(b"Content-Length", b"0"))
+        answers.append((int(lines[0].split()[1]), rest[:n]))
+        data = rest[n:]
+    return answers
+
+
+def get(path: str) -> bytes:
+    return f"GET {path} HTTP/1.1\r\nHost: docker\r\n\r\n".encode()
+
+
+def test_errors_are_dockers_statuses_and_the_connection_goes_on(service):
+    answers = exchange(service, get("/_ping"), get("/v1.41/containers/pyrun-none/json"),
+                       get("/v1.41/nothing"), get("/v1.99/version"),
+                       b"PUT /v1.41/_ping HTTP/1.1\r\nHost: d\r\nContent-Length: 0\r\n\r\n",
+                       get("/version"))
+    assert [s for s, _ in answers] == [200, 404, 404, 400, 405, 200]
+    assert answers[0][1] == b"OK"
+    assert json.loads(answers[1][1]) == {"message": "No such container: pyrun-none"}
+    assert json.loads(answers[2][1])["message"] == "page not found: GET /v1.41/nothing"
+    assert "too new" in json.loads(answers[3][1])["message"]
+    assert json.loads(answers[5][1])["ApiVersion"] == "1.41"
+
+
+def test_a_bug_is_a_500_naming_it_and_the_service_serves_on(service, capsys):
+    from runtime.api.routes import ROUTES, route
+
+    @route("GET", "/pyrun-test-bug")
+    def bug(svc, conn, req):
+        raise KeyError("oops")
+    try:
+        (status, body), (again, _) = exchange(service, get("/pyrun-test-bug"), get("/_ping"))
+    finally:
+        ROUTES.pop()
+    assert status == 500 and json.loads(body)["message"] == "KeyError: 'oops'"
+    assert again == 200
+    assert "Traceback" in capsys.readouterr().err  # where it was, for whoever mends it
+
+
+@pytest.mark.parametrize("error, status", [
+    (ApiError(418, "x"), 418), (NotFound("x"), 404), (Conflict("x"), 409),
+    (ConfigError("x"), 400), (ValueError("x"), 400), (PyrunError("x"), 500),
+    (RuntimeError("x"), 500),
+])
+def test_status_of(error, status):
+    assert server.status_of(error) == status
+
+
+def test_the_unix_socket_is_root_and_the_groups_alone(tmp_path):
+    path = str(tmp_path / "sub" / "docker.sock")
+    s, remove = server.listening_socket(f"unix://{path}")
+    try:
+        assert remove == path
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o660
+        assert stat.S_ISSOCK(os.stat(path).st_mode)
+    finally:
+        s.close()
+
+
+def test_tcp_without_tls_and_other_schemes_are_refused():
+    with pytest.raises(PyrunError, match="only with TLS client verification"):
+        server.listening_socket("tcp://127.0.0.1:0")
+    with pytest.raises(PyrunError, match="cannot serve 'http://x'"):
+        server.listening_socket("http://x")
+
+
+def call(method: str, path: str, body: dict | None = None) -> bytes:
+    data = json.dumps(body).encode() if body is not None else b""
+    return (f"{method} {path} HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(data)}\r\n\r\n").encode() + data
+
+
+def test_volumes_over_the_api(service):
+    q = "?filters=" + json.dumps({"label": ["tier=db"]}).replace(" ", "")
+    answers = exchange(
+        service,
+        call("POST", "/v1.41/volumes/create", {"Name": "pyrun-v", "Labels": {"tier": "db"}}),
+        call("POST", "/v1.41/volumes/create", {}),
+        get("/v1.41/volumes" + q), get("/v1.41/volumes/pyrun-v"),
+        call("POST", "/v1.41/volumes/prune"), call("DELETE", "/v1.41/volumes/pyrun-v"),
+        call("DELETE", "/v1.41/volumes/pyrun-v"), get("/v1.41/volumes"))
+    assert [s for s, _ in answers] == [201, 201, 200, 200, 200, 204, 404, 200]
+    anon = json.loads(answers[1][1])["Name"]
+    assert [v["Name"] for v in json.loads(answers[2][1])["Volumes"]] == ["pyrun-v"]
+    assert json.loads(answers[3][1])["Labels"] == {"tier": "db"}
+    assert json.loads(answers[4][1])["VolumesDeleted"] == [anon]  # anonymous ones only
+    assert json.loads(answers[7][1]) == {"Volumes": [], "Warnings": None}
+
+
+def test_networks_over_the_api(service, network_defs):
+    create = {"Name": "pyrun-n", "Internal": True, "Labels": {"a": "b"},
+              "IPAM": {"Config": [{"Subnet": "10.92.0.0/24"}]}}
+    answers = exchange(service, call("POST", "/v1.41/networks/create", create),
+                       call("POST", "/v1.41/networks/create", create),
+                       get("/v1.41/networks/pyrun-n"), get("/v1.41/networks"),
+                       call("DELETE", "/v1.41/networks/pyrun-n"),
+                       get("/v1.41/networks/pyrun-n"))
+    assert [s for s, _ in answers] == [201, 409, 200, 200, 204, 404]
+    made = json.loads(answers[2][1])
+    assert made["Id"] == json.loads(answers[0][1])["Id"] and made["Internal"] is True
+    assert made["IPAM"]["Config"][0]["Subnet"] == "10.92.0.0/24"
+    assert {"bridge", "host", "none", "pyrun-n"} <= {n["Name"] for n in
+                                                     json.loads(answers[3][1])}
