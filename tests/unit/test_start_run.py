@@ -17,9 +17,12 @@ from runtime.image.store import ImageNotFound, Store
 from runtime.oci.state import own_identity
 
 
+CID = "e" * 64
+
+
 def container(tmp_path, **host) -> cmod.Container:
     store = Store(str(tmp_path)).ensure()
-    c = cmod.Container(store, id="e" * 64, name="st", created="", image="sha256:" + "0" * 64,
+    c = cmod.Container(store, id=CID, name="st", created="", image="sha256:" + "0" * 64,
                        image_ref="busybox", path="true", args=[], config=model.Config(),
                        host=model.HostConfig(**host), net=model.NetworkSettings(),
                        state=model.State())
@@ -37,8 +40,7 @@ class FakeMonitor:
 
     def __call__(self, argv, pass_fds=(), **kw):
         self.argv, self.pass_fds = argv, pass_fds
-        # ... ROOT ID NOTIFY_FD GO_FD [STDIN_FD]
-        notify = int(next(argv[i + 1] for i, a in enumerate(argv) if len(a) == 64))
+        notify = int(argv[argv.index(CID) + 1])  # ... ROOT ID NOTIFY_FD GO_FD [STDIN_FD]
         os.write(notify, self.answer)
         self.pid = os.getpid()
         return self
