@@ -22,6 +22,9 @@ import tarfile
 from runtime.errors import PyrunError
 from runtime.linux import syscalls as sc
 
+# Owners as the tar gives them where this process may set them (root); a user's own
+# extraction keeps the files its own, as GNU tar does for one (--no-same-owner).
+SAME_OWNER = os.geteuid() == 0
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 OPAQUE_XATTR = "trusted.overlay.opaque"
@@ -213,7 +216,8 @@ def _extract_file(tar, m, pfd: int, name: str, rel: str, root: _Root) -> None:
             if not chunk:
                 break
             os.write(fd, chunk)
-        os.chown(fd, m.uid, m.gid)
+        if SAME_OWNER:
+            os.chown(fd, m.uid, m.gid)
         os.chmod(fd, m.mode & 0o7777)  # after chown: chown clears setuid/setgid
         for attr, value in _xattrs(m):
             try:
@@ -271,7 +275,8 @@ def _extract(tar, m, pfd: int, name: str, rel: str, root: _Root, dir_times: list
         os.mkfifo(name, mode, dir_fd=pfd)
     else:
         return  # sockets and unknown types are not part of images
-    os.chown(name, m.uid, m.gid, dir_fd=pfd, follow_symlinks=False)
+    if SAME_OWNER:
+        os.chown(name, m.uid, m.gid, dir_fd=pfd, follow_symlinks=False)
     if not m.issym():
         # chmod after chown: chown clears setuid/setgid bits
         fd = sc.openat2(pfd, name, os.O_PATH, _IN_ROOT)

@@ -61,3 +61,16 @@ def test_the_installed_commands_run_the_package_through_the_launcher(command, us
     for path in (venv_bin / command, shutil.which(command)):
         p = subprocess.run([str(path), "--help"], capture_output=True, text=True, cwd="/")
         assert p.returncode == 0 and (p.stdout + p.stderr).startswith(usage), p.stderr
+
+
+def test_the_unit_tests_need_no_root():
+    """tests/unit runs without root, as the project promises: here as uid 1000 of a user
+    namespace of its own (util-linux's unshare), where the kernel refuses what only root
+    may do (a chown to another owner, a chroot outside a namespace of one's own)."""
+    import sys
+    p = subprocess.run(["unshare", "--user", "--map-user=1000", "--map-group=1000",
+                        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                        str(PROJECT / "tests" / "unit")],
+                       cwd=PROJECT, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stdout[-4000:] + p.stderr[-2000:]
+    assert " passed" in p.stdout.splitlines()[-1]
