@@ -228,10 +228,21 @@ def port_cmd(ctx, container, private_port):
 
 @container_group.command("start")
 @click.argument("containers", nargs=-1, required=True)
+@click.option("-a", "--attach", is_flag=True,
+              help="Follow its output and pass signals on; its exit code is this command's")
+@click.option("-i", "--interactive", is_flag=True, help="Give it this command's input")
 @click.pass_context
-def start_cmd(ctx, containers):
+def start_cmd(ctx, containers, attach, interactive):
     """Start created or stopped containers (their writable layer is kept)."""
     from runtime.engine.start import start
+    if attach or interactive:
+        if len(containers) > 1:
+            raise PyrunError("you cannot start and attach multiple containers at once")
+        ((store, _, c),) = _each(ctx, containers)
+        since = time.time_ns()  # its output from the start on, however soon it comes
+        if c.can_start():
+            start(store, c)
+        sys.exit(_follow(c, stdin=interactive, sig_proxy=True, since_ns=since))
     for store, ref, c in _each(ctx, containers):
         if c.can_start():
             start(store, c)
@@ -262,12 +273,19 @@ def attach_cmd(ctx, container, no_stdin, sig_proxy):
     """Follow a running container's output from now, and give it this command's input (a
     container started with -i); its exit code is this command's. With a terminal, ctrl-p
     ctrl-q detaches."""
-    import signal
-    from runtime.engine import logs, signals
-    from runtime.engine.wait import wait
     store, cmod, c = _find(ctx, container)
     if not c.running:
         raise PyrunError("You cannot attach to a stopped container, start it first")
+    sys.exit(_follow(c, stdin=not no_stdin, sig_proxy=sig_proxy))
+
+
+def _follow(c, stdin: bool, sig_proxy: bool, since_ns: int = 0) -> int:
+    """attach and start -a: the container's output from now (since_ns: from then) to its
+    end, this command's input to it (stdin, a container with -i), the signals this command
+    gets passed on (sig_proxy); its exit code."""
+    import signal
+    from runtime.engine import logs, signals
+    from runtime.engine.wait import wait
     if sig_proxy:
         def forward(signum, _frame):
             try:
@@ -278,16 +296,16 @@ def attach_cmd(ctx, container, no_stdin, sig_proxy):
                     signal.SIGUSR1, signal.SIGUSR2):
             signal.signal(sig, forward)
     restore = []  # the terminal's settings, given back however this ends
-    feed = (lambda: restore.append(_feed_input(c))) if c.config.open_stdin and \
-        not no_stdin else None
+    feed = (lambda: restore.append(_feed_input(c))) if c.config.open_stdin and stdin \
+        else None
     try:
-        for rec in logs.entries(c, follow=True, from_end=True, opened=feed):
+        for rec in logs.entries(c, follow=True, from_end=not since_ns, since_ns=since_ns,
+                                opened=feed):
             _emit(rec, False)
-        code = wait(c)
+        return wait(c)
     finally:
         for undo in filter(None, restore):
             undo()
-    sys.exit(code)
 
 
 def _feed_input(c):

@@ -107,4 +107,12 @@ def test_attach_gives_its_input_to_a_container_started_with_i(engine):  # noqa: 
     code, seen = terminal_session([PYRUN, "attach", "pyrun-tty"],
                                   [(b"", b"exit 4\r")], env=env)  # the same shell
     assert code == 4
-    engine("rm", "pyrun-shell", "pyrun-tty")
+    # start -ai: attached from the start (its output from then on), the input given to it
+    engine("create", "-i", "--name", "pyrun-again", "--network", "none", "busybox", "sh",
+           "-c", "echo started; read x; echo got $x; exit 6")
+    for _ in range(2):  # the second run's output alone
+        p = engine("start", "-ai", "pyrun-again", input="hi\n", check=False)
+        assert (p.returncode, p.stdout) == (6, "started\ngot hi\n")
+    p = engine("start", "-a", "pyrun-again", "pyrun-shell", check=False)
+    assert p.returncode == 1 and "multiple containers" in p.stderr
+    engine("rm", "pyrun-shell", "pyrun-tty", "pyrun-again")
