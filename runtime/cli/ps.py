@@ -44,7 +44,8 @@ def ls(*, show_all=False, quiet=False, no_trunc=False, filters=(), fmt="table",
     rows = []
     for c in sorted(cmod.all_containers(store), key=lambda c: c.created, reverse=True):
         status = inspect.status(c)
-        if not show_all and status not in ("running", "paused"):
+        # a status filter names what to show, the stopped too (docker ps -f status=exited)
+        if not show_all and status not in ("running", "paused") and "status" not in chosen:
             continue
         if not inspect.matches(c, chosen):
             continue
