@@ -141,3 +141,31 @@ def test_networks_over_the_api(service, network_defs):
     assert made["IPAM"]["Config"][0]["Subnet"] == "10.92.0.0/24"
     assert {"bridge", "host", "none", "pyrun-n"} <= {n["Name"] for n in
                                                      json.loads(answers[3][1])}
+
+
+def test_images_over_the_api(service):
+    import io
+    import tarfile
+    from runtime.image import base
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        info = tarfile.TarInfo("hello")
+        info.size = 3
+        t.addfile(info, io.BytesIO(b"hi\n"))
+    buf.seek(0)
+    img = base.import_tar(service.store, buf, "pyrun-img:1", source="unit")
+    ref = "?filters=" + json.dumps({"reference": ["pyrun-img"]}).replace(" ", "")
+    answers = exchange(
+        service, get("/v1.41/images/json" + ref), get("/v1.41/images/pyrun-img:1/json"),
+        get("/v1.41/images/pyrun-img:1/history"),
+        call("POST", "/v1.41/images/pyrun-img:1/tag?repo=pyrun-other&tag=2"),
+        call("DELETE", "/v1.41/images/pyrun-img:1"), get("/v1.41/images/pyrun-img:1/json"),
+        get("/v1.41/images/pyrun-other:2/json"), call("POST", "/v1.41/images/pyrun-none/tag"))
+    assert [s for s, _ in answers] == [200, 200, 200, 201, 200, 404, 200, 400]
+    (listed,) = json.loads(answers[0][1])
+    assert listed["Id"] == img.id and listed["RepoTags"] == ["pyrun-img:1"]
+    assert json.loads(answers[1][1])["Config"]["Env"] == base.DEFAULT_ENV
+    assert json.loads(answers[2][1])[0]["Comment"] == "Imported from unit"
+    assert json.loads(answers[4][1]) == [{"Untagged": "pyrun-img:1"}]  # the other tag stays
+    assert json.loads(answers[6][1])["Id"] == img.id
+    assert "repository name is required" in json.loads(answers[7][1])["message"]
