@@ -112,8 +112,8 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
             notify("ok")
         if resident:
             # From here only pipes and a wait are left: do them in a bare interpreter.
-            # The input (the API's attach) goes to the terminal through the pump; without
-            # one the container holds it itself, and our copy goes.
+            # The input (what attaches write) goes to the terminal through the pump; without
+            # a terminal the container holds it itself, and our copy goes.
             into_tty = stdin if tty and stdin is not None else -1
             if stdin is not None and not tty:
                 os.close(stdin)
