@@ -169,3 +169,120 @@ def test_images_over_the_api(service):
     assert json.loads(answers[4][1]) == [{"Untagged": "pyrun-img:1"}]  # the other tag stays
     assert json.loads(answers[6][1])["Id"] == img.id
     assert "repository name is required" in json.loads(answers[7][1])["message"]
+
+
+def body_post(path: str, body: bytes) -> bytes:
+    return (f"POST {path} HTTP/1.1\r\nHost: docker\r\nContent-Type: application/x-tar\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+def streamed(service, request: bytes) -> tuple[int, list]:
+    """One request whose answer may be chunked JSON lines: (status, the JSON messages)."""
+    ours, theirs = socket.socketpair()
+    t = threading.Thread(target=service.handle_connection, args=(theirs,))
+    t.start()
+    ours.sendall(request)
+    ours.shutdown(socket.SHUT_WR)
+    data = b""
+    while chunk := ours.recv(65536):
+        data += chunk
+    t.join(10)
+    ours.close()
+    head, _, rest = data.partition(b"\r\n\r\n")
+    if b"chunked" in head:
+        body = b""
+        while rest:
+            size, _, rest = rest.partition(b"\r\n")
+            n = int(size, 16)
+            body, rest = body + rest[:n], rest[n + 2:]
+            if n == 0:
+                break
+    else:
+        body = rest
+    return int(head.split()[1]), [json.loads(x) for x in body.splitlines() if x.strip()]
+
+
+def context_tar(files: dict) -> bytes:
+    import io
+    import tarfile
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            if data is None:
+                info.type, info.linkname = tarfile.SYMTYPE, "../../etc/passwd"
+            else:
+                info.size = len(data)
+            t.addfile(info, io.BytesIO(data or b""))
+    return buf.getvalue()
+
+
+class FakeBuild:
+    """`pyrun build` as the API runs it: the argv kept, the output and exit code given."""
+
+    def __init__(self, out: str, code: int):
+        self.out, self.code, self.argv, self.seen = out, code, None, {}
+
+    def __call__(self, argv, **kw):
+        import io
+        self.argv = argv
+        ctx = argv[-1]
+        self.seen = {n: open(os.path.join(ctx, n)).read() for n in os.listdir(ctx)
+                     if os.path.isfile(os.path.join(ctx, n))}
+        self.stdout = io.StringIO(self.out)
+        return self
+
+    def wait(self):
+        return self.code
+
+
+def test_a_build_runs_pyrun_build_over_the_unpacked_context(service, monkeypatch):
+    from runtime.api import build
+    from runtime.image import base
+    import io
+    img = base.import_tar(service.store, io.BytesIO(context_tar({"x": b"x"})), None)
+    fake = FakeBuild(f"Step 1/1 : FROM busybox\nSuccessfully built {img.id[7:19]}\n", 0)
+    monkeypatch.setattr(build.subprocess, "Popen", fake)
+    q = ("t=pyrun-b:1&nocache=1&target=app&buildargs=" +
+         json.dumps({"WHO": "api"}).replace(" ", "") + "&dockerfile=sub/Dockerfile.dev")
+    status, msgs = streamed(service, body_post(f"/v1.41/build?{q}", context_tar(
+        {"sub/Dockerfile.dev": b"FROM busybox\n", "note": b"n"})))
+    assert status == 200
+    assert msgs == [{"stream": "Step 1/1 : FROM busybox\n"},
+                    {"stream": f"Successfully built {img.id[7:19]}\n"},
+                    {"aux": {"ID": img.id}}]
+    argv = fake.argv
+    assert argv[argv.index("-t") + 1] == "pyrun-b:1" and "--no-cache" in argv
+    assert argv[argv.index("--build-arg") + 1] == "WHO=api"
+    assert argv[argv.index("--target") + 1] == "app"
+    assert argv[argv.index("-f") + 1].endswith("/context/sub/Dockerfile.dev")
+    assert fake.seen["note"] == "n"
+    work = os.path.dirname(argv[-1])
+    assert os.path.basename(work).startswith("pyrun-api-build-") and not os.path.exists(work)
+
+
+def test_a_failed_build_is_dockers_error_message_with_the_steps_code(service, monkeypatch):
+    from runtime.api import build
+    fake = FakeBuild("Step 2/2 : RUN exit 7\npyrun: Dockerfile:2: The command '/bin/sh -c "
+                     "exit 7' returned a non-zero code: 7\n", 7)
+    monkeypatch.setattr(build.subprocess, "Popen", fake)
+    status, msgs = streamed(service, body_post("/v1.41/build", context_tar(
+        {"Dockerfile": b"FROM busybox\nRUN exit 7\n"})))
+    message = "Dockerfile:2: The command '/bin/sh -c exit 7' returned a non-zero code: 7"
+    assert (status, msgs[-1]) == (200, {"errorDetail": {"code": 7, "message": message},
+                                        "error": message})
+    assert {"stream": "Step 2/2 : RUN exit 7\n"} in msgs
+
+
+def test_what_a_build_refuses_before_it_starts(service):
+    tar = context_tar({"Dockerfile": b"FROM busybox\n"})
+    for query, body, message in (
+            ("labels=" + json.dumps({"a": "b"}).replace(" ", ""), tar,
+             "build labels are not supported"),
+            ("remote=https://example.test/x.git", tar, "remote context"),
+            ("dockerfile=../../etc/passwd", tar, "outside the context"),
+            ("", context_tar({"Dockerfile": b"FROM busybox\n", "escape": None}),
+             "not a readable tar"),  # a link out of the context: unpacked, never
+            ("", b"not a tar at all" * 64, "not a readable tar")):
+        status, msgs = streamed(service, body_post(f"/v1.41/build?{query}", body))
+        assert status == 400 and message in msgs[0]["message"], (query, msgs)
