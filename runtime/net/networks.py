@@ -50,12 +50,26 @@ def _path(net_id: str) -> str:
     return os.path.join(DEFS, net_id + ".json")
 
 
+BRIDGE_NAME = "com.docker.network.bridge.name"
+
+
+def bridge_name(d: dict) -> str:
+    """A user-defined network's bridge: pyrunbr- and 7 characters of its id, as Docker's
+    br- and 12 (IFNAMSIZ)."""
+    return "pyrunbr-" + d["Id"][:7]
+
+
 def _load(path: str) -> dict | None:
     try:
         with open(path) as f:
-            return json.loads(f.read())
+            d = json.loads(f.read())
     except (FileNotFoundError, ValueError):
         return None  # removed meanwhile, or a write cut short (never renamed into place)
+    # Options are what the user gave, as Docker's: docker-compose compares them with its
+    # file's and refuses `run` on any other (older pyrun wrote the derived bridge name here)
+    if (d.get("Options") or {}).get(BRIDGE_NAME) == bridge_name(d):
+        del d["Options"][BRIDGE_NAME]
+    return d
 
 
 def list_all() -> list[dict]:
@@ -79,7 +93,7 @@ def predefined(name: str) -> dict:
     if name == "bridge":
         net = bridge.default_net()
         d["IPAM"]["Config"] = [{"Subnet": str(net.subnet), "Gateway": net.gateway}]
-        d["Options"] = {"com.docker.network.bridge.name": bridge.BRIDGE}
+        d["Options"] = {BRIDGE_NAME: bridge.BRIDGE}
     return d
 
 
@@ -117,7 +131,7 @@ def net_of(d: dict) -> bridge.Net:
     if d["Name"] == "bridge":
         return bridge.default_net()
     cfg = d["IPAM"]["Config"][0]
-    return bridge.Net(d["Options"]["com.docker.network.bridge.name"], Subnet(cfg["Subnet"]),
+    return bridge.Net(bridge_name(d), Subnet(cfg["Subnet"]),
                       cfg["Gateway"], f"{bridge.LEASES}-{d['Id'][:12]}", d["Internal"])
 
 
@@ -182,7 +196,7 @@ def create(name: str, subnet: str | None = None, gateway: str | None = None,
              "Attachable": False, "Ingress": False,
              "IPAM": {"Driver": "default", "Options": {},
                       "Config": [{"Subnet": str(net), "Gateway": gw}]},
-             "Options": {"com.docker.network.bridge.name": "pyrunbr-" + net_id[:7]},
+             "Options": {},
              "Labels": dict(labels or {})}
         os.makedirs(DEFS, 0o755, exist_ok=True)
         tmp = _path(net_id) + ".tmp"

@@ -311,6 +311,11 @@ def test_docker_compose_brings_up_three_services_by_name_volume_and_health(api, 
         assert "worker up" in dc("logs", "worker").stdout
         assert dc("exec", "-T", "worker", "cat", "/data/hello").stdout == \
             "hello from the volume\n"
+        # a one-off command, its input from the client (docker-compose run: stdin attached)
+        p = subprocess.run([compose, "-p", "pyruntest", "run", "-T", "--rm", "worker", "sh",
+                            "-c", "cat - /data/hello; exit 3"], cwd=tmp_path, env=env,
+                           input="typed in\n", capture_output=True, text=True, timeout=180)
+        assert (p.returncode, p.stdout) == (3, "typed in\nhello from the volume\n"), p.stderr
         names = docker(api, "network", "ls", "--format", "{{.Name}}").stdout.split()
         assert "pyruntest_default" in names
     finally:

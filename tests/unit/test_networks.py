@@ -82,3 +82,20 @@ def test_subnets_overlap_when_they_share_an_address():
     assert not Subnet("10.89.1.0/24").overlaps(Subnet("10.89.2.0/24"))
     assert Subnet("10.89.1.0/24").contains("10.89.1.255")
     assert not Subnet("10.89.1.0/24").contains("10.89.2.0")
+
+
+def test_options_are_the_users_alone_and_an_older_definition_reads_the_same(defs):
+    """docker-compose compares a network's Options with its file's and refuses `run` on
+    any other: the bridge's name is derived from the id, not an option."""
+    import json
+    d = networks.create("front")
+    assert d["Options"] == {} and networks.get("front")["Options"] == {}
+    path = os.path.join(networks.DEFS, d["Id"] + ".json")
+    with open(path) as f:
+        old = json.load(f)
+    old["Options"] = {"com.docker.network.bridge.name": "pyrunbr-" + d["Id"][:7]}
+    with open(path, "w") as f:  # as pyrun wrote it before
+        json.dump(old, f)
+    again = networks.get("front")
+    assert again["Options"] == {} and networks.net_of(again).bridge == "pyrunbr-" + d["Id"][:7]
+    assert networks.get("bridge")["Options"] == {"com.docker.network.bridge.name": "pyrun0"}
