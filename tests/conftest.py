@@ -35,16 +35,20 @@ def free_port() -> int:
     return port
 
 
-def terminal_session(argv: list, script: list, env=None, timeout: float = 30):
+def terminal_session(argv: list, script: list, env=None, timeout: float = 30,
+                     size: tuple = (24, 80)):
     """A command on a pseudo-terminal of the test's: once the command has made it raw (no
     echo: docker's and pyrun's attach do), each (wait_for, keys) of the script waits for
     its bytes in the output, then types the keys; then the output is read to its end.
-    Returns (exit code, all the output)."""
+    Returns (exit code, all the output). size: the terminal's rows and columns."""
+    import fcntl
     import select
+    import struct
     import subprocess
     import termios
     import time
     master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", *size, 0, 0))
     p = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env,
                          start_new_session=True)
     os.close(slave)

@@ -98,6 +98,8 @@ def create_args(body: dict, name: str | None) -> dict:
         auto_remove=bool(hc.get("AutoRemove")), memory=hc.get("Memory") or None,
         pids_limit=pids if pids > 0 else None, labels=dict(body.get("Labels") or {}),
         interactive=bool(body.get("OpenStdin")), stdin_once=bool(body.get("StdinOnce")),
+        # the docker CLI sends its terminal's size with API 1.41 too
+        console_size=tuple(hc.get("ConsoleSize") or ()) or None,
         tty=bool(body.get("Tty")),
         read_only=bool(hc.get("ReadonlyRootfs")), stop_signal=body.get("StopSignal") or None,
         stop_timeout=body.get("StopTimeout"), cpus=(hc.get("NanoCpus") or 0) / 1e9 or None,

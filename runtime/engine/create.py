@@ -38,6 +38,7 @@ class CreateOptions:
     pids_limit: int | None = None
     labels: dict = dict
     interactive: bool = False
+    console_size: tuple | None = None  # (height, width): the client's terminal, for -t
     stdin_once: bool = False  # the first attached client's end of input is the container's
     tty: bool = False
     read_only: bool = False
@@ -148,7 +149,9 @@ def create(store: Store, image_ref: str, opts: CreateOptions | None = None) -> C
         binds=binds, tmpfs=tmpfs_mounts, log_config=log_config, cap_add=list(o.cap_add),
         cap_drop=list(o.cap_drop), capabilities=sorted(set(caps)), privileged=o.privileged,
         security_opt=list(o.security_opt), extra_hosts=[f"{h}:{i}" for h, i in hosts],
-        dns=list(o.dns), restart_policy=policy, init=o.init)
+        dns=list(o.dns), restart_policy=policy, init=o.init,
+        console_size=list(o.console_size) if o.tty and o.console_size and
+        all(o.console_size) else None)
     # The record appears whole or not at all: it is made in a directory of its own, with
     # its creator's identity, and renamed into place. The creator counts as the monitor
     # until one takes over, so a command killed at any moment leaves something refresh()

@@ -45,6 +45,7 @@ def container(c) -> dict:
             {"HostIp": "" if p.host_ip == "0.0.0.0" else p.host_ip,
              "HostPort": str(p.host_port)})
     hc["PortBindings"] = bindings
+    hc["ConsoleSize"] = c.host.console_size or [0, 0]  # Docker's [height, width]
     hc.pop("Ports", None)
     if hc["Capabilities"] is None:
         hc.pop("Capabilities")

@@ -151,6 +151,7 @@ class HostConfig:
     dns: list = list
     restart_policy: dict = dict    # {"Name": ..., "MaximumRetryCount": N}
     init: bool = False
+    console_size: list | None = None  # [height, width] of a -t container's first size
 
     def restart_name(self) -> str:
         return (self.restart_policy or {}).get("Name", "no")

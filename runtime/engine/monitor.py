@@ -87,6 +87,11 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
                                     (None if tty else stdin, out_w, err_w), log=oci_log)
             master = console.receive(creating) if console else None
             creating.check()
+            if master is not None and c.host.console_size:
+                # the client's size before the program runs (`docker run -t stty size`);
+                # without it the terminal is 0x0 until the client's first resize
+                from runtime.engine.resize import set_size
+                set_size(master, *c.host.console_size)
             if master is not None:
                 os.close(out_r)
                 out_r = master  # a terminal has one stream: it is the container's stdout

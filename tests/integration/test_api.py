@@ -164,6 +164,10 @@ def test_run_i_it_and_attach_give_the_client_the_containers_input(api):
                                    "busybox", "sh"],
                                   [(b"# ", b"echo $((6 * 7))\r"), (b"42", b"exit 5\r")])
     assert code == 5 and b"42\r\n" in seen
+    # its size from the first instant: the client's, sent with the create (ConsoleSize)
+    code, seen = terminal_session([DOCKER, "-H", f"unix://{api.sock}", "run", "-it", "--rm",
+                                   "busybox", "stty", "size"], [], size=(17, 91))
+    assert code == 0 and seen.strip().endswith(b"17 91"), seen
     docker(api, "rm", "pyrun-shell")
     assert docker(api, "ps", "-aq").stdout == ""
 

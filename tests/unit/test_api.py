@@ -52,6 +52,8 @@ from runtime.api.http import ApiError, frame
     ({"Image": "x", "AttachStdin": True, "OpenStdin": True, "StdinOnce": True},
      {"interactive": True, "stdin_once": True}),  # docker run -i
     ({"Image": "x", "OpenStdin": True}, {"interactive": True, "stdin_once": False}),  # -di
+    ({"Image": "x", "Tty": True, "HostConfig": {"ConsoleSize": [17, 91]}},
+     {"tty": True, "console_size": (17, 91)}),  # the docker CLI's terminal, with 1.41 too
 ])
 def test_a_create_body_becomes_create_options(body, want):
     got = create_args(body, None)

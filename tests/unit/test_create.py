@@ -37,6 +37,12 @@ def store(tmp_path, monkeypatch):
     (CreateOptions(cap_drop=("NET_RAW",)), lambda d: d["Name"] != "NET_RAW" and
      "CAP_NET_RAW" not in d["HostConfig"]["Capabilities"]),
     (CreateOptions(name="web", cap_add=("NET_ADMIN",)), lambda d: d["Name"] == "web"),
+    # the client's terminal size, kept for a terminal only, and a 0 is no size at all
+    (CreateOptions(tty=True, console_size=(17, 91)),
+     lambda d: d["HostConfig"]["ConsoleSize"] == [17, 91]),
+    (CreateOptions(console_size=(17, 91)), lambda d: d["HostConfig"]["ConsoleSize"] is None),
+    (CreateOptions(tty=True, console_size=(0, 0)),
+     lambda d: d["HostConfig"]["ConsoleSize"] is None),
 ])
 def test_options_become_the_record(store, opts, check):
     assert check(create(store, "img:1", opts).to_json())
