@@ -38,8 +38,9 @@ def create_args(body: dict, name: str | None) -> dict:
     for port, bindings in (hc.get("PortBindings") or {}).items():
         for b in bindings or [{}]:
             host_ip, host_port = (b or {}).get("HostIp") or "", (b or {}).get("HostPort") or ""
-            spec = port if not host_port else f"{host_port}:{port}"
-            publish.append(f"{host_ip}:{spec}" if host_ip and host_port else spec)
+            # -p 127.0.0.1::80 (an address, any port) is IP::PORT, as the engine reads it
+            publish.append(f"{host_ip}:{host_port}:{port}" if host_ip else
+                           f"{host_port}:{port}" if host_port else port)
     entrypoint = body.get("Entrypoint")
     if isinstance(entrypoint, str):
         entrypoint = [entrypoint]

@@ -107,6 +107,12 @@ def test_the_docker_cli_runs_the_tutorial_through_the_api(api):
     cid = docker(api, "run", "-d", "--name", "pyrun-web", "-p", f"{port}:80", "busybox",
                  *HTTPD).stdout.strip()
     assert http_get(f"http://127.0.0.1:{port}/") == f"hello from {cid[:12]}\n"
+    # an address and any port: -p 127.0.0.1::80
+    docker(api, "run", "-d", "--name", "pyrun-local", "-p", "127.0.0.1::80", "busybox", *HTTPD)
+    local = docker(api, "port", "pyrun-local", "80").stdout.strip()
+    assert local.startswith("127.0.0.1:") and not local.endswith(":0")
+    assert http_get(f"http://{local}/").startswith("hello from ")
+    docker(api, "rm", "-f", "pyrun-local")
     ps = docker(api, "ps", "--format", "{{.Names}} {{.Status}} {{.Ports}}").stdout
     assert ps.startswith("pyrun-web Up") and f"0.0.0.0:{port}->80/tcp" in ps
     assert docker(api, "inspect", "-f", "{{.State.Running}} {{.Config.Image}}",

@@ -23,8 +23,10 @@ from runtime.api.http import ApiError, frame
     ({"Image": "x", "Entrypoint": "sh"}, {"entrypoint": ["sh"]}),
     ({"Image": "x", "HostConfig": {"PortBindings": {
         "80/tcp": [{"HostIp": "", "HostPort": "8080"}], "53/udp": [{"HostPort": ""}],
-        "443/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8443"}]}}},
-     {"publish": ("8080:80/tcp", "53/udp", "127.0.0.1:8443:443/tcp")}),
+        "443/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8443"}],
+        "8000/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}]}}},
+     {"publish": ("8080:80/tcp", "53/udp", "127.0.0.1:8443:443/tcp",
+                  "127.0.0.1::8000/tcp")}),
     ({"Image": "x", "HostConfig": {"Binds": ["/a:/b:ro,z", "v:/c", "/d:/e:Z"]}},
      {"volumes": ("/a:/b:ro", "v:/c", "/d:/e")}),
     ({"Image": "x", "HostConfig": {"Mounts": [{"Type": "tmpfs", "Target": "/t",
