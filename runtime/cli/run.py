@@ -37,6 +37,8 @@ OPTIONS = [
     Option(("-m", "--memory"), "memory", "value", "Memory limit (e.g. 64m, 1g)"),
     Option(("--cpus",), "cpus", "value", "Number of CPUs (e.g. 0.5)", type=float),
     Option(("--pids-limit",), "pids_limit", "value", "At most this many processes", type=int),
+    Option(("--shm-size",), "shm_size", "value", "Size of /dev/shm (e.g. 256m; 64m)"),
+    Option(("--group-add",), "group_add", "multiple", "Another group: a name or a gid"),
     Option(("-l", "--label"), "label", "multiple", "KEY=VALUE"),
     Option(("--read-only",), "read_only", "flag", "Mount the root filesystem read-only"),
     Option(("--stop-signal",), "stop_signal", "value", "Signal for stop (default SIGTERM)"),
@@ -91,7 +93,7 @@ def run(*, image: str, command=(), root=None, create_only=False, detach=False, n
         publish=(), publish_all=False, auto_remove=False, env=(), env_file=(), workdir=None,
         user=None, hostname=None, entrypoint=None, interactive=False, tty=False,
         network="bridge", network_aliases=(), ip=None, memory=None, cpus=None,
-        pids_limit=None, label=(),
+        pids_limit=None, shm_size=None, group_add=(), label=(),
         read_only=False, stop_signal=None, stop_timeout=None, volumes=(), mounts=(),
         tmpfs=(), log_driver=None, log_opts=(), health_cmd=None, health_interval=None,
         health_timeout=None, health_retries=None, health_start_period=None,
@@ -129,6 +131,8 @@ def run(*, image: str, command=(), root=None, create_only=False, detach=False, n
             publish=tuple(publish), publish_all=publish_all, workdir=workdir, user=user,
             hostname=hostname, network=network, network_aliases=tuple(network_aliases), ip=ip,
             auto_remove=auto_remove, memory=cmod.parse_memory(memory) if memory else None,
+            shm_size=_size("--shm-size", shm_size) if shm_size else None,
+            group_add=tuple(group_add),
             pids_limit=pids_limit, labels=labels, interactive=interactive, tty=tty,
             read_only=read_only, stop_signal=stop_signal, stop_timeout=stop_timeout,
             cpus=cpus, volumes=tuple(volumes), mounts=tuple(mounts), tmpfs=tuple(tmpfs),
@@ -155,6 +159,17 @@ def run(*, image: str, command=(), root=None, create_only=False, detach=False, n
         return code
     finally:
         cgroups.finish_warm_up()  # done already where a container started; else now
+
+
+def _size(flag: str, text: str) -> int:
+    from runtime.units import parse_size
+    try:
+        value = parse_size(text)
+    except ValueError:
+        raise PyrunError(f"invalid {flag} {text!r} (a size such as 256m or 1g)") from None
+    if value <= 0:
+        raise PyrunError(f"invalid {flag} {text!r}: it must be greater than 0")
+    return value
 
 
 def warn_loopback_listeners(c) -> None:

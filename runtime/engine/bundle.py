@@ -128,11 +128,12 @@ def private_mount_namespace() -> None:
     sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
 
 
-def resolve_user(rootfs: str, user: str) -> tuple[int, int, list[int]]:
-    """USER "name[:group]" or "uid[:gid]" → ids, read from the image's /etc/passwd, group."""
-    if not user:
+def resolve_user(rootfs: str, user: str, group_add=()) -> tuple[int, int, list[int]]:
+    """USER "name[:group]" or "uid[:gid]" → ids, read from the image's /etc/passwd, group;
+    group_add's names or gids (--group-add) join the supplementary groups."""
+    if not user and not group_add:
         return 0, 0, []
-    name, _, group = user.partition(":")
+    name, _, group = (user or "0").partition(":")
 
     def table(path):
         rows = []
@@ -167,4 +168,12 @@ def resolve_user(rootfs: str, user: str) -> tuple[int, int, list[int]]:
                 raise PyrunError(f"unable to find group {group}: no matching entries in group file")
             gid = int(row[2])
     extra = [int(r[2]) for r in groups if not name.isdigit() and name in r[3].split(",")]
+    for g in group_add:
+        if not g.isdigit():
+            row = next((r for r in groups if r[0] == g), None)
+            if row is None:
+                raise PyrunError(f"Unable to find group {g}: no matching entries in group file")
+        found = int(g) if g.isdigit() else int(row[2])
+        if found not in extra:
+            extra.append(found)
     return uid, gid, extra

@@ -43,11 +43,13 @@ class RunSpec:
     pids_limit: int = 0
     nano_cpus: int = 0
     readonly_rootfs: bool = False
+    shm_size: int = 0               # bytes of /dev/shm; 0: 64 MiB, as Docker's
     annotations: dict = dict
 
 
-def default_mounts(privileged: bool = False) -> list[dict]:
+def default_mounts(privileged: bool = False, shm_size: int = 0) -> list[dict]:
     sys_options = ["nosuid", "noexec", "nodev"] + ([] if privileged else ["ro"])
+    shm = f"size={shm_size // 1024}k" if shm_size else "size=65536k"
     return [
         {"destination": "/proc", "type": "proc", "source": "proc",
          "options": ["nosuid", "noexec", "nodev"]},
@@ -63,7 +65,7 @@ def default_mounts(privileged: bool = False) -> list[dict]:
         {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
          "options": ["nosuid", "noexec", "nodev"]},
         {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-         "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+         "options": ["nosuid", "noexec", "nodev", "mode=1777", shm]},
     ]
 
 
@@ -101,7 +103,7 @@ def oci_config(s: RunSpec) -> dict:
                     "noNewPrivileges": s.no_new_privileges},
         "root": {"path": s.rootfs, "readonly": s.readonly_rootfs},
         "hostname": s.hostname,
-        "mounts": default_mounts(s.privileged) + list(s.mounts),
+        "mounts": default_mounts(s.privileged, s.shm_size) + list(s.mounts),
         "linux": linux,
     }
     if s.annotations:
@@ -174,4 +176,4 @@ def from_record(c, netns: str | None, ids: tuple[int, int, list[int]],
         seccomp=None if c.seccomp == "unconfined" else c.seccomp,
         no_new_privileges=c.no_new_privileges, privileged=hc.privileged,
         memory=hc.memory or 0, pids_limit=hc.pids_limit or 0, nano_cpus=hc.nano_cpus or 0,
-        readonly_rootfs=hc.readonly_rootfs)
+        readonly_rootfs=hc.readonly_rootfs, shm_size=hc.shm_size or 0)

@@ -628,7 +628,7 @@ def prepare(c: Container) -> str:
         if m["Type"] == "volume":  # a new volume starts with the image's files there
             from runtime.engine import volumes
             volumes.seed(m["Source"], b.rootfs, m["Destination"])
-    ids = bundlemod.resolve_user(b.rootfs, c.config.user)
+    ids = bundlemod.resolve_user(b.rootfs, c.config.user, c.host.group_add)
     init = init_binary() if c.host.init else None
     return b.write_config(oci_config(from_record(c, netns, ids, init)))
 

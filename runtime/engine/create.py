@@ -39,6 +39,8 @@ class CreateOptions:
     labels: dict = dict
     interactive: bool = False
     console_size: tuple | None = None  # (height, width): the client's terminal, for -t
+    shm_size: int | None = None  # bytes
+    group_add: tuple = tuple     # --group-add: names (the image's /etc/group) or gids
     stdin_once: bool = False  # the first attached client's end of input is the container's
     tty: bool = False
     read_only: bool = False
@@ -131,6 +133,8 @@ def create(store: Store, image_ref: str, opts: CreateOptions | None = None) -> C
     args = ep + cmd
     if not args:
         raise ContainerError("No command specified")
+    if o.shm_size is not None and o.shm_size <= 0:
+        raise ContainerError("invalid shm size: it must be greater than 0")
     cid = os.urandom(32).hex()
     config = model.Config(
         env=list(cfg.get("Env") or []) + list(o.env), cmd=cmd, entrypoint=ep,
@@ -151,7 +155,7 @@ def create(store: Store, image_ref: str, opts: CreateOptions | None = None) -> C
         security_opt=list(o.security_opt), extra_hosts=[f"{h}:{i}" for h, i in hosts],
         dns=list(o.dns), restart_policy=policy, init=o.init,
         console_size=list(o.console_size) if o.tty and o.console_size and
-        all(o.console_size) else None)
+        all(o.console_size) else None, shm_size=o.shm_size or 0, group_add=list(o.group_add))
     # The record appears whole or not at all: it is made in a directory of its own, with
     # its creator's identity, and renamed into place. The creator counts as the monitor
     # until one takes over, so a command killed at any moment leaves something refresh()

@@ -152,6 +152,8 @@ class HostConfig:
     restart_policy: dict = dict    # {"Name": ..., "MaximumRetryCount": N}
     init: bool = False
     console_size: list | None = None  # [height, width] of a -t container's first size
+    shm_size: int = 0              # bytes of /dev/shm; 0: Docker's 64 MiB
+    group_add: list = list         # more groups for the process: names or gids
 
     def restart_name(self) -> str:
         return (self.restart_policy or {}).get("Name", "no")

@@ -54,6 +54,13 @@ from runtime.api.http import ApiError, frame
     ({"Image": "x", "AttachStdin": True, "OpenStdin": True, "StdinOnce": True},
      {"interactive": True, "stdin_once": True}),  # docker run -i
     ({"Image": "x", "OpenStdin": True}, {"interactive": True, "stdin_once": False}),  # -di
+    ({"Image": "x", "HostConfig": {"ShmSize": 1 << 28, "GroupAdd": ["audio", 27]}},
+     {"shm_size": 1 << 28, "group_add": ("audio", "27")}),
+    # what the docker CLI and compose send when a flag is not used: accepted
+    ({"Image": "x", "HostConfig": {"IpcMode": "private", "PidMode": "", "Ulimits": None,
+                                   "Devices": [], "Sysctls": {}, "MemorySwap": 0,
+                                   "OomKillDisable": False, "CpuShares": 0}},
+     {"image_ref": "x"}),
     ({"Image": "x", "Tty": True, "HostConfig": {"ConsoleSize": [17, 91]}},
      {"tty": True, "console_size": (17, 91)}),  # the docker CLI's terminal, with 1.41 too
 ])
@@ -65,6 +72,13 @@ def test_a_create_body_becomes_create_options(body, want):
 @pytest.mark.parametrize("body, status, message", [
     ({}, 400, "Config cannot be empty"),
     ([], 400, "must be a JSON object"),
+    # set, what pyrun does not apply yet: one line naming the flag, not a container without
+    ({"Image": "x", "HostConfig": {"PidMode": "host"}}, 400, "--pid is not supported"),
+    ({"Image": "x", "HostConfig": {"Ulimits": [{"Name": "nofile", "Soft": 1, "Hard": 2}]}},
+     400, "--ulimit is not supported"),
+    ({"Image": "x", "HostConfig": {"Devices": [{"PathOnHost": "/dev/null"}]}}, 400,
+     "--device is not supported"),
+    ({"Image": "x", "HostConfig": {"MemorySwap": 100 << 20}}, 400, "--memory-swap"),
 ])
 def test_what_create_refuses(body, status, message):
     with pytest.raises(ApiError, match=message) as e:

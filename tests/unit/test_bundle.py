@@ -53,6 +53,13 @@ def test_users_are_read_from_the_image(rootfs, user, ids):
     assert resolve_user(rootfs, user) == ids
 
 
+def test_group_add_joins_names_and_gids_once(rootfs):
+    assert resolve_user(rootfs, "", ("web", "33")) == (0, 0, [200, 33])
+    assert resolve_user(rootfs, "nginx", ("web", "101")) == (101, 101, [200, 101])
+    with pytest.raises(PyrunError, match="Unable to find group staff"):
+        resolve_user(rootfs, "", ("staff",))
+
+
 @pytest.mark.parametrize("user, message", [("nobody", "unable to find user nobody"),
                                            ("nginx:staff", "unable to find group staff")])
 def test_unknown_users_are_refused(rootfs, user, message):

@@ -52,6 +52,8 @@ def test_defaults_are_dockers_and_parse_as_a_runtime_would():
      ["CAP_KILL"]),
     ({"annotations": {"org.pyrun.owner": "1:2"}},
      lambda c: c["annotations"] == {"org.pyrun.owner": "1:2"}),
+    ({}, lambda c: "size=65536k" in mount(c, "/dev/shm")["options"]),  # Docker's 64 MiB
+    ({"shm_size": 256 << 20}, lambda c: "size=262144k" in mount(c, "/dev/shm")["options"]),
     ({"uid": 1000, "gid": 1000, "additional_gids": [27]},
      lambda c: c["process"]["user"] == {"uid": 1000, "gid": 1000, "additionalGids": [27]}),
 ])
