@@ -35,7 +35,9 @@ NOT_YET = {"PidMode": "--pid", "IpcMode": "--ipc", "UTSMode": "--uts",
            "CpusetCpus": "--cpuset-cpus", "CpusetMems": "--cpuset-mems",
            "CpuQuota": "--cpu-quota", "BlkioWeight": "--blkio-weight",
            "OomKillDisable": "--oom-kill-disable", "OomScoreAdj": "--oom-score-adj",
-           "VolumesFrom": "--volumes-from", "Links": "--link"}
+           "VolumesFrom": "--volumes-from"}
+# (Links are taken and not refused: docker-compose's `run` links the service's containers,
+# which on a user-defined network find each other by name and alias through 127.0.0.11.)
 DEFAULTS = ("", "private", "shareable", "default", 0, -1, False, None)
 
 
