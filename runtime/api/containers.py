@@ -29,7 +29,7 @@ def _duration(ns) -> str | None:
 # HostConfig fields pyrun does not apply yet, with the docker flag that sets each: refused
 # when set, in one line, rather than a container that silently runs without them.
 NOT_YET = {"PidMode": "--pid", "IpcMode": "--ipc", "UTSMode": "--uts",
-           "UsernsMode": "--userns", "Ulimits": "--ulimit", "Sysctls": "--sysctl",
+           "UsernsMode": "--userns", "Sysctls": "--sysctl",
            "Devices": "--device", "DeviceRequests": "--gpus", "MemorySwap": "--memory-swap",
            "MemoryReservation": "--memory-reservation", "CpuShares": "--cpu-shares",
            "CpusetCpus": "--cpuset-cpus", "CpusetMems": "--cpuset-mems",
@@ -123,6 +123,8 @@ def create_args(body: dict, name: str | None) -> dict:
         console_size=tuple(hc.get("ConsoleSize") or ()) or None,
         shm_size=hc.get("ShmSize") or None, group_add=tuple(str(g) for g in
                                                              hc.get("GroupAdd") or ()),
+        ulimits=tuple(f"{u.get('Name')}={u.get('Soft')}:{u.get('Hard')}"
+                      for u in hc.get("Ulimits") or ()),
         tty=bool(body.get("Tty")),
         read_only=bool(hc.get("ReadonlyRootfs")), stop_signal=body.get("StopSignal") or None,
         stop_timeout=body.get("StopTimeout"), cpus=(hc.get("NanoCpus") or 0) / 1e9 or None,

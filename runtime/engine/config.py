@@ -44,6 +44,7 @@ class RunSpec:
     nano_cpus: int = 0
     readonly_rootfs: bool = False
     shm_size: int = 0               # bytes of /dev/shm; 0: 64 MiB, as Docker's
+    ulimits: list = list            # Docker's {"Name", "Soft", "Hard"}: process.rlimits
     annotations: dict = dict
 
 
@@ -100,7 +101,10 @@ def oci_config(s: RunSpec) -> dict:
                     "args": list(s.args), "env": env, "cwd": s.cwd or "/",
                     "capabilities": {k: list(caps) for k in ("bounding", "effective",
                                                              "permitted")},
-                    "noNewPrivileges": s.no_new_privileges},
+                    "noNewPrivileges": s.no_new_privileges,
+                    "rlimits": [{"type": "RLIMIT_" + u["Name"].upper(),
+                                 "soft": _rlimit(u["Soft"]), "hard": _rlimit(u["Hard"])}
+                                for u in s.ulimits]},
         "root": {"path": s.rootfs, "readonly": s.readonly_rootfs},
         "hostname": s.hostname,
         "mounts": default_mounts(s.privileged, s.shm_size) + list(s.mounts),
@@ -109,6 +113,10 @@ def oci_config(s: RunSpec) -> dict:
     if s.annotations:
         config["annotations"] = dict(s.annotations)
     return config
+
+
+def _rlimit(value: int) -> int:
+    return 2 ** 64 - 1 if value == -1 else value  # -1: RLIM_INFINITY, as the spec's uint64
 
 
 def etc_mounts(directory: str, readonly: bool = False) -> list[dict]:
@@ -176,4 +184,5 @@ def from_record(c, netns: str | None, ids: tuple[int, int, list[int]],
         seccomp=None if c.seccomp == "unconfined" else c.seccomp,
         no_new_privileges=c.no_new_privileges, privileged=hc.privileged,
         memory=hc.memory or 0, pids_limit=hc.pids_limit or 0, nano_cpus=hc.nano_cpus or 0,
-        readonly_rootfs=hc.readonly_rootfs, shm_size=hc.shm_size or 0)
+        readonly_rootfs=hc.readonly_rootfs, shm_size=hc.shm_size or 0,
+        ulimits=list(hc.ulimits))

@@ -520,6 +520,29 @@ def check_signal(name: str) -> None:
         raise ContainerError(f"Invalid signal: {name}") from None
 
 
+ULIMITS = ("as", "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice",
+           "nofile", "nproc", "rss", "rtprio", "rttime", "sigpending", "stack")
+
+
+def parse_ulimit(spec: str) -> dict:
+    """--ulimit NAME=SOFT[:HARD] (-1: unlimited) → Docker's {"Name", "Soft", "Hard"}."""
+    name, sep, values = spec.partition("=")
+    soft, _, hard = values.partition(":")
+    try:
+        if not sep or name not in ULIMITS:
+            raise ValueError
+        limits = int(soft), int(hard or soft)
+    except ValueError:
+        raise ContainerError(f"invalid ulimit {spec!r}: NAME=SOFT[:HARD], NAME one of "
+                             f"{', '.join(ULIMITS)}") from None
+    unlimited = [v == -1 for v in limits]
+    if any(v < -1 for v in limits) or \
+            (not unlimited[1] and (unlimited[0] or limits[0] > limits[1])):
+        raise ContainerError(f"invalid ulimit {spec!r}: the soft limit must not be above "
+                             "the hard one")
+    return {"Name": name, "Soft": limits[0], "Hard": limits[1]}
+
+
 def parse_memory(text: str) -> int:
     from runtime.units import parse_size
     try:

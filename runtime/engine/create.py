@@ -11,6 +11,7 @@ from runtime.engine.containers import (MAKING, PENDING, SPARE, Container, Contai
                                        NameConflict, cap_name, check_cpus, check_name, check_signal,
                                        delete_tree, generate_name,
                                        merge_healthcheck, padded_record, parse_log_opts,
+                                       parse_ulimit,
                                        parse_publish, parse_restart, parse_security_opts,
                                        release_name, reserve_name, root_dir, write_file)
 from runtime.image.store import Store
@@ -41,6 +42,7 @@ class CreateOptions:
     console_size: tuple | None = None  # (height, width): the client's terminal, for -t
     shm_size: int | None = None  # bytes
     group_add: tuple = tuple     # --group-add: names (the image's /etc/group) or gids
+    ulimits: tuple = tuple       # --ulimit NAME=SOFT[:HARD]
     stdin_once: bool = False  # the first attached client's end of input is the container's
     tty: bool = False
     read_only: bool = False
@@ -155,7 +157,8 @@ def create(store: Store, image_ref: str, opts: CreateOptions | None = None) -> C
         security_opt=list(o.security_opt), extra_hosts=[f"{h}:{i}" for h, i in hosts],
         dns=list(o.dns), restart_policy=policy, init=o.init,
         console_size=list(o.console_size) if o.tty and o.console_size and
-        all(o.console_size) else None, shm_size=o.shm_size or 0, group_add=list(o.group_add))
+        all(o.console_size) else None, shm_size=o.shm_size or 0, group_add=list(o.group_add),
+        ulimits=[parse_ulimit(u) for u in o.ulimits])
     # The record appears whole or not at all: it is made in a directory of its own, with
     # its creator's identity, and renamed into place. The creator counts as the monitor
     # until one takes over, so a command killed at any moment leaves something refresh()

@@ -154,6 +154,7 @@ class HostConfig:
     console_size: list | None = None  # [height, width] of a -t container's first size
     shm_size: int = 0              # bytes of /dev/shm; 0: Docker's 64 MiB
     group_add: list = list         # more groups for the process: names or gids
+    ulimits: list = list           # Docker's [{"Name": "nofile", "Soft": N, "Hard": N}]
 
     def restart_name(self) -> str:
         return (self.restart_policy or {}).get("Name", "no")

@@ -178,17 +178,21 @@ def test_run_i_it_and_attach_give_the_client_the_containers_input(api):
     assert docker(api, "ps", "-aq").stdout == ""
 
 
-def test_shm_size_and_group_add_apply_and_what_pyrun_cannot_apply_is_refused(api):
+def test_shm_size_group_add_ulimit_apply_and_what_pyrun_cannot_apply_is_refused(api):
     p = docker(api, "run", "--rm", "--network", "none", "--shm-size", "128m", "--group-add",
-               "10", "busybox", "sh", "-c", "df -k /dev/shm | tail -1; id -G")
-    shm, groups = p.stdout.splitlines()
+               "10", "--ulimit", "nofile=1024:2048", "busybox", "sh", "-c",
+               "df -k /dev/shm | tail -1; id -G; ulimit -n; ulimit -Hn")
+    shm, groups, soft, hard = p.stdout.splitlines()
     assert shm.split()[1] == "131072" and "10" in groups.split()
+    assert (soft, hard) == ("1024", "2048")
     p = docker(api, "run", "--rm", "--pid", "host", "busybox", "true", check=False)
     assert p.returncode == 125 and "--pid is not supported by pyrun yet" in p.stderr
     assert docker(api, "ps", "-aq").stdout == ""  # nothing made
-    p = api("run", "--rm", "--network", "none", "--shm-size", "1m", "busybox", "sh", "-c",
-            "df -k /dev/shm | tail -1")  # pyrun's own flag, the same
-    assert p.stdout.split()[1] == "1024"
+    p = api("run", "--rm", "--network", "none", "--shm-size", "1m", "--ulimit", "nproc=64",
+            "busybox", "sh", "-c", "df -k /dev/shm | tail -1; ulimit -u")  # pyrun's flags
+    assert p.stdout.split()[1] == "1024" and p.stdout.split()[-1] == "64"
+    p = api("run", "--rm", "--ulimit", "nofile=2048:1024", "busybox", "true", check=False)
+    assert p.returncode == 125 and "soft limit must not be above the hard" in p.stderr
     p = api("run", "--rm", "--shm-size", "0", "busybox", "true", check=False)
     assert p.returncode == 125 and "--shm-size" in p.stderr
 

@@ -54,6 +54,12 @@ def test_defaults_are_dockers_and_parse_as_a_runtime_would():
      lambda c: c["annotations"] == {"org.pyrun.owner": "1:2"}),
     ({}, lambda c: "size=65536k" in mount(c, "/dev/shm")["options"]),  # Docker's 64 MiB
     ({"shm_size": 256 << 20}, lambda c: "size=262144k" in mount(c, "/dev/shm")["options"]),
+    ({}, lambda c: c["process"]["rlimits"] == []),  # none: the runtime's own, inherited
+    ({"ulimits": [{"Name": "nofile", "Soft": 1024, "Hard": 2048},
+                  {"Name": "core", "Soft": -1, "Hard": -1}]},
+     lambda c: c["process"]["rlimits"] == [
+         {"type": "RLIMIT_NOFILE", "soft": 1024, "hard": 2048},
+         {"type": "RLIMIT_CORE", "soft": 2 ** 64 - 1, "hard": 2 ** 64 - 1}]),
     ({"uid": 1000, "gid": 1000, "additional_gids": [27]},
      lambda c: c["process"]["user"] == {"uid": 1000, "gid": 1000, "additionalGids": [27]}),
 ])

@@ -39,6 +39,26 @@ def test_bad_publish_specs(spec, message):
         cmod.parse_publish(spec)
 
 
+@pytest.mark.parametrize("spec, want", [
+    ("nofile=1024:2048", {"Name": "nofile", "Soft": 1024, "Hard": 2048}),
+    ("nproc=64", {"Name": "nproc", "Soft": 64, "Hard": 64}),
+    ("core=-1", {"Name": "core", "Soft": -1, "Hard": -1}),
+    ("memlock=1024:-1", {"Name": "memlock", "Soft": 1024, "Hard": -1}),
+])
+def test_ulimits(spec, want):
+    assert cmod.parse_ulimit(spec) == want
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("nofile", "NAME=SOFT"), ("files=10", "NAME one of"), ("nofile=a:b", "NAME=SOFT"),
+    ("nofile=2048:1024", "not be above the hard"), ("nofile=-1:1024", "not be above"),
+    ("nofile=-2", "not be above"),
+])
+def test_bad_ulimits(spec, message):
+    with pytest.raises(cmod.ContainerError, match=message):
+        cmod.parse_ulimit(spec)
+
+
 def test_restart_policies():
     assert cmod.parse_restart("on-failure:3") == {"Name": "on-failure", "MaximumRetryCount": 3}
     assert cmod.parse_restart("") == {"Name": "no", "MaximumRetryCount": 0}

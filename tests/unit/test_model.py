@@ -38,7 +38,7 @@ def full_record() -> dict:
                        "Privileged": False, "SecurityOpt": [], "ExtraHosts": ["db:10.0.0.9"],
                        "Dns": [], "RestartPolicy": {"Name": "always", "MaximumRetryCount": 0},
                        "Init": False, "ConsoleSize": None, "ShmSize": 0,
-                       "GroupAdd": []},
+                       "GroupAdd": [], "Ulimits": []},
         "State": {"Status": "running", "Pid": 4242, "ExitCode": 0,
                   "StartedAt": "2026-12-01T10:00:01.000000000Z", "FinishedAt": "",
                   "OOMKilled": False, "Paused": False, "Error": "", "MonitorPid": 0,
