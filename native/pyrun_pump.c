@@ -162,6 +162,7 @@ int main(int argc, char **argv)
         }
     }
     int code = -1, open_fds = nfds;
+    time_t gone_at = 0;
     unsigned char data[65536];
     while (open_fds > 0 || code < 0) {
         if (open_fds > 0) {
@@ -170,6 +171,12 @@ int main(int argc, char **argv)
             fds[nfds].events = pending_n ? POLLOUT : POLLIN;
             fds[nfds].revents = 0;
             int r = poll(fds, (nfds_t)nfds + 1, 500);
+            /* The init has gone and nothing came for half a second, or two seconds have
+             * passed since: what still holds the pipes is a process outside a pid
+             * namespace of the container's own (--pid host), which the runtime's delete
+             * kills; waiting for it could never end. */
+            if (code >= 0 && (r == 0 || time(NULL) - gone_at > 2))
+                break;
             if (r > 0 && fds[nfds].fd >= 0 && fds[nfds].revents) {
                 if (!pending_n) {
                     ssize_t n = read(in_fd, pending, sizeof(pending));
@@ -226,10 +233,17 @@ int main(int argc, char **argv)
             }
             if (w == 0)
                 break;
-            if (w == pid)
+            if (w == pid) {
                 code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+                gone_at = time(NULL);
+            }
         }
     }
+    for (int i = 0; i < nfds; i++)  /* left open by an early end (above) */
+        if (fds[i].fd >= 0)
+            close(fds[i].fd);
+    if (in_fd >= 0)
+        close(in_fd);
     if (log_fd >= 0)
         close(log_fd);
     char code_s[16];

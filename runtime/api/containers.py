@@ -28,8 +28,7 @@ def _duration(ns) -> str | None:
 
 # HostConfig fields pyrun does not apply yet, with the docker flag that sets each: refused
 # when set, in one line, rather than a container that silently runs without them.
-NOT_YET = {"PidMode": "--pid", "IpcMode": "--ipc", "UTSMode": "--uts",
-           "UsernsMode": "--userns", "Sysctls": "--sysctl",
+NOT_YET = {"UsernsMode": "--userns", "Sysctls": "--sysctl",
            "Devices": "--device", "DeviceRequests": "--gpus", "MemorySwap": "--memory-swap",
            "MemoryReservation": "--memory-reservation", "CpuShares": "--cpu-shares",
            "CpusetCpus": "--cpuset-cpus", "CpusetMems": "--cpuset-mems",
@@ -125,6 +124,7 @@ def create_args(body: dict, name: str | None) -> dict:
                                                              hc.get("GroupAdd") or ()),
         ulimits=tuple(f"{u.get('Name')}={u.get('Soft')}:{u.get('Hard')}"
                       for u in hc.get("Ulimits") or ()),
+        pid=hc.get("PidMode") or "", ipc=hc.get("IpcMode") or "", uts=hc.get("UTSMode") or "",
         tty=bool(body.get("Tty")),
         read_only=bool(hc.get("ReadonlyRootfs")), stop_signal=body.get("StopSignal") or None,
         stop_timeout=body.get("StopTimeout"), cpus=(hc.get("NanoCpus") or 0) / 1e9 or None,

@@ -45,12 +45,19 @@ class RunSpec:
     readonly_rootfs: bool = False
     shm_size: int = 0               # bytes of /dev/shm; 0: 64 MiB, as Docker's
     ulimits: list = list            # Docker's {"Name", "Soft", "Hard"}: process.rlimits
+    host_namespaces: tuple = ()     # of "pid", "ipc", "uts": the host's, not its own
     annotations: dict = dict
 
 
-def default_mounts(privileged: bool = False, shm_size: int = 0) -> list[dict]:
+def default_mounts(privileged: bool = False, shm_size: int = 0,
+                   host_ipc: bool = False) -> list[dict]:
     sys_options = ["nosuid", "noexec", "nodev"] + ([] if privileged else ["ro"])
     shm = f"size={shm_size // 1024}k" if shm_size else "size=65536k"
+    # --ipc host: the host's shared memory too, as Docker's
+    shm_mount = {"destination": "/dev/shm", "type": "bind", "source": "/dev/shm",
+                 "options": ["rbind", "rprivate"]} if host_ipc else \
+        {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+         "options": ["nosuid", "noexec", "nodev", "mode=1777", shm]}
     return [
         {"destination": "/proc", "type": "proc", "source": "proc",
          "options": ["nosuid", "noexec", "nodev"]},
@@ -65,8 +72,7 @@ def default_mounts(privileged: bool = False, shm_size: int = 0) -> list[dict]:
          "options": sys_options + ["relatime"]},
         {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
          "options": ["nosuid", "noexec", "nodev"]},
-        {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-         "options": ["nosuid", "noexec", "nodev", "mode=1777", shm]},
+        shm_mount,
     ]
 
 
@@ -76,7 +82,8 @@ def oci_config(s: RunSpec) -> dict:
     if not any(e.startswith("PATH=") for e in env):
         env.insert(0, DEFAULT_PATH)
     caps = list(DEFAULT_CAPS if s.caps is None else s.caps)
-    namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount", "cgroup")]
+    namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount", "cgroup")
+                  if t not in s.host_namespaces]
     if s.netns is not None:
         namespaces.append({"type": "network", "path": s.netns})
     resources: dict = {"devices": [{"allow": s.privileged, "access": "rwm"}]}
@@ -106,10 +113,12 @@ def oci_config(s: RunSpec) -> dict:
                                  "soft": _rlimit(u["Soft"]), "hard": _rlimit(u["Hard"])}
                                 for u in s.ulimits]},
         "root": {"path": s.rootfs, "readonly": s.readonly_rootfs},
-        "hostname": s.hostname,
-        "mounts": default_mounts(s.privileged, s.shm_size) + list(s.mounts),
+        "mounts": default_mounts(s.privileged, s.shm_size, "ipc" in s.host_namespaces) +
+        list(s.mounts),
         "linux": linux,
     }
+    if "uts" not in s.host_namespaces:  # the host's own name is not the container's to set
+        config["hostname"] = s.hostname
     if s.annotations:
         config["annotations"] = dict(s.annotations)
     return config
@@ -185,4 +194,6 @@ def from_record(c, netns: str | None, ids: tuple[int, int, list[int]],
         no_new_privileges=c.no_new_privileges, privileged=hc.privileged,
         memory=hc.memory or 0, pids_limit=hc.pids_limit or 0, nano_cpus=hc.nano_cpus or 0,
         readonly_rootfs=hc.readonly_rootfs, shm_size=hc.shm_size or 0,
-        ulimits=list(hc.ulimits))
+        ulimits=list(hc.ulimits),
+        host_namespaces=tuple(ns for ns, mode in (("pid", hc.pid_mode), ("ipc", hc.ipc_mode),
+                                                  ("uts", hc.uts_mode)) if mode == "host"))

@@ -43,6 +43,9 @@ class CreateOptions:
     shm_size: int | None = None  # bytes
     group_add: tuple = tuple     # --group-add: names (the image's /etc/group) or gids
     ulimits: tuple = tuple       # --ulimit NAME=SOFT[:HARD]
+    pid: str = ""                # --pid host
+    ipc: str = ""                # --ipc host (private, shareable: the default)
+    uts: str = ""                # --uts host
     stdin_once: bool = False  # the first attached client's end of input is the container's
     tty: bool = False
     read_only: bool = False
@@ -135,6 +138,12 @@ def create(store: Store, image_ref: str, opts: CreateOptions | None = None) -> C
     args = ep + cmd
     if not args:
         raise ContainerError("No command specified")
+    for flag, mode, allowed in (("--pid", o.pid, ("", "host")),
+                                ("--ipc", o.ipc, ("", "host", "private", "shareable")),
+                                ("--uts", o.uts, ("", "host"))):
+        if mode not in allowed:
+            raise ContainerError(f"invalid {flag} {mode!r}: pyrun has "
+                                 f"{' and '.join(repr(a) for a in allowed if a)}")
     if o.shm_size is not None and o.shm_size <= 0:
         raise ContainerError("invalid shm size: it must be greater than 0")
     cid = os.urandom(32).hex()
@@ -158,7 +167,8 @@ def create(store: Store, image_ref: str, opts: CreateOptions | None = None) -> C
         dns=list(o.dns), restart_policy=policy, init=o.init,
         console_size=list(o.console_size) if o.tty and o.console_size and
         all(o.console_size) else None, shm_size=o.shm_size or 0, group_add=list(o.group_add),
-        ulimits=[parse_ulimit(u) for u in o.ulimits])
+        ulimits=[parse_ulimit(u) for u in o.ulimits], pid_mode=o.pid,
+        ipc_mode="host" if o.ipc == "host" else "", uts_mode=o.uts)
     # The record appears whole or not at all: it is made in a directory of its own, with
     # its creator's identity, and renamed into place. The creator counts as the monitor
     # until one takes over, so a command killed at any moment leaves something refresh()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from runtime.record import record
 
-_WORDS = {"id": "ID", "ip": "IP", "ipam": "IPAM", "oom": "OOM"}
+_WORDS = {"id": "ID", "ip": "IP", "ipam": "IPAM", "oom": "OOM", "uts": "UTS"}
 
 
 def section(cls):
@@ -155,6 +155,9 @@ class HostConfig:
     shm_size: int = 0              # bytes of /dev/shm; 0: Docker's 64 MiB
     group_add: list = list         # more groups for the process: names or gids
     ulimits: list = list           # Docker's [{"Name": "nofile", "Soft": N, "Hard": N}]
+    pid_mode: str = ""             # "host": the host's pid namespace ("": its own)
+    ipc_mode: str = ""             # "host": the host's IPC namespace and /dev/shm
+    uts_mode: str = ""             # "host": the host's host name
 
     def restart_name(self) -> str:
         return (self.restart_policy or {}).get("Name", "no")

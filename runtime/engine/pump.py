@@ -75,13 +75,22 @@ def pump(pid: int, log: LogFile, streams: dict, echo: bool = False,
     if in_fd >= 0:
         os.set_blocking(term, False)
     pending = b""
+    gone_at = 0.0  # when the init was reaped
     while streams or code is None:
         if streams:
             reads = list(streams) + ([in_fd] if in_fd >= 0 and not pending else [])
             try:
-                ready, _, _ = select.select(reads, [term] if pending else [], [], 0.5)
+                ready, room, _ = select.select(reads, [term] if pending else [], [], 0.5)
             except InterruptedError:
-                ready = []
+                ready, room = [], [None]
+            if code is not None and (not ready and not room or
+                                     time.monotonic() - gone_at > 2):
+                # the init has gone and nothing came for half a second, or two seconds have
+                # passed since: the pipes' holders are outside a pid namespace of its own
+                # (--pid host), and the runtime's delete kills them; waiting could never end
+                for fd in list(streams) + ([in_fd] if in_fd >= 0 else []):
+                    os.close(fd)
+                break
             if in_fd in ready:
                 ready.remove(in_fd)
                 try:
@@ -136,6 +145,7 @@ def pump(pid: int, log: LogFile, streams: dict, echo: bool = False,
             if wpid == pid:
                 code = os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else \
                     128 + os.WTERMSIG(status)
+                gone_at = time.monotonic()
     return code
 
 

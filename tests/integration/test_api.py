@@ -185,9 +185,25 @@ def test_shm_size_group_add_ulimit_apply_and_what_pyrun_cannot_apply_is_refused(
     shm, groups, soft, hard = p.stdout.splitlines()
     assert shm.split()[1] == "131072" and "10" in groups.split()
     assert (soft, hard) == ("1024", "2048")
-    p = docker(api, "run", "--rm", "--pid", "host", "busybox", "true", check=False)
-    assert p.returncode == 125 and "--pid is not supported by pyrun yet" in p.stderr
+    p = docker(api, "run", "--rm", "--userns", "host", "busybox", "true", check=False)
+    assert p.returncode == 125 and "--userns is not supported by pyrun yet" in p.stderr
     assert docker(api, "ps", "-aq").stdout == ""  # nothing made
+    # the host's namespaces: its processes, its name, its shared memory
+    shared = f"/dev/shm/pyrun-test-{uuid.uuid4().hex[:8]}"
+    open(shared, "w").close()
+    try:
+        p = docker(api, "run", "--rm", "--network", "none", "--pid", "host", "--uts", "host",
+                   "--ipc", "host", "busybox", "sh", "-c", f"echo $$; hostname; ls {shared}")
+    finally:
+        os.remove(shared)
+    own_pid, name, seen = p.stdout.splitlines()
+    assert own_pid != "1" and name == socket.gethostname() and seen == shared
+    # with the host's pid namespace the init's end is the container's: what it left behind
+    # is killed, not waited for
+    p = api("run", "--rm", "--network", "none", "--pid", "host", "busybox", "sh", "-c",
+            "sleep 1234 & exit 3", check=False)
+    assert p.returncode == 3
+    assert _processes_naming("sleep\x001234") == []
     p = api("run", "--rm", "--network", "none", "--shm-size", "1m", "--ulimit", "nproc=64",
             "busybox", "sh", "-c", "df -k /dev/shm | tail -1; ulimit -u")  # pyrun's flags
     assert p.stdout.split()[1] == "1024" and p.stdout.split()[-1] == "64"

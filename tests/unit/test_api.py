@@ -57,6 +57,8 @@ from runtime.api.http import ApiError, frame
     ({"Image": "x", "HostConfig": {"ShmSize": 1 << 28, "GroupAdd": ["audio", 27],
                                    "Ulimits": [{"Name": "nofile", "Soft": 1024, "Hard": 2048}]}},
      {"shm_size": 1 << 28, "group_add": ("audio", "27"), "ulimits": ("nofile=1024:2048",)}),
+    ({"Image": "x", "HostConfig": {"PidMode": "host", "IpcMode": "host", "UTSMode": "host"}},
+     {"pid": "host", "ipc": "host", "uts": "host"}),
     # what the docker CLI and compose send when a flag is not used: accepted
     ({"Image": "x", "HostConfig": {"IpcMode": "private", "PidMode": "", "Ulimits": None,
                                    "Devices": [], "Sysctls": {}, "MemorySwap": 0,
@@ -74,7 +76,7 @@ def test_a_create_body_becomes_create_options(body, want):
     ({}, 400, "Config cannot be empty"),
     ([], 400, "must be a JSON object"),
     # set, what pyrun does not apply yet: one line naming the flag, not a container without
-    ({"Image": "x", "HostConfig": {"PidMode": "host"}}, 400, "--pid is not supported"),
+    ({"Image": "x", "HostConfig": {"UsernsMode": "host"}}, 400, "--userns is not supported"),
     ({"Image": "x", "HostConfig": {"Sysctls": {"net.core.somaxconn": "1024"}}}, 400,
      "--sysctl is not supported"),
     ({"Image": "x", "HostConfig": {"Devices": [{"PathOnHost": "/dev/null"}]}}, 400,

@@ -55,6 +55,10 @@ def test_defaults_are_dockers_and_parse_as_a_runtime_would():
     ({}, lambda c: "size=65536k" in mount(c, "/dev/shm")["options"]),  # Docker's 64 MiB
     ({"shm_size": 256 << 20}, lambda c: "size=262144k" in mount(c, "/dev/shm")["options"]),
     ({}, lambda c: c["process"]["rlimits"] == []),  # none: the runtime's own, inherited
+    ({"host_namespaces": ("pid", "ipc", "uts")},
+     lambda c: [n["type"] for n in c["linux"]["namespaces"]] == ["mount", "cgroup"] and
+     "hostname" not in c and mount(c, "/dev/shm")["source"] == "/dev/shm" and
+     mount(c, "/dev/shm")["type"] == "bind"),
     ({"ulimits": [{"Name": "nofile", "Soft": 1024, "Hard": 2048},
                   {"Name": "core", "Soft": -1, "Hard": -1}]},
      lambda c: c["process"]["rlimits"] == [

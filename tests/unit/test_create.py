@@ -43,6 +43,9 @@ def store(tmp_path, monkeypatch):
     (CreateOptions(console_size=(17, 91)), lambda d: d["HostConfig"]["ConsoleSize"] is None),
     (CreateOptions(tty=True, console_size=(0, 0)),
      lambda d: d["HostConfig"]["ConsoleSize"] is None),
+    (CreateOptions(pid="host", ipc="shareable", uts="host"),
+     lambda d: (d["HostConfig"]["PidMode"], d["HostConfig"]["IpcMode"],
+                d["HostConfig"]["UTSMode"]) == ("host", "", "host")),
 ])
 def test_options_become_the_record(store, opts, check):
     assert check(create(store, "img:1", opts).to_json())
@@ -55,6 +58,9 @@ def test_options_become_the_record(store, opts, check):
     (CreateOptions(cpus=-1), "Range of CPUs"),
     (CreateOptions(add_hosts=("nocolon",)), "invalid --add-host"),
     (CreateOptions(stop_signal="SIGNOPE"), "signal"),
+    (CreateOptions(pid="container:db"), "invalid --pid 'container:db': pyrun has 'host'"),
+    (CreateOptions(shm_size=-1), "shm size: it must be greater than 0"),
+    (CreateOptions(ulimits=("nofile=9:1",)), "soft limit must not be above"),
 ])
 def test_bad_options_are_refused_and_nothing_is_written(store, opts, message):
     from runtime.engine.containers import all_containers

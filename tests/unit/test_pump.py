@@ -144,3 +144,34 @@ def no_leftover_children():
     yield
     with pytest.raises(ChildProcessError):
         os.waitpid(-1, os.WNOHANG)
+
+
+@pytest.mark.parametrize("talks", [False, True])
+def test_a_process_outside_the_inits_pid_namespace_does_not_hold_the_end(tmp_path, talks):
+    """--pid host: the init's child outlives it and keeps the pipe; the pump ends all the
+    same (half a second quiet, or two seconds on), and the runtime's delete kills the rest."""
+    out_r, out_w = os.pipe()
+    keeper_r, keeper_w = os.pipe()
+
+    def body():
+        grandchild = os.fork()
+        if grandchild == 0:
+            os.write(keeper_w, str(os.getpid()).encode())
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                if talks:
+                    os.write(1, b"still talking\n")
+                time.sleep(0.05)
+            os._exit(0)
+        return 5
+    pid = child(body, stdout=out_w)
+    os.close(out_w)
+    os.close(keeper_w)
+    log = LogFile(str(tmp_path / "container.log"))
+    keeper = int(os.read(keeper_r, 32))
+    try:
+        assert pump(pid, log, {out_r: "stdout"}) == 5
+        os.kill(keeper, 0)  # still alive: the pump did not wait for it
+    finally:
+        os.kill(keeper, signal.SIGKILL)
+        os.close(keeper_r)
