@@ -28,7 +28,7 @@ def _duration(ns) -> str | None:
 
 # HostConfig fields pyrun does not apply yet, with the docker flag that sets each: refused
 # when set, in one line, rather than a container that silently runs without them.
-NOT_YET = {"UsernsMode": "--userns", "Sysctls": "--sysctl",
+NOT_YET = {"UsernsMode": "--userns",
            "Devices": "--device", "DeviceRequests": "--gpus", "MemorySwap": "--memory-swap",
            "MemoryReservation": "--memory-reservation", "CpuShares": "--cpu-shares",
            "CpusetCpus": "--cpuset-cpus", "CpusetMems": "--cpuset-mems",
@@ -125,6 +125,7 @@ def create_args(body: dict, name: str | None) -> dict:
         ulimits=tuple(f"{u.get('Name')}={u.get('Soft')}:{u.get('Hard')}"
                       for u in hc.get("Ulimits") or ()),
         pid=hc.get("PidMode") or "", ipc=hc.get("IpcMode") or "", uts=hc.get("UTSMode") or "",
+        sysctls=tuple(f"{k}={v}" for k, v in (hc.get("Sysctls") or {}).items()),
         tty=bool(body.get("Tty")),
         read_only=bool(hc.get("ReadonlyRootfs")), stop_signal=body.get("StopSignal") or None,
         stop_timeout=body.get("StopTimeout"), cpus=(hc.get("NanoCpus") or 0) / 1e9 or None,

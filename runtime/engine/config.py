@@ -46,6 +46,7 @@ class RunSpec:
     shm_size: int = 0               # bytes of /dev/shm; 0: 64 MiB, as Docker's
     ulimits: list = list            # Docker's {"Name", "Soft", "Hard"}: process.rlimits
     host_namespaces: tuple = ()     # of "pid", "ipc", "uts": the host's, not its own
+    sysctl: dict = dict             # linux.sysctl: namespaced settings (create checked them)
     annotations: dict = dict
 
 
@@ -96,6 +97,8 @@ def oci_config(s: RunSpec) -> dict:
     linux = {"namespaces": namespaces, "cgroupsPath": s.cgroups_path, "resources": resources,
              "maskedPaths": [] if s.privileged else list(MASKED),
              "readonlyPaths": [] if s.privileged else list(READONLY)}
+    if s.sysctl:
+        linux["sysctl"] = dict(s.sysctl)
     if s.seccomp is not None:
         from runtime.engine import seccomp_profile
         profile = seccomp_profile.DEFAULT_PROFILE if s.seccomp == "default" else s.seccomp
@@ -196,4 +199,5 @@ def from_record(c, netns: str | None, ids: tuple[int, int, list[int]],
         readonly_rootfs=hc.readonly_rootfs, shm_size=hc.shm_size or 0,
         ulimits=list(hc.ulimits),
         host_namespaces=tuple(ns for ns, mode in (("pid", hc.pid_mode), ("ipc", hc.ipc_mode),
-                                                  ("uts", hc.uts_mode)) if mode == "host"))
+                                                  ("uts", hc.uts_mode)) if mode == "host"),
+        sysctl=dict(hc.sysctls))

@@ -543,6 +543,35 @@ def parse_ulimit(spec: str) -> dict:
     return {"Name": name, "Soft": limits[0], "Hard": limits[1]}
 
 
+# What a container may set (Docker's list): what belongs to its own namespaces alone
+SYSCTL_NAMES = ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+                "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced")
+SYSCTL_PREFIXES = ("net.", "fs.mqueue.")
+
+
+def parse_sysctls(specs, network: str, ipc: str) -> dict:
+    """--sysctl NAME=VALUE → {NAME: VALUE}: only a namespaced one, and not of a namespace
+    the container shares with the host (net.* with --network host, IPC ones with --ipc
+    host), as Docker's daemon checks."""
+    out = {}
+    for spec in specs:
+        name, sep, value = spec.partition("=")
+        if not sep or not name:
+            raise ContainerError(f"invalid --sysctl {spec!r}: NAME=VALUE")
+        ipc_one = name in SYSCTL_NAMES or name.startswith("fs.mqueue.")
+        if not (ipc_one or name.startswith("net.")):
+            raise ContainerError(f"sysctl {name!r} is not allowed: only namespaced ones "
+                                 f"({', '.join(SYSCTL_PREFIXES)}, kernel IPC)")
+        if name.startswith("net.") and network == "host":
+            raise ContainerError(f"sysctl {name!r} is not allowed in the host's network "
+                                 "namespace")
+        if ipc_one and ipc == "host":
+            raise ContainerError(f"sysctl {name!r} is not allowed in the host's IPC "
+                                 "namespace")
+        out[name] = value
+    return out
+
+
 def parse_memory(text: str) -> int:
     from runtime.units import parse_size
     try:

@@ -158,6 +158,7 @@ class HostConfig:
     pid_mode: str = ""             # "host": the host's pid namespace ("": its own)
     ipc_mode: str = ""             # "host": the host's IPC namespace and /dev/shm
     uts_mode: str = ""             # "host": the host's host name
+    sysctls: dict = dict           # namespaced kernel settings, written at the start
 
     def restart_name(self) -> str:
         return (self.restart_policy or {}).get("Name", "no")

@@ -219,17 +219,19 @@ def container_init(ctx: InitContext, host_pid: int = 0) -> None:
             # them (a pod's StartContainer hung so).
             pr.take_terminal(slave)
             os.close(slave)
+        if spec.hostname:
+            sc.sethostname(spec.hostname)
+        if spec.domainname:
+            sc.setdomainname(spec.domainname)
+        # Before the read-only paths, which hold /proc/sys in Docker's and podman's configs
+        # (runc's order too): written after, every sysctl failed with EROFS.
+        for key, value in spec.linux.sysctl.items():
+            pr.write_proc(f"linux.sysctl {key}", "/proc/sys/" + key.replace(".", "/"), value)
         if spec.linux.namespace("mount") is not None:
             for path in spec.linux.masked_paths:
                 rfs.mask_path(path)
             for path in spec.linux.readonly_paths:
                 rfs.readonly_path(path)
-        if spec.hostname:
-            sc.sethostname(spec.hostname)
-        if spec.domainname:
-            sc.setdomainname(spec.domainname)
-        for key, value in spec.linux.sysctl.items():
-            pr.write_proc(f"linux.sysctl {key}", "/proc/sys/" + key.replace(".", "/"), value)
         if ctx.dev_readonly:
             # Mounted writable for its device nodes, /dev/pts and the console; read-only
             # from here on, as the config asked (runc's order too).

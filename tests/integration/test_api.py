@@ -185,6 +185,14 @@ def test_shm_size_group_add_ulimit_apply_and_what_pyrun_cannot_apply_is_refused(
     shm, groups, soft, hard = p.stdout.splitlines()
     assert shm.split()[1] == "131072" and "10" in groups.split()
     assert (soft, hard) == ("1024", "2048")
+    p = docker(api, "run", "--rm", "--network", "none", "--sysctl", "net.core.somaxconn=1234",
+               "busybox", "cat", "/proc/sys/net/core/somaxconn")
+    assert p.stdout == "1234\n"
+    p = docker(api, "run", "--rm", "--network", "host", "--sysctl", "net.core.somaxconn=1",
+               "busybox", "true", check=False)  # the CLI checks names; the service the rest
+    assert p.returncode == 125 and "not allowed in the host's network namespace" in p.stderr
+    p = api("run", "--rm", "--sysctl", "kernel.panic=1", "busybox", "true", check=False)
+    assert p.returncode == 125 and "sysctl 'kernel.panic' is not allowed" in p.stderr
     p = docker(api, "run", "--rm", "--userns", "host", "busybox", "true", check=False)
     assert p.returncode == 125 and "--userns is not supported by pyrun yet" in p.stderr
     assert docker(api, "ps", "-aq").stdout == ""  # nothing made

@@ -57,8 +57,9 @@ from runtime.api.http import ApiError, frame
     ({"Image": "x", "HostConfig": {"ShmSize": 1 << 28, "GroupAdd": ["audio", 27],
                                    "Ulimits": [{"Name": "nofile", "Soft": 1024, "Hard": 2048}]}},
      {"shm_size": 1 << 28, "group_add": ("audio", "27"), "ulimits": ("nofile=1024:2048",)}),
-    ({"Image": "x", "HostConfig": {"PidMode": "host", "IpcMode": "host", "UTSMode": "host"}},
-     {"pid": "host", "ipc": "host", "uts": "host"}),
+    ({"Image": "x", "HostConfig": {"PidMode": "host", "IpcMode": "host", "UTSMode": "host",
+                                   "Sysctls": {"net.core.somaxconn": "1024"}}},
+     {"pid": "host", "ipc": "host", "uts": "host", "sysctls": ("net.core.somaxconn=1024",)}),
     # what the docker CLI and compose send when a flag is not used: accepted
     ({"Image": "x", "HostConfig": {"IpcMode": "private", "PidMode": "", "Ulimits": None,
                                    "Devices": [], "Sysctls": {}, "MemorySwap": 0,
@@ -77,8 +78,7 @@ def test_a_create_body_becomes_create_options(body, want):
     ([], 400, "must be a JSON object"),
     # set, what pyrun does not apply yet: one line naming the flag, not a container without
     ({"Image": "x", "HostConfig": {"UsernsMode": "host"}}, 400, "--userns is not supported"),
-    ({"Image": "x", "HostConfig": {"Sysctls": {"net.core.somaxconn": "1024"}}}, 400,
-     "--sysctl is not supported"),
+    ({"Image": "x", "HostConfig": {"CpuShares": 512}}, 400, "--cpu-shares is not supported"),
     ({"Image": "x", "HostConfig": {"Devices": [{"PathOnHost": "/dev/null"}]}}, 400,
      "--device is not supported"),
     ({"Image": "x", "HostConfig": {"MemorySwap": 100 << 20}}, 400, "--memory-swap"),

@@ -54,7 +54,9 @@ def test_defaults_are_dockers_and_parse_as_a_runtime_would():
      lambda c: c["annotations"] == {"org.pyrun.owner": "1:2"}),
     ({}, lambda c: "size=65536k" in mount(c, "/dev/shm")["options"]),  # Docker's 64 MiB
     ({"shm_size": 256 << 20}, lambda c: "size=262144k" in mount(c, "/dev/shm")["options"]),
-    ({}, lambda c: c["process"]["rlimits"] == []),  # none: the runtime's own, inherited
+    ({}, lambda c: c["process"]["rlimits"] == [] and "sysctl" not in c["linux"]),
+    ({"sysctl": {"net.core.somaxconn": "1024"}},
+     lambda c: c["linux"]["sysctl"] == {"net.core.somaxconn": "1024"}),
     ({"host_namespaces": ("pid", "ipc", "uts")},
      lambda c: [n["type"] for n in c["linux"]["namespaces"]] == ["mount", "cgroup"] and
      "hostname" not in c and mount(c, "/dev/shm")["source"] == "/dev/shm" and

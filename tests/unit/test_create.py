@@ -43,6 +43,9 @@ def store(tmp_path, monkeypatch):
     (CreateOptions(console_size=(17, 91)), lambda d: d["HostConfig"]["ConsoleSize"] is None),
     (CreateOptions(tty=True, console_size=(0, 0)),
      lambda d: d["HostConfig"]["ConsoleSize"] is None),
+    (CreateOptions(sysctls=("net.core.somaxconn=1024", "kernel.shmmax=65536")),
+     lambda d: d["HostConfig"]["Sysctls"] == {"net.core.somaxconn": "1024",
+                                              "kernel.shmmax": "65536"}),
     (CreateOptions(pid="host", ipc="shareable", uts="host"),
      lambda d: (d["HostConfig"]["PidMode"], d["HostConfig"]["IpcMode"],
                 d["HostConfig"]["UTSMode"]) == ("host", "", "host")),
@@ -61,6 +64,12 @@ def test_options_become_the_record(store, opts, check):
     (CreateOptions(pid="container:db"), "invalid --pid 'container:db': pyrun has 'host'"),
     (CreateOptions(shm_size=-1), "shm size: it must be greater than 0"),
     (CreateOptions(ulimits=("nofile=9:1",)), "soft limit must not be above"),
+    (CreateOptions(sysctls=("kernel.panic=1",)), "sysctl 'kernel.panic' is not allowed"),
+    (CreateOptions(sysctls=("net.ipv4.ip_forward",)), "NAME=VALUE"),
+    (CreateOptions(network="host", sysctls=("net.core.somaxconn=9",)),
+     "not allowed in the host's network namespace"),
+    (CreateOptions(ipc="host", sysctls=("kernel.shmmax=9",)),
+     "not allowed in the host's IPC namespace"),
 ])
 def test_bad_options_are_refused_and_nothing_is_written(store, opts, message):
     from runtime.engine.containers import all_containers
