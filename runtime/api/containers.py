@@ -29,7 +29,7 @@ def _duration(ns) -> str | None:
 # HostConfig fields pyrun does not apply yet, with the docker flag that sets each: refused
 # when set, in one line, rather than a container that silently runs without them.
 NOT_YET = {"UsernsMode": "--userns",
-           "Devices": "--device", "DeviceRequests": "--gpus", "MemorySwap": "--memory-swap",
+           "DeviceRequests": "--gpus", "MemorySwap": "--memory-swap",
            "MemoryReservation": "--memory-reservation", "CpuShares": "--cpu-shares",
            "CpusetCpus": "--cpuset-cpus", "CpusetMems": "--cpuset-mems",
            "CpuQuota": "--cpu-quota", "BlkioWeight": "--blkio-weight",
@@ -126,6 +126,8 @@ def create_args(body: dict, name: str | None) -> dict:
                       for u in hc.get("Ulimits") or ()),
         pid=hc.get("PidMode") or "", ipc=hc.get("IpcMode") or "", uts=hc.get("UTSMode") or "",
         sysctls=tuple(f"{k}={v}" for k, v in (hc.get("Sysctls") or {}).items()),
+        devices=tuple(f"{d.get('PathOnHost')}:{d.get('PathInContainer') or ''}:"
+                      f"{d.get('CgroupPermissions') or 'rwm'}" for d in hc.get("Devices") or ()),
         tty=bool(body.get("Tty")),
         read_only=bool(hc.get("ReadonlyRootfs")), stop_signal=body.get("StopSignal") or None,
         stop_timeout=body.get("StopTimeout"), cpus=(hc.get("NanoCpus") or 0) / 1e9 or None,

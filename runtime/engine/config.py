@@ -47,6 +47,7 @@ class RunSpec:
     ulimits: list = list            # Docker's {"Name", "Soft", "Hard"}: process.rlimits
     host_namespaces: tuple = ()     # of "pid", "ipc", "uts": the host's, not its own
     sysctl: dict = dict             # linux.sysctl: namespaced settings (create checked them)
+    devices: list = list            # --device: the record's entries (node numbers included)
     annotations: dict = dict
 
 
@@ -87,7 +88,9 @@ def oci_config(s: RunSpec) -> dict:
                   if t not in s.host_namespaces]
     if s.netns is not None:
         namespaces.append({"type": "network", "path": s.netns})
-    resources: dict = {"devices": [{"allow": s.privileged, "access": "rwm"}]}
+    resources: dict = {"devices": [{"allow": s.privileged, "access": "rwm"}] + [
+        {"allow": True, "type": d["Type"], "major": d["Major"], "minor": d["Minor"],
+         "access": d["CgroupPermissions"]} for d in s.devices]}
     if s.memory:
         resources["memory"] = {"limit": s.memory}
     if s.pids_limit:
@@ -99,6 +102,11 @@ def oci_config(s: RunSpec) -> dict:
              "readonlyPaths": [] if s.privileged else list(READONLY)}
     if s.sysctl:
         linux["sysctl"] = dict(s.sysctl)
+    if s.devices:
+        linux["devices"] = [{"path": d["PathInContainer"], "type": d["Type"],
+                             "major": d["Major"], "minor": d["Minor"],
+                             "fileMode": d["FileMode"], "uid": 0, "gid": 0}
+                            for d in s.devices]
     if s.seccomp is not None:
         from runtime.engine import seccomp_profile
         profile = seccomp_profile.DEFAULT_PROFILE if s.seccomp == "default" else s.seccomp
@@ -200,4 +208,4 @@ def from_record(c, netns: str | None, ids: tuple[int, int, list[int]],
         ulimits=list(hc.ulimits),
         host_namespaces=tuple(ns for ns, mode in (("pid", hc.pid_mode), ("ipc", hc.ipc_mode),
                                                   ("uts", hc.uts_mode)) if mode == "host"),
-        sysctl=dict(hc.sysctls))
+        sysctl=dict(hc.sysctls), devices=list(hc.devices))

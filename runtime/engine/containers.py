@@ -572,6 +572,34 @@ def parse_sysctls(specs, network: str, ipc: str) -> dict:
     return out
 
 
+def parse_device(spec: str) -> dict:
+    """--device HOST[:CONTAINER][:PERMISSIONS] (rwm) → Docker's {"PathOnHost",
+    "PathInContainer", "CgroupPermissions"}, with the node's type, numbers and mode read off
+    the host now (what the runtime makes in the container and lets through its cgroup)."""
+    import stat
+    parts = spec.split(":")
+    perms = "rwm"
+    if len(parts) > 1 and parts[-1] and set(parts[-1]) <= set("rwm") and \
+            not parts[-1].startswith("/"):
+        perms = parts.pop()
+    if len(parts) > 2 or not parts[0]:
+        raise ContainerError(f"invalid --device {spec!r}: HOST[:CONTAINER][:PERMISSIONS]")
+    host = parts[0]
+    inside = parts[1] if len(parts) == 2 and parts[1] else host
+    if not (host.startswith("/") and inside.startswith("/")):
+        raise ContainerError(f"invalid --device {spec!r}: paths must be absolute")
+    try:
+        st = os.stat(host)
+    except OSError as e:
+        raise ContainerError(f"error gathering device information while adding custom "
+                             f"device {host!r}: {e.strerror}") from None
+    if not (stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)):
+        raise ContainerError(f"{host!r} is not a device node")
+    return {"PathOnHost": host, "PathInContainer": inside, "CgroupPermissions": perms,
+            "Type": "c" if stat.S_ISCHR(st.st_mode) else "b", "Major": os.major(st.st_rdev),
+            "Minor": os.minor(st.st_rdev), "FileMode": stat.S_IMODE(st.st_mode)}
+
+
 def parse_memory(text: str) -> int:
     from runtime.units import parse_size
     try:

@@ -11,7 +11,7 @@ from runtime.engine.containers import (MAKING, PENDING, SPARE, Container, Contai
                                        NameConflict, cap_name, check_cpus, check_name, check_signal,
                                        delete_tree, generate_name,
                                        merge_healthcheck, padded_record, parse_log_opts,
-                                       parse_sysctls, parse_ulimit,
+                                       parse_device, parse_sysctls, parse_ulimit,
                                        parse_publish, parse_restart, parse_security_opts,
                                        release_name, reserve_name, root_dir, write_file)
 from runtime.image.store import Store
@@ -47,6 +47,7 @@ class CreateOptions:
     ipc: str = ""                # --ipc host (private, shareable: the default)
     uts: str = ""                # --uts host
     sysctls: tuple = tuple       # --sysctl NAME=VALUE
+    devices: tuple = tuple       # --device HOST[:CONTAINER][:PERMISSIONS]
     stdin_once: bool = False  # the first attached client's end of input is the container's
     tty: bool = False
     read_only: bool = False
@@ -170,7 +171,8 @@ def create(store: Store, image_ref: str, opts: CreateOptions | None = None) -> C
         all(o.console_size) else None, shm_size=o.shm_size or 0, group_add=list(o.group_add),
         ulimits=[parse_ulimit(u) for u in o.ulimits], pid_mode=o.pid,
         ipc_mode="host" if o.ipc == "host" else "", uts_mode=o.uts,
-        sysctls=parse_sysctls(o.sysctls, network, o.ipc))
+        sysctls=parse_sysctls(o.sysctls, network, o.ipc),
+        devices=[parse_device(d) for d in o.devices])
     # The record appears whole or not at all: it is made in a directory of its own, with
     # its creator's identity, and renamed into place. The creator counts as the monitor
     # until one takes over, so a command killed at any moment leaves something refresh()

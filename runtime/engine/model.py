@@ -159,6 +159,7 @@ class HostConfig:
     ipc_mode: str = ""             # "host": the host's IPC namespace and /dev/shm
     uts_mode: str = ""             # "host": the host's host name
     sysctls: dict = dict           # namespaced kernel settings, written at the start
+    devices: list = list           # Docker's {"PathOnHost", ...} and the node's numbers
 
     def restart_name(self) -> str:
         return (self.restart_policy or {}).get("Name", "no")

@@ -60,6 +60,9 @@ from runtime.api.http import ApiError, frame
     ({"Image": "x", "HostConfig": {"PidMode": "host", "IpcMode": "host", "UTSMode": "host",
                                    "Sysctls": {"net.core.somaxconn": "1024"}}},
      {"pid": "host", "ipc": "host", "uts": "host", "sysctls": ("net.core.somaxconn=1024",)}),
+    ({"Image": "x", "HostConfig": {"Devices": [
+        {"PathOnHost": "/dev/fuse", "PathInContainer": "", "CgroupPermissions": "rwm"}]}},
+     {"devices": ("/dev/fuse::rwm",)}),
     # what the docker CLI and compose send when a flag is not used: accepted
     ({"Image": "x", "HostConfig": {"IpcMode": "private", "PidMode": "", "Ulimits": None,
                                    "Devices": [], "Sysctls": {}, "MemorySwap": 0,
@@ -79,8 +82,8 @@ def test_a_create_body_becomes_create_options(body, want):
     # set, what pyrun does not apply yet: one line naming the flag, not a container without
     ({"Image": "x", "HostConfig": {"UsernsMode": "host"}}, 400, "--userns is not supported"),
     ({"Image": "x", "HostConfig": {"CpuShares": 512}}, 400, "--cpu-shares is not supported"),
-    ({"Image": "x", "HostConfig": {"Devices": [{"PathOnHost": "/dev/null"}]}}, 400,
-     "--device is not supported"),
+    ({"Image": "x", "HostConfig": {"DeviceRequests": [{"Count": -1}]}}, 400,
+     "--gpus is not supported"),
     ({"Image": "x", "HostConfig": {"MemorySwap": 100 << 20}}, 400, "--memory-swap"),
 ])
 def test_what_create_refuses(body, status, message):

@@ -55,6 +55,14 @@ def test_defaults_are_dockers_and_parse_as_a_runtime_would():
     ({}, lambda c: "size=65536k" in mount(c, "/dev/shm")["options"]),  # Docker's 64 MiB
     ({"shm_size": 256 << 20}, lambda c: "size=262144k" in mount(c, "/dev/shm")["options"]),
     ({}, lambda c: c["process"]["rlimits"] == [] and "sysctl" not in c["linux"]),
+    ({"devices": [{"PathInContainer": "/dev/xnull", "Type": "c", "Major": 1, "Minor": 3,
+                   "FileMode": 0o666, "CgroupPermissions": "rw"}]},
+     lambda c: c["linux"]["devices"] == [{"path": "/dev/xnull", "type": "c", "major": 1,
+                                          "minor": 3, "fileMode": 0o666, "uid": 0,
+                                          "gid": 0}] and
+     c["linux"]["resources"]["devices"] == [
+         {"allow": False, "access": "rwm"},  # everything else stays refused
+         {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rw"}]),
     ({"sysctl": {"net.core.somaxconn": "1024"}},
      lambda c: c["linux"]["sysctl"] == {"net.core.somaxconn": "1024"}),
     ({"host_namespaces": ("pid", "ipc", "uts")},

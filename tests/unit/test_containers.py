@@ -59,6 +59,20 @@ def test_bad_ulimits(spec, message):
         cmod.parse_ulimit(spec)
 
 
+def test_devices_are_read_off_the_host():
+    d = cmod.parse_device("/dev/null:/dev/xnull:rw")
+    assert d == {"PathOnHost": "/dev/null", "PathInContainer": "/dev/xnull",
+                 "CgroupPermissions": "rw", "Type": "c", "Major": 1, "Minor": 3,
+                 "FileMode": 0o666}
+    assert cmod.parse_device("/dev/zero")["PathInContainer"] == "/dev/zero"
+    assert cmod.parse_device("/dev/zero:r")["CgroupPermissions"] == "r"
+    for spec, message in (("/tmp", "not a device node"), ("dev/null", "absolute"),
+                          ("/dev/pyrun-none", "error gathering device information"),
+                          ("/dev/null:/a:/b:rw", r"HOST\[:CONTAINER\]")):
+        with pytest.raises(cmod.ContainerError, match=message):
+            cmod.parse_device(spec)
+
+
 def test_restart_policies():
     assert cmod.parse_restart("on-failure:3") == {"Name": "on-failure", "MaximumRetryCount": 3}
     assert cmod.parse_restart("") == {"Name": "no", "MaximumRetryCount": 0}

@@ -39,7 +39,7 @@ def full_record() -> dict:
                        "Dns": [], "RestartPolicy": {"Name": "always", "MaximumRetryCount": 0},
                        "Init": False, "ConsoleSize": None, "ShmSize": 0,
                        "GroupAdd": [], "Ulimits": [], "PidMode": "", "IpcMode": "",
-                       "UTSMode": "", "Sysctls": {}},
+                       "UTSMode": "", "Sysctls": {}, "Devices": []},
         "State": {"Status": "running", "Pid": 4242, "ExitCode": 0,
                   "StartedAt": "2026-12-01T10:00:01.000000000Z", "FinishedAt": "",
                   "OOMKilled": False, "Paused": False, "Error": "", "MonitorPid": 0,
