@@ -28,13 +28,12 @@ def _duration(ns) -> str | None:
 
 # HostConfig fields pyrun does not apply yet, with the docker flag that sets each: refused
 # when set, in one line, rather than a container that silently runs without them.
-NOT_YET = {"UsernsMode": "--userns",
-           "DeviceRequests": "--gpus", "MemorySwap": "--memory-swap",
-           "MemoryReservation": "--memory-reservation", "CpuShares": "--cpu-shares",
-           "CpusetCpus": "--cpuset-cpus", "CpusetMems": "--cpuset-mems",
-           "CpuQuota": "--cpu-quota", "BlkioWeight": "--blkio-weight",
-           "OomKillDisable": "--oom-kill-disable", "OomScoreAdj": "--oom-score-adj",
-           "VolumesFrom": "--volumes-from"}
+NOT_YET = {"UsernsMode": "--userns", "DeviceRequests": "--gpus",
+           "OomScoreAdj": "--oom-score-adj", "VolumesFrom": "--volumes-from",
+           "CpuRealtimePeriod": "--cpu-rt-period", "CpuRealtimeRuntime": "--cpu-rt-runtime",
+           "BlkioWeightDevice": "--blkio-weight-device",
+           "BlkioDeviceReadBps": "--device-read-bps",
+           "BlkioDeviceWriteBps": "--device-write-bps", "KernelMemory": "--kernel-memory"}
 # (Links are taken and not refused: docker-compose's `run` links the service's containers,
 # which on a user-defined network find each other by name and alias through 127.0.0.11.)
 DEFAULTS = ("", "private", "shareable", "default", 0, -1, False, None)
@@ -126,6 +125,12 @@ def create_args(body: dict, name: str | None) -> dict:
                       for u in hc.get("Ulimits") or ()),
         pid=hc.get("PidMode") or "", ipc=hc.get("IpcMode") or "", uts=hc.get("UTSMode") or "",
         sysctls=tuple(f"{k}={v}" for k, v in (hc.get("Sysctls") or {}).items()),
+        memory_swap=hc.get("MemorySwap") or None,
+        memory_reservation=hc.get("MemoryReservation") or None,
+        oom_kill_disable=bool(hc.get("OomKillDisable")), cpu_shares=hc.get("CpuShares") or None,
+        cpu_quota=hc.get("CpuQuota") or None, cpu_period=hc.get("CpuPeriod") or None,
+        cpuset_cpus=hc.get("CpusetCpus") or None, cpuset_mems=hc.get("CpusetMems") or None,
+        blkio_weight=hc.get("BlkioWeight") or None,
         devices=tuple(f"{d.get('PathOnHost')}:{d.get('PathInContainer') or ''}:"
                       f"{d.get('CgroupPermissions') or 'rwm'}" for d in hc.get("Devices") or ()),
         tty=bool(body.get("Tty")),

@@ -48,6 +48,7 @@ class RunSpec:
     host_namespaces: tuple = ()     # of "pid", "ipc", "uts": the host's, not its own
     sysctl: dict = dict             # linux.sysctl: namespaced settings (create checked them)
     devices: list = list            # --device: the record's entries (node numbers included)
+    resources: dict = dict          # the other cgroup settings, in the spec's own shape
     annotations: dict = dict
 
 
@@ -97,6 +98,8 @@ def oci_config(s: RunSpec) -> dict:
         resources["pids"] = {"limit": s.pids_limit}
     if s.nano_cpus:
         resources["cpu"] = {"quota": s.nano_cpus // 10000, "period": 100000}
+    for kind, settings in s.resources.items():
+        resources.setdefault(kind, {}).update(settings)
     linux = {"namespaces": namespaces, "cgroupsPath": s.cgroups_path, "resources": resources,
              "maskedPaths": [] if s.privileged else list(MASKED),
              "readonlyPaths": [] if s.privileged else list(READONLY)}
@@ -208,4 +211,19 @@ def from_record(c, netns: str | None, ids: tuple[int, int, list[int]],
         ulimits=list(hc.ulimits),
         host_namespaces=tuple(ns for ns, mode in (("pid", hc.pid_mode), ("ipc", hc.ipc_mode),
                                                   ("uts", hc.uts_mode)) if mode == "host"),
-        sysctl=dict(hc.sysctls), devices=list(hc.devices))
+        sysctl=dict(hc.sysctls), devices=list(hc.devices), resources=_resources(hc))
+
+
+def _resources(hc) -> dict:
+    """The record's cgroup flags beyond -m, --cpus and --pids-limit, as linux.resources."""
+    out: dict = {}
+    mem = {"swap": hc.memory_swap, "reservation": hc.memory_reservation,
+           "disableOOMKiller": hc.oom_kill_disable}
+    cpu = {"shares": hc.cpu_shares, "quota": hc.cpu_quota, "period": hc.cpu_period,
+           "cpus": hc.cpuset_cpus, "mems": hc.cpuset_mems}
+    for kind, settings in (("memory", mem), ("cpu", cpu),
+                           ("blockIO", {"weight": hc.blkio_weight})):
+        given = {k: v for k, v in settings.items() if v}
+        if given:
+            out[kind] = given
+    return out

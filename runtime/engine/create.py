@@ -48,6 +48,15 @@ class CreateOptions:
     uts: str = ""                # --uts host
     sysctls: tuple = tuple       # --sysctl NAME=VALUE
     devices: tuple = tuple       # --device HOST[:CONTAINER][:PERMISSIONS]
+    memory_swap: int | None = None      # bytes, -1: unlimited
+    memory_reservation: int | None = None
+    oom_kill_disable: bool = False
+    cpu_shares: int | None = None
+    cpu_quota: int | None = None
+    cpu_period: int | None = None
+    cpuset_cpus: str | None = None
+    cpuset_mems: str | None = None
+    blkio_weight: int | None = None
     stdin_once: bool = False  # the first attached client's end of input is the container's
     tty: bool = False
     read_only: bool = False
@@ -73,6 +82,39 @@ class CreateOptions:
     dns: tuple = tuple
     restart: str = "no"  # no, on-failure[:N], always, unless-stopped
     init: bool = False
+
+
+def _check_resources(o: CreateOptions) -> None:
+    """Docker's rules for the cgroup flags, in its words where it has them."""
+    if o.memory_swap not in (None, 0, -1):
+        if not o.memory:
+            raise ContainerError("You should always set the Memory limit when using "
+                                 "Memoryswap limit")
+        if o.memory_swap < o.memory:
+            raise ContainerError("Minimum memoryswap limit should be larger than memory "
+                                 "limit, see usage")
+    if o.memory_reservation and o.memory and o.memory_reservation > o.memory:
+        raise ContainerError("Minimum memory limit can not be less than memory reservation "
+                             "limit, see usage")
+    if o.oom_kill_disable and not o.memory:
+        raise ContainerError("--oom-kill-disable needs a memory limit (-m): without one "
+                             "the host itself could run out")
+    if o.cpus and (o.cpu_quota or o.cpu_period):
+        raise ContainerError("Conflicting options: Nano CPUs and CPU Period cannot both be "
+                             "set")
+    if o.cpu_period and not 1000 <= o.cpu_period <= 1000000:
+        raise ContainerError("CPU cfs period can not be less than 1ms (i.e. 1000) or larger "
+                             "than 1s (i.e. 1000000)")
+    if o.cpu_quota and o.cpu_quota < 1000:
+        raise ContainerError("CPU cfs quota can not be less than 1ms (i.e. 1000)")
+    if o.blkio_weight and not 10 <= o.blkio_weight <= 1000:
+        raise ContainerError("Range of blkio weight is from 10 to 1000")
+    if o.cpu_shares is not None and o.cpu_shares < 0:
+        raise ContainerError("invalid --cpu-shares: it must not be negative")
+    for flag, value in (("--cpuset-cpus", o.cpuset_cpus), ("--cpuset-mems", o.cpuset_mems)):
+        if value and not all(part and all(x.isdigit() for x in part.split("-", 1))
+                             for part in value.split(",")):
+            raise ContainerError(f"Invalid value {value} for {flag}")
 
 
 def create(store: Store, image_ref: str, opts: CreateOptions | None = None) -> Container:
@@ -146,6 +188,7 @@ def create(store: Store, image_ref: str, opts: CreateOptions | None = None) -> C
         if mode not in allowed:
             raise ContainerError(f"invalid {flag} {mode!r}: pyrun has "
                                  f"{' and '.join(repr(a) for a in allowed if a)}")
+    _check_resources(o)
     if o.shm_size is not None and o.shm_size <= 0:
         raise ContainerError("invalid shm size: it must be greater than 0")
     cid = os.urandom(32).hex()
@@ -172,7 +215,11 @@ def create(store: Store, image_ref: str, opts: CreateOptions | None = None) -> C
         ulimits=[parse_ulimit(u) for u in o.ulimits], pid_mode=o.pid,
         ipc_mode="host" if o.ipc == "host" else "", uts_mode=o.uts,
         sysctls=parse_sysctls(o.sysctls, network, o.ipc),
-        devices=[parse_device(d) for d in o.devices])
+        devices=[parse_device(d) for d in o.devices], memory_swap=o.memory_swap or 0,
+        memory_reservation=o.memory_reservation or 0, oom_kill_disable=o.oom_kill_disable,
+        cpu_shares=o.cpu_shares or 0, cpu_quota=o.cpu_quota or 0,
+        cpu_period=o.cpu_period or 0, cpuset_cpus=o.cpuset_cpus or "",
+        cpuset_mems=o.cpuset_mems or "", blkio_weight=o.blkio_weight or 0)
     # The record appears whole or not at all: it is made in a directory of its own, with
     # its creator's identity, and renamed into place. The creator counts as the monitor
     # until one takes over, so a command killed at any moment leaves something refresh()

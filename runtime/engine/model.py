@@ -25,6 +25,7 @@ def section(cls):
     if "KEYS" not in cls.__dict__:
         cls.KEYS = {f: "".join(_WORDS.get(w, w.capitalize()) for w in f.split("_"))
                     for f in cls._fields}
+        cls.KEYS.update(cls.__dict__.get("RENAMED", {}))  # where Docker spells it otherwise
     if "NESTED" not in cls.__dict__:
         cls.NESTED = {}
     # load()'s plan, made once: `ls` loads every record (~1,000 sections for 100 containers)
@@ -132,6 +133,7 @@ class HostConfig:
     """How the host runs it: Docker's HostConfig, with richer types where the record needs
     them (ports as Port, mounts as engine/volumes.py's dicts); inspect gives Docker's."""
     NESTED = {"ports": (Port, "list")}
+    RENAMED = {"oom_kill_disable": "OomKillDisable"}  # not State's OOMKilled spelling
     network_mode: str = "bridge"
     ports: list = list
     auto_remove: bool = False
@@ -160,6 +162,15 @@ class HostConfig:
     uts_mode: str = ""             # "host": the host's host name
     sysctls: dict = dict           # namespaced kernel settings, written at the start
     devices: list = list           # Docker's {"PathOnHost", ...} and the node's numbers
+    memory_swap: int = 0           # memory + swap, bytes (-1: unlimited swap)
+    memory_reservation: int = 0    # a soft limit, bytes
+    oom_kill_disable: bool = False
+    cpu_shares: int = 0            # a relative weight (1024: the default)
+    cpu_quota: int = 0             # microseconds per cpu_period (CFS)
+    cpu_period: int = 0
+    cpuset_cpus: str = ""          # "0-1", "0,2"
+    cpuset_mems: str = ""
+    blkio_weight: int = 0          # 10..1000
 
     def restart_name(self) -> str:
         return (self.restart_policy or {}).get("Name", "no")

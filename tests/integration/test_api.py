@@ -191,6 +191,15 @@ def test_shm_size_group_add_ulimit_apply_and_what_pyrun_cannot_apply_is_refused(
                " (exec 4> /dev/xloop) 2>/dev/null || echo no-write")
     # a device outside the default set, let through its cgroup for reading alone
     assert p.stdout.split() == ["1234", "read", "no-write"]
+    # the cgroup flags, read back from the container's own cgroup files (v1 or v2)
+    p = docker(api, "run", "--rm", "--network", "none", "-m", "64m", "--memory-swap", "128m",
+               "--cpu-shares", "512", "--cpuset-cpus", "0", "busybox", "sh", "-c",
+               "cd /sys/fs/cgroup; cat memory/memory.memsw.limit_in_bytes cpu/cpu.shares "
+               "cpuset/cpuset.cpus 2>/dev/null || cat memory.swap.max cpu.weight cpuset.cpus")
+    assert p.stdout.split() in (["134217728", "512", "0"],  # v1: memory+swap, shares
+                                ["67108864", "20", "0"])    # v2: swap alone, weight
+    p = docker(api, "run", "--rm", "--memory-swap", "1g", "busybox", "true", check=False)
+    assert p.returncode == 125 and "always set the Memory limit" in p.stderr
     p = docker(api, "run", "--rm", "--network", "host", "--sysctl", "net.core.somaxconn=1",
                "busybox", "true", check=False)  # the CLI checks names; the service the rest
     assert p.returncode == 125 and "not allowed in the host's network namespace" in p.stderr

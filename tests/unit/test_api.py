@@ -60,6 +60,13 @@ from runtime.api.http import ApiError, frame
     ({"Image": "x", "HostConfig": {"PidMode": "host", "IpcMode": "host", "UTSMode": "host",
                                    "Sysctls": {"net.core.somaxconn": "1024"}}},
      {"pid": "host", "ipc": "host", "uts": "host", "sysctls": ("net.core.somaxconn=1024",)}),
+    ({"Image": "x", "HostConfig": {"Memory": 64 << 20, "MemorySwap": -1, "CpuShares": 512,
+                                   "CpusetCpus": "0", "CpuQuota": 50000, "CpuPeriod": 100000,
+                                   "BlkioWeight": 300, "OomKillDisable": True,
+                                   "MemoryReservation": 32 << 20}},
+     {"memory_swap": -1, "cpu_shares": 512, "cpuset_cpus": "0", "cpu_quota": 50000,
+      "cpu_period": 100000, "blkio_weight": 300, "oom_kill_disable": True,
+      "memory_reservation": 32 << 20}),
     ({"Image": "x", "HostConfig": {"Devices": [
         {"PathOnHost": "/dev/fuse", "PathInContainer": "", "CgroupPermissions": "rwm"}]}},
      {"devices": ("/dev/fuse::rwm",)}),
@@ -81,10 +88,10 @@ def test_a_create_body_becomes_create_options(body, want):
     ([], 400, "must be a JSON object"),
     # set, what pyrun does not apply yet: one line naming the flag, not a container without
     ({"Image": "x", "HostConfig": {"UsernsMode": "host"}}, 400, "--userns is not supported"),
-    ({"Image": "x", "HostConfig": {"CpuShares": 512}}, 400, "--cpu-shares is not supported"),
+    ({"Image": "x", "HostConfig": {"KernelMemory": 1 << 20}}, 400, "--kernel-memory"),
     ({"Image": "x", "HostConfig": {"DeviceRequests": [{"Count": -1}]}}, 400,
      "--gpus is not supported"),
-    ({"Image": "x", "HostConfig": {"MemorySwap": 100 << 20}}, 400, "--memory-swap"),
+    ({"Image": "x", "HostConfig": {"OomScoreAdj": 500}}, 400, "--oom-score-adj"),
 ])
 def test_what_create_refuses(body, status, message):
     with pytest.raises(ApiError, match=message) as e:

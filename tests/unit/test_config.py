@@ -95,6 +95,19 @@ def record(**hc):
         "HostConfig": {"Binds": [], "Capabilities": DEFAULT_CAPS, **hc}})
 
 
+def test_the_cgroup_flags_become_the_resources_beside_memory_and_cpus():
+    s = from_record(record(Memory=64 << 20, MemorySwap=-1, MemoryReservation=32 << 20,
+                           OomKillDisable=True, CpuShares=512, CpusetCpus="0",
+                           BlkioWeight=300, NanoCpus=500_000_000), None, (0, 0, []))
+    r = oci_config(s)["linux"]["resources"]
+    assert r["memory"] == {"limit": 64 << 20, "swap": -1, "reservation": 32 << 20,
+                           "disableOOMKiller": True}
+    assert r["cpu"] == {"quota": 50000, "period": 100000, "shares": 512, "cpus": "0"}
+    assert r["blockIO"] == {"weight": 300}
+    plain = oci_config(from_record(record(), None, (0, 0, [])))["linux"]["resources"]
+    assert set(plain) == {"devices"}  # nothing asked, nothing set
+
+
 def test_a_container_record_becomes_its_run_spec():
     s = from_record(record(Binds=[{"Source": "/data", "Destination": "/d", "RW": False}],
                            Memory=1 << 30), "/ns", (33, 33, []))
