@@ -22,8 +22,9 @@ def service(tmp_path):
     return server.Service(str(tmp_path / "store"))
 
 
-def exchange(service, *requests: bytes) -> list[tuple[int, bytes]]:
-    """The requests on one connection, then our end; (status, body) of each answer."""
+def talk(service, *requests: bytes) -> bytes:
+    """The requests on one connection to the service's handler, then our end; all the
+    bytes it answered."""
     ours, theirs = socket.socketpair()
     t = threading.Thread(target=service.handle_connection, args=(theirs,))
     t.start()
@@ -34,6 +35,12 @@ def exchange(service, *requests: bytes) -> list[tuple[int, bytes]]:
         data += chunk
     t.join(10)
     ours.close()
+    return data
+
+
+def exchange(service, *requests: bytes) -> list[tuple[int, bytes]]:
+    """(status, body) of each answer."""
+    data = talk(service, *requests)
     answers = []
     while data:
         head, _, rest = data.partition(b"\r\n\r\n")
@@ -178,17 +185,7 @@ def body_post(path: str, body: bytes) -> bytes:
 
 def streamed(service, request: bytes) -> tuple[int, list]:
     """One request whose answer may be chunked JSON lines: (status, the JSON messages)."""
-    ours, theirs = socket.socketpair()
-    t = threading.Thread(target=service.handle_connection, args=(theirs,))
-    t.start()
-    ours.sendall(request)
-    ours.shutdown(socket.SHUT_WR)
-    data = b""
-    while chunk := ours.recv(65536):
-        data += chunk
-    t.join(10)
-    ours.close()
-    head, _, rest = data.partition(b"\r\n\r\n")
+    head, _, rest = talk(service, request).partition(b"\r\n\r\n")
     if b"chunked" in head:
         body = b""
         while rest:
