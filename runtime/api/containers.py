@@ -579,9 +579,24 @@ def rename(svc, conn, req, ref):
 def update(svc, conn, req, ref):
     from runtime.engine.update import update as update_
     body = req.json()
+    for key, flag in (("MemorySwap", "--memory-swap"), ("CpuQuota", "--cpu-quota"),
+                      ("CpuPeriod", "--cpu-period"), ("KernelMemory", "--kernel-memory"),
+                      ("CpuRealtimePeriod", "--cpu-rt-period"),
+                      ("CpuRealtimeRuntime", "--cpu-rt-runtime")):
+        if body.get(key) not in DEFAULTS:  # refused, not ignored
+            raise ApiError(400, f"docker update {flag} is not supported by pyrun yet")
+    policy = body.get("RestartPolicy") or {}
+    restart = None
+    if policy.get("Name"):
+        restart = policy["Name"] + (f":{policy['MaximumRetryCount']}"
+                                    if policy.get("MaximumRetryCount") else "")
     update_(_find(svc, ref), memory=body.get("Memory") or None,
             cpus=(body["NanoCpus"] / 1e9) if body.get("NanoCpus") else None,
-            pids_limit=body.get("PidsLimit") or None)
+            pids_limit=body.get("PidsLimit") or None, cpu_shares=body.get("CpuShares") or None,
+            cpuset_cpus=body.get("CpusetCpus") or None,
+            cpuset_mems=body.get("CpusetMems") or None,
+            memory_reservation=body.get("MemoryReservation") or None,
+            blkio_weight=body.get("BlkioWeight") or None, restart=restart)
     conn.send_json(200, {"Warnings": []})
 
 

@@ -387,14 +387,29 @@ def rename_cmd(ctx, container, new_name):
 @click.option("-m", "--memory", help="Memory limit (e.g. 128m)")
 @click.option("--cpus", type=float, help="Number of CPUs")
 @click.option("--pids-limit", type=int, help="Process limit (0: none)")
+@click.option("-c", "--cpu-shares", type=int, help="A relative CPU weight (1024)")
+@click.option("--cpuset-cpus", help="CPUs to run on (0-1, 0,2)")
+@click.option("--cpuset-mems", help="Memory nodes to use")
+@click.option("--memory-reservation", help="A soft memory limit (e.g. 64m)")
+@click.option("--blkio-weight", type=int, help="Block IO weight (10 to 1000)")
+@click.option("--restart", help="no, on-failure[:N], always, unless-stopped")
 @click.pass_context
-def update_cmd(ctx, containers, memory, cpus, pids_limit):
-    """Change the limits of containers, running or not."""
+def update_cmd(ctx, containers, memory, cpus, pids_limit, cpu_shares, cpuset_cpus,
+               cpuset_mems, memory_reservation, blkio_weight, restart):
+    """Change the limits and restart policy of containers, running or not."""
     from runtime.engine.containers import parse_memory
     from runtime.engine.update import update
+    from runtime.units import parse_size
     limit = parse_memory(memory) if memory is not None else None
+    try:
+        reservation = parse_size(memory_reservation) if memory_reservation else None
+    except ValueError:
+        raise PyrunError(f"invalid --memory-reservation {memory_reservation!r} (e.g. 64m)") \
+            from None
     for _, ref, c in _each(ctx, containers):
-        update(c, memory=limit, cpus=cpus, pids_limit=pids_limit)
+        update(c, memory=limit, cpus=cpus, pids_limit=pids_limit, cpu_shares=cpu_shares,
+               cpuset_cpus=cpuset_cpus, cpuset_mems=cpuset_mems,
+               memory_reservation=reservation, blkio_weight=blkio_weight, restart=restart)
         click.echo(ref)
 
 

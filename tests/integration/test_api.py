@@ -200,6 +200,18 @@ def test_shm_size_group_add_ulimit_apply_and_what_pyrun_cannot_apply_is_refused(
                                 ["67108864", "20", "0"])    # v2: swap alone, weight
     p = docker(api, "run", "--rm", "--memory-swap", "1g", "busybox", "true", check=False)
     assert p.returncode == 125 and "always set the Memory limit" in p.stderr
+    # docker update: the same flags on a running container, and its restart policy
+    docker(api, "run", "-d", "--name", "pyrun-upd", "--network", "none", "busybox",
+           "sleep", "60")
+    docker(api, "update", "--cpu-shares", "256", "--restart", "on-failure:2", "pyrun-upd")
+    assert docker(api, "inspect", "-f", "{{.HostConfig.CpuShares}} "
+                  "{{.HostConfig.RestartPolicy.Name}}", "pyrun-upd").stdout == "256 on-failure\n"
+    shares = docker(api, "exec", "pyrun-upd", "sh", "-c", "cat /sys/fs/cgroup/cpu/cpu.shares "
+                    "2>/dev/null || cat /sys/fs/cgroup/cpu.weight").stdout.strip()
+    assert shares in ("256", "10")  # v1 shares, or v2's weight for 256
+    p = docker(api, "update", "--cpu-quota", "50000", "pyrun-upd", check=False)
+    assert p.returncode == 1 and "--cpu-quota is not supported" in p.stderr
+    docker(api, "rm", "-f", "pyrun-upd")
     p = docker(api, "run", "--rm", "--network", "host", "--sysctl", "net.core.somaxconn=1",
                "busybox", "true", check=False)  # the CLI checks names; the service the rest
     assert p.returncode == 125 and "not allowed in the host's network namespace" in p.stderr

@@ -106,6 +106,28 @@ def test_update_changes_the_running_limits_and_the_record(running, runtime):
         update(running)
 
 
+def test_update_of_the_other_cgroup_flags_and_the_restart_policy(running, runtime):
+    update(running, cpu_shares=512, cpuset_cpus="0", memory_reservation=32 << 20,
+           blkio_weight=300, restart="on-failure:3")
+    assert runtime.calls == [("update", {"cpu": {"shares": 512, "cpus": "0"},
+                                         "memory": {"reservation": 32 << 20},
+                                         "blockIO": {"weight": 300}})]
+    hc = cmod.load(running.store, running.id).host
+    assert (hc.cpu_shares, hc.cpuset_cpus, hc.memory_reservation, hc.blkio_weight) == \
+        (512, "0", 32 << 20, 300)
+    assert hc.restart_policy == {"Name": "on-failure", "MaximumRetryCount": 3}
+    runtime.calls.clear()
+    update(running, restart="always")  # the record alone: read at the next exit
+    assert runtime.calls == []
+    with pytest.raises(cmod.ContainerError, match="blkio weight"):
+        update(running, blkio_weight=5)
+    c = cmod.load(running.store, running.id)
+    c.host.auto_remove = True
+    c.save()
+    with pytest.raises(cmod.ContainerError, match="AutoRemove is enabled"):
+        update(c, restart="always")
+
+
 def test_the_records_questions(running):
     assert running.running and running.can_signal() and not running.can_start()
     assert not running.can_remove() and running.can_remove(force=True)
