@@ -2,6 +2,8 @@
 nothing else).
 
     table ip pyrun
+      chain loopback    filter hook prerouting, before NAT: drop what comes from any other
+                        interface than lo to 127.0.0.0/8 (see _ensure_table)
       set same          (bridge . bridge) for each pyrun bridge: traffic that stays on one
       set internal      the bridges of --internal networks
       chain prerouting  nat hook prerouting: fib daddr type local → publish  (from outside)
@@ -75,13 +77,24 @@ def _ensure_table() -> None:
     chains = f"""
 add set ip {TABLE} same {{ type ifname . ifname; }}
 add set ip {TABLE} internal {{ type ifname; }}
+add chain ip {TABLE} loopback {{ type filter hook prerouting priority raw; policy accept; }}
 add chain ip {TABLE} forward {{ type filter hook forward priority filter; policy accept; }}
 add chain ip {TABLE} publish
 add chain ip {TABLE} prerouting {{ type nat hook prerouting priority dstnat; policy accept; }}
 add chain ip {TABLE} output {{ type nat hook output priority -100; policy accept; }}
 add chain ip {TABLE} postrouting {{ type nat hook postrouting priority srcnat; policy accept; }}
 """
+    # The links pyrun makes route 127.0.0.0/8 (route_localnet, for the DNAT of
+    # 127.0.0.1:PORT). Without the loopback chain's rule, a container with CAP_NET_RAW (a
+    # default capability) could send a crafted frame to the host's 127.0.0.1 and reach what
+    # listens there for the host alone (the route_localnet hole of Kubernetes'
+    # CVE-2020-8558), and the DNAT in prerouting would take another host's frame to
+    # 127.0.0.1:PORT to a port published on 127.0.0.1 alone (moby/moby#41872). The kernel
+    # drops such martians itself where no route_localnet is set, so the rule takes nothing
+    # else away. It runs before NAT: a reply to a DNATed loopback client still carries the
+    # masqueraded address there.
     rules = f"""
+add rule ip {TABLE} loopback iifname != "lo" ip daddr 127.0.0.0/8 drop
 add rule ip {TABLE} prerouting fib daddr type local jump publish
 add rule ip {TABLE} output fib daddr type local jump publish
 add rule ip {TABLE} postrouting iifname "pyrun*" oifname != "pyrun*" masquerade

@@ -57,6 +57,9 @@ def test_the_table_is_made_once_in_one_transaction_and_marked(nft, tmp_path):
     assert script.startswith("create table ip pyrun\n")
     assert "fib daddr type local jump publish" in script  # from outside and from this host
     assert 'iifname "pyrun*" oifname != "pyrun*" masquerade' in script
+    # 127.0.0.0/8 from anywhere but lo is dropped before NAT could route it
+    assert "loopback { type filter hook prerouting priority raw;" in script
+    assert 'add rule ip pyrun loopback iifname != "lo" ip daddr 127.0.0.0/8 drop' in script
     assert (tmp_path / "nft-table").exists()
 
 
