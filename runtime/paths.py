@@ -8,9 +8,10 @@ OCI_ROOT = "/run/pyrun/oci"               # pyrun-oci's state of the engine's co
 BUILD_OCI_ROOT = "/run/pyrun-build"       # pyrun-oci's state of build steps (RUN)
 NETNS_DIR = "/run/pyrun/netns"            # named network namespaces
 NETWORK_LOCK = "/run/pyrun/network.lock"  # one network change at a time
-NFT_MARK = "/run/pyrun/nft-table"         # pyrun's nftables table exists
+NFT_MARK = "/run/pyrun/nft-table-v2"      # pyrun's nftables table exists (v2: its sets
+#                                           hold subnets; an older pyrun's table is replaced)
 LEASES = "/var/lib/pyrun/network/leases"  # IPAM: one file per address given out (the
-#                                           default bridge; LEASES-<id> a user network's)
+#                                           default network; LEASES-<id> a user network's)
 NETWORK_DEFS = "/var/lib/pyrun/network/networks"  # user-defined networks, a file each
 DNS_DIR = "/run/pyrun/dns"                # the resolver's view: a file per container
 DNS_SOCKET = "/run/pyrun/dns.sock"        # the resolver's control socket

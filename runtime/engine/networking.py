@@ -82,7 +82,7 @@ def _attach(c, netns: str, name: str, ep: Endpoint, index: int,
     ep.wired(att["ip"], att["gateway"], att["prefix"], att["mac"], att["veth"])
     c.save()  # before the ports: a killed start's teardown finds the address to give back
     ports = [dump(p) for p in c.host.ports] if index == 0 else []
-    portsmod.publish(c.id, att["ip"], ports, bridge=net.bridge, internal=net.internal)
+    portsmod.publish(c.id, att["ip"], ports, net)
     if ports:  # with the host ports publish() picked for "-p CONTAINER" and -P
         c.host.ports = [load(Port, p) for p in ports]
 

@@ -1,13 +1,25 @@
-"""Bridge networks: a Linux bridge each, a veth pair per container and network, addresses
-from a lease directory each (IPAM).
+"""Bridge networks (Docker's driver name), routed: a veth pair per container and network
+whose host end is no bridge's port; addresses from a lease directory each (IPAM).
 
     attach(container_id, netns_path[, net, ifname]) -> {"ip", "gateway", "prefix", "veth", ...}
     detach(attachment)
 
-The default network (`bridge`) is pyrun0 on 10.89.0.0/24 with its leases in LEASES; a
-user-defined network (runtime/net/networks.py) has a bridge pyrunbr-<id> and its leases in
-LEASES-<id>, beside it. Bridges are made on a network's first attachment and removed after its
-last (runtime/net/network.py).
+Each network has one link of its own holding the gateway address with the network's
+prefix, a Linux bridge without ports (the kind of link every kernel with containers has; no
+packet crosses it): the default network (`bridge`) pyrun0 on 10.89.0.0/24 with its leases in
+LEASES, a user-defined network (runtime/net/networks.py) pyrunbr-<id> with its leases in
+LEASES-<id>, beside it. Its prefix route ends there, so an address nobody holds leads
+nowhere. Each container's host end of its veth has a /32 route to the container's
+address, the gateway address too (without a prefix route), and answers ARP for the rest of
+the network (proxy ARP): inside, the container sees the same /24, gateway and default
+route as on a Docker bridge, and its neighbours are reached through the host.
+
+Why the containers are not the bridge's ports: every packet between a container and the
+host would cross the bridge too, and with br_netfilter (loaded by Docker, built into some
+kernels) conntrack and the IP hooks a second time; nginx through a published port lost
+some 8% to that (BENCHMARKS.md). Isolation, which a bridge gave by interface, is by address in
+runtime/net/ports.py; rp_filter on each host end makes the source address the container's
+own.
 
 Links, addresses and routes go through rtnetlink (runtime/net/netlink.py). Named network
 namespaces live at /run/pyrun/netns/<name> (a bind mount of the namespace file, like
@@ -24,7 +36,7 @@ from runtime import paths
 from runtime.errors import PyrunError
 from runtime.linux import syscalls as sc
 
-BRIDGE = "pyrun0"
+DEFAULT_LINK = "pyrun0"  # the default network's ("bridge") own link
 DEFAULT_SUBNET = "10.89.0.0/24"
 NETNS_DIR = paths.NETNS_DIR
 LEASES = paths.LEASES
@@ -38,8 +50,9 @@ LOCK = paths.NETWORK_LOCK
 
 
 class network_lock:
-    """Serialises changes to the shared network (bridge, leases, NAT table): without it one
-    run could remove the bridge that another has just made but not yet leased on."""
+    """Serialises changes to the shared network (each network's link, leases, NAT table):
+    without it one run could remove the link that another has just made but not yet leased
+    on."""
 
     def __enter__(self):
         import fcntl
@@ -53,7 +66,7 @@ class network_lock:
 
 
 class Subnet:
-    """An IPv4 network as the bridge uses one: str() "10.89.0.0/24", prefixlen, hosts() in
+    """An IPv4 network as a network's link uses one: str() "10.89.0.0/24", prefixlen, hosts() in
     order (the first is the gateway). Not ipaddress.IPv4Network: its import would be on
     every bridged start (scripts/bench imports)."""
 
@@ -98,17 +111,17 @@ class Subnet:
 
 
 def subnet() -> Subnet:
-    """The default bridge's network: PYRUN_SUBNET, else 10.89.0.0/24."""
+    """The default network's subnet: PYRUN_SUBNET, else 10.89.0.0/24."""
     return Subnet(os.environ.get("PYRUN_SUBNET", DEFAULT_SUBNET))
 
 
 class Net:
-    """A bridge network as the kernel side needs it: its bridge's name, subnet, gateway and
-    lease directory. `internal` networks reach no further than their bridge."""
+    """A network as the kernel side needs it: its own link's name, subnet, gateway and
+    lease directory. `internal` networks reach no further than their own containers."""
 
-    def __init__(self, bridge: str, net: Subnet, gateway: str | None = None,
+    def __init__(self, link: str, net: Subnet, gateway: str | None = None,
                  leases: str | None = None, internal: bool = False):
-        self.bridge = bridge
+        self.link = link
         self.subnet = net
         self.gateway = gateway or next(net.hosts())
         self.leases = leases or LEASES
@@ -116,7 +129,7 @@ class Net:
 
 
 def default_net() -> Net:
-    return Net(BRIDGE, subnet())
+    return Net(DEFAULT_LINK, subnet())
 
 
 def pool_dirs() -> list[str]:
@@ -279,26 +292,23 @@ def reclaim() -> int:
 
 # ---- links ------------------------------------------------------------------------------------
 
-def ensure_bridge(net: Net | None = None) -> str:
-    """The network's bridge with the gateway address, up; forwarding on; localhost DNAT
-    allowed on it. Under network_lock()."""
+def ensure_link(net: Net | None = None) -> str:
+    """The network's own link (a bridge without ports) with the gateway address, up;
+    forwarding on. Under network_lock()."""
     from runtime.net.netlink import Route
     net = net or default_net()
     with Route() as nl:
-        if not nl.exists(net.bridge):
+        if not nl.exists(net.link):
             try:
-                nl.add_bridge(net.bridge)
+                nl.add_link(net.link, "bridge")
             except OSError as e:
-                raise NetworkError(f"cannot create bridge {net.bridge}: {e.strerror}") \
-                    from None
-        idx = nl.index(net.bridge)
+                raise NetworkError(f"cannot create link {net.link}: {e.strerror}") from None
+        idx = nl.index(net.link)
         if net.gateway not in nl.addresses(idx):
             nl.add_address(idx, net.gateway, net.subnet.prefixlen)
         nl.set_link(idx, up=True)
     _sysctl("net/ipv4/ip_forward", "1")
-    # 127.0.0.1:PORT is DNATed to the container: the kernel must route a loopback source.
-    _sysctl(f"net/ipv4/conf/{net.bridge}/route_localnet", "1")
-    return net.bridge
+    return net.link
 
 
 def _sysctl(key: str, value: str) -> None:
@@ -315,10 +325,11 @@ def _sysctl(key: str, value: str) -> None:
 
 def veth_name(container_id: str, net: Net | None = None) -> str:
     """The host end of a container's veth: pyrun + 9 characters of the id on the default
-    bridge, 6 of the id and 4 of the bridge's on another (15 characters: IFNAMSIZ - 1)."""
-    if net is None or net.bridge == BRIDGE:
+    network, 6 of the id and 4 of the network's link's on another (15 characters:
+    IFNAMSIZ - 1)."""
+    if net is None or net.link == DEFAULT_LINK:
         return "pyrun" + container_id[:9]
-    return "pyrun" + container_id[:6] + net.bridge[-4:]
+    return "pyrun" + container_id[:6] + net.link[-4:]
 
 
 def free_ifname(netns: str) -> str:
@@ -334,29 +345,37 @@ def free_ifname(netns: str) -> str:
 
 def attach(container_id: str, netns: str, net: Net | None = None, ifname: str = "eth0",
            ip: str | None = None, default_route: bool = True) -> dict:
-    """Wire a container's network namespace to a network's bridge: a veth pair whose inner
-    end is `ifname` (the MAC made of the address), the address, and (for the first network)
-    the default route via the bridge."""
-    from runtime.net.netlink import Route, mac_for
+    """Wire a container's network namespace to a network: a veth pair whose inner end is
+    `ifname` (the MAC made of the address) with the address and (for the first network) the
+    default route via the gateway; the host end with the route to that address."""
+    from runtime.net.netlink import PROXY_ARP, ROUTE_LOCALNET, RP_FILTER, Route, mac_for
     net = net or default_net()
     host_if = veth_name(container_id, net)
     with network_lock():
-        ensure_bridge(net)
-        ip = lease(container_id, net, None if net.bridge == BRIDGE else host_if, ip)
+        ensure_link(net)
+        ip = lease(container_id, net, None if net.link == DEFAULT_LINK else host_if, ip)
     mac = mac_for(ip)
     fd = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
     try:
         with Route() as nl:
-            bridge_idx = nl.index(net.bridge)
             try:
-                nl.add_veth(host_if, ifname, peer_netns_fd=fd, peer_mac=mac,
-                            master=bridge_idx)
+                nl.add_veth(host_if, ifname, peer_netns_fd=fd, peer_mac=mac)
             except FileExistsError:
                 # the last run of this container left it (its namespace not yet reaped)
                 nl.delete_link(nl.index(host_if))
-                nl.add_veth(host_if, ifname, peer_netns_fd=fd, peer_mac=mac,
-                            master=bridge_idx)
-            nl.set_link(nl.index(host_if), up=True)
+                nl.add_veth(host_if, ifname, peer_netns_fd=fd, peer_mac=mac)
+            idx = nl.index(host_if)
+            # The host end answers ARP for the container's neighbours (at once: no
+            # proxy_delay); drops what the container sends from an address not routed back
+            # through it (rp_filter: no container speaks with another's address, which the
+            # isolation by address in ports.py relies on); routes 127.0.0.0/8, for the DNAT
+            # of 127.0.0.1:PORT (route_localnet; ports.py drops what comes in for 127/8).
+            nl.set_link(idx, up=True, inet={PROXY_ARP: 1, RP_FILTER: 1, ROUTE_LOCALNET: 1})
+            nl.set_proxy_delay(idx, 0)
+            nl.add_address(idx, net.gateway, net.subnet.prefixlen, prefix_route=False)
+            # replaces the route a container that had this address may still hold: its
+            # veth goes with its namespace, in the kernel's own time
+            nl.route_to(ip, idx)
         with Route(netns_fd=fd) as ns:
             idx = ns.index(ifname)
             ns.add_address(idx, ip, net.subnet.prefixlen)

@@ -1,5 +1,5 @@
-"""rtnetlink, the little of it a container's network needs: links (bridge, veth), IPv4
-addresses and the default route, over a NETLINK_ROUTE socket.
+"""rtnetlink, the little of it a container's network needs: links (dummy, veth) and their
+IPv4 settings, IPv4 addresses and routes, over a NETLINK_ROUTE socket.
 
 pyroute2 speaks all of netlink, but its import loads its whole package, asyncio included
 (several times runc's whole `run`: scripts/bench imports); these few messages are on the way
@@ -7,8 +7,8 @@ to every bridged container's start. The tests read the results back with
 pyroute2 and `ip`, as independent clients.
 
     with Route() as nl:                      # the netlink socket of the caller's netns
-        nl.add_veth("pyrunab12", "eth0", peer_netns_fd=fd, master=nl.index("pyrun0"))
-        nl.set_link(nl.index("pyrunab12"), up=True)
+        nl.add_veth("pyrunab12", "eth0", peer_netns_fd=fd)
+        nl.set_link(nl.index("pyrunab12"), up=True, inet={PROXY_ARP: 1})
     with Route(netns_fd=fd) as nl:           # a socket opened inside another netns
         nl.set_link(nl.index("eth0"), up=True)
 
@@ -27,19 +27,27 @@ NLMSG_ERROR, NLMSG_DONE = 2, 3
 RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
 RTM_NEWADDR, RTM_GETADDR = 20, 22
 RTM_NEWROUTE = 24
+RTM_SETNEIGHTBL = 67
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_DUMP = 0x1, 0x4, 0x300
-NLM_F_EXCL, NLM_F_CREATE = 0x200, 0x400
+NLM_F_REPLACE, NLM_F_EXCL, NLM_F_CREATE = 0x100, 0x200, 0x400
 NLA_F_NESTED = 0x8000
 
 # attributes
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MASTER, IFLA_LINKINFO, IFLA_NET_NS_FD = 1, 3, 10, 18, 28
+IFLA_AF_SPEC, IFLA_INET_CONF = 26, 1
 IFLA_INFO_KIND, IFLA_INFO_DATA = 1, 2
 VETH_INFO_PEER = 1
-IFA_ADDRESS, IFA_LOCAL = 1, 2
-RTA_DST, RTA_GATEWAY = 1, 5
+IFA_ADDRESS, IFA_LOCAL, IFA_FLAGS = 1, 2, 8
+IFA_F_NOPREFIXROUTE = 0x200
+RTA_DST, RTA_OIF, RTA_GATEWAY = 1, 4, 5
+NDTA_NAME, NDTA_PARMS, NDTPA_IFINDEX, NDTPA_PROXY_DELAY = 1, 6, 1, 13
+
+# a link's IPv4 settings (linux/ip.h IPV4_DEVCONF_*: net.ipv4.conf.<link>.<name>)
+PROXY_ARP, RP_FILTER, ROUTE_LOCALNET = 3, 8, 26
 
 IFF_UP = 0x1
-RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RTN_UNICAST = 254, 3, 0, 1
+RT_TABLE_MAIN, RTPROT_BOOT, RTN_UNICAST = 254, 3, 1
+RT_SCOPE_UNIVERSE, RT_SCOPE_LINK = 0, 253
 
 _HDR = struct.Struct("=IHHII")      # nlmsghdr: len, type, flags, seq, pid
 _IFINFO = struct.Struct("=BxHiII")  # ifinfomsg: family, type, index, flags, change
@@ -64,6 +72,10 @@ def strz(text: str) -> bytes:
 
 def u32(value: int) -> bytes:
     return struct.pack("=I", value)
+
+
+def u64(value: int) -> bytes:
+    return struct.pack("=Q", value)
 
 
 def ifinfo(index: int = 0, up: bool | None = None) -> bytes:
@@ -177,16 +189,17 @@ class Route:
         (_, payload), = self.request(f"get link {index}", RTM_GETLINK, 0, ifinfo(index))
         return parse_attrs(payload[_IFINFO.size:])
 
-    def add_bridge(self, name: str) -> None:
-        self.request(f"add bridge {name}", RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL,
+    def add_link(self, name: str, kind: str) -> None:
+        """A link of a kind that needs no more than its name (dummy, bridge)."""
+        self.request(f"add {kind} {name}", RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL,
                      ifinfo() + attr(IFLA_IFNAME, strz(name)) +
-                     nested(IFLA_LINKINFO, attr(IFLA_INFO_KIND, strz("bridge"))))
+                     nested(IFLA_LINKINFO, attr(IFLA_INFO_KIND, strz(kind))))
 
     def add_veth(self, name: str, peer: str, *, peer_netns_fd: int | None = None,
-                 peer_mac: str | None = None, master: int | None = None) -> None:
-        """A veth pair in one message: name here (on master), peer directly in
-        peer_netns_fd's namespace, so it never appears in ours. Both ends are down: a veth
-        cannot be brought up before its pair exists (the kernel answers ENOTCONN)."""
+                 peer_mac: str | None = None) -> None:
+        """A veth pair in one message: name here, peer directly in peer_netns_fd's
+        namespace, so it never appears in ours. Both ends are down: a veth cannot be brought
+        up before its pair exists (the kernel answers ENOTCONN)."""
         peer_attrs = attr(IFLA_IFNAME, strz(peer))
         if peer_netns_fd is not None:
             peer_attrs += attr(IFLA_NET_NS_FD, u32(peer_netns_fd))
@@ -194,27 +207,44 @@ class Route:
             peer_attrs += attr(IFLA_ADDRESS, bytes.fromhex(peer_mac.replace(":", "")))
         info = nested(IFLA_LINKINFO, attr(IFLA_INFO_KIND, strz("veth")),
                       nested(IFLA_INFO_DATA, attr(VETH_INFO_PEER, ifinfo() + peer_attrs)))
-        body = ifinfo() + attr(IFLA_IFNAME, strz(name)) + info
-        if master is not None:
-            body += attr(IFLA_MASTER, u32(master))
-        self.request(f"add veth {name}", RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, body)
+        self.request(f"add veth {name}", RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL,
+                     ifinfo() + attr(IFLA_IFNAME, strz(name)) + info)
 
-    def set_link(self, index: int, *, up: bool | None = None, master: int | None = None) -> None:
+    def set_link(self, index: int, *, up: bool | None = None,
+                 inet: dict[int, int] | None = None) -> None:
+        """Up or down, and IPv4 settings ({PROXY_ARP: 1, ...}) in the same message (what
+        the sysctls net.ipv4.conf.<link>.* set, without a /proc write each)."""
         body = ifinfo(index, up=up)
-        if master is not None:
-            body += attr(IFLA_MASTER, u32(master))
+        if inet:
+            conf = b"".join(attr(key, u32(value)) for key, value in sorted(inet.items()))
+            body += nested(IFLA_AF_SPEC, nested(socket.AF_INET, nested(IFLA_INET_CONF, conf)))
         self.request(f"set link {index}", RTM_NEWLINK, 0, body)
+
+    def set_proxy_delay(self, index: int, msecs: int) -> None:
+        """The link's ARP proxy_delay (net.ipv4.neigh.<link>.proxy_delay): how long a
+        proxied ARP answer waits, 0.8 s by default, for the address's owner to answer
+        first."""
+        self.request(f"set proxy_delay of link {index}", RTM_SETNEIGHTBL, 0,
+                     struct.pack("=B3x", socket.AF_INET) + attr(NDTA_NAME, strz("arp_cache")) +
+                     nested(NDTA_PARMS, attr(NDTPA_IFINDEX, u32(index)),
+                            attr(NDTPA_PROXY_DELAY, u64(msecs))))
 
     def delete_link(self, index: int) -> None:
         self.request(f"delete link {index}", RTM_DELLINK, 0, ifinfo(index))
 
     # ---- addresses and routes ------------------------------------------------------------------
 
-    def add_address(self, index: int, ip: str, prefixlen: int) -> None:
+    def add_address(self, index: int, ip: str, prefixlen: int, *,
+                    prefix_route: bool = True) -> None:
+        """ip/prefixlen on a link; without prefix_route, the kernel adds no route to the
+        prefix through it."""
         packed = socket.inet_aton(ip)
+        body = (_IFADDR.pack(socket.AF_INET, prefixlen, 0, RT_SCOPE_UNIVERSE, index) +
+                attr(IFA_LOCAL, packed) + attr(IFA_ADDRESS, packed))
+        if not prefix_route:
+            body += attr(IFA_FLAGS, u32(IFA_F_NOPREFIXROUTE))
         self.request(f"add address {ip}/{prefixlen}", RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL,
-                     _IFADDR.pack(socket.AF_INET, prefixlen, 0, RT_SCOPE_UNIVERSE, index) +
-                     attr(IFA_LOCAL, packed) + attr(IFA_ADDRESS, packed))
+                     body)
 
     def addresses(self, index: int) -> list[str]:
         """The IPv4 addresses of a link."""
@@ -234,3 +264,11 @@ class Route:
                      _RTMSG.pack(socket.AF_INET, 0, 0, 0, RT_TABLE_MAIN, RTPROT_BOOT,
                                  RT_SCOPE_UNIVERSE, RTN_UNICAST, 0) +
                      attr(RTA_GATEWAY, socket.inet_aton(gateway)))
+
+    def route_to(self, ip: str, index: int) -> None:
+        """ip/32 through a link (scope link: on it, no gateway), replacing a route to ip
+        that another link still holds."""
+        self.request(f"add route to {ip}", RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE,
+                     _RTMSG.pack(socket.AF_INET, 32, 0, 0, RT_TABLE_MAIN, RTPROT_BOOT,
+                                 RT_SCOPE_LINK, RTN_UNICAST, 0) +
+                     attr(RTA_DST, socket.inet_aton(ip)) + attr(RTA_OIF, u32(index)))

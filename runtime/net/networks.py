@@ -6,7 +6,7 @@
     net_of(definition) -> bridge.Net
 
 The three predefined networks (bridge, host, none) are not files: `predefined()` describes
-them. Definitions are host-wide, as bridges and addresses are (not per store); a network in
+them. Definitions are host-wide, as links and addresses are (not per store); a network in
 use (a lease of its pool held) cannot be removed.
 """
 
@@ -54,7 +54,7 @@ BRIDGE_NAME = "com.docker.network.bridge.name"
 
 
 def bridge_name(d: dict) -> str:
-    """A user-defined network's bridge: pyrunbr- and 7 characters of its id, as Docker's
+    """A user-defined network's link: pyrunbr- and 7 characters of its id, as Docker's
     br- and 12 (IFNAMSIZ)."""
     return "pyrunbr-" + d["Id"][:7]
 
@@ -93,7 +93,7 @@ def predefined(name: str) -> dict:
     if name == "bridge":
         net = bridge.default_net()
         d["IPAM"]["Config"] = [{"Subnet": str(net.subnet), "Gateway": net.gateway}]
-        d["Options"] = {BRIDGE_NAME: bridge.BRIDGE}
+        d["Options"] = {BRIDGE_NAME: bridge.DEFAULT_LINK}
     return d
 
 
@@ -159,7 +159,7 @@ def _host_subnets() -> list[Subnet]:
 
 def create(name: str, subnet: str | None = None, gateway: str | None = None,
            internal: bool = False, labels: dict | None = None) -> dict:
-    """Define a network (its bridge is made with its first container). The subnet must not
+    """Define a network (its link is made with its first container). The subnet must not
     overlap another network's nor a route of the host; without one, the first free /24 from
     10.89.1.0 is taken."""
     check_name(name)
@@ -216,7 +216,7 @@ def in_use(d: dict) -> bool:
 
 
 def remove(name: str) -> dict:
-    """Remove a user-defined network no container is attached to; its bridge, if one was
+    """Remove a user-defined network no container is attached to; its link, if one was
     left (a killed removal's), goes too."""
     d = get(name)
     if d["Name"] in PREDEFINED:
@@ -235,5 +235,7 @@ def remove(name: str) -> dict:
             os.rmdir(net.leases)
         except OSError:
             pass
-        bridge.delete_link(net.bridge)
+        bridge.delete_link(net.link)
+        from runtime.net import ports
+        ports.forget_network(net)
     return d

@@ -4,23 +4,26 @@ nothing else).
     table ip pyrun
       chain loopback    filter hook prerouting, before NAT: drop what comes from any other
                         interface than lo to 127.0.0.0/8 (see _ensure_table)
-      set same          (bridge . bridge) for each pyrun bridge: traffic that stays on one
-      set internal      the bridges of --internal networks
+      set same          (subnet . subnet) for each network: traffic that stays in one
+      set internal      the subnets of --internal networks
       chain prerouting  nat hook prerouting: fib daddr type local → publish  (from outside)
       chain output      nat hook output:     fib daddr type local → publish  (from this host,
                                                                                127.0.0.1 too)
       chain publish     one "dport HOSTPORT dnat to IP:PORT" rule per published port,
                         commented with its container's id
-      chain postrouting nat hook postrouting: masquerade what leaves the bridges for the
-                        world, loopback sources going to a bridge (127.0.0.1:PORT), and
+      chain postrouting nat hook postrouting: masquerade what leaves the containers for the
+                        world, loopback sources going to a container (127.0.0.1:PORT), and
                         hairpin traffic (a container to a published port)
-      chain forward     filter hook forward: drop what goes from one pyrun bridge to another
+      chain forward     filter hook forward: drop what goes from one network to another
                         (networks are isolated, as Docker's), and what enters or leaves an
-                        internal network's bridge
+                        internal network
 
-Every bridge is named pyrun*, so the rules match bridges by that prefix and a network's
-bridge needs only its set elements. No userland proxy: the kernel forwards. The host's own
-ruleset is never listed, flushed or changed; `nft` gets our table's commands only.
+Every link pyrun makes is named pyrun* (the host ends of the containers' veths, each
+network's own link), so the rules match them by that prefix. Networks are told apart by
+address: each container's host end drops a source address that is not its container's
+(rp_filter, bridge.attach), so a source address says which network a packet comes from.
+No userland proxy: the kernel forwards. The host's own ruleset is never listed, flushed or
+changed; `nft` gets our table's commands only.
 """
 
 from __future__ import annotations
@@ -29,7 +32,6 @@ import os
 
 from runtime import paths
 from runtime.errors import PyrunError
-from runtime.net.bridge import BRIDGE
 
 TABLE = "pyrun"
 # Exists from the moment pyrun's table is complete until it is deleted (/run: not past a
@@ -62,10 +64,12 @@ def _nft_json(args: list[str]) -> dict:
     return json.loads(p.stdout or "{}")
 
 
-def ensure_table() -> None:
-    from runtime.net.bridge import network_lock
+def ensure_table(net=None) -> None:
+    """The table, with `net`'s (a bridge.Net, the default network if None) elements."""
+    from runtime.net.bridge import default_net, network_lock
     with network_lock():
         _ensure_table()
+        _allow_network(net or default_net())
 
 
 def _ensure_table() -> None:
@@ -75,8 +79,8 @@ def _ensure_table() -> None:
     if os.path.exists(MARK):
         return
     chains = f"""
-add set ip {TABLE} same {{ type ifname . ifname; }}
-add set ip {TABLE} internal {{ type ifname; }}
+add set ip {TABLE} same {{ type ipv4_addr . ipv4_addr; flags interval; }}
+add set ip {TABLE} internal {{ type ipv4_addr; flags interval; }}
 add chain ip {TABLE} loopback {{ type filter hook prerouting priority raw; policy accept; }}
 add chain ip {TABLE} forward {{ type filter hook forward priority filter; policy accept; }}
 add chain ip {TABLE} publish
@@ -100,20 +104,22 @@ add rule ip {TABLE} output fib daddr type local jump publish
 add rule ip {TABLE} postrouting iifname "pyrun*" oifname != "pyrun*" masquerade
 add rule ip {TABLE} postrouting ip saddr 127.0.0.0/8 oifname "pyrun*" masquerade
 add rule ip {TABLE} postrouting iifname "pyrun*" oifname "pyrun*" ct status dnat masquerade
-add rule ip {TABLE} forward iifname "pyrun*" oifname "pyrun*" iifname . oifname != @same drop
-add rule ip {TABLE} forward iifname @internal iifname . oifname != @same drop
-add rule ip {TABLE} forward oifname @internal iifname . oifname != @same drop
-add element ip {TABLE} same {{ "{BRIDGE}" . "{BRIDGE}" }}
+add rule ip {TABLE} forward iifname "pyrun*" oifname "pyrun*" ip saddr . ip daddr != @same drop
+add rule ip {TABLE} forward ip saddr @internal ip saddr . ip daddr != @same drop
+add rule ip {TABLE} forward ip daddr @internal ip saddr . ip daddr != @same drop
 """
     try:
         _nft(f"create table ip {TABLE}\n" + chains + rules)  # fails if the table exists
     except PortError:
-        # A table without the mark: a crash before it was written. Complete what is missing.
-        _nft(f"add table ip {TABLE}\n" + chains)
-        if not _rules(TABLE, "prerouting"):
-            _nft(rules)
+        # A table without the mark: a crash before the mark was written (nothing published
+        # yet: publish() makes the table first), or an older pyrun's, whose rules would
+        # not do. Replaced in one transaction.
+        _nft(f"add table ip {TABLE}\ndelete table ip {TABLE}\nadd table ip {TABLE}\n" +
+             chains + rules)
     os.makedirs(os.path.dirname(MARK), exist_ok=True)
     open(MARK, "w").close()
+    for name in _marks():  # the elements of networks that went with an older table
+        os.unlink(name)
 
 
 def _rules(table: str, chain: str) -> list[dict]:
@@ -147,34 +153,63 @@ def free_port(proto: str = "tcp") -> int:
         s.close()
 
 
-def _allow_bridge(name: str, internal: bool) -> None:
-    """A bridge's set elements (its own traffic passes; an internal one's stays), once per
-    table: a mark beside the table's says they are in. Under network_lock()."""
-    mark = f"{MARK}.{name}"
-    if name == BRIDGE or os.path.exists(mark):
+def _network_mark(net) -> str:
+    return f"{MARK}.{str(net.subnet).replace('/', '_')}"
+
+
+def _marks() -> list[str]:
+    folder, base = os.path.split(MARK)
+    try:
+        return [os.path.join(folder, n) for n in os.listdir(folder) if n.startswith(base + ".")]
+    except FileNotFoundError:
+        return []
+
+
+def _allow_network(net) -> None:
+    """A network's set elements (its own traffic passes; an internal one's stays in), once
+    per table: a mark beside the table's, named after the subnet, says they are in. Under
+    network_lock()."""
+    mark = _network_mark(net)
+    if os.path.exists(mark):
         return
-    script = f'add element ip {TABLE} same {{ "{name}" . "{name}" }}\n'
-    if internal:
-        script += f'add element ip {TABLE} internal {{ "{name}" }}\n'
+    script = f"add element ip {TABLE} same {{ {net.subnet} . {net.subnet} }}\n"
+    if net.internal:
+        script += f"add element ip {TABLE} internal {{ {net.subnet} }}\n"
     _nft(script)
     open(mark, "w").close()
 
 
-def publish(container_id: str, ip: str, ports: list[dict], bridge: str = BRIDGE,
-            internal: bool = False) -> None:
+def forget_network(net) -> None:
+    """Take a removed network's elements out (its subnet may be another network's next).
+    Under network_lock()."""
+    mark = _network_mark(net)
+    if not os.path.exists(mark):
+        return
+    script = f"delete element ip {TABLE} same {{ {net.subnet} . {net.subnet} }}\n"
+    if net.internal:
+        script += f"delete element ip {TABLE} internal {{ {net.subnet} }}\n"
+    try:
+        _nft(script)
+    except PortError:
+        pass  # the table went meanwhile, and the elements with it
+    os.unlink(mark)
+
+
+def publish(container_id: str, ip: str, ports: list[dict], net=None) -> None:
     """ports: [{"host_ip", "host_port", "container_port", "proto"}]; a host_port of 0 is
     given a free port here (written into the dict). Also makes the table, whose masquerade
-    rule every bridged container needs to reach out, and lets the container's bridge's own
-    traffic through its isolation rules.
+    rule every container on a network needs to reach out, and lets the traffic of the
+    container's network (a bridge.Net, the default network if None) through its isolation
+    rules.
 
     The check and the rules are one step under network_lock(), and the rules themselves are
     the record of what is taken (host-wide, whatever store a container is in, and as long as
     a crashed container's rules remain): of concurrent runs asking for one port, one gets it
     and the others Docker's "port is already allocated"."""
-    from runtime.net.bridge import network_lock
+    from runtime.net.bridge import default_net, network_lock
     with network_lock():
         _ensure_table()
-        _allow_bridge(bridge, internal)
+        _allow_network(net or default_net())
         if not ports:
             return
         taken = set(published_ports())
@@ -234,7 +269,5 @@ def remove_table_if_unused() -> None:
     except PortError:
         pass  # already gone
     os.unlink(MARK)
-    folder, base = os.path.split(MARK)
-    for name in os.listdir(folder):
-        if name.startswith(base + "."):  # the bridges' elements went with the table
-            os.unlink(os.path.join(folder, name))
+    for name in _marks():  # the networks' elements went with the table
+        os.unlink(name)

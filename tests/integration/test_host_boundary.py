@@ -1,7 +1,8 @@
 """What neither a container nor another host may reach on this host, tried with crafted
 frames as an attacker sends them: the host's 127.0.0.1 from a container (a container has
-CAP_NET_RAW by default, as Docker's), and a port published on 127.0.0.1 alone from a
-neighbour. Each case beside a control the same frame reaches when it is allowed, so that a
+CAP_NET_RAW by default, as Docker's), another container's address as a container's own
+(networks are told apart by source address), and a port published on 127.0.0.1 alone from
+a neighbour. Each case beside a control the same frame reaches when it is allowed, so that a
 frame that never left cannot pass for a drop."""
 
 from __future__ import annotations
@@ -119,6 +120,25 @@ def test_a_container_cannot_reach_the_hosts_loopback(engine):  # noqa: F811
     finally:
         loopback.close()
         anywhere.close()
+
+
+def test_a_container_cannot_speak_with_another_containers_address(engine):  # noqa: F811
+    for name in ("pyrun-t-a", "pyrun-t-b"):
+        engine("run", "-d", "--name", name, "busybox", "sleep", "30")
+    a, b = (json.loads(engine("inspect", name).stdout)[0]["NetworkSettings"]
+            for name in ("pyrun-t-a", "pyrun-t-b"))
+    listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    listener.bind(("0.0.0.0", 0))
+    port = listener.getsockname()[1]
+    try:
+        send_frames(a["Netns"], "eth0", mac_of(link_of_peer(a["Netns"])), [
+            (a["IPAddress"], a["Gateway"], port, b"own"),
+            (b["IPAddress"], a["Gateway"], port, b"spoofed"),
+            ("198.18.0.9", a["Gateway"], port, b"made up"),
+        ])
+        assert received(listener) == [b"own"]
+    finally:
+        listener.close()
 
 
 @pytest.fixture

@@ -48,12 +48,12 @@ def sent(kernel, cls):
 def test_a_veth_pair_in_one_message_with_its_peer_in_the_namespace():
     k = KernelDouble()
     netlink.Route(sock=k).add_veth("pyrunab12", "eth0", peer_netns_fd=7,
-                                   peer_mac="02:70:0a:59:00:02", master=5)
+                                   peer_mac="02:70:0a:59:00:02")
     m = sent(k, ifinfmsg)
     assert m["header"]["type"] == netlink.RTM_NEWLINK
     flags = m["header"]["flags"]
     assert flags & netlink.NLM_F_CREATE and flags & netlink.NLM_F_EXCL and flags & netlink.NLM_F_ACK
-    assert m.get_attr("IFLA_IFNAME") == "pyrunab12" and m.get_attr("IFLA_MASTER") == 5
+    assert m.get_attr("IFLA_IFNAME") == "pyrunab12" and m.get_attr("IFLA_MASTER") is None
     info = m.get_attr("IFLA_LINKINFO")
     assert info.get_attr("IFLA_INFO_KIND") == "veth"
     peer = info.get_attr("IFLA_INFO_DATA").get_attr("VETH_INFO_PEER")
@@ -64,33 +64,61 @@ def test_a_veth_pair_in_one_message_with_its_peer_in_the_namespace():
     assert m["flags"] == 0 and peer["flags"] == 0
 
 
-def test_bridge_link_up_and_master():
+def test_a_dummy_link_up_and_a_links_ipv4_settings():
     k = KernelDouble()
     nl = netlink.Route(sock=k)
-    nl.add_bridge("pyrun0")
+    nl.add_link("pyrun0", "dummy")
     m = sent(k, ifinfmsg)
     assert m.get_attr("IFLA_IFNAME") == "pyrun0"
-    assert m.get_attr("IFLA_LINKINFO").get_attr("IFLA_INFO_KIND") == "bridge"
-    nl.set_link(9, up=True, master=4)
+    assert m.get_attr("IFLA_LINKINFO").get_attr("IFLA_INFO_KIND") == "dummy"
+    nl.set_link(9, up=True, inet={netlink.PROXY_ARP: 1, netlink.RP_FILTER: 1,
+                                  netlink.ROUTE_LOCALNET: 1})
     m = sent(k, ifinfmsg)
     assert (m["index"], m["flags"] & 1, m["change"] & 1) == (9, 1, 1)
-    assert m.get_attr("IFLA_MASTER") == 4
+    # read by hand: pyroute2 decodes IFLA_INET_CONF as the kernel's full dump, not as the
+    # sparse attributes a change sends (devconf index: value; linux/ip.h)
+    attrs = netlink.parse_attrs(k.sent[-1][HDR.size + 16:])
+    inet = netlink.parse_attrs(netlink.parse_attrs(attrs[netlink.IFLA_AF_SPEC])[2])
+    conf = netlink.parse_attrs(inet[netlink.IFLA_INET_CONF])
+    assert {key: struct.unpack("=I", v)[0] for key, v in conf.items()} == {
+        3: 1, 8: 1, 26: 1}  # IPV4_DEVCONF_PROXY_ARP, _RP_FILTER, _ROUTE_LOCALNET
     nl.set_link(9, up=False)
     m = sent(k, ifinfmsg)
     assert (m["flags"] & 1, m["change"] & 1) == (0, 1)
+    assert netlink.IFLA_AF_SPEC not in netlink.parse_attrs(k.sent[-1][HDR.size + 16:])
 
 
-def test_address_and_default_route():
+def test_proxy_delay_of_one_link():
+    from pyroute2.netlink.rtnl.ndtmsg import ndtmsg
+    k = KernelDouble()
+    netlink.Route(sock=k).set_proxy_delay(9, 0)
+    m = sent(k, ndtmsg)
+    assert m["header"]["type"] == netlink.RTM_SETNEIGHTBL and m["family"] == 2
+    assert m.get_attr("NDTA_NAME") == "arp_cache"
+    parms = m.get_attr("NDTA_PARMS")
+    assert (parms.get_attr("NDTPA_IFINDEX"), parms.get_attr("NDTPA_PROXY_DELAY")) == (9, 0)
+
+
+def test_addresses_and_routes():
     k = KernelDouble()
     nl = netlink.Route(sock=k)
     nl.add_address(3, "10.89.0.2", 24)
     m = sent(k, ifaddrmsg)
     assert (m["index"], m["prefixlen"]) == (3, 24)
     assert m.get_attr("IFA_LOCAL") == "10.89.0.2" and m.get_attr("IFA_ADDRESS") == "10.89.0.2"
+    assert m.get_attr("IFA_FLAGS") is None
+    nl.add_address(3, "10.89.0.1", 24, prefix_route=False)
+    assert sent(k, ifaddrmsg).get_attr("IFA_FLAGS") == netlink.IFA_F_NOPREFIXROUTE
     nl.add_default_route("10.89.0.1")
     m = sent(k, rtmsg)
     assert m["header"]["type"] == netlink.RTM_NEWROUTE
     assert (m["dst_len"], m["table"]) == (0, 254) and m.get_attr("RTA_GATEWAY") == "10.89.0.1"
+    nl.route_to("10.89.0.2", 7)
+    m = sent(k, rtmsg)
+    assert m["header"]["flags"] & netlink.NLM_F_REPLACE  # over a route an old veth holds
+    assert (m["dst_len"], m["scope"], m.get_attr("RTA_DST"), m.get_attr("RTA_OIF")) == (
+        32, 253, "10.89.0.2", 7)
+    assert m.get_attr("RTA_GATEWAY") is None
 
 
 def test_a_link_is_found_by_name_and_its_index_read_from_the_reply():

@@ -15,13 +15,13 @@ def defs(network_defs):
     return network_defs
 
 
-def test_a_network_gets_the_first_free_subnet_and_its_own_bridge_and_pool(defs):
+def test_a_network_gets_the_first_free_subnet_and_its_own_link_and_pool(defs):
     a = networks.create("front", labels={"k": "v"})
     b = networks.create("back")  # 10.89.2.0/24 is a route of the host's
     assert a["IPAM"]["Config"] == [{"Subnet": "10.89.1.0/24", "Gateway": "10.89.1.1"}]
     assert b["IPAM"]["Config"] == [{"Subnet": "10.89.3.0/24", "Gateway": "10.89.3.1"}]
     net = networks.net_of(a)
-    assert net.bridge == "pyrunbr-" + a["Id"][:7] and len(net.bridge) <= 15
+    assert net.link == "pyrunbr-" + a["Id"][:7] and len(net.link) <= 15
     assert net.leases == str(defs / "leases") + "-" + a["Id"][:12]
     assert [d["Name"] for d in networks.list_all()] == ["front", "back"]
     assert networks.get(a["Id"][:5]) == a == networks.get("front")
@@ -97,5 +97,5 @@ def test_options_are_the_users_alone_and_an_older_definition_reads_the_same(defs
     with open(path, "w") as f:  # as pyrun wrote it before
         json.dump(old, f)
     again = networks.get("front")
-    assert again["Options"] == {} and networks.net_of(again).bridge == "pyrunbr-" + d["Id"][:7]
+    assert again["Options"] == {} and networks.net_of(again).link == "pyrunbr-" + d["Id"][:7]
     assert networks.get("bridge")["Options"] == {"com.docker.network.bridge.name": "pyrun0"}

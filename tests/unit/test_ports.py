@@ -1,5 +1,5 @@
 """net/ports.py over a recording stand-in for `nft`: the table made once in one transaction
-and marked, the rules a published port becomes, "port is already allocated" from the rules
+and marked, each network's elements, the rules a published port becomes, "port is already allocated" from the rules
 themselves, a container's rules removed by its comment, the table gone with the last user.
 (The kernel's side, bytes through a published port, is the integration tests'.)"""
 
@@ -18,9 +18,13 @@ class FakeNft:
         self.scripts: list[str] = []
         self.publish: list[dict] = []
         self.handle = 0
+        self.table = False
 
     def run(self, script: str) -> str:
         self.scripts.append(script)
+        if script.startswith("create table") and self.table:
+            raise ports.PortError("nftables: Error: Could not process rule: File exists")
+        self.table = self.table or "table ip pyrun\n" in script
         for line in script.splitlines():
             words = line.split()
             if words[:4] == ["add", "rule", "ip", "pyrun"] and words[4] == "publish":
@@ -53,7 +57,8 @@ def nft(tmp_path, monkeypatch, network_defs):
 def test_the_table_is_made_once_in_one_transaction_and_marked(nft, tmp_path):
     ports.publish("a" * 64, "10.89.0.2", [])
     ports.publish("b" * 64, "10.89.0.3", [])
-    (script,) = nft.scripts
+    script, elements = nft.scripts  # then the default network's elements, once
+    assert elements == "add element ip pyrun same { 10.89.0.0/24 . 10.89.0.0/24 }\n"
     assert script.startswith("create table ip pyrun\n")
     assert "fib daddr type local jump publish" in script  # from outside and from this host
     assert 'iifname "pyrun*" oifname != "pyrun*" masquerade' in script
@@ -87,12 +92,33 @@ def test_a_taken_port_is_dockers_error_and_port_0_is_given_a_free_one(nft):
     assert any_port["host_port"] not in (0, 8080)  # written back for inspect and ls
 
 
-def test_a_network_bridge_is_let_through_once_and_an_internal_one_kept_in(nft):
-    ports.publish("a" * 64, "10.89.1.2", [], bridge="pyrunbr-abc", internal=True)
-    ports.publish("b" * 64, "10.89.1.3", [], bridge="pyrunbr-abc", internal=True)
+def test_a_networks_traffic_is_let_through_once_an_internal_one_kept_in_and_forgotten(nft):
+    net = bridge.Net("pyrunbr-abc", bridge.Subnet("10.89.1.0/24"), internal=True)
+    ports.publish("a" * 64, "10.89.1.2", [], net)
+    ports.publish("b" * 64, "10.89.1.3", [], net)
+    assert 'forward iifname "pyrun*" oifname "pyrun*" ip saddr . ip daddr != @same drop' in \
+        nft.scripts[0]  # isolation by address: rp_filter vouches for the source
     elements = [s for s in nft.scripts if s.startswith("add element")]
-    assert elements == ['add element ip pyrun same { "pyrunbr-abc" . "pyrunbr-abc" }\n'
-                        'add element ip pyrun internal { "pyrunbr-abc" }\n']
+    assert elements == ["add element ip pyrun same { 10.89.1.0/24 . 10.89.1.0/24 }\n"
+                        "add element ip pyrun internal { 10.89.1.0/24 }\n"]
+    ports.forget_network(net)  # the network removed: its subnet may be another's next
+    assert nft.scripts[-1] == ("delete element ip pyrun same { 10.89.1.0/24 . 10.89.1.0/24 }\n"
+                               "delete element ip pyrun internal { 10.89.1.0/24 }\n")
+    count = len(nft.scripts)
+    ports.forget_network(net)
+    assert len(nft.scripts) == count
+    ports.publish("c" * 64, "10.89.1.2", [], bridge.Net("pyrunbr-def",
+                                                         bridge.Subnet("10.89.1.0/24")))
+    assert nft.scripts[-1] == "add element ip pyrun same { 10.89.1.0/24 . 10.89.1.0/24 }\n"
+
+
+def test_a_table_left_without_its_mark_is_replaced_in_one_transaction(nft, tmp_path):
+    nft.table = True  # a crash before the mark, or an older pyrun's table
+    ports.ensure_table()
+    assert nft.scripts[1].startswith("add table ip pyrun\ndelete table ip pyrun\n"
+                                     "add table ip pyrun\n")
+    assert "add rule ip pyrun prerouting" in nft.scripts[1]
+    assert (tmp_path / "nft-table").exists()
 
 
 def test_unpublish_removes_its_containers_rules_only_and_can_be_repeated(nft):
@@ -110,11 +136,12 @@ def test_unpublish_removes_its_containers_rules_only_and_can_be_repeated(nft):
 
 
 def test_the_table_goes_with_the_last_lease(nft, tmp_path, monkeypatch):
-    ports.publish("a" * 64, "10.89.1.2", [], bridge="pyrunbr-abc")
+    ports.publish("a" * 64, "10.89.1.2", [], bridge.Net("pyrunbr-abc",
+                                                         bridge.Subnet("10.89.1.0/24")))
     monkeypatch.setattr(bridge, "leases_in_use", lambda leases=None: True)
     ports.remove_table_if_unused()
     assert (tmp_path / "nft-table").exists()
     monkeypatch.setattr(bridge, "leases_in_use", lambda leases=None: False)
     ports.remove_table_if_unused()
     assert nft.scripts[-1] == "delete table ip pyrun\n"
-    assert not list(tmp_path.glob("nft-table*"))  # the bridges' marks with it
+    assert not list(tmp_path.glob("nft-table*"))  # the networks' marks with it
