@@ -27,6 +27,11 @@ class Conflict(PyrunError):
     """The request collides with what exists (a name in use, a running container): 409."""
 
 
+class InvalidParameter(PyrunError):
+    """What was asked for is malformed or not allowed (a bad port spec, a sysctl outside the
+    container's namespaces): the API's 400, as Docker's errdefs.InvalidParameter."""
+
+
 class ConfigError(PyrunError):
     """A bundle's config.json (or a flag) is malformed or asks for something impossible."""
 

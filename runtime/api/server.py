@@ -36,8 +36,8 @@ def status_of(e: Exception) -> int:
         return 404
     if isinstance(e, Conflict):
         return 409
-    from runtime.errors import ConfigError
-    if isinstance(e, (ConfigError, ValueError)):
+    from runtime.errors import ConfigError, InvalidParameter
+    if isinstance(e, (InvalidParameter, ConfigError, ValueError)):
         return 400
     return 500
 

@@ -22,7 +22,7 @@ import time
 from runtime import jsonfast as json
 from runtime import paths
 from runtime.engine import journal, model
-from runtime.errors import Conflict, NotFound, PyrunError
+from runtime.errors import Conflict, InvalidParameter, NotFound, PyrunError
 from runtime.image.store import Store
 from runtime.timestamps import rfc3339
 
@@ -45,6 +45,10 @@ class NameConflict(ContainerError, Conflict):
 
 class ContainerStateConflict(ContainerError, Conflict):
     """Not in the state the request needs (running, stopped): Docker's 409."""
+
+
+class InvalidSpec(ContainerError, InvalidParameter):
+    """A flag or field of the container's that cannot be taken: the API's 400."""
 
 
 class NoSuchContainer(ContainerError, NotFound):
@@ -382,7 +386,7 @@ def parse_publish(spec: str) -> list[model.Port]:
         body, proto = spec.rsplit("/", 1)
         proto = proto.lower()
         if proto not in ("tcp", "udp", "sctp"):
-            raise ContainerError(f"invalid proto in port spec {spec!r}")
+            raise InvalidSpec(f"invalid proto in port spec {spec!r}")
     parts = body.split(":")
     if len(parts) == 1:
         host_ip, host, cont = "0.0.0.0", "", parts[0]
@@ -391,15 +395,15 @@ def parse_publish(spec: str) -> list[model.Port]:
     elif len(parts) == 3:
         host_ip, host, cont = parts[0] or "0.0.0.0", parts[1], parts[2]
     else:
-        raise ContainerError(f"invalid port spec {spec!r}: use [IP:][HOST:]CONTAINER[/PROTO]")
+        raise InvalidSpec(f"invalid port spec {spec!r}: use [IP:][HOST:]CONTAINER[/PROTO]")
     # Checked here, not by nftables, which would print three lines of its grammar.
     # _socket: inet_pton without the socket module's enums (start path).
     import _socket
     try:
         _socket.inet_pton(_socket.AF_INET, host_ip)
     except OSError:
-        raise ContainerError(f"invalid IP address {host_ip!r} in port spec {spec!r} (an "
-                             "IPv4 address such as 127.0.0.1)") from None
+        raise InvalidSpec(f"invalid IP address {host_ip!r} in port spec {spec!r} (an "
+                          "IPv4 address such as 127.0.0.1)") from None
 
     def rng(text: str) -> list[int]:
         try:
@@ -411,14 +415,14 @@ def parse_publish(spec: str) -> list[model.Port]:
             else:
                 vals = [int(text)]
         except ValueError:
-            raise ContainerError(f"invalid port spec {spec!r}") from None
+            raise InvalidSpec(f"invalid port spec {spec!r}") from None
         if any(not 0 < v < 65536 for v in vals):
-            raise ContainerError(f"invalid port spec {spec!r}: ports are 1-65535")
+            raise InvalidSpec(f"invalid port spec {spec!r}: ports are 1-65535")
         return vals
     conts = rng(cont)
     hosts = rng(host) if host else [0] * len(conts)
     if len(hosts) != len(conts):
-        raise ContainerError(f"invalid port spec {spec!r}: ranges differ in length")
+        raise InvalidSpec(f"invalid port spec {spec!r}: ranges differ in length")
     return [model.Port(host_ip, h, c, proto) for h, c in zip(hosts, conts)]
 
 
@@ -432,18 +436,18 @@ DEFAULT_LOG_LIMITS = (20 * 1024 * 1024, 5)  # the same, parsed (tests/unit holds
 def parse_log_opts(driver: str | None, opts) -> dict:
     """--log-driver json-file (the only one) and --log-opt max-size=SIZE, max-file=N."""
     if driver not in (None, "json-file"):
-        raise ContainerError(f"logging driver {driver!r} is not supported (json-file is)")
+        raise InvalidSpec(f"logging driver {driver!r} is not supported (json-file is)")
     if not opts:
         return {"Type": "json-file", "Config": dict(DEFAULT_LOG_OPTS)}
     config = dict(DEFAULT_LOG_OPTS)
     for opt in opts:
         key, sep, value = opt.partition("=")
         if not sep or key not in ("max-size", "max-file"):
-            raise ContainerError(f"unknown log opt {opt!r} for json-file (max-size=, max-file=)")
+            raise InvalidSpec(f"unknown log opt {opt!r} for json-file (max-size=, max-file=)")
         config[key] = value
     _, count = log_limits({"Config": config})
     if count < 1:
-        raise ContainerError(f"invalid max-file {config['max-file']!r}: at least 1")
+        raise InvalidSpec(f"invalid max-file {config['max-file']!r}: at least 1")
     return {"Type": "json-file", "Config": config}
 
 
@@ -457,8 +461,8 @@ def log_limits(log_config: dict) -> tuple[int, int]:
         size = parse_size(config["max-size"]) if config.get("max-size") else 0
         count = int(config.get("max-file") or 1)
     except ValueError:
-        raise ContainerError(f"invalid log opts {config}: max-size is a size such as 10m, "
-                             "max-file a number") from None
+        raise InvalidSpec(f"invalid log opts {config}: max-size is a size such as 10m, "
+                          "max-file a number") from None
     return size, count
 
 
@@ -468,7 +472,7 @@ def merge_healthcheck(image_hc, cmd, interval, timeout, retries, start_period,
     --health-cmd is run by /bin/sh -c, --no-healthcheck turns the image's off."""
     if disabled:
         if cmd:
-            raise ContainerError("--no-healthcheck conflicts with --health-* options")
+            raise InvalidSpec("--no-healthcheck conflicts with --health-* options")
         return {"Test": ["NONE"]}
     hc = dict(image_hc or {})
     if cmd:
@@ -481,15 +485,15 @@ def merge_healthcheck(image_hc, cmd, interval, timeout, retries, start_period,
                 hc[key] = parse_duration(text)
             except ValueError:
                 flag = key.lower().replace("startperiod", "start-period")
-                raise ContainerError(f"invalid --health-{flag} {text!r}: a duration such as "
-                                     "30s") from None
+                raise InvalidSpec(f"invalid --health-{flag} {text!r}: a duration such as "
+                                  "30s") from None
     if retries is not None:
         if retries < 0:
-            raise ContainerError("--health-retries cannot be negative")
+            raise InvalidSpec("--health-retries cannot be negative")
         hc["Retries"] = retries
     if hc and not hc.get("Test"):
-        raise ContainerError("--health-* options need a healthcheck: --health-cmd, or one "
-                             "in the image")
+        raise InvalidSpec("--health-* options need a healthcheck: --health-cmd, or one "
+                          "in the image")
     return hc or None
 
 
@@ -498,8 +502,8 @@ def check_name(name: str) -> None:
     ok = name and name[0].isascii() and name[0].isalnum() and all(
         ch.isascii() and (ch.isalnum() or ch in "_.-") for ch in name)
     if not ok:
-        raise ContainerError(f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] "
-                             "are allowed")
+        raise InvalidSpec(f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] "
+                          "are allowed")
 
 
 def check_cpus(cpus: float | None) -> None:
@@ -508,8 +512,8 @@ def check_cpus(cpus: float | None) -> None:
         return
     n = os.cpu_count() or 1
     if not 0.01 <= cpus <= n:
-        raise ContainerError(f"Range of CPUs is from 0.01 to {n}.00, as there are only {n} "
-                             "CPUs available")
+        raise InvalidSpec(f"Range of CPUs is from 0.01 to {n}.00, as there are only {n} "
+                          "CPUs available")
 
 
 def check_signal(name: str) -> None:
@@ -517,7 +521,7 @@ def check_signal(name: str) -> None:
     try:
         parse_signal(name)
     except PyrunError:
-        raise ContainerError(f"Invalid signal: {name}") from None
+        raise InvalidSpec(f"Invalid signal: {name}") from None
 
 
 ULIMITS = ("as", "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice",
@@ -533,13 +537,13 @@ def parse_ulimit(spec: str) -> dict:
             raise ValueError
         limits = int(soft), int(hard or soft)
     except ValueError:
-        raise ContainerError(f"invalid ulimit {spec!r}: NAME=SOFT[:HARD], NAME one of "
-                             f"{', '.join(ULIMITS)}") from None
+        raise InvalidSpec(f"invalid ulimit {spec!r}: NAME=SOFT[:HARD], NAME one of "
+                          f"{', '.join(ULIMITS)}") from None
     unlimited = [v == -1 for v in limits]
     if any(v < -1 for v in limits) or \
             (not unlimited[1] and (unlimited[0] or limits[0] > limits[1])):
-        raise ContainerError(f"invalid ulimit {spec!r}: the soft limit must not be above "
-                             "the hard one")
+        raise InvalidSpec(f"invalid ulimit {spec!r}: the soft limit must not be above "
+                          "the hard one")
     return {"Name": name, "Soft": limits[0], "Hard": limits[1]}
 
 
@@ -557,17 +561,17 @@ def parse_sysctls(specs, network: str, ipc: str) -> dict:
     for spec in specs:
         name, sep, value = spec.partition("=")
         if not sep or not name:
-            raise ContainerError(f"invalid --sysctl {spec!r}: NAME=VALUE")
+            raise InvalidSpec(f"invalid --sysctl {spec!r}: NAME=VALUE")
         ipc_one = name in SYSCTL_NAMES or name.startswith("fs.mqueue.")
         if not (ipc_one or name.startswith("net.")):
-            raise ContainerError(f"sysctl {name!r} is not allowed: only namespaced ones "
-                                 f"({', '.join(SYSCTL_PREFIXES)}, kernel IPC)")
+            raise InvalidSpec(f"sysctl {name!r} is not allowed: only namespaced ones "
+                              f"({', '.join(SYSCTL_PREFIXES)}, kernel IPC)")
         if name.startswith("net.") and network == "host":
-            raise ContainerError(f"sysctl {name!r} is not allowed in the host's network "
-                                 "namespace")
+            raise InvalidSpec(f"sysctl {name!r} is not allowed in the host's network "
+                              "namespace")
         if ipc_one and ipc == "host":
-            raise ContainerError(f"sysctl {name!r} is not allowed in the host's IPC "
-                                 "namespace")
+            raise InvalidSpec(f"sysctl {name!r} is not allowed in the host's IPC "
+                              "namespace")
         out[name] = value
     return out
 
@@ -583,18 +587,18 @@ def parse_device(spec: str) -> dict:
             not parts[-1].startswith("/"):
         perms = parts.pop()
     if len(parts) > 2 or not parts[0]:
-        raise ContainerError(f"invalid --device {spec!r}: HOST[:CONTAINER][:PERMISSIONS]")
+        raise InvalidSpec(f"invalid --device {spec!r}: HOST[:CONTAINER][:PERMISSIONS]")
     host = parts[0]
     inside = parts[1] if len(parts) == 2 and parts[1] else host
     if not (host.startswith("/") and inside.startswith("/")):
-        raise ContainerError(f"invalid --device {spec!r}: paths must be absolute")
+        raise InvalidSpec(f"invalid --device {spec!r}: paths must be absolute")
     try:
         st = os.stat(host)
     except OSError as e:
-        raise ContainerError(f"error gathering device information while adding custom "
-                             f"device {host!r}: {e.strerror}") from None
+        raise InvalidSpec(f"error gathering device information while adding custom "
+                          f"device {host!r}: {e.strerror}") from None
     if not (stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)):
-        raise ContainerError(f"{host!r} is not a device node")
+        raise InvalidSpec(f"{host!r} is not a device node")
     return {"PathOnHost": host, "PathInContainer": inside, "CgroupPermissions": perms,
             "Type": "c" if stat.S_ISCHR(st.st_mode) else "b", "Major": os.major(st.st_rdev),
             "Minor": os.minor(st.st_rdev), "FileMode": stat.S_IMODE(st.st_mode)}
@@ -605,9 +609,9 @@ def parse_memory(text: str) -> int:
     try:
         value = parse_size(text)
     except ValueError:
-        raise ContainerError(f"invalid memory size {text!r} (e.g. 64m, 1g)") from None
+        raise InvalidSpec(f"invalid memory size {text!r} (e.g. 64m, 1g)") from None
     if value < 6 * 1024 * 1024:
-        raise ContainerError(f"minimum memory limit allowed is 6MB (got {text})")
+        raise InvalidSpec(f"minimum memory limit allowed is 6MB (got {text})")
     return value
 
 
@@ -633,11 +637,11 @@ def parse_security_opts(opts) -> dict:
         elif key in ("apparmor", "label") and value in ("unconfined", "disable"):
             pass
         elif key in ("apparmor", "label"):
-            raise ContainerError(f"--security-opt {opt}: this host has no "
-                                 f"{'AppArmor' if key == 'apparmor' else 'SELinux'}")
+            raise InvalidSpec(f"--security-opt {opt}: this host has no "
+                              f"{'AppArmor' if key == 'apparmor' else 'SELinux'}")
         else:
-            raise ContainerError(f'invalid --security-opt: "{opt}" (seccomp=unconfined, '
-                                 "seccomp=PROFILE.json or no-new-privileges[=true|false])")
+            raise InvalidSpec(f'invalid --security-opt: "{opt}" (seccomp=unconfined, '
+                              "seccomp=PROFILE.json or no-new-privileges[=true|false])")
     return out
 
 
@@ -645,10 +649,10 @@ def parse_restart(text: str) -> dict:
     """--restart no | on-failure[:N] | always | unless-stopped."""
     name, _, count = (text or "no").partition(":")
     if name not in ("no", "on-failure", "always", "unless-stopped"):
-        raise ContainerError(f"invalid restart policy {text!r}: no, on-failure[:N], always or "
-                             "unless-stopped")
+        raise InvalidSpec(f"invalid restart policy {text!r}: no, on-failure[:N], always or "
+                          "unless-stopped")
     if count and (name != "on-failure" or not count.isdigit()):
-        raise ContainerError(f"invalid restart policy {text!r}: only on-failure takes a count")
+        raise InvalidSpec(f"invalid restart policy {text!r}: only on-failure takes a count")
     return {"Name": name, "MaximumRetryCount": int(count or 0)}
 
 
@@ -670,7 +674,7 @@ def cap_name(name: str) -> str:
         return n
     n = n if n.startswith("CAP_") else "CAP_" + n
     if n not in CAPABILITY_NUMBERS:
-        raise ContainerError(f"unknown capability: {name!r}")
+        raise InvalidSpec(f"unknown capability: {name!r}")
     return n
 
 

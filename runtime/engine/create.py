@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 
 from runtime.engine import journal, model
-from runtime.engine.containers import (MAKING, PENDING, SPARE, Container, ContainerError,
+from runtime.engine.containers import (MAKING, PENDING, SPARE, Container, InvalidSpec,
                                        NameConflict, cap_name, check_cpus, check_name, check_signal,
                                        delete_tree, generate_name,
                                        merge_healthcheck, padded_record, parse_log_opts,
@@ -88,33 +88,33 @@ def _check_resources(o: CreateOptions) -> None:
     """Docker's rules for the cgroup flags, in its words where it has them."""
     if o.memory_swap not in (None, 0, -1):
         if not o.memory:
-            raise ContainerError("You should always set the Memory limit when using "
-                                 "Memoryswap limit")
+            raise InvalidSpec("You should always set the Memory limit when using "
+                              "Memoryswap limit")
         if o.memory_swap < o.memory:
-            raise ContainerError("Minimum memoryswap limit should be larger than memory "
-                                 "limit, see usage")
+            raise InvalidSpec("Minimum memoryswap limit should be larger than memory "
+                              "limit, see usage")
     if o.memory_reservation and o.memory and o.memory_reservation > o.memory:
-        raise ContainerError("Minimum memory limit can not be less than memory reservation "
-                             "limit, see usage")
+        raise InvalidSpec("Minimum memory limit can not be less than memory reservation "
+                          "limit, see usage")
     if o.oom_kill_disable and not o.memory:
-        raise ContainerError("--oom-kill-disable needs a memory limit (-m): without one "
-                             "the host itself could run out")
+        raise InvalidSpec("--oom-kill-disable needs a memory limit (-m): without one "
+                          "the host itself could run out")
     if o.cpus and (o.cpu_quota or o.cpu_period):
-        raise ContainerError("Conflicting options: Nano CPUs and CPU Period cannot both be "
-                             "set")
+        raise InvalidSpec("Conflicting options: Nano CPUs and CPU Period cannot both be "
+                          "set")
     if o.cpu_period and not 1000 <= o.cpu_period <= 1000000:
-        raise ContainerError("CPU cfs period can not be less than 1ms (i.e. 1000) or larger "
-                             "than 1s (i.e. 1000000)")
+        raise InvalidSpec("CPU cfs period can not be less than 1ms (i.e. 1000) or larger "
+                          "than 1s (i.e. 1000000)")
     if o.cpu_quota and o.cpu_quota < 1000:
-        raise ContainerError("CPU cfs quota can not be less than 1ms (i.e. 1000)")
+        raise InvalidSpec("CPU cfs quota can not be less than 1ms (i.e. 1000)")
     if o.blkio_weight and not 10 <= o.blkio_weight <= 1000:
-        raise ContainerError("Range of blkio weight is from 10 to 1000")
+        raise InvalidSpec("Range of blkio weight is from 10 to 1000")
     if o.cpu_shares is not None and o.cpu_shares < 0:
-        raise ContainerError("invalid --cpu-shares: it must not be negative")
+        raise InvalidSpec("invalid --cpu-shares: it must not be negative")
     for flag, value in (("--cpuset-cpus", o.cpuset_cpus), ("--cpuset-mems", o.cpuset_mems)):
         if value and not all(part and all(x.isdigit() for x in part.split("-", 1))
                              for part in value.split(",")):
-            raise ContainerError(f"Invalid value {value} for {flag}")
+            raise InvalidSpec(f"Invalid value {value} for {flag}")
 
 
 def create(store: Store, image_ref: str, opts: CreateOptions | None = None) -> Container:
@@ -135,7 +135,7 @@ def create(store: Store, image_ref: str, opts: CreateOptions | None = None) -> C
             port, _, proto = p.partition("/")
             ports.append(model.Port("0.0.0.0", 0, int(port), proto or "tcp"))
     if ports and network in networking.NO_WIRING:
-        raise ContainerError(f"published ports need a bridge network (not {network})")
+        raise InvalidSpec(f"published ports need a bridge network (not {network})")
     check_cpus(o.cpus)
     if o.stop_signal is not None:
         check_signal(o.stop_signal)
@@ -145,7 +145,7 @@ def create(store: Store, image_ref: str, opts: CreateOptions | None = None) -> C
                                     o.health_timeout, o.health_retries, o.health_start_period,
                                     o.no_healthcheck)
     if policy["Name"] != "no" and o.auto_remove:
-        raise ContainerError("Conflicting options: --restart and --rm")
+        raise InvalidSpec("Conflicting options: --restart and --rm")
     parsed = []
     if o.volumes or o.mounts or o.tmpfs:  # imported only then: the start path
         # (test_start_budget)
@@ -174,23 +174,23 @@ def create(store: Store, image_ref: str, opts: CreateOptions | None = None) -> C
     for h in o.add_hosts:
         host, sep, ip = h.partition(":")
         if not sep or not host or not ip:
-            raise ContainerError(f"invalid --add-host {h!r}: use HOST:IP")
+            raise InvalidSpec(f"invalid --add-host {h!r}: use HOST:IP")
         hosts.append((host, ip))
     ep = list(o.entrypoint) if o.entrypoint is not None else list(cfg.get("Entrypoint") or [])
     cmd = list(o.command) if o.command else ([] if o.entrypoint is not None else
                                           list(cfg.get("Cmd") or []))
     args = ep + cmd
     if not args:
-        raise ContainerError("No command specified")
+        raise InvalidSpec("No command specified")
     for flag, mode, allowed in (("--pid", o.pid, ("", "host")),
                                 ("--ipc", o.ipc, ("", "host", "private", "shareable")),
                                 ("--uts", o.uts, ("", "host"))):
         if mode not in allowed:
-            raise ContainerError(f"invalid {flag} {mode!r}: pyrun has "
-                                 f"{' and '.join(repr(a) for a in allowed if a)}")
+            raise InvalidSpec(f"invalid {flag} {mode!r}: pyrun has "
+                              f"{' and '.join(repr(a) for a in allowed if a)}")
     _check_resources(o)
     if o.shm_size is not None and o.shm_size <= 0:
-        raise ContainerError("invalid shm size: it must be greater than 0")
+        raise InvalidSpec("invalid shm size: it must be greater than 0")
     cid = os.urandom(32).hex()
     config = model.Config(
         env=list(cfg.get("Env") or []) + list(o.env), cmd=cmd, entrypoint=ep,

@@ -16,7 +16,7 @@ name, aliases and short id resolve for the others through 127.0.0.11 (runtime/ne
 from __future__ import annotations
 
 from runtime.engine.model import Endpoint, NetworkSettings, Port, dump, load
-from runtime.errors import PyrunError
+from runtime.errors import InvalidParameter, PyrunError
 from runtime.net import networks as netdefs
 
 NO_WIRING = ("none", "host")
@@ -24,6 +24,10 @@ NO_WIRING = ("none", "host")
 
 class NetworkingError(PyrunError):
     pass
+
+
+class InvalidEndpoint(NetworkingError, InvalidParameter):
+    """An alias or address the network cannot take: the API's 400."""
 
 
 def endpoint(d: dict, aliases=(), ip: str | None = None) -> Endpoint:
@@ -35,7 +39,7 @@ def requested(network: str, aliases=(), ip: str | None = None) -> NetworkSetting
     """NetworkSettings of a new container on `network` (a name or id; checked here)."""
     d = netdefs.get(network)
     if aliases and d["Name"] in netdefs.PREDEFINED:
-        raise NetworkingError("network-scoped aliases are only supported for user-defined "
+        raise InvalidEndpoint("network-scoped aliases are only supported for user-defined "
                               "networks")
     if ip:
         _check_ip(d, ip)
@@ -44,11 +48,11 @@ def requested(network: str, aliases=(), ip: str | None = None) -> NetworkSetting
 
 def _check_ip(d: dict, ip: str) -> None:
     if d["Name"] in netdefs.PREDEFINED:
-        raise NetworkingError("user specified IP address is supported only when connecting "
+        raise InvalidEndpoint("user specified IP address is supported only when connecting "
                               "to networks with user configured subnets")
     net = netdefs.net_of(d)
     if not net.subnet.contains(ip) or ip == net.gateway:
-        raise NetworkingError(f"no configured subnet contains IP address {ip}")
+        raise InvalidEndpoint(f"no configured subnet contains IP address {ip}")
 
 
 def mode(c) -> str:
@@ -171,7 +175,7 @@ def connect(c, network: str, aliases=(), ip: str | None = None) -> None:
         raise NetworkingError(f"endpoint with name {c.name} already exists in network "
                               f"{d['Name']}")
     if aliases and d["Name"] == "bridge":
-        raise NetworkingError("network-scoped aliases are only supported for user-defined "
+        raise InvalidEndpoint("network-scoped aliases are only supported for user-defined "
                               "networks")
     if ip:
         _check_ip(d, ip)

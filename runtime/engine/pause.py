@@ -4,14 +4,14 @@ through the runtime), as `docker pause`."""
 from __future__ import annotations
 
 from runtime.engine import journal
-from runtime.engine.containers import ContainerError
+from runtime.engine.containers import ContainerStateConflict
 
 
 def pause(c) -> None:
     if not c.running:
-        raise ContainerError(f"Container {c.id} is not running")
+        raise ContainerStateConflict(f"Container {c.id} is not running")
     if c.state.paused:
-        raise ContainerError(f"Container {c.id} is already paused")
+        raise ContainerStateConflict(f"Container {c.id} is already paused")
     from runtime.engine import oci
     oci.pause(c)
     c.mark_paused(True)
@@ -20,7 +20,7 @@ def pause(c) -> None:
 
 def unpause(c) -> None:
     if not c.running or not c.state.paused:
-        raise ContainerError(f"Container {c.id} is not paused")
+        raise ContainerStateConflict(f"Container {c.id} is not paused")
     from runtime.engine import oci
     oci.resume(c)
     c.mark_paused(False)

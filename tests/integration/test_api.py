@@ -267,6 +267,17 @@ def test_bad_requests_get_dockers_status_and_message_and_the_service_goes_on(api
     assert status == 400 and answer["message"].startswith("invalid JSON")
     status, answer = raw(api, "POST", "/containers/create", b"{}")
     assert status == 400 and "Config cannot be empty" in answer["message"]
+    # a flag the engine refuses is the client's mistake, as dockerd's InvalidParameter
+    status, answer = raw(api, "POST", "/containers/create", json.dumps({
+        "Image": "busybox", "Cmd": ["true"], "HostConfig": {"PidMode": "container:x"}}).encode())
+    assert status == 400 and "invalid --pid 'container:x'" in answer["message"]
+    status, answer = raw(api, "POST", "/containers/create", json.dumps({
+        "Image": "busybox", "Cmd": ["true"], "HostConfig": {"Sysctls": {"kernel.panic": "1"}}
+    }).encode())
+    assert status == 400 and "sysctl 'kernel.panic' is not allowed" in answer["message"]
+    # and a kill of a stopped container collides with its state: 409
+    status, answer = raw(api, "POST", "/containers/pyrun-taken/kill")
+    assert status == 409 and "is not running" in answer["message"]
     status, answer = raw(api, "GET", "/containers/pyrun-nonesuch/json")
     assert (status, answer) == (404, {"message": "No such container: pyrun-nonesuch"})
     status, answer = raw(api, "DELETE", "/v1.41/containers/pyrun-taken?force=1")

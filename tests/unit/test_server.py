@@ -14,6 +14,8 @@ import pytest
 
 from runtime.api import server
 from runtime.api.http import ApiError
+from runtime.engine.containers import ContainerStateConflict, InvalidSpec
+from runtime.engine.networking import InvalidEndpoint
 from runtime.errors import ConfigError, Conflict, NotFound, PyrunError
 
 
@@ -88,6 +90,9 @@ def test_a_bug_is_a_500_naming_it_and_the_service_serves_on(service, capsys):
     (ApiError(418, "x"), 418), (NotFound("x"), 404), (Conflict("x"), 409),
     (ConfigError("x"), 400), (ValueError("x"), 400), (PyrunError("x"), 500),
     (RuntimeError("x"), 500),
+    # as dockerd answers them: a bad flag 400, a kill or pause of a stopped container 409
+    (InvalidSpec("invalid port spec"), 400), (InvalidEndpoint("no subnet"), 400),
+    (ContainerStateConflict("not running"), 409),
 ])
 def test_status_of(error, status):
     assert server.status_of(error) == status

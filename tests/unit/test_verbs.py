@@ -79,7 +79,7 @@ def test_a_stopped_container_is_left_alone(running, runtime):
     running.mark_exited(0)
     stop(running)
     assert runtime.calls == []
-    with pytest.raises(cmod.ContainerError, match="is not running"):
+    with pytest.raises(cmod.ContainerStateConflict, match="is not running"):  # 409, as dockerd
         kill(running)
 
 
