@@ -29,7 +29,7 @@ def _duration(ns) -> str | None:
 # HostConfig fields pyrun does not apply yet, with the docker flag that sets each: refused
 # when set, in one line, rather than a container that silently runs without them.
 NOT_YET = {"UsernsMode": "--userns", "DeviceRequests": "--gpus",
-           "OomScoreAdj": "--oom-score-adj", "VolumesFrom": "--volumes-from",
+           "VolumesFrom": "--volumes-from",
            "CpuRealtimePeriod": "--cpu-rt-period", "CpuRealtimeRuntime": "--cpu-rt-runtime",
            "BlkioWeightDevice": "--blkio-weight-device",
            "BlkioDeviceReadBps": "--device-read-bps",
@@ -130,7 +130,7 @@ def create_args(body: dict, name: str | None) -> dict:
         oom_kill_disable=bool(hc.get("OomKillDisable")), cpu_shares=hc.get("CpuShares") or None,
         cpu_quota=hc.get("CpuQuota") or None, cpu_period=hc.get("CpuPeriod") or None,
         cpuset_cpus=hc.get("CpusetCpus") or None, cpuset_mems=hc.get("CpusetMems") or None,
-        blkio_weight=hc.get("BlkioWeight") or None,
+        blkio_weight=hc.get("BlkioWeight") or None, oom_score_adj=hc.get("OomScoreAdj"),
         devices=tuple(f"{d.get('PathOnHost')}:{d.get('PathInContainer') or ''}:"
                       f"{d.get('CgroupPermissions') or 'rwm'}" for d in hc.get("Devices") or ()),
         tty=bool(body.get("Tty")),

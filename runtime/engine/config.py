@@ -49,6 +49,7 @@ class RunSpec:
     sysctl: dict = dict             # linux.sysctl: namespaced settings (create checked them)
     devices: list = list            # --device: the record's entries (node numbers included)
     resources: dict = dict          # the other cgroup settings, in the spec's own shape
+    oom_score_adj: int = 0          # process.oomScoreAdj; 0: not set
     annotations: dict = dict
 
 
@@ -131,6 +132,8 @@ def oci_config(s: RunSpec) -> dict:
         list(s.mounts),
         "linux": linux,
     }
+    if s.oom_score_adj:
+        config["process"]["oomScoreAdj"] = s.oom_score_adj
     if "uts" not in s.host_namespaces:  # the host's own name is not the container's to set
         config["hostname"] = s.hostname
     if s.annotations:
@@ -211,7 +214,8 @@ def from_record(c, netns: str | None, ids: tuple[int, int, list[int]],
         ulimits=list(hc.ulimits),
         host_namespaces=tuple(ns for ns, mode in (("pid", hc.pid_mode), ("ipc", hc.ipc_mode),
                                                   ("uts", hc.uts_mode)) if mode == "host"),
-        sysctl=dict(hc.sysctls), devices=list(hc.devices), resources=_resources(hc))
+        sysctl=dict(hc.sysctls), devices=list(hc.devices), resources=_resources(hc),
+        oom_score_adj=hc.oom_score_adj)
 
 
 def _resources(hc) -> dict:

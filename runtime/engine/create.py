@@ -57,6 +57,7 @@ class CreateOptions:
     cpuset_cpus: str | None = None
     cpuset_mems: str | None = None
     blkio_weight: int | None = None
+    oom_score_adj: int | None = None  # -1000..1000: the OOM killer's preference
     stdin_once: bool = False  # the first attached client's end of input is the container's
     tty: bool = False
     read_only: bool = False
@@ -107,6 +108,9 @@ def _check_resources(o: CreateOptions) -> None:
                           "than 1s (i.e. 1000000)")
     if o.cpu_quota and o.cpu_quota < 1000:
         raise InvalidSpec("CPU cfs quota can not be less than 1ms (i.e. 1000)")
+    if o.oom_score_adj is not None and not -1000 <= o.oom_score_adj <= 1000:
+        raise InvalidSpec(f"Invalid value {o.oom_score_adj}, range for oom score adj is "
+                          "[-1000, 1000]")
     if o.blkio_weight and not 10 <= o.blkio_weight <= 1000:
         raise InvalidSpec("Range of blkio weight is from 10 to 1000")
     if o.cpu_shares is not None and o.cpu_shares < 0:
@@ -219,7 +223,8 @@ def create(store: Store, image_ref: str, opts: CreateOptions | None = None) -> C
         memory_reservation=o.memory_reservation or 0, oom_kill_disable=o.oom_kill_disable,
         cpu_shares=o.cpu_shares or 0, cpu_quota=o.cpu_quota or 0,
         cpu_period=o.cpu_period or 0, cpuset_cpus=o.cpuset_cpus or "",
-        cpuset_mems=o.cpuset_mems or "", blkio_weight=o.blkio_weight or 0)
+        cpuset_mems=o.cpuset_mems or "", blkio_weight=o.blkio_weight or 0,
+        oom_score_adj=o.oom_score_adj or 0)
     # The record appears whole or not at all: it is made in a directory of its own, with
     # its creator's identity, and renamed into place. The creator counts as the monitor
     # until one takes over, so a command killed at any moment leaves something refresh()

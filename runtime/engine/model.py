@@ -133,7 +133,8 @@ class HostConfig:
     """How the host runs it: Docker's HostConfig, with richer types where the record needs
     them (ports as Port, mounts as engine/volumes.py's dicts); inspect gives Docker's."""
     NESTED = {"ports": (Port, "list")}
-    RENAMED = {"oom_kill_disable": "OomKillDisable"}  # not State's OOMKilled spelling
+    # not State's OOMKilled spelling: Docker's HostConfig says Oom
+    RENAMED = {"oom_kill_disable": "OomKillDisable", "oom_score_adj": "OomScoreAdj"}
     network_mode: str = "bridge"
     ports: list = list
     auto_remove: bool = False
@@ -171,6 +172,7 @@ class HostConfig:
     cpuset_cpus: str = ""          # "0-1", "0,2"
     cpuset_mems: str = ""
     blkio_weight: int = 0          # 10..1000
+    oom_score_adj: int = 0         # -1000..1000 (0: the host's default, not set)
 
     def restart_name(self) -> str:
         return (self.restart_policy or {}).get("Name", "no")

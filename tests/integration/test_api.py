@@ -243,6 +243,20 @@ def test_shm_size_group_add_ulimit_apply_and_what_pyrun_cannot_apply_is_refused(
     assert p.returncode == 125 and "soft limit must not be above the hard" in p.stderr
     p = api("run", "--rm", "--shm-size", "0", "busybox", "true", check=False)
     assert p.returncode == 125 and "--shm-size" in p.stderr
+    # the OOM killer's preference, for the container's processes and those exec'd later
+    # (raising it needs no privilege; lowering it below 0, CAP_SYS_RESOURCE on the host)
+    docker(api, "run", "-d", "--name", "pyrun-oom", "--network", "none", "--oom-score-adj",
+           "500", "busybox", "sleep", "60")
+    assert docker(api, "exec", "pyrun-oom", "cat", "/proc/1/oom_score_adj",
+                  "/proc/self/oom_score_adj").stdout.split() == ["500", "500"]
+    assert docker(api, "inspect", "-f", "{{.HostConfig.OomScoreAdj}}",
+                  "pyrun-oom").stdout == "500\n"
+    docker(api, "rm", "-f", "pyrun-oom")
+    p = api("run", "--rm", "--network", "none", "--oom-score-adj", "700", "busybox", "cat",
+            "/proc/self/oom_score_adj")
+    assert p.stdout == "700\n"
+    p = api("run", "--rm", "--oom-score-adj", "1001", "busybox", "true", check=False)
+    assert p.returncode == 125 and "range for oom score adj is [-1000, 1000]" in p.stderr
 
 
 def test_logs_follow_and_multiplexed_streams(api):

@@ -54,7 +54,10 @@ def test_defaults_are_dockers_and_parse_as_a_runtime_would():
      lambda c: c["annotations"] == {"org.pyrun.owner": "1:2"}),
     ({}, lambda c: "size=65536k" in mount(c, "/dev/shm")["options"]),  # Docker's 64 MiB
     ({"shm_size": 256 << 20}, lambda c: "size=262144k" in mount(c, "/dev/shm")["options"]),
-    ({}, lambda c: c["process"]["rlimits"] == [] and "sysctl" not in c["linux"]),
+    ({}, lambda c: c["process"]["rlimits"] == [] and "sysctl" not in c["linux"] and
+     "oomScoreAdj" not in c["process"]),
+    ({"oom_score_adj": 500}, lambda c: c["process"]["oomScoreAdj"] == 500 and
+     spec.parse(c).process.oom_score_adj == 500),
     ({"devices": [{"PathInContainer": "/dev/xnull", "Type": "c", "Major": 1, "Minor": 3,
                    "FileMode": 0o666, "CgroupPermissions": "rw"}]},
      lambda c: c["linux"]["devices"] == [{"path": "/dev/xnull", "type": "c", "major": 1,
