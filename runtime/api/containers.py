@@ -579,8 +579,7 @@ def rename(svc, conn, req, ref):
 def update(svc, conn, req, ref):
     from runtime.engine.update import update as update_
     body = req.json()
-    for key, flag in (("MemorySwap", "--memory-swap"), ("CpuQuota", "--cpu-quota"),
-                      ("CpuPeriod", "--cpu-period"), ("KernelMemory", "--kernel-memory"),
+    for key, flag in (("MemorySwap", "--memory-swap"), ("KernelMemory", "--kernel-memory"),
                       ("CpuRealtimePeriod", "--cpu-rt-period"),
                       ("CpuRealtimeRuntime", "--cpu-rt-runtime")):
         if body.get(key) not in DEFAULTS:  # refused, not ignored
@@ -596,7 +595,9 @@ def update(svc, conn, req, ref):
             cpuset_cpus=body.get("CpusetCpus") or None,
             cpuset_mems=body.get("CpusetMems") or None,
             memory_reservation=body.get("MemoryReservation") or None,
-            blkio_weight=body.get("BlkioWeight") or None, restart=restart)
+            blkio_weight=body.get("BlkioWeight") or None,
+            cpu_quota=body.get("CpuQuota") or None, cpu_period=body.get("CpuPeriod") or None,
+            restart=restart)
     conn.send_json(200, {"Warnings": []})
 
 

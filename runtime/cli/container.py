@@ -392,10 +392,12 @@ def rename_cmd(ctx, container, new_name):
 @click.option("--cpuset-mems", help="Memory nodes to use")
 @click.option("--memory-reservation", help="A soft memory limit (e.g. 64m)")
 @click.option("--blkio-weight", type=int, help="Block IO weight (10 to 1000)")
+@click.option("--cpu-quota", type=int, help="CFS quota in microseconds (-1: none)")
+@click.option("--cpu-period", type=int, help="CFS period in microseconds")
 @click.option("--restart", help="no, on-failure[:N], always, unless-stopped")
 @click.pass_context
 def update_cmd(ctx, containers, memory, cpus, pids_limit, cpu_shares, cpuset_cpus,
-               cpuset_mems, memory_reservation, blkio_weight, restart):
+               cpuset_mems, memory_reservation, blkio_weight, cpu_quota, cpu_period, restart):
     """Change the limits and restart policy of containers, running or not."""
     from runtime.engine.containers import parse_memory
     from runtime.engine.update import update
@@ -409,7 +411,8 @@ def update_cmd(ctx, containers, memory, cpus, pids_limit, cpu_shares, cpuset_cpu
     for _, ref, c in _each(ctx, containers):
         update(c, memory=limit, cpus=cpus, pids_limit=pids_limit, cpu_shares=cpu_shares,
                cpuset_cpus=cpuset_cpus, cpuset_mems=cpuset_mems,
-               memory_reservation=reservation, blkio_weight=blkio_weight, restart=restart)
+               memory_reservation=reservation, blkio_weight=blkio_weight,
+               cpu_quota=cpu_quota, cpu_period=cpu_period, restart=restart)
         click.echo(ref)
 
 

@@ -11,19 +11,35 @@ def update(c, *, memory: int | None = None, cpus: float | None = None,
            pids_limit: int | None = None, cpu_shares: int | None = None,
            cpuset_cpus: str | None = None, cpuset_mems: str | None = None,
            memory_reservation: int | None = None, blkio_weight: int | None = None,
+           cpu_quota: int | None = None, cpu_period: int | None = None,
            restart: str | None = None) -> None:
     given = (memory, cpus, pids_limit, cpu_shares, cpuset_cpus, cpuset_mems,
-             memory_reservation, blkio_weight, restart)
+             memory_reservation, blkio_weight, cpu_quota, cpu_period, restart)
     if all(v is None for v in given):
-        raise cmod.ContainerError("you must provide one or more flags when using this command")
+        raise cmod.InvalidSpec("you must provide one or more flags when using this command")
     cmod.check_cpus(cpus)
     if blkio_weight and not 10 <= blkio_weight <= 1000:
-        raise cmod.ContainerError("Range of blkio weight is from 10 to 1000")
+        raise cmod.InvalidSpec("Range of blkio weight is from 10 to 1000")
+    if cpu_period and not 1000 <= cpu_period <= 1000000:
+        raise cmod.InvalidSpec("CPU cfs period can not be less than 1ms (i.e. 1000) or "
+                               "larger than 1s (i.e. 1000000)")
+    if cpu_quota and cpu_quota != -1 and cpu_quota < 1000:
+        raise cmod.InvalidSpec("CPU cfs quota can not be less than 1ms (i.e. 1000)")
     policy = cmod.parse_restart(restart) if restart is not None else None
     hc = c.reload().host
     if policy is not None and policy["Name"] != "no" and hc.auto_remove:
-        raise cmod.ContainerError("Restart policy cannot be updated because AutoRemove is "
-                                  "enabled for the container")
+        raise cmod.InvalidSpec("Restart policy cannot be updated because AutoRemove is "
+                               "enabled for the container")
+    # --cpus and the CFS pair set the same two files: one or the other, as Docker's update
+    if cpus and (cpu_quota or cpu_period):
+        raise cmod.InvalidSpec("Conflicting options: Nano CPUs and CPU Period cannot both "
+                               "be set")
+    if (cpu_quota or cpu_period) and hc.nano_cpus and cpus is None:
+        raise cmod.InvalidSpec("Conflicting options: CPU Quota cannot be updated as "
+                               "NanoCPUs has already been set")
+    if cpus and (hc.cpu_quota or hc.cpu_period):
+        raise cmod.InvalidSpec("Conflicting options: Nano CPUs cannot be updated as CPU "
+                               "Period has already been set")
     resources: dict = {}
     if memory is not None:
         hc.memory = memory
@@ -31,6 +47,14 @@ def update(c, *, memory: int | None = None, cpus: float | None = None,
     if cpus is not None:
         hc.nano_cpus = int(cpus * 1e9)
         resources["cpu"] = {"quota": hc.nano_cpus // 10000 or -1, "period": 100000}
+    if cpu_quota is not None or cpu_period is not None:
+        if cpu_quota is not None:
+            hc.cpu_quota = 0 if cpu_quota == -1 else cpu_quota
+        if cpu_period is not None:
+            hc.cpu_period = cpu_period
+        # both, always: cgroup v2's cpu.max holds the pair, and a period alone would
+        # lift the quota there
+        resources["cpu"] = {"quota": hc.cpu_quota or -1, "period": hc.cpu_period or 100000}
     if pids_limit is not None:
         hc.pids_limit = pids_limit
         resources["pids"] = {"limit": pids_limit or -1}

@@ -209,8 +209,16 @@ def test_shm_size_group_add_ulimit_apply_and_what_pyrun_cannot_apply_is_refused(
     shares = docker(api, "exec", "pyrun-upd", "sh", "-c", "cat /sys/fs/cgroup/cpu/cpu.shares "
                     "2>/dev/null || cat /sys/fs/cgroup/cpu.weight").stdout.strip()
     assert shares in ("256", "10")  # v1 shares, or v2's weight for 256
-    p = docker(api, "update", "--cpu-quota", "50000", "pyrun-upd", check=False)
-    assert p.returncode == 1 and "--cpu-quota is not supported" in p.stderr
+    docker(api, "update", "--cpu-quota", "50000", "--cpu-period", "200000", "pyrun-upd")
+    assert docker(api, "exec", "pyrun-upd", "sh", "-c", "cd /sys/fs/cgroup; cat "
+                  "cpu/cpu.cfs_quota_us cpu/cpu.cfs_period_us 2>/dev/null || cat cpu.max"
+                  ).stdout.split() == ["50000", "200000"]  # v1's two files, v2's one
+    assert docker(api, "inspect", "-f", "{{.HostConfig.CpuQuota}} {{.HostConfig.CpuPeriod}}",
+                  "pyrun-upd").stdout == "50000 200000\n"
+    p = docker(api, "update", "--cpus", "0.5", "pyrun-upd", check=False)
+    assert p.returncode == 1 and "CPU Period has already been set" in p.stderr
+    p = docker(api, "update", "--memory-swap", "1g", "pyrun-upd", check=False)
+    assert p.returncode == 1 and "--memory-swap is not supported" in p.stderr
     docker(api, "rm", "-f", "pyrun-upd")
     p = docker(api, "run", "--rm", "--network", "host", "--sysctl", "net.core.somaxconn=1",
                "busybox", "true", check=False)  # the CLI checks names; the service the rest

@@ -128,6 +128,30 @@ def test_update_of_the_other_cgroup_flags_and_the_restart_policy(running, runtim
         update(c, restart="always")
 
 
+def test_update_of_the_cfs_pair_sends_both_and_keeps_apart_from_cpus(running, runtime):
+    update(running, cpu_quota=50000)  # cgroup v2's cpu.max holds both: a period alone
+    assert runtime.calls[-1] == ("update", {"cpu": {"quota": 50000, "period": 100000}})
+    update(running, cpu_period=200000)  # would lift the quota there
+    assert runtime.calls[-1] == ("update", {"cpu": {"quota": 50000, "period": 200000}})
+    update(running, cpu_quota=-1)  # no quota
+    assert runtime.calls[-1] == ("update", {"cpu": {"quota": -1, "period": 200000}})
+    hc = cmod.load(running.store, running.id).host
+    assert (hc.cpu_quota, hc.cpu_period) == (0, 200000)
+    count = len(runtime.calls)
+    for kwargs, message in (({"cpus": 0.5}, "CPU Period has already been set"),
+                            ({"cpus": 0.5, "cpu_quota": 20000}, "cannot both be set"),
+                            ({"cpu_period": 500}, "cfs period can not be less than 1ms"),
+                            ({"cpu_quota": 10}, "cfs quota can not be less than 1ms")):
+        with pytest.raises(cmod.InvalidSpec, match=message):  # the API's 400
+            update(running, **kwargs)
+    assert len(runtime.calls) == count  # refused before anything changed
+    c = cmod.load(running.store, running.id)
+    c.host.cpu_period, c.host.nano_cpus = 0, 500_000_000
+    c.save()
+    with pytest.raises(cmod.InvalidSpec, match="NanoCPUs has already been set"):
+        update(c, cpu_quota=20000)
+
+
 def test_the_records_questions(running):
     assert running.running and running.can_signal() and not running.can_start()
     assert not running.can_remove() and running.can_remove(force=True)
