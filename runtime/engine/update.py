@@ -38,8 +38,9 @@ def update(c, *, memory: int | None = None, cpus: float | None = None,
         raise cmod.InvalidSpec("Conflicting options: CPU Quota cannot be updated as "
                                "NanoCPUs has already been set")
     if cpus and (hc.cpu_quota or hc.cpu_period):
-        raise cmod.InvalidSpec("Conflicting options: Nano CPUs cannot be updated as CPU "
-                               "Period has already been set")
+        which = "Period" if hc.cpu_period else "Quota"
+        raise cmod.InvalidSpec(f"Conflicting options: Nano CPUs cannot be updated as CPU "
+                               f"{which} has already been set")
     resources: dict = {}
     if memory is not None:
         hc.memory = memory
