@@ -29,7 +29,6 @@ def _duration(ns) -> str | None:
 # HostConfig fields pyrun does not apply yet, with the docker flag that sets each: refused
 # when set, in one line, rather than a container that silently runs without them.
 NOT_YET = {"UsernsMode": "--userns", "DeviceRequests": "--gpus",
-           "VolumesFrom": "--volumes-from",
            "CpuRealtimePeriod": "--cpu-rt-period", "CpuRealtimeRuntime": "--cpu-rt-runtime",
            "BlkioWeightDevice": "--blkio-weight-device",
            "BlkioDeviceReadBps": "--device-read-bps",
@@ -137,6 +136,7 @@ def create_args(body: dict, name: str | None) -> dict:
         read_only=bool(hc.get("ReadonlyRootfs")), stop_signal=body.get("StopSignal") or None,
         stop_timeout=body.get("StopTimeout"), cpus=(hc.get("NanoCpus") or 0) / 1e9 or None,
         volumes=tuple(binds), mounts=tuple(mounts),
+        volumes_from=tuple(hc.get("VolumesFrom") or ()),
         tmpfs=tuple(f"{d}:{o}" if o else d for d, o in (hc.get("Tmpfs") or {}).items()),
         cap_add=tuple(hc.get("CapAdd") or ()), cap_drop=tuple(hc.get("CapDrop") or ()),
         log_driver=log.get("Type") or None,

@@ -9,7 +9,7 @@ import os
 from runtime.engine import journal, model
 from runtime.engine.containers import (MAKING, PENDING, SPARE, Container, InvalidSpec,
                                        NameConflict, cap_name, check_cpus, check_name, check_signal,
-                                       delete_tree, generate_name,
+                                       delete_tree, find, generate_name,
                                        merge_healthcheck, padded_record, parse_log_opts,
                                        parse_device, parse_sysctls, parse_ulimit,
                                        parse_publish, parse_restart, parse_security_opts,
@@ -66,6 +66,7 @@ class CreateOptions:
     cpus: float | None = None
     volumes: tuple = tuple  # -v specs
     mounts: tuple = tuple  # --mount specs
+    volumes_from: tuple = tuple  # --volumes-from CONTAINER[:ro|rw]
     tmpfs: tuple = tuple  # --tmpfs specs
     cap_add: tuple = tuple
     cap_drop: tuple = tuple
@@ -121,6 +122,24 @@ def _check_resources(o: CreateOptions) -> None:
             raise InvalidSpec(f"Invalid value {value} for {flag}")
 
 
+def _volumes_from(store: Store, specs, taken: set) -> list[dict]:
+    """--volumes-from CONTAINER[:ro|rw]: that container's volumes and bind mounts at the
+    same places (the same volumes, anonymous ones too), each in its own mode unless one is
+    given, as Docker's; what this container's own -v, --mount or --tmpfs puts at a place
+    wins there. Its tmpfs mounts are its own."""
+    out = []
+    for spec in specs:
+        ref, _, mode = spec.partition(":")
+        if mode not in ("", "ro", "rw"):
+            raise InvalidSpec(f"invalid mode for volumes-from: {mode}")
+        for m in find(store, ref).host.binds:  # NoSuchContainer: the API's 404
+            if m["Destination"] in taken:
+                continue
+            taken.add(m["Destination"])
+            out.append(dict(m, RW=mode == "rw") if mode else dict(m))
+    return out
+
+
 def create(store: Store, image_ref: str, opts: CreateOptions | None = None) -> Container:
     """Validate everything, then write the record; nothing is mounted or wired yet."""
     o = opts or CreateOptions()
@@ -159,6 +178,7 @@ def create(store: Store, image_ref: str, opts: CreateOptions | None = None) -> C
             [volmod.parse_tmpfs(t) for t in o.tmpfs]
     binds = [m for m in parsed if m["Type"] != "tmpfs"]
     tmpfs_mounts = [m for m in parsed if m["Type"] == "tmpfs"]
+    binds += _volumes_from(store, o.volumes_from, {m["Destination"] for m in parsed})
     security = parse_security_opts(o.security_opt)
     from runtime.engine.config import DEFAULT_CAPS
     from runtime.linux.names import CAPABILITY_NAMES
@@ -224,6 +244,7 @@ def create(store: Store, image_ref: str, opts: CreateOptions | None = None) -> C
         cpu_shares=o.cpu_shares or 0, cpu_quota=o.cpu_quota or 0,
         cpu_period=o.cpu_period or 0, cpuset_cpus=o.cpuset_cpus or "",
         cpuset_mems=o.cpuset_mems or "", blkio_weight=o.blkio_weight or 0,
+        volumes_from=list(o.volumes_from),
         oom_score_adj=o.oom_score_adj or 0)
     # The record appears whole or not at all: it is made in a directory of its own, with
     # its creator's identity, and renamed into place. The creator counts as the monitor

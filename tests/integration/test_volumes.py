@@ -79,3 +79,28 @@ def test_mount_and_tmpfs_options(engine, tmp_path):  # noqa: F811
     p = engine("run", "--rm", *NONE, "--mount", "type=nfs,target=/x", "busybox", "true",
                check=False)
     assert p.returncode == 125 and "type bind, volume or tmpfs" in p.stderr
+
+
+def test_volumes_from_another_container(engine, tmp_path):  # noqa: F811
+    """The data-container pattern: one container's volumes (an anonymous one included) and
+    bind mounts, at the same places in another, read-only with :ro."""
+    engine("create", "--name", "pyrun-data", *NONE, "-v", "pyrun-vol-shared:/shared", "-v",
+           "/anon", "-v", f"{tmp_path}:/site", "busybox", "true")
+    engine("run", "--rm", *NONE, "--volumes-from", "pyrun-data", "busybox", "sh", "-c",
+           "echo one > /shared/f && echo two > /anon/f && echo three > /site/f")
+    assert (tmp_path / "f").read_text() == "three\n"
+    out = engine("run", "--rm", *NONE, "--volumes-from", "pyrun-data:ro", "busybox", "sh",
+                 "-c", "cat /shared/f /anon/f /site/f; touch /shared/g 2>/dev/null || "
+                 "echo read-only").stdout
+    assert out.split() == ["one", "two", "three", "read-only"]
+    (info,) = json.loads(engine("inspect", "pyrun-data").stdout)
+    anon = next(m["Name"] for m in info["Mounts"] if m["Destination"] == "/anon")
+    p = engine("run", "-d", *NONE, "--volumes-from", "pyrun-data", "busybox", "sleep", "30")
+    (user,) = json.loads(engine("inspect", p.stdout.strip()).stdout)
+    assert user["HostConfig"]["VolumesFrom"] == ["pyrun-data"]
+    assert anon in [m.get("Name") for m in user["Mounts"]]  # the same volume, not a copy
+    p = engine("run", "--rm", "--volumes-from", "pyrun-nonesuch", "busybox", "true",
+               check=False)
+    assert p.returncode == 125 and "No such container: pyrun-nonesuch" in p.stderr
+    engine("rm", "-f", "pyrun-data", *engine("ls", "-q").stdout.split())
+    engine("volume", "rm", "pyrun-vol-shared", anon)

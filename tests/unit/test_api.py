@@ -76,6 +76,8 @@ from runtime.api.http import ApiError, frame
                                    "OomKillDisable": False, "CpuShares": 0}},
      {"image_ref": "x"}),
     ({"Image": "x", "HostConfig": {"OomScoreAdj": 500}}, {"oom_score_adj": 500}),
+    ({"Image": "x", "HostConfig": {"VolumesFrom": ["data:ro"]}},
+     {"volumes_from": ("data:ro",)}),
     ({"Image": "x", "Tty": True, "HostConfig": {"ConsoleSize": [17, 91]}},
      {"tty": True, "console_size": (17, 91)}),  # the docker CLI's terminal, with 1.41 too
 ])

@@ -68,6 +68,8 @@ def test_options_become_the_record(store, opts, check):
     (CreateOptions(memory_swap=1 << 30), "always set the Memory limit"),
     (CreateOptions(memory=1 << 30, memory_swap=1 << 20), "memoryswap limit should be larger"),
     (CreateOptions(oom_kill_disable=True), "needs a memory limit"),
+    (CreateOptions(oom_score_adj=-1001), "range for oom score adj is"),
+    (CreateOptions(volumes_from=("nonesuch",)), "No such container: nonesuch"),
     (CreateOptions(cpus=0.5, cpu_quota=50000), "Nano CPUs and CPU Period"),
     (CreateOptions(cpu_period=10), "CPU cfs period"),
     (CreateOptions(blkio_weight=5), "blkio weight is from 10 to 1000"),
@@ -89,3 +91,26 @@ def test_a_name_is_taken_once(store):
     create(store, "img:1", CreateOptions(name="web"))
     with pytest.raises(NameConflict, match='The container name "/web" is already in use'):
         create(store, "img:1", CreateOptions(name="web"))
+
+
+def test_volumes_from_shares_the_same_volumes_at_the_same_places(store, tmp_path):
+    host_dir = str(tmp_path / "site")
+    create(store, "img:1", CreateOptions(name="data", volumes=(
+        "db:/var/lib/db", "/srv/anon", f"{host_dir}:/site:ro"), tmpfs=("/scratch",)))
+    from runtime.engine.containers import find
+    source = {m["Destination"]: m for m in find(store, "data").host.binds}
+    app = create(store, "img:1", CreateOptions(volumes_from=("data",),
+                                               volumes=("other:/srv/anon",)))
+    got = {m["Destination"]: m for m in app.host.binds}
+    assert got["/var/lib/db"] == source["/var/lib/db"]  # the same volume, read-write
+    assert got["/site"] == source["/site"] and got["/site"]["RW"] is False  # its own mode
+    assert got["/srv/anon"]["Name"] == "other"  # this container's own -v wins there
+    assert "/scratch" not in got  # tmpfs mounts are the container's own
+    assert app.host.volumes_from == ["data"]
+    ro = create(store, "img:1", CreateOptions(volumes_from=("data:ro",)))
+    assert {m["Destination"]: m["RW"] for m in ro.host.binds} == {
+        "/var/lib/db": False, "/srv/anon": False, "/site": False}
+    assert {m["Destination"]: m["Source"] for m in ro.host.binds} == {
+        d: m["Source"] for d, m in source.items()}  # the anonymous volume too
+    with pytest.raises(ContainerError, match="invalid mode for volumes-from: rx"):
+        create(store, "img:1", CreateOptions(volumes_from=("data:rx",)))
