@@ -33,8 +33,9 @@ NOT_YET = {"UsernsMode": "--userns", "DeviceRequests": "--gpus",
            "BlkioWeightDevice": "--blkio-weight-device",
            "BlkioDeviceReadBps": "--device-read-bps",
            "BlkioDeviceWriteBps": "--device-write-bps", "KernelMemory": "--kernel-memory"}
-# (Links are taken and not refused: docker-compose's `run` links the service's containers,
-# which on a user-defined network find each other by name and alias through 127.0.0.11.)
+# (Links, legacy, write /etc/hosts on the default bridge alone: docker-compose's `run` links
+# the service's containers, which on a user-defined network find each other by name and
+# alias through 127.0.0.11.)
 DEFAULTS = ("", "private", "shareable", "default", 0, -1, False, None)
 
 
@@ -137,6 +138,9 @@ def create_args(body: dict, name: str | None) -> dict:
         stop_timeout=body.get("StopTimeout"), cpus=(hc.get("NanoCpus") or 0) / 1e9 or None,
         volumes=tuple(binds), mounts=tuple(mounts),
         volumes_from=tuple(hc.get("VolumesFrom") or ()),
+        # "db:alias" from the CLI; "/db:/web/alias", inspect's form, from some clients
+        links=tuple(f"{t}:{a.rsplit('/', 1)[-1]}" if a else t for t, _, a in
+                    (link.partition(":") for link in hc.get("Links") or ())),
         tmpfs=tuple(f"{d}:{o}" if o else d for d, o in (hc.get("Tmpfs") or {}).items()),
         cap_add=tuple(hc.get("CapAdd") or ()), cap_drop=tuple(hc.get("CapDrop") or ()),
         log_driver=log.get("Type") or None,

@@ -152,10 +152,12 @@ def etc_mounts(directory: str, readonly: bool = False) -> list[dict]:
             for f in ETC_FILES]
 
 
-def hosts_file(hostname: str, ip: str = "", extra_hosts=()) -> str:
+def hosts_file(hostname: str, ip: str = "", extra_hosts=(), linked=()) -> str:
     """/etc/hosts: localhost, the process's own address under its hostname, --add-host's
-    "host:ip" entries."""
+    "host:ip" entries, and --link's (ip, "alias id name") ones."""
     text = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+    for addr, names in linked:
+        text += f"{addr}\t{names}\n"
     if ip:
         text += f"{ip}\t{hostname}\n"
     for entry in extra_hosts:

@@ -695,6 +695,7 @@ def prepare(c: Container) -> str:
     Everything is undone by teardown(), which is safe to call at any point."""
     from runtime.engine import bundle as bundlemod
     from runtime.engine.config import from_record, hosts_file, oci_config, resolv_file
+    linked = linked_hosts(c)  # refused before anything is made
     b = bundle_of(c, c.store.image(c.image).layer_dirs)
     b.make()
     netns = None
@@ -704,7 +705,7 @@ def prepare(c: Container) -> str:
         netns = new_netns(c)
         networking.wire(c, netns)
     b.write_etc(c.config.hostname,
-                hosts_file(c.config.hostname, c.net.ip_address, c.host.extra_hosts),
+                hosts_file(c.config.hostname, c.net.ip_address, c.host.extra_hosts, linked),
                 resolv_file(bundlemod.host_resolv(), mode, c.host.dns,
                             embedded=mode != "host" and networking.on_user_network(c)))
     b.mount()
@@ -715,6 +716,46 @@ def prepare(c: Container) -> str:
     ids = bundlemod.resolve_user(b.rootfs, c.config.user, c.host.group_add)
     init = init_binary() if c.host.init else None
     return b.write_config(oci_config(from_record(c, netns, ids, init)))
+
+
+def parse_link(store: Store, spec: str) -> tuple[str, str]:
+    """--link NAME[:ALIAS] → (the linked container's name, the alias), once it exists (the
+    record keeps Docker's "/NAME:/THIS/ALIAS" once this container has its name)."""
+    target, _, alias = spec.partition(":")
+    alias = alias or target.lstrip("/")
+    if not target or not (alias[:1].isalnum() and
+                          all(ch.isalnum() or ch in "_.-" for ch in alias)):
+        raise InvalidSpec(f"invalid --link {spec!r}: NAME[:ALIAS]")
+    return find(store, target.lstrip("/")).name, alias  # NoSuchContainer: the API's 404
+
+
+def linked_hosts(c: Container) -> list[tuple[str, str]]:
+    """/etc/hosts lines of a container's legacy links on the default bridge (elsewhere names
+    resolve through 127.0.0.11, and Docker writes none either): each linked container's
+    address under the alias, its short id and its name. As Docker's, a link to a container
+    that does not run, or is not on the default bridge, refuses the start."""
+    if not c.host.links or c.host.network_mode != "bridge":
+        return []
+    out = []
+    for link in c.host.links:
+        target, _, rest = link.partition(":")
+        alias = rest.rsplit("/", 1)[-1]
+        as_text = f"{target} AS {rest}"
+        try:
+            other = find(c.store, target.lstrip("/"))
+        except NoSuchContainer:
+            raise ContainerStateConflict(f"Cannot link to {target}: no such container "
+                                         f"({as_text})") from None
+        if not other.running:
+            raise ContainerStateConflict(f"Cannot link to a non running container: "
+                                         f"{as_text}")
+        ep = other.net.networks.get("bridge")
+        if ep is None or not ep.ip_address:
+            raise ContainerStateConflict(f"Cannot link to {target}, as it does not belong "
+                                         "to the default network")
+        names = [alias] + [n for n in (other.id[:12], other.name) if n != alias]
+        out.append((ep.ip_address, " ".join(names)))
+    return out
 
 
 def init_binary() -> str:

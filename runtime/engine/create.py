@@ -11,7 +11,7 @@ from runtime.engine.containers import (MAKING, PENDING, SPARE, Container, Invali
                                        NameConflict, cap_name, check_cpus, check_name, check_signal,
                                        delete_tree, find, generate_name,
                                        merge_healthcheck, padded_record, parse_log_opts,
-                                       parse_device, parse_sysctls, parse_ulimit,
+                                       parse_device, parse_link, parse_sysctls, parse_ulimit,
                                        parse_publish, parse_restart, parse_security_opts,
                                        release_name, reserve_name, root_dir, write_file)
 from runtime.image.store import Store
@@ -67,6 +67,7 @@ class CreateOptions:
     volumes: tuple = tuple  # -v specs
     mounts: tuple = tuple  # --mount specs
     volumes_from: tuple = tuple  # --volumes-from CONTAINER[:ro|rw]
+    links: tuple = tuple         # --link NAME[:ALIAS] (legacy; the default bridge's)
     tmpfs: tuple = tuple  # --tmpfs specs
     cap_add: tuple = tuple
     cap_drop: tuple = tuple
@@ -226,6 +227,7 @@ def create(store: Store, image_ref: str, opts: CreateOptions | None = None) -> C
         stop_signal=o.stop_signal or cfg.get("StopSignal") or "SIGTERM",
         stop_timeout=10 if o.stop_timeout is None else o.stop_timeout,
         exposed_ports=cfg.get("ExposedPorts") or {}, healthcheck=healthcheck)
+    links = [parse_link(store, spec) for spec in o.links]  # (target, alias), checked now
     host = model.HostConfig(
         network_mode=network, ports=ports, auto_remove=o.auto_remove, memory=o.memory or 0,
         pids_limit=o.pids_limit or 0, nano_cpus=int((o.cpus or 0) * 1e9),
@@ -278,6 +280,7 @@ def create(store: Store, image_ref: str, opts: CreateOptions | None = None) -> C
                 raise NameConflict(f'Conflict. The container name "/{o.name}" is already in '
                                      f'use by container "{owner}". You have to remove (or '
                                      "rename) that container to be able to reuse that name.")
+        c.host.links = [f"/{target}:/{c.name}/{alias}" for target, alias in links]
         record = padded_record(c.to_json())
         for filename in ("container.json", SPARE):
             with open(os.path.join(making, filename), "wb") as f:

@@ -174,6 +174,7 @@ class HostConfig:
     blkio_weight: int = 0          # 10..1000
     oom_score_adj: int = 0         # -1000..1000 (0: the host's default, not set)
     volumes_from: list = list      # as given; their mounts are in binds
+    links: list = list             # Docker's "/NAME:/THIS/ALIAS" (--link)
 
     def restart_name(self) -> str:
         return (self.restart_policy or {}).get("Name", "no")

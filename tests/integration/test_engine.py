@@ -286,6 +286,24 @@ def test_volumes_bind_and_named(engine, tmp_path):
     assert p.returncode == 125 and "destination must be absolute" in p.stderr
 
 
+def test_a_legacy_link_on_the_default_bridge(engine):
+    sid = engine("run", "-d", "--name", "pyrun-t-db", "busybox", *HTTPD).stdout.strip()
+    ip = json.loads(engine("inspect", "pyrun-t-db").stdout)[0]["NetworkSettings"]["IPAddress"]
+    out = engine("run", "--rm", "--link", "pyrun-t-db:database", "busybox", "sh", "-c",
+                 "grep database /etc/hosts; wget -q -O - http://database/").stdout
+    assert out.splitlines() == [f"{ip}\tdatabase {sid[:12]} pyrun-t-db",
+                                f"hello from {sid[:12]}"]
+    engine("create", "--name", "pyrun-t-web", "--link", "pyrun-t-db", "busybox", "true")
+    assert json.loads(engine("inspect", "pyrun-t-web").stdout)[0]["HostConfig"]["Links"] == \
+        ["/pyrun-t-db:/pyrun-t-web/pyrun-t-db"]
+    engine("stop", "-t", "0", "pyrun-t-db")
+    p = engine("start", "pyrun-t-web", check=False)
+    assert p.returncode == 1 and "Cannot link to a non running container: /pyrun-t-db AS " \
+        "/pyrun-t-web/pyrun-t-db" in p.stderr
+    p = engine("run", "--rm", "--link", "pyrun-t-none", "busybox", "true", check=False)
+    assert p.returncode == 125 and "No such container: pyrun-t-none" in p.stderr
+
+
 def test_hosts_dns_and_capabilities(engine):
     p = engine("run", "--rm", "--add-host", "db.local:10.1.2.3", "--dns", "9.9.9.9",
                "--cap-drop", "ALL", "--cap-add", "NET_BIND_SERVICE", "busybox", "sh", "-c",

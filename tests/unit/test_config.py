@@ -135,6 +135,9 @@ def test_hosts_file():
     assert hosts_file("web", "10.1.0.5", ["db:10.0.0.9"]).splitlines()[1:] == [
         "::1\tlocalhost ip6-localhost ip6-loopback", "10.1.0.5\tweb", "10.0.0.9\tdb"]
     assert "web" not in hosts_file("web")  # a build step: no address of its own
+    # a legacy link: the alias, the short id and the name, as Docker writes them
+    assert hosts_file("web", "10.1.0.5", (), [("10.1.0.3", "database 0123456789ab db")]
+                      ).splitlines()[2] == "10.1.0.3\tdatabase 0123456789ab db"
 
 
 HOST = "search example.org\nnameserver 127.0.0.53\nnameserver 10.0.0.1\n"

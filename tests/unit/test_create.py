@@ -70,6 +70,7 @@ def test_options_become_the_record(store, opts, check):
     (CreateOptions(oom_kill_disable=True), "needs a memory limit"),
     (CreateOptions(oom_score_adj=-1001), "range for oom score adj is"),
     (CreateOptions(volumes_from=("nonesuch",)), "No such container: nonesuch"),
+    (CreateOptions(links=("nonesuch:db",)), "No such container: nonesuch"),
     (CreateOptions(cpus=0.5, cpu_quota=50000), "Nano CPUs and CPU Period"),
     (CreateOptions(cpu_period=10), "CPU cfs period"),
     (CreateOptions(blkio_weight=5), "blkio weight is from 10 to 1000"),
@@ -114,3 +115,13 @@ def test_volumes_from_shares_the_same_volumes_at_the_same_places(store, tmp_path
         d: m["Source"] for d, m in source.items()}  # the anonymous volume too
     with pytest.raises(ContainerError, match="invalid mode for volumes-from: rx"):
         create(store, "img:1", CreateOptions(volumes_from=("data:rx",)))
+
+
+def test_a_link_is_recorded_as_dockers_once_the_container_has_its_name(store):
+    create(store, "img:1", CreateOptions(name="db"))
+    web = create(store, "img:1", CreateOptions(name="web", links=("db:database", "/db")))
+    assert web.to_json()["HostConfig"]["Links"] == ["/db:/web/database", "/db:/web/db"]
+    anonymous = create(store, "img:1", CreateOptions(links=("db",)))
+    assert anonymous.host.links == [f"/db:/{anonymous.name}/db"]
+    with pytest.raises(ContainerError, match="invalid --link 'db:-x'"):
+        create(store, "img:1", CreateOptions(links=("db:-x",)))

@@ -42,7 +42,7 @@ def full_record() -> dict:
                        "UTSMode": "", "Sysctls": {}, "Devices": [], "MemorySwap": 0,
                        "MemoryReservation": 0, "OomKillDisable": False, "CpuShares": 0,
                        "CpuQuota": 0, "CpuPeriod": 0, "CpusetCpus": "", "CpusetMems": "",
-                       "BlkioWeight": 0, "OomScoreAdj": 0, "VolumesFrom": []},
+                       "BlkioWeight": 0, "OomScoreAdj": 0, "VolumesFrom": [], "Links": []},
         "State": {"Status": "running", "Pid": 4242, "ExitCode": 0,
                   "StartedAt": "2026-12-01T10:00:01.000000000Z", "FinishedAt": "",
                   "OOMKilled": False, "Paused": False, "Error": "", "MonitorPid": 0,
