@@ -583,7 +583,7 @@ def rename(svc, conn, req, ref):
 def update(svc, conn, req, ref):
     from runtime.engine.update import update as update_
     body = req.json()
-    for key, flag in (("MemorySwap", "--memory-swap"), ("KernelMemory", "--kernel-memory"),
+    for key, flag in (("KernelMemory", "--kernel-memory"),
                       ("CpuRealtimePeriod", "--cpu-rt-period"),
                       ("CpuRealtimeRuntime", "--cpu-rt-runtime")):
         if body.get(key) not in DEFAULTS:  # refused, not ignored
@@ -601,7 +601,7 @@ def update(svc, conn, req, ref):
             memory_reservation=body.get("MemoryReservation") or None,
             blkio_weight=body.get("BlkioWeight") or None,
             cpu_quota=body.get("CpuQuota") or None, cpu_period=body.get("CpuPeriod") or None,
-            restart=restart)
+            memory_swap=body.get("MemorySwap") or None, restart=restart)
     conn.send_json(200, {"Warnings": []})
 
 

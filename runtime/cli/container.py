@@ -391,13 +391,15 @@ def rename_cmd(ctx, container, new_name):
 @click.option("--cpuset-cpus", help="CPUs to run on (0-1, 0,2)")
 @click.option("--cpuset-mems", help="Memory nodes to use")
 @click.option("--memory-reservation", help="A soft memory limit (e.g. 64m)")
+@click.option("--memory-swap", help="Memory plus swap (e.g. 256m; -1: no swap limit)")
 @click.option("--blkio-weight", type=int, help="Block IO weight (10 to 1000)")
 @click.option("--cpu-quota", type=int, help="CFS quota in microseconds (-1: none)")
 @click.option("--cpu-period", type=int, help="CFS period in microseconds")
 @click.option("--restart", help="no, on-failure[:N], always, unless-stopped")
 @click.pass_context
 def update_cmd(ctx, containers, memory, cpus, pids_limit, cpu_shares, cpuset_cpus,
-               cpuset_mems, memory_reservation, blkio_weight, cpu_quota, cpu_period, restart):
+               cpuset_mems, memory_reservation, memory_swap, blkio_weight, cpu_quota, cpu_period,
+               restart):
     """Change the limits and restart policy of containers, running or not."""
     from runtime.engine.containers import parse_memory
     from runtime.engine.update import update
@@ -408,11 +410,18 @@ def update_cmd(ctx, containers, memory, cpus, pids_limit, cpu_shares, cpuset_cpu
     except ValueError:
         raise PyrunError(f"invalid --memory-reservation {memory_reservation!r} (e.g. 64m)") \
             from None
+    try:  # 0, as in Docker, is "not given"
+        swap = -1 if memory_swap == "-1" else (parse_size(memory_swap) or None
+                                               if memory_swap else None)
+    except ValueError:
+        raise PyrunError(f"invalid --memory-swap {memory_swap!r} (e.g. 256m, or -1)") \
+            from None
     for _, ref, c in _each(ctx, containers):
         update(c, memory=limit, cpus=cpus, pids_limit=pids_limit, cpu_shares=cpu_shares,
                cpuset_cpus=cpuset_cpus, cpuset_mems=cpuset_mems,
                memory_reservation=reservation, blkio_weight=blkio_weight,
-               cpu_quota=cpu_quota, cpu_period=cpu_period, restart=restart)
+               cpu_quota=cpu_quota, cpu_period=cpu_period, memory_swap=swap,
+               restart=restart)
         click.echo(ref)
 
 

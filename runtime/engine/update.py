@@ -12,9 +12,9 @@ def update(c, *, memory: int | None = None, cpus: float | None = None,
            cpuset_cpus: str | None = None, cpuset_mems: str | None = None,
            memory_reservation: int | None = None, blkio_weight: int | None = None,
            cpu_quota: int | None = None, cpu_period: int | None = None,
-           restart: str | None = None) -> None:
+           memory_swap: int | None = None, restart: str | None = None) -> None:
     given = (memory, cpus, pids_limit, cpu_shares, cpuset_cpus, cpuset_mems,
-             memory_reservation, blkio_weight, cpu_quota, cpu_period, restart)
+             memory_reservation, blkio_weight, cpu_quota, cpu_period, memory_swap, restart)
     if all(v is None for v in given):
         raise cmod.InvalidSpec("you must provide one or more flags when using this command")
     cmod.check_cpus(cpus)
@@ -41,10 +41,16 @@ def update(c, *, memory: int | None = None, cpus: float | None = None,
         which = "Period" if hc.cpu_period else "Quota"
         raise cmod.InvalidSpec(f"Conflicting options: Nano CPUs cannot be updated as CPU "
                                f"{which} has already been set")
+    _check_swap(hc, memory, memory_swap)
     resources: dict = {}
     if memory is not None:
         hc.memory = memory
         resources["memory"] = {"limit": memory or -1}
+    if memory_swap is not None:
+        hc.memory_swap = memory_swap
+        # with the limit beside it: cgroup v2's memory.swap.max is the swap alone (the
+        # difference), and v1 orders the two writes by it
+        resources["memory"] = {"limit": hc.memory or -1, "swap": memory_swap}
     if cpus is not None:
         hc.nano_cpus = int(cpus * 1e9)
         resources["cpu"] = {"quota": hc.nano_cpus // 10000 or -1, "period": 100000}
@@ -75,3 +81,19 @@ def update(c, *, memory: int | None = None, cpus: float | None = None,
         oci.update(c, resources)
     c.save()
     journal.record(c, "update")
+
+
+def _check_swap(hc, memory: int | None, swap: int | None) -> None:
+    """Docker's update rules for -m and --memory-swap (memory plus swap; -1 no swap limit),
+    in its words; the record's 0 is "never set" (swap then follows the host's default)."""
+    if swap not in (None, 0, -1):
+        limit = memory if memory is not None else hc.memory
+        if not limit:
+            raise cmod.InvalidSpec("You should always set the Memory limit when using "
+                                   "Memoryswap limit")
+        if swap < limit:
+            raise cmod.InvalidSpec("Minimum memoryswap limit should be larger than memory "
+                                   "limit, see usage")
+    if memory and swap is None and hc.memory_swap > 0 and memory > hc.memory_swap:
+        raise cmod.InvalidSpec("Memory limit should be smaller than already set memoryswap "
+                               "limit, update the memoryswap at the same time")

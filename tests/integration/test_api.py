@@ -218,7 +218,15 @@ def test_shm_size_group_add_ulimit_apply_and_what_pyrun_cannot_apply_is_refused(
     p = docker(api, "update", "--cpus", "0.5", "pyrun-upd", check=False)
     assert p.returncode == 1 and "CPU Period has already been set" in p.stderr
     p = docker(api, "update", "--memory-swap", "1g", "pyrun-upd", check=False)
-    assert p.returncode == 1 and "--memory-swap is not supported" in p.stderr
+    assert p.returncode == 1 and "always set the Memory limit" in p.stderr
+    docker(api, "update", "-m", "64m", "--memory-swap", "96m", "pyrun-upd")
+    assert docker(api, "exec", "pyrun-upd", "sh", "-c", "cd /sys/fs/cgroup; cat "
+                  "memory/memory.memsw.limit_in_bytes 2>/dev/null || cat memory.swap.max"
+                  ).stdout.strip() in (str(96 << 20), str(32 << 20))  # v1 sum, v2 swap
+    p = docker(api, "update", "-m", "128m", "pyrun-upd", check=False)
+    assert p.returncode == 1 and "update the memoryswap at the same time" in p.stderr
+    assert docker(api, "inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}}",
+                  "pyrun-upd").stdout == f"{64 << 20} {96 << 20}\n"  # the refusal changed nothing
     docker(api, "rm", "-f", "pyrun-upd")
     p = docker(api, "run", "--rm", "--network", "host", "--sysctl", "net.core.somaxconn=1",
                "busybox", "true", check=False)  # the CLI checks names; the service the rest

@@ -57,6 +57,16 @@ def test_update_changes_a_running_containers_limits(engine):  # noqa: F811
         cg.path + "/memory.max", cg.path + "/pids.max"]
     assert [open(f).read().strip() for f in files] == [str(96 << 20), "30"]
     assert '"Memory": 100663296' in engine("inspect", "pyrun-ev-upd").stdout  # kept
+    engine("update", "--memory-swap", "160m", "pyrun-ev-upd")
+    swap = (cg.paths["memory"] + "/memory.memsw.limit_in_bytes" if cg.version == 1 else
+            cg.path + "/memory.swap.max")
+    # v1 holds memory plus swap; v2 the swap alone
+    assert open(swap).read().strip() == str((160 if cg.version == 1 else 64) << 20)
+    p = engine("update", "-m", "200m", "pyrun-ev-upd", check=False)
+    assert p.returncode != 0 and "update the memoryswap at the same time" in p.stderr
+    engine("update", "-m", "200m", "--memory-swap", "-1", "pyrun-ev-upd")
+    assert [open(f).read().strip() for f in (files[0], swap)] == \
+        [str(200 << 20), "9223372036854771712" if cg.version == 1 else "max"]
     p = engine("update", "pyrun-ev-upd", check=False)
     assert p.returncode != 0 and "one or more flags" in p.stderr
 

@@ -152,6 +152,26 @@ def test_update_of_the_cfs_pair_sends_both_and_keeps_apart_from_cpus(running, ru
         update(c, cpu_quota=20000)
 
 
+def test_update_of_memory_swap_follows_dockers_rules(running, runtime):
+    for kwargs, message in (({"memory_swap": 1 << 30}, "always set the Memory limit"),
+                            ({"memory": 64 << 20, "memory_swap": 32 << 20},
+                             "should be larger than memory limit")):
+        with pytest.raises(cmod.InvalidSpec, match=message):
+            update(running, **kwargs)
+    assert runtime.calls == []
+    update(running, memory=64 << 20, memory_swap=96 << 20)
+    # the limit goes with the swap: v2's swap.max is the difference, v1 orders its writes
+    assert runtime.calls == [("update", {"memory": {"limit": 64 << 20, "swap": 96 << 20}})]
+    with pytest.raises(cmod.InvalidSpec, match="update the memoryswap at the same time"):
+        update(running, memory=128 << 20)
+    update(running, memory=80 << 20)  # still under the swap already set
+    update(running, memory_swap=-1)   # no swap limit, the limit kept
+    assert runtime.calls[-1] == ("update", {"memory": {"limit": 80 << 20, "swap": -1}})
+    update(running, memory=256 << 20)  # nothing set to stay under now
+    hc = cmod.load(running.store, running.id).host
+    assert (hc.memory, hc.memory_swap) == (256 << 20, -1)
+
+
 def test_the_records_questions(running):
     assert running.running and running.can_signal() and not running.can_start()
     assert not running.can_remove() and running.can_remove(force=True)
