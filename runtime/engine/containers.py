@@ -576,11 +576,12 @@ def parse_sysctls(specs, network: str, ipc: str) -> dict:
     return out
 
 
-def parse_device(spec: str) -> dict:
+def parse_device(spec: str) -> list[dict]:
     """--device HOST[:CONTAINER][:PERMISSIONS] (rwm) → Docker's {"PathOnHost",
     "PathInContainer", "CgroupPermissions"}, with the node's type, numbers and mode read off
-    the host now (what the runtime makes in the container and lets through its cgroup)."""
-    import stat
+    the host now (what the runtime makes in the container and lets through its cgroup). A
+    directory (`--device /dev/snd`) gives every device node beneath it, at the same place
+    under CONTAINER, as Docker's does; what beneath it is not a node is passed over."""
     parts = spec.split(":")
     perms = "rwm"
     if len(parts) > 1 and parts[-1] and set(parts[-1]) <= set("rwm") and \
@@ -593,12 +594,36 @@ def parse_device(spec: str) -> dict:
     if not (host.startswith("/") and inside.startswith("/")):
         raise InvalidSpec(f"invalid --device {spec!r}: paths must be absolute")
     try:
-        st = os.stat(host)
+        node = _device_node(host, inside, perms)
     except OSError as e:
         raise InvalidSpec(f"error gathering device information while adding custom "
                           f"device {host!r}: {e.strerror}") from None
+    if node:
+        return [node]
+    found = []
+    if os.path.isdir(host):
+        for top, dirs, files in os.walk(host):
+            dirs.sort()
+            for name in sorted(files):
+                path = os.path.join(top, name)
+                try:  # a node that went away or cannot be read is passed over, as Docker
+                    node = _device_node(path, inside + path[len(host.rstrip("/")):], perms)
+                except OSError:
+                    continue
+                if node:
+                    found.append(node)
+    if not found:
+        raise InvalidSpec(f"{host!r} is not a device node, nor a directory holding any")
+    return found
+
+
+def _device_node(host: str, inside: str, perms: str) -> dict | None:
+    """The record's entry for the node at `host` (symlinks followed, as /dev/disk/by-id's),
+    or None where it is not a character or block device."""
+    import stat
+    st = os.stat(host)
     if not (stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)):
-        raise InvalidSpec(f"{host!r} is not a device node")
+        return None
     return {"PathOnHost": host, "PathInContainer": inside, "CgroupPermissions": perms,
             "Type": "c" if stat.S_ISCHR(st.st_mode) else "b", "Major": os.major(st.st_rdev),
             "Minor": os.minor(st.st_rdev), "FileMode": stat.S_IMODE(st.st_mode)}

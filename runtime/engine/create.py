@@ -241,7 +241,7 @@ def create(store: Store, image_ref: str, opts: CreateOptions | None = None) -> C
         ulimits=[parse_ulimit(u) for u in o.ulimits], pid_mode=o.pid,
         ipc_mode="host" if o.ipc == "host" else "", uts_mode=o.uts,
         sysctls=parse_sysctls(o.sysctls, network, o.ipc),
-        devices=[parse_device(d) for d in o.devices], memory_swap=o.memory_swap or 0,
+        devices=[n for d in o.devices for n in parse_device(d)], memory_swap=o.memory_swap or 0,
         memory_reservation=o.memory_reservation or 0, oom_kill_disable=o.oom_kill_disable,
         cpu_shares=o.cpu_shares or 0, cpu_quota=o.cpu_quota or 0,
         cpu_period=o.cpu_period or 0, cpuset_cpus=o.cpuset_cpus or "",

@@ -369,6 +369,26 @@ def test_a_container_reads_its_limits_and_cannot_change_them(engine):  # noqa: F
     assert "Read-only file system" in p.stderr
 
 
+@pytest.mark.vm
+def test_a_device_directory_lets_its_nodes_through_and_no_more(engine, tmp_path):  # noqa: F811
+    # `--device /dev/snd` as Docker's: each node beneath the directory, at its place under
+    # the container's path, through the cgroup with the permissions given and no others
+    devs = tmp_path / "pyrun-devs"
+    (devs / "sub").mkdir(parents=True)
+    os.mknod(devs / "ctl", 0o20666, os.makedev(10, 237))  # loop-control: not in the default set
+    os.mknod(devs / "sub" / "zero", 0o20666, os.makedev(1, 5))
+    (devs / "notes").write_text("not a node\n")
+    p = engine("run", "--rm", "--network", "none", "--device", f"{devs}:/dev/x:r", "busybox",
+               "sh", "-c", "find /dev/x | sort; head -c 3 /dev/x/sub/zero | wc -c; "
+               "exec 3< /dev/x/ctl && echo read; (exec 4> /dev/x/ctl) 2>/dev/null || "
+               "echo no-write")
+    assert p.stdout.split() == ["/dev/x", "/dev/x/ctl", "/dev/x/sub", "/dev/x/sub/zero", "3",
+                                "read", "no-write"]
+    p = engine("run", "--rm", "--network", "none", "--device", f"{devs}/sub/..x", "busybox",
+               "true", check=False)
+    assert p.returncode == 125 and "error gathering device information" in p.stderr
+
+
 def test_profile_files_and_security_opts(engine, probe, tmp_path):  # noqa: F811
     profile = tmp_path / "pyrun-profile.json"
     profile.write_text(json.dumps({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [

@@ -59,18 +59,35 @@ def test_bad_ulimits(spec, message):
         cmod.parse_ulimit(spec)
 
 
-def test_devices_are_read_off_the_host():
-    d = cmod.parse_device("/dev/null:/dev/xnull:rw")
+def test_devices_are_read_off_the_host(tmp_path):
+    (d,) = cmod.parse_device("/dev/null:/dev/xnull:rw")
     assert d == {"PathOnHost": "/dev/null", "PathInContainer": "/dev/xnull",
                  "CgroupPermissions": "rw", "Type": "c", "Major": 1, "Minor": 3,
                  "FileMode": 0o666}
-    assert cmod.parse_device("/dev/zero")["PathInContainer"] == "/dev/zero"
-    assert cmod.parse_device("/dev/zero:r")["CgroupPermissions"] == "r"
-    for spec, message in (("/tmp", "not a device node"), ("dev/null", "absolute"),
+    assert cmod.parse_device("/dev/zero")[0]["PathInContainer"] == "/dev/zero"
+    assert cmod.parse_device("/dev/zero:r")[0]["CgroupPermissions"] == "r"
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "file").write_text("")
+    for spec, message in ((f"{tmp_path}/empty", "nor a directory holding any"),
+                          (f"{tmp_path}/file", "not a device node"), ("dev/null", "absolute"),
                           ("/dev/pyrun-none", "error gathering device information"),
                           ("/dev/null:/a:/b:rw", r"HOST\[:CONTAINER\]")):
         with pytest.raises(cmod.ContainerError, match=message):
             cmod.parse_device(spec)
+
+
+def test_a_device_directory_gives_the_nodes_beneath_it(tmp_path):
+    # `--device /dev/snd`: every node under it, at the same place under the container's
+    # path; the links stand for nodes (followed, as /dev/disk/by-id's), the file is passed over
+    snd = tmp_path / "snd"
+    (snd / "by-path").mkdir(parents=True)
+    (snd / "controlC0").symlink_to("/dev/null")
+    (snd / "by-path" / "pcm").symlink_to("/dev/zero")
+    (snd / "README").write_text("not a node")
+    nodes = cmod.parse_device(f"{snd}:/dev/snd:r")
+    assert [(n["PathOnHost"], n["PathInContainer"], n["Minor"], n["CgroupPermissions"])
+            for n in nodes] == [(f"{snd}/controlC0", "/dev/snd/controlC0", 3, "r"),
+                                (f"{snd}/by-path/pcm", "/dev/snd/by-path/pcm", 5, "r")]
 
 
 def test_restart_policies():
