@@ -339,10 +339,14 @@ def drop_input(cid: str, inp: Input) -> None:
     inp.close()
 
 
-def _relay_input(sock, inp: Input | None, once: bool) -> None:
+def _relay_input(sock, inp: Input | None, once: bool, escape=None, detached=None) -> None:
     """What the client sends, to the container's input until the client's end of input
     (`docker run -i` half-closes the connection at its stdin's end); then, for a StdinOnce
-    container, its input ends too. Bytes after the container's end are read and dropped."""
+    container, its input ends too. Bytes after the container's end are read and dropped.
+    With a terminal (`escape`, engine/stdin.Escape, watching for the detach keys) the keys
+    or the client's end end the attach alone: `detached` is set and the input stays open
+    for the next attach, as Docker's (which closes stdin only with StdinOnce and no tty;
+    the docker CLI, watching for the keys too, just hangs up)."""
     writing = inp is not None
     while True:
         try:
@@ -351,9 +355,16 @@ def _relay_input(sock, inp: Input | None, once: bool) -> None:
             break
         if not data:
             break
-        if writing:
+        hit = False
+        if escape is not None:
+            data, hit = escape.feed(data)
+        if writing and data:
             writing = inp.write(data)
-    if inp is not None and once:
+        if hit:
+            break
+    if escape is not None:
+        detached.set()
+    elif inp is not None and once:
         inp.end()
 
 
@@ -363,8 +374,12 @@ def attach(svc, conn, req, ref):
     running, as `docker run` and `docker start -a` attach before they start it), until the
     container ends; with stdin, what the client sends goes to the container's input."""
     from runtime.engine import logs as logmod
+    from runtime.engine import stdin as stdinmod
     c = _find(svc, ref)
     streams = {"stdout": req.flag("stdout"), "stderr": req.flag("stderr")}
+    keys = req.arg("detachKeys")
+    keys = stdinmod.parse_detach_keys(keys) if keys else stdinmod.DETACH  # a bad one: 400
+    detached = threading.Event()
     # Judged before the answer: once the client has it, it starts the container, which may
     # have run and ended by the time we look again (its start time tells).
     waiting = not c.running
@@ -388,7 +403,9 @@ def attach(svc, conn, req, ref):
 
     def start_relay():
         nonlocal relay
-        relay = threading.Thread(target=_relay_input, daemon=True, args=(sock, inp, once))
+        escape = stdinmod.Escape(keys) if c.config.tty else None  # as Docker: with a tty
+        relay = threading.Thread(target=_relay_input, daemon=True,
+                                 args=(sock, inp, once, escape, detached))
         relay.start()
     if stdin and (once or not c.config.open_stdin):
         start_relay()  # at once: what the client sends before its start is the container's
@@ -409,7 +426,10 @@ def attach(svc, conn, req, ref):
         # a restarted one's earlier runs are in its log: from the attach on, then
         _pump(conn, c, logmod.entries(c, follow=True, since_ns=since_ns,
                                       from_end=not (waiting or req.flag("logs")),
-                                      opened=opened), streams)
+                                      opened=opened, stop=detached), streams)
+        if detached.is_set() and _still_running(c):
+            from runtime.engine import journal
+            journal.record(c, "detach")
     if inp is not None and once and inp.r is None and not _still_running(c):
         drop_input(c.id, inp)  # it has ended: nothing will read its input again
     if relay is None:

@@ -231,18 +231,20 @@ def port_cmd(ctx, container, private_port):
 @click.option("-a", "--attach", is_flag=True,
               help="Follow its output and pass signals on; its exit code is this command's")
 @click.option("-i", "--interactive", is_flag=True, help="Give it this command's input")
+@click.option("--detach-keys", help="The keys that detach with a terminal (ctrl-p,ctrl-q)")
 @click.pass_context
-def start_cmd(ctx, containers, attach, interactive):
+def start_cmd(ctx, containers, attach, interactive, detach_keys):
     """Start created or stopped containers (their writable layer is kept)."""
     from runtime.engine.start import start
     if attach or interactive:
         if len(containers) > 1:
             raise PyrunError("you cannot start and attach multiple containers at once")
+        keys = _detach_keys(detach_keys)  # a bad one refused before the start
         ((store, _, c),) = _each(ctx, containers)
         since = time.time_ns()  # its output from the start on, however soon it comes
         if c.can_start():
             start(store, c)
-        sys.exit(_follow(c, stdin=interactive, sig_proxy=True, since_ns=since))
+        sys.exit(_follow(c, stdin=interactive, sig_proxy=True, since_ns=since, keys=keys))
     for store, ref, c in _each(ctx, containers):
         if c.can_start():
             start(store, c)
@@ -268,18 +270,26 @@ def restart_cmd(ctx, containers, timeout):
 @click.option("--no-stdin", is_flag=True, help="Do not attach this command's stdin")
 @click.option("--sig-proxy/--no-sig-proxy", default=True,
               help="Pass the signals this command receives to the container (default)")
+@click.option("--detach-keys", help="The keys that detach with a terminal (ctrl-p,ctrl-q)")
 @click.pass_context
-def attach_cmd(ctx, container, no_stdin, sig_proxy):
+def attach_cmd(ctx, container, no_stdin, sig_proxy, detach_keys):
     """Follow a running container's output from now, and give it this command's input (a
     container started with -i); its exit code is this command's. With a terminal, ctrl-p
-    ctrl-q detaches."""
+    ctrl-q (or --detach-keys) detaches."""
+    keys = _detach_keys(detach_keys)
     store, cmod, c = _find(ctx, container)
     if not c.running:
         raise PyrunError("You cannot attach to a stopped container, start it first")
-    sys.exit(_follow(c, stdin=not no_stdin, sig_proxy=sig_proxy))
+    sys.exit(_follow(c, stdin=not no_stdin, sig_proxy=sig_proxy, keys=keys))
 
 
-def _follow(c, stdin: bool, sig_proxy: bool, since_ns: int = 0) -> int:
+def _detach_keys(text: str | None) -> bytes:
+    from runtime.engine import stdin as stdinmod
+    return stdinmod.parse_detach_keys(text) if text else stdinmod.DETACH
+
+
+def _follow(c, stdin: bool, sig_proxy: bool, since_ns: int = 0,
+            keys: bytes = b"\x10\x11") -> int:
     """attach and start -a: the container's output from now (since_ns: from then) to its
     end, this command's input to it (stdin, a container with -i), the signals this command
     gets passed on (sig_proxy); its exit code."""
@@ -296,7 +306,7 @@ def _follow(c, stdin: bool, sig_proxy: bool, since_ns: int = 0) -> int:
                     signal.SIGUSR1, signal.SIGUSR2):
             signal.signal(sig, forward)
     restore = []  # the terminal's settings, given back however this ends
-    feed = (lambda: restore.append(_feed_input(c))) if c.config.open_stdin and stdin \
+    feed = (lambda: restore.append(_feed_input(c, keys))) if c.config.open_stdin and stdin \
         else None
     try:
         for rec in logs.entries(c, follow=True, from_end=not since_ns, since_ns=since_ns,
@@ -308,10 +318,10 @@ def _follow(c, stdin: bool, sig_proxy: bool, since_ns: int = 0) -> int:
             undo()
 
 
-def _feed_input(c):
+def _feed_input(c, keys: bytes):
     """This command's stdin to the container's input FIFO, in a thread of its own; with a
     terminal on both sides, ours in raw mode (keys go as typed: the container's terminal
-    echoes and interprets them) and ctrl-p ctrl-q detaches. Returns what gives the terminal
+    echoes and interprets them) and the detach `keys` detach. Returns what gives the terminal
     its settings back (pyrun ends with os._exit: no exit handler would run), or None."""
     import threading
     from runtime.engine import stdin as stdinmod
@@ -330,7 +340,7 @@ def _feed_input(c):
             termios.tcsetattr(0, termios.TCSADRAIN, saved)
 
     def run():
-        if stdinmod.copy(0, fifo, detach_keys=raw):
+        if stdinmod.copy(0, fifo, keys if raw else None):
             restore()
             sys.stderr.write("read escape sequence\n")
             sys.stderr.flush()

@@ -29,13 +29,13 @@ def _time_ns(rec: dict) -> int:
 
 
 def entries(c, follow: bool = False, tail: int | None = None, since_ns: int = 0,
-            from_end: bool = False, poll: float = 0.1, opened=None):
+            from_end: bool = False, poll: float = 0.1, opened=None, stop=None):
     """The log's records, oldest first: the last `tail` of them (all when None), those at or
     after since_ns, or (from_end) none of the past; then, with follow, the new ones as they
     come until the container ends (looked for every `poll` seconds at most: sooner while
     the container is young or talkative). opened(), if given, is called once the past is
     read (or skipped): attach gives its input from then on, so that none of the output that
-    input makes is missed."""
+    input makes is missed. stop, an Event, ends the following early (an attach detached)."""
     from runtime.timestamps import pauses
     sleeps = pauses(most=poll)
     from runtime.engine.containers import log_limits
@@ -84,7 +84,7 @@ def entries(c, follow: bool = False, tail: int | None = None, since_ns: int = 0,
             if rec is not None and (not since_ns or _time_ns(rec) >= since_ns):
                 yield rec
         partial = ""
-        while follow:
+        while follow and not (stop is not None and stop.is_set()):
             line = partial + f.readline()
             if line.endswith("\n"):
                 partial = ""

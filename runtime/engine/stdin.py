@@ -32,12 +32,58 @@ def open_for_attach(c) -> int | None:
 
 
 DETACH = b"\x10\x11"  # ctrl-p ctrl-q, Docker's default detach keys
+# ctrl-@ is 0, ctrl-a 1 ... ctrl-z 26, then ctrl-[ ctrl-\ ctrl-] ctrl-^ ctrl-_ (27-31)
+_CTRL = "@abcdefghijklmnopqrstuvwxyz[\\]^_"
 
 
-def copy(src: int, dst: int, detach_keys: bool = False) -> bool:
+def parse_detach_keys(text: str) -> bytes:
+    """Docker's --detach-keys and the API's detachKeys: keys separated by commas, each one
+    character or ctrl-<@, a-z, [, \\, ], ^, _> ("ctrl-p,ctrl-q"; "ctrl-x,x")."""
+    out = bytearray()
+    for key in text.split(","):
+        if len(key) == 1:
+            out.append(ord(key))
+        elif key.startswith("ctrl-") and len(key) == 6 and key[5] in _CTRL:
+            out.append(_CTRL.index(key[5]))
+        else:
+            from runtime.errors import InvalidParameter
+            raise InvalidParameter(f"Invalid detach keys ({text}) provided")
+    return bytes(out)
+
+
+class Escape:
+    """Finds the detach keys in a terminal's input as it comes, however it is cut: feed()
+    gives what is to be written on and whether the keys have come. Keys held back while
+    they may be the start of the sequence are written after all once it breaks off, as
+    Docker's copyEscapable does."""
+
+    def __init__(self, keys: bytes = DETACH):
+        self.keys, self.held = keys, 0  # held: how many of the keys came last
+
+    def feed(self, data: bytes) -> tuple[bytes, bool]:
+        if not self.held and self.keys[0] not in data:
+            return data, False  # the common case, without a loop over the bytes
+        out = bytearray()
+        for b in data:
+            if b == self.keys[self.held]:
+                self.held += 1
+                if self.held == len(self.keys):
+                    self.held = 0
+                    return bytes(out), True
+                continue
+            out += self.keys[:self.held]
+            self.held = 0
+            if b == self.keys[0]:
+                self.held = 1
+            else:
+                out.append(b)
+        return bytes(out), False
+
+
+def copy(src: int, dst: int, keys: bytes | None = None) -> bool:
     """src to dst until src's end or dst's failure (the container has gone): False; True
-    when the detach keys came (with a terminal: what came before them is written)."""
-    held = b""
+    when the detach `keys` came (with a terminal: what came before them is written)."""
+    escape = Escape(keys) if keys else None
     while True:
         try:
             data = os.read(src, 1 << 16)
@@ -45,17 +91,9 @@ def copy(src: int, dst: int, detach_keys: bool = False) -> bool:
             return False
         if not data:
             return False
-        if detach_keys:
-            data, held = held + data, b""
-            at = data.find(DETACH)
-            if at >= 0:
-                data, detached = data[:at], True
-            else:
-                detached = False
-                if data.endswith(DETACH[:1]):  # the first key alone: wait for the next
-                    data, held = data[:-1], DETACH[:1]
-        else:
-            detached = False
+        detached = False
+        if escape is not None:
+            data, detached = escape.feed(data)
         try:
             if data:
                 os.write(dst, data)

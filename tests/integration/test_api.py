@@ -174,6 +174,43 @@ def test_run_i_it_and_attach_give_the_client_the_containers_input(api):
     code, seen = terminal_session([DOCKER, "-H", f"unix://{api.sock}", "run", "-it", "--rm",
                                    "busybox", "stty", "size"], [], size=(17, 91))
     assert code == 0 and seen.strip().endswith(b"17 91"), seen
+    # ctrl-p ctrl-q detach: the client goes, the container and its terminal stay for the
+    # next attach, which may name keys of its own (as Docker's detachKeys)
+    host = f"unix://{api.sock}"
+    code, seen = terminal_session([DOCKER, "-H", host, "run", "-it", "--name", "pyrun-det",
+                                   "busybox", "sh"],
+                                  [(b"# ", b"echo one\r"), (b"one\r\n", b"\x10\x11")])
+    assert code == 0, seen
+    assert docker(api, "inspect", "-f", "{{.State.Running}}", "pyrun-det").stdout == "true\n"
+    code, seen = terminal_session([DOCKER, "-H", host, "attach", "--detach-keys", "ctrl-x,x",
+                                   "pyrun-det"],
+                                  [(b"", b"echo $((2 * 21))\r"), (b"42\r\n", b"\x18x")])
+    # the docker CLI's attach reports a detach as its error (exit 1); its run -it does not
+    assert b"read escape sequence" in seen and code == 1, seen
+    assert docker(api, "inspect", "-f", "{{.State.Running}}", "pyrun-det").stdout == "true\n"
+    # the service watches for the keys too, for a client that does not (an SDK's socket)
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(api.sock)
+    s.settimeout(20)
+    s.sendall(b"POST /containers/pyrun-det/attach?stream=1&stdin=1&stdout=1&detachKeys=ctrl-y"
+              b" HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n")
+    got = b""
+    while b"\r\n\r\n" not in got:
+        got += s.recv(4096)
+    s.sendall(b"echo four\r")
+    while b"four\r\n" not in got:
+        got += s.recv(4096)
+    s.sendall(b"\x19")  # ctrl-y: the service hangs up
+    while chunk := s.recv(4096):
+        got += chunk
+    s.close()
+    assert docker(api, "inspect", "-f", "{{.State.Running}}", "pyrun-det").stdout == "true\n"
+    assert raw(api, "POST", "/containers/pyrun-det/attach?stream=1&stdin=1&detachKeys=ctrl-"
+               )[0] == 400
+    code, seen = terminal_session([DOCKER, "-H", host, "attach", "pyrun-det"],
+                                  [(b"", b"echo three\r"), (b"three\r\n", b"exit 6\r")])
+    assert code == 6, seen
+    docker(api, "rm", "pyrun-det")
     docker(api, "rm", "pyrun-shell")
     assert docker(api, "ps", "-aq").stdout == ""
 

@@ -104,6 +104,12 @@ def test_attach_gives_its_input_to_a_container_started_with_i(engine):  # noqa: 
                                   env=env)
     assert code == 0 and b"read escape sequence" in seen
     assert json.loads(engine("inspect", "pyrun-tty").stdout)[0]["State"]["Running"]
+    code, seen = terminal_session([PYRUN, "attach", "--detach-keys", "ctrl-x,x", "pyrun-tty"],
+                                  [(b"", b"echo \x10\x11 kept\r"), (b"kept\r\n", b"\x18x")],
+                                  env=env)  # keys of its own: ctrl-p ctrl-q are typed
+    assert code == 0 and b"read escape sequence" in seen
+    p = engine("attach", "--detach-keys", "ctrl-", "pyrun-tty", check=False)
+    assert p.returncode == 1 and "Invalid detach keys (ctrl-) provided" in p.stderr
     code, seen = terminal_session([PYRUN, "attach", "pyrun-tty"],
                                   [(b"", b"exit 4\r")], env=env)  # the same shell
     assert code == 4

@@ -8,7 +8,10 @@ import os
 import stat
 import threading
 
+import pytest
+
 from runtime.engine import stdin
+from runtime.errors import InvalidParameter
 
 
 class _C:
@@ -52,7 +55,7 @@ def pipe_with(data: bytes):
 def copied(data: bytes, detach_keys: bool):
     src = pipe_with(data)
     r, w = os.pipe()
-    detached = stdin.copy(src, w, detach_keys=detach_keys)
+    detached = stdin.copy(src, w, stdin.DETACH if detach_keys else None)
     os.close(w)
     out = os.read(r, 1 << 16)
     os.close(r)
@@ -70,7 +73,7 @@ def test_the_detach_keys_are_found_across_two_reads():
     r, w = os.pipe()
     out_r, out_w = os.pipe()
     got = []
-    t = threading.Thread(target=lambda: got.append(stdin.copy(r, out_w, detach_keys=True)))
+    t = threading.Thread(target=lambda: got.append(stdin.copy(r, out_w, stdin.DETACH)))
     t.start()
     os.write(w, b"x\x10")
     import time
@@ -89,3 +92,29 @@ def test_a_container_gone_ends_the_copy():
     assert stdin.copy(src, w) is False
     os.close(w)
     os.close(src)
+
+
+def test_detach_keys_in_dockers_words():
+    assert stdin.parse_detach_keys("ctrl-p,ctrl-q") == stdin.DETACH
+    assert stdin.parse_detach_keys("ctrl-@,ctrl-a,ctrl-z,ctrl-[,ctrl-_,x") == \
+        b"\x00\x01\x1a\x1b\x1fx"
+    for bad in ("ctrl-", "ctrl-pq", "", "ab", "ctrl-p,,ctrl-q", "ctrl-P"):
+        with pytest.raises(InvalidParameter, match=r"Invalid detach keys \("):  # the API's 400
+            stdin.parse_detach_keys(bad)
+
+
+@pytest.mark.parametrize("chunks, out, detached", [
+    ([b"plain"], b"plain", False),
+    ([b"a\x18", b"xb"], b"a", True),               # the keys across two reads
+    ([b"\x18\x18x"], b"\x18", True),               # a first key repeated: one is typed
+    ([b"\x18y", b"\x18"], b"\x18y", False),         # broken off: the held key is written
+    ([b"\x18"], b"", False),                        # held while it may begin the keys
+])
+def test_the_escape_finds_keys_however_the_input_is_cut(chunks, out, detached):
+    e, got, hit = stdin.Escape(b"\x18x"), b"", False
+    for chunk in chunks:
+        data, hit = e.feed(chunk)
+        got += data
+        if hit:
+            break
+    assert (got, hit) == (out, detached)
