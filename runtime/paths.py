@@ -8,8 +8,8 @@ OCI_ROOT = "/run/pyrun/oci"               # pyrun-oci's state of the engine's co
 BUILD_OCI_ROOT = "/run/pyrun-build"       # pyrun-oci's state of build steps (RUN)
 NETNS_DIR = "/run/pyrun/netns"            # named network namespaces
 NETWORK_LOCK = "/run/pyrun/network.lock"  # one network change at a time
-NFT_MARK = "/run/pyrun/nft-table-v2"      # pyrun's nftables table exists (v2: its sets
-#                                           hold subnets; an older pyrun's table is replaced)
+NFT_MARK = "/run/pyrun/nft-table-v3"      # pyrun's nftables table exists (v3: the boundary
+#                                           chain; an older pyrun's table is replaced)
 LEASES = "/var/lib/pyrun/network/leases"  # IPAM: one file per address given out (the
 #                                           default network; LEASES-<id> a user network's)
 NETWORK_DEFS = "/var/lib/pyrun/network/networks"  # user-defined networks, a file each

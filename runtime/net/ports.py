@@ -2,10 +2,12 @@
 nothing else).
 
     table ip pyrun
-      chain loopback    filter hook prerouting, before NAT: drop what comes from any other
-                        interface than lo to 127.0.0.0/8 (see _ensure_table)
+      chain boundary    filter hook prerouting, before NAT: drop what comes from any other
+                        interface than lo to 127.0.0.0/8, and what comes from outside
+                        pyrun's links to a network's addresses (see _ensure_table)
       set same          (subnet . subnet) for each network: traffic that stays in one
       set internal      the subnets of --internal networks
+      set subnets       every network's subnet
       chain prerouting  nat hook prerouting: fib daddr type local → publish  (from outside)
       chain output      nat hook output:     fib daddr type local → publish  (from this host,
                                                                                127.0.0.1 too)
@@ -57,11 +59,14 @@ def _nft(script: str) -> str:
 
 def _nft_json(args: list[str]) -> dict:
     import json
+    return json.loads(_nft_list(["-j", *args]) or "{}")
+
+
+def _nft_list(args: list[str]) -> str:
+    """What `nft ARGS` prints, or "" where it fails (no such table or chain)."""
     import subprocess
-    p = subprocess.run(["nft", "-j", *args], capture_output=True, text=True)
-    if p.returncode != 0:
-        return {}
-    return json.loads(p.stdout or "{}")
+    p = subprocess.run(["nft", *args], capture_output=True, text=True)
+    return p.stdout if p.returncode == 0 else ""
 
 
 def ensure_table(net=None) -> None:
@@ -81,7 +86,8 @@ def _ensure_table() -> None:
     chains = f"""
 add set ip {TABLE} same {{ type ipv4_addr . ipv4_addr; flags interval; }}
 add set ip {TABLE} internal {{ type ipv4_addr; flags interval; }}
-add chain ip {TABLE} loopback {{ type filter hook prerouting priority raw; policy accept; }}
+add set ip {TABLE} subnets {{ type ipv4_addr; flags interval; }}
+add chain ip {TABLE} boundary {{ type filter hook prerouting priority raw; policy accept; }}
 add chain ip {TABLE} forward {{ type filter hook forward priority filter; policy accept; }}
 add chain ip {TABLE} publish
 add chain ip {TABLE} prerouting {{ type nat hook prerouting priority dstnat; policy accept; }}
@@ -89,16 +95,22 @@ add chain ip {TABLE} output {{ type nat hook output priority -100; policy accept
 add chain ip {TABLE} postrouting {{ type nat hook postrouting priority srcnat; policy accept; }}
 """
     # The links pyrun makes route 127.0.0.0/8 (route_localnet, for the DNAT of
-    # 127.0.0.1:PORT). Without the loopback chain's rule, a container with CAP_NET_RAW (a
-    # default capability) could send a crafted frame to the host's 127.0.0.1 and reach what
-    # listens there for the host alone (the route_localnet hole of Kubernetes'
+    # 127.0.0.1:PORT). Without the boundary chain's first rule, a container with
+    # CAP_NET_RAW (a default capability) could send a crafted frame to the host's 127.0.0.1
+    # and reach what listens there for the host alone (the route_localnet hole of Kubernetes'
     # CVE-2020-8558), and the DNAT in prerouting would take another host's frame to
     # 127.0.0.1:PORT to a port published on 127.0.0.1 alone (moby/moby#41872). The kernel
     # drops such martians itself where no route_localnet is set, so the rule takes nothing
     # else away. It runs before NAT: a reply to a DNATed loopback client still carries the
     # masqueraded address there.
+    # Its second rule: the host forwards, so without it a neighbour on the host's LAN that
+    # routes a container subnet through the host reaches every container's ports, published
+    # or not (Docker closed the same hole in 28.0 with a raw PREROUTING drop per container).
+    # A published port is reached at the host's address: before NAT, so not dropped; and
+    # the host's own traffic to a container leaves by OUTPUT, not through here.
     rules = f"""
-add rule ip {TABLE} loopback iifname != "lo" ip daddr 127.0.0.0/8 drop
+add rule ip {TABLE} boundary iifname != "lo" ip daddr 127.0.0.0/8 drop
+add rule ip {TABLE} boundary iifname != "pyrun*" ip daddr @subnets drop
 add rule ip {TABLE} prerouting fib daddr type local jump publish
 add rule ip {TABLE} output fib daddr type local jump publish
 add rule ip {TABLE} postrouting iifname "pyrun*" oifname != "pyrun*" masquerade
@@ -108,18 +120,47 @@ add rule ip {TABLE} forward iifname "pyrun*" oifname "pyrun*" ip saddr . ip dadd
 add rule ip {TABLE} forward ip saddr @internal ip saddr . ip daddr != @same drop
 add rule ip {TABLE} forward ip daddr @internal ip saddr . ip daddr != @same drop
 """
+    for name in _marks(any_version=True):  # elements that went with a table, or an older
+        os.unlink(name)                     # pyrun's marks
+    os.makedirs(os.path.dirname(MARK), exist_ok=True)
     try:
         _nft(f"create table ip {TABLE}\n" + chains + rules)  # fails if the table exists
     except PortError:
-        # A table without the mark: a crash before the mark was written (nothing published
-        # yet: publish() makes the table first), or an older pyrun's, whose rules would
-        # not do. Replaced in one transaction.
+        # A table without the mark: a crash before the mark was written, or an older
+        # pyrun's, whose rules would not do. Replaced in one transaction, with what its
+        # running containers need carried over: their networks' elements and published
+        # ports (an upgrade of pyrun must not cut them off).
+        kept, subnets = _carried()
         _nft(f"add table ip {TABLE}\ndelete table ip {TABLE}\nadd table ip {TABLE}\n" +
-             chains + rules)
-    os.makedirs(os.path.dirname(MARK), exist_ok=True)
+             chains + rules + kept)
+        for subnet in subnets:
+            open(_network_mark(subnet), "w").close()
     open(MARK, "w").close()
-    for name in _marks():  # the elements of networks that went with an older table
-        os.unlink(name)
+
+
+def _carried() -> tuple[str, list[str]]:
+    """The existing table's networks and published ports, as commands for the new one, and
+    the subnets among them. Set elements are read from nft's JSON (subnets as prefixes);
+    the publish chain's rules are taken as nft lists them, which is its own input syntax."""
+    out, subnets = [], []
+    data = _nft_json(["list", "table", "ip", TABLE]).get("nftables", [])
+    sets = {x["set"]["name"]: x["set"].get("elem", []) for x in data if "set" in x}
+
+    def prefix(e) -> str:
+        return f"{e['prefix']['addr']}/{e['prefix']['len']}" if isinstance(e, dict) else str(e)
+    for e in sets.get("same", []):
+        if isinstance(e, dict) and "concat" in e:
+            a, b = (prefix(x) for x in e["concat"])
+            out.append(f"add element ip {TABLE} same {{ {a} . {b} }}")
+            out.append(f"add element ip {TABLE} subnets {{ {a} }}")
+            subnets.append(a)
+    for e in sets.get("internal", []):
+        out.append(f"add element ip {TABLE} internal {{ {prefix(e)} }}")
+    for line in _nft_list(["list", "chain", "ip", TABLE, "publish"]).splitlines():
+        line = line.strip()
+        if " dnat to " in line:
+            out.append(f"add rule ip {TABLE} publish {line}")
+    return "".join(line + "\n" for line in out), subnets
 
 
 def _rules(table: str, chain: str) -> list[dict]:
@@ -153,14 +194,17 @@ def free_port(proto: str = "tcp") -> int:
         s.close()
 
 
-def _network_mark(net) -> str:
-    return f"{MARK}.{str(net.subnet).replace('/', '_')}"
+def _network_mark(subnet) -> str:
+    return f"{MARK}.{str(subnet).replace('/', '_')}"
 
 
-def _marks() -> list[str]:
+def _marks(any_version: bool = False) -> list[str]:
+    """The networks' marks (any_version: an older pyrun's too, nft-table-v2.*)."""
     folder, base = os.path.split(MARK)
+    prefix = base.rsplit("-", 1)[0] + "-" if any_version else base + "."
     try:
-        return [os.path.join(folder, n) for n in os.listdir(folder) if n.startswith(base + ".")]
+        return [os.path.join(folder, n) for n in os.listdir(folder)
+                if n.startswith(prefix) and n != base]
     except FileNotFoundError:
         return []
 
@@ -169,10 +213,11 @@ def _allow_network(net) -> None:
     """A network's set elements (its own traffic passes; an internal one's stays in), once
     per table: a mark beside the table's, named after the subnet, says they are in. Under
     network_lock()."""
-    mark = _network_mark(net)
+    mark = _network_mark(net.subnet)
     if os.path.exists(mark):
         return
-    script = f"add element ip {TABLE} same {{ {net.subnet} . {net.subnet} }}\n"
+    script = (f"add element ip {TABLE} same {{ {net.subnet} . {net.subnet} }}\n"
+              f"add element ip {TABLE} subnets {{ {net.subnet} }}\n")
     if net.internal:
         script += f"add element ip {TABLE} internal {{ {net.subnet} }}\n"
     _nft(script)
@@ -182,10 +227,11 @@ def _allow_network(net) -> None:
 def forget_network(net) -> None:
     """Take a removed network's elements out (its subnet may be another network's next).
     Under network_lock()."""
-    mark = _network_mark(net)
+    mark = _network_mark(net.subnet)
     if not os.path.exists(mark):
         return
-    script = f"delete element ip {TABLE} same {{ {net.subnet} . {net.subnet} }}\n"
+    script = (f"delete element ip {TABLE} same {{ {net.subnet} . {net.subnet} }}\n"
+              f"delete element ip {TABLE} subnets {{ {net.subnet} }}\n")
     if net.internal:
         script += f"delete element ip {TABLE} internal {{ {net.subnet} }}\n"
     try:

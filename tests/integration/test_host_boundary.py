@@ -1,9 +1,9 @@
 """What neither a container nor another host may reach on this host, tried with crafted
 frames as an attacker sends them: the host's 127.0.0.1 from a container (a container has
 CAP_NET_RAW by default, as Docker's), another container's address as a container's own
-(networks are told apart by source address), and a port published on 127.0.0.1 alone from
-a neighbour. Each case beside a control the same frame reaches when it is allowed, so that a
-frame that never left cannot pass for a drop."""
+(networks are told apart by source address), and from a neighbour a port published on
+127.0.0.1 alone or a container's own address. Each case beside a control the same frame
+reaches when it is allowed, so that a frame that never left cannot pass for a drop."""
 
 from __future__ import annotations
 
@@ -164,15 +164,16 @@ def neighbour():
         subprocess.run(["ip", "netns", "del", ns], capture_output=True)
 
 
-def test_a_port_published_on_loopback_is_not_reached_by_a_neighbour(engine,  # noqa: F811
-                                                                   neighbour):
-    """busybox has no UDP listener: the test listens in the container's namespace."""
+def test_a_neighbour_reaches_published_ports_alone(engine, neighbour):  # noqa: F811
+    """Not a port published on 127.0.0.1 alone, nor the container's address itself (the
+    host forwards: a neighbour may route a container subnet through it). busybox has no
+    UDP listener: the test listens in the container's namespace."""
     netns, host_mac = neighbour
     everywhere, local_only = free_port(), free_port()
     engine("run", "-d", "--name", "pyrun-t-lo", "-p", f"{everywhere}:9999/udp", "-p",
            f"127.0.0.1:{local_only}:9998/udp", "busybox", "sleep", "30")
-    container = json.loads(engine("inspect", "pyrun-t-lo").stdout)[0]["NetworkSettings"][
-        "Netns"]
+    settings = json.loads(engine("inspect", "pyrun-t-lo").stdout)[0]["NetworkSettings"]
+    container = settings["Netns"]
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:  # in the container's namespace: what each port gets, one line
@@ -180,7 +181,7 @@ def test_a_port_published_on_loopback_is_not_reached_by_a_neighbour(engine,  # n
             from runtime.linux import syscalls as sc
             sc.setns(os.open(container, os.O_RDONLY), sc.CLONE_NEWNET, container)
             socks = []
-            for port in (9999, 9998):
+            for port in (9999, 9998, 9997):
                 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
                 s.bind(("0.0.0.0", port))
                 socks.append(s)
@@ -195,8 +196,9 @@ def test_a_port_published_on_loopback_is_not_reached_by_a_neighbour(engine,  # n
         send_frames(netns, "eth0", host_mac, [
             ("198.18.77.2", "198.18.77.1", everywhere, b"control"),
             ("198.18.77.2", "127.0.0.1", local_only, b"escape"),
+            ("198.18.77.2", settings["IPAddress"], 9997, b"routed"),
         ])
-        assert os.read(r, 100).split(b" ") == [b"control", b""]
+        assert os.read(r, 100).split(b" ") == [b"control", b"", b""]
     finally:
         os.close(r)
         os.waitpid(pid, 0)

@@ -58,13 +58,16 @@ def test_the_table_is_made_once_in_one_transaction_and_marked(nft, tmp_path):
     ports.publish("a" * 64, "10.89.0.2", [])
     ports.publish("b" * 64, "10.89.0.3", [])
     script, elements = nft.scripts  # then the default network's elements, once
-    assert elements == "add element ip pyrun same { 10.89.0.0/24 . 10.89.0.0/24 }\n"
+    assert elements == ("add element ip pyrun same { 10.89.0.0/24 . 10.89.0.0/24 }\n"
+                        "add element ip pyrun subnets { 10.89.0.0/24 }\n")
     assert script.startswith("create table ip pyrun\n")
     assert "fib daddr type local jump publish" in script  # from outside and from this host
     assert 'iifname "pyrun*" oifname != "pyrun*" masquerade' in script
-    # 127.0.0.0/8 from anywhere but lo is dropped before NAT could route it
-    assert "loopback { type filter hook prerouting priority raw;" in script
-    assert 'add rule ip pyrun loopback iifname != "lo" ip daddr 127.0.0.0/8 drop' in script
+    # before NAT: 127.0.0.0/8 from anywhere but lo, and a network's addresses from anywhere
+    # but pyrun's links (a neighbour routing through this host)
+    assert "boundary { type filter hook prerouting priority raw;" in script
+    assert 'add rule ip pyrun boundary iifname != "lo" ip daddr 127.0.0.0/8 drop' in script
+    assert 'add rule ip pyrun boundary iifname != "pyrun*" ip daddr @subnets drop' in script
     assert (tmp_path / "nft-table").exists()
 
 
@@ -100,16 +103,18 @@ def test_a_networks_traffic_is_let_through_once_an_internal_one_kept_in_and_forg
         nft.scripts[0]  # isolation by address: rp_filter vouches for the source
     elements = [s for s in nft.scripts if s.startswith("add element")]
     assert elements == ["add element ip pyrun same { 10.89.1.0/24 . 10.89.1.0/24 }\n"
+                        "add element ip pyrun subnets { 10.89.1.0/24 }\n"
                         "add element ip pyrun internal { 10.89.1.0/24 }\n"]
     ports.forget_network(net)  # the network removed: its subnet may be another's next
     assert nft.scripts[-1] == ("delete element ip pyrun same { 10.89.1.0/24 . 10.89.1.0/24 }\n"
+                               "delete element ip pyrun subnets { 10.89.1.0/24 }\n"
                                "delete element ip pyrun internal { 10.89.1.0/24 }\n")
     count = len(nft.scripts)
     ports.forget_network(net)
     assert len(nft.scripts) == count
     ports.publish("c" * 64, "10.89.1.2", [], bridge.Net("pyrunbr-def",
                                                          bridge.Subnet("10.89.1.0/24")))
-    assert nft.scripts[-1] == "add element ip pyrun same { 10.89.1.0/24 . 10.89.1.0/24 }\n"
+    assert nft.scripts[-1].startswith("add element ip pyrun same { 10.89.1.0/24 . 10.89.1.0/24 }\n")
 
 
 def test_a_table_left_without_its_mark_is_replaced_in_one_transaction(nft, tmp_path):
@@ -119,6 +124,36 @@ def test_a_table_left_without_its_mark_is_replaced_in_one_transaction(nft, tmp_p
                                      "add table ip pyrun\n")
     assert "add rule ip pyrun prerouting" in nft.scripts[1]
     assert (tmp_path / "nft-table").exists()
+
+
+def test_an_older_tables_networks_and_ports_are_carried_into_the_new_one(nft, tmp_path,
+                                                                          monkeypatch):
+    # an upgrade of pyrun with containers running: their networks' elements and published
+    # ports go into the new table in its one transaction, and their marks are written
+    (tmp_path / "nft-table-v0").touch()  # an older pyrun's marks: gone
+    (tmp_path / "nft-table-v0.10.89.0.0_24").touch()
+    nft.table = True
+
+    def prefix(addr, n):
+        return {"prefix": {"addr": addr, "len": n}}
+    monkeypatch.setattr(ports, "_nft_json", lambda args: {"nftables": [
+        {"set": {"name": "same", "elem": [
+            {"concat": [prefix("10.89.0.0", 24), prefix("10.89.0.0", 24)]},
+            {"concat": [prefix("10.89.1.0", 24), prefix("10.89.1.0", 24)]}]}},
+        {"set": {"name": "internal", "elem": [prefix("10.89.1.0", 24)]}}]})
+    rule = 'ip daddr 127.0.0.1 udp dport 5353 dnat to 10.89.0.2:53 comment "pyrun abc"'
+    monkeypatch.setattr(ports, "_nft_list", lambda args: (
+        "table ip pyrun {\n\tchain publish {\n\t\t" + rule + "\n\t}\n}\n"))
+    ports._ensure_table()
+    script = nft.scripts[-1]
+    for line in ("add element ip pyrun same { 10.89.0.0/24 . 10.89.0.0/24 }",
+                 "add element ip pyrun subnets { 10.89.1.0/24 }",
+                 "add element ip pyrun internal { 10.89.1.0/24 }",
+                 f"add rule ip pyrun publish {rule}"):
+        assert line + "\n" in script
+    assert script.index("delete table") < script.index("add rule ip pyrun publish")
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("nft-table")) == [
+        "nft-table", "nft-table.10.89.0.0_24", "nft-table.10.89.1.0_24"]
 
 
 def test_unpublish_removes_its_containers_rules_only_and_can_be_repeated(nft):
