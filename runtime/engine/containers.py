@@ -497,11 +497,15 @@ def merge_healthcheck(image_hc, cmd, interval, timeout, retries, start_period,
     return hc or None
 
 
-def check_name(name: str) -> None:
-    """Docker's rule for container names, without `re` (start path)."""
-    ok = name and name[0].isascii() and name[0].isalnum() and all(
+def valid_name(name: str) -> bool:
+    """Docker's rule for container names (and link aliases): [a-zA-Z0-9][a-zA-Z0-9_.-]*,
+    without `re` (start path)."""
+    return bool(name) and name[0].isascii() and name[0].isalnum() and all(
         ch.isascii() and (ch.isalnum() or ch in "_.-") for ch in name)
-    if not ok:
+
+
+def check_name(name: str) -> None:
+    if not valid_name(name):
         raise InvalidSpec(f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] "
                           "are allowed")
 
@@ -748,8 +752,7 @@ def parse_link(store: Store, spec: str) -> tuple[str, str]:
     record keeps Docker's "/NAME:/THIS/ALIAS" once this container has its name)."""
     target, _, alias = spec.partition(":")
     alias = alias or target.lstrip("/")
-    if not target or not (alias[:1].isalnum() and
-                          all(ch.isalnum() or ch in "_.-" for ch in alias)):
+    if not target or not valid_name(alias):
         raise InvalidSpec(f"invalid --link {spec!r}: NAME[:ALIAS]")
     return find(store, target.lstrip("/")).name, alias  # NoSuchContainer: the API's 404
 

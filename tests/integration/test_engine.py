@@ -293,13 +293,23 @@ def test_a_legacy_link_on_the_default_bridge(engine):
                  "grep database /etc/hosts; wget -q -O - http://database/").stdout
     assert out.splitlines() == [f"{ip}\tdatabase {sid[:12]} pyrun-t-db",
                                 f"hello from {sid[:12]}"]
-    engine("create", "--name", "pyrun-t-web", "--link", "pyrun-t-db", "busybox", "true")
+    engine("create", "--name", "pyrun-t-web", "--link", "pyrun-t-db", "busybox", "grep",
+           sid[:12], "/etc/hosts")
     assert json.loads(engine("inspect", "pyrun-t-web").stdout)[0]["HostConfig"]["Links"] == \
         ["/pyrun-t-db:/pyrun-t-web/pyrun-t-db"]
     engine("stop", "-t", "0", "pyrun-t-db")
     p = engine("start", "pyrun-t-web", check=False)
     assert p.returncode == 1 and "Cannot link to a non running container: /pyrun-t-db AS " \
         "/pyrun-t-web/pyrun-t-db" in p.stderr
+    # the link follows both ends through a rename; the alias stays
+    engine("rename", "pyrun-t-db", "pyrun-t-db2")
+    engine("rename", "pyrun-t-web", "pyrun-t-web2")
+    assert json.loads(engine("inspect", "pyrun-t-web2").stdout)[0]["HostConfig"]["Links"] == \
+        ["/pyrun-t-db2:/pyrun-t-web2/pyrun-t-db"]
+    engine("start", "pyrun-t-db2")
+    ip = json.loads(engine("inspect", "pyrun-t-db2").stdout)[0]["NetworkSettings"]["IPAddress"]
+    assert engine("start", "-a", "pyrun-t-web2").stdout == \
+        f"{ip}\tpyrun-t-db {sid[:12]} pyrun-t-db2\n"
     p = engine("run", "--rm", "--link", "pyrun-t-none", "busybox", "true", check=False)
     assert p.returncode == 125 and "No such container: pyrun-t-none" in p.stderr
 

@@ -123,5 +123,12 @@ def test_a_link_is_recorded_as_dockers_once_the_container_has_its_name(store):
     assert web.to_json()["HostConfig"]["Links"] == ["/db:/web/database", "/db:/web/db"]
     anonymous = create(store, "img:1", CreateOptions(links=("db",)))
     assert anonymous.host.links == [f"/db:/{anonymous.name}/db"]
-    with pytest.raises(ContainerError, match="invalid --link 'db:-x'"):
-        create(store, "img:1", CreateOptions(links=("db:-x",)))
+    from runtime.engine import containers as cmod
+    from runtime.engine.rename import rename
+    rename(cmod.find(store, "db"), "db2")  # both ends of a link follow a rename
+    rename(web, "web2")
+    assert cmod.find(store, "web2").host.links == ["/db2:/web2/database", "/db2:/web2/db"]
+    assert cmod.find(store, anonymous.id).host.links == [f"/db2:/{anonymous.name}/db"]
+    for bad in ("db:-x", "db:dé"):  # a container name's rule: ASCII alone, as Docker's
+        with pytest.raises(ContainerError, match=f"invalid --link '{bad}'"):
+            create(store, "img:1", CreateOptions(links=(bad,)))
