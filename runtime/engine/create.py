@@ -87,6 +87,19 @@ class CreateOptions:
     init: bool = False
 
 
+def _swap(o: CreateOptions) -> int:
+    """--memory-swap as given; without it, Docker's default for -m: as much swap again
+    (memory plus swap twice the limit), so that a limited container cannot fill the host's
+    swap. Where the kernel cannot limit swap, none is set (Docker's "Memory limited
+    without swap")."""
+    if o.memory_swap:
+        return o.memory_swap
+    from runtime.linux import cgroups
+    if o.memory and cgroups.swap_limit_supported():
+        return 2 * o.memory
+    return 0
+
+
 def _check_resources(o: CreateOptions) -> None:
     """Docker's rules for the cgroup flags, in its words where it has them."""
     if o.memory_swap not in (None, 0, -1):
@@ -241,7 +254,7 @@ def create(store: Store, image_ref: str, opts: CreateOptions | None = None) -> C
         ulimits=[parse_ulimit(u) for u in o.ulimits], pid_mode=o.pid,
         ipc_mode="host" if o.ipc == "host" else "", uts_mode=o.uts,
         sysctls=parse_sysctls(o.sysctls, network, o.ipc),
-        devices=[n for d in o.devices for n in parse_device(d)], memory_swap=o.memory_swap or 0,
+        devices=[n for d in o.devices for n in parse_device(d)], memory_swap=_swap(o),
         memory_reservation=o.memory_reservation or 0, oom_kill_disable=o.oom_kill_disable,
         cpu_shares=o.cpu_shares or 0, cpu_quota=o.cpu_quota or 0,
         cpu_period=o.cpu_period or 0, cpuset_cpus=o.cpuset_cpus or "",

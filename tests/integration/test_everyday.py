@@ -50,16 +50,19 @@ def test_rename_frees_the_old_name_and_takes_the_new(engine):  # noqa: F811
 def test_update_changes_a_running_containers_limits(engine):  # noqa: F811
     cid = engine("run", "-d", "--network", "none", "-m", "64m", "--name", "pyrun-ev-upd",
                  "busybox", "sleep", "60").stdout.strip()
-    engine("update", "-m", "96m", "--pids-limit", "30", "pyrun-ev-upd")
     cg = State.load(OCI_ROOT, cid).cgroup()
+    swap = (cg.paths["memory"] + "/memory.memsw.limit_in_bytes" if cg.version == 1 else
+            cg.path + "/memory.swap.max")
+    # -m alone: as much swap again, as Docker's (v1 holds memory plus swap, v2 the swap)
+    assert open(swap).read().strip() == str((128 if cg.version == 1 else 64) << 20)
+    assert '"MemorySwap": 134217728' in engine("inspect", "pyrun-ev-upd").stdout
+    engine("update", "-m", "96m", "--pids-limit", "30", "pyrun-ev-upd")
     files = [cg.paths["memory"] + "/memory.limit_in_bytes",
              cg.paths["pids"] + "/pids.max"] if cg.version == 1 else [
         cg.path + "/memory.max", cg.path + "/pids.max"]
     assert [open(f).read().strip() for f in files] == [str(96 << 20), "30"]
     assert '"Memory": 100663296' in engine("inspect", "pyrun-ev-upd").stdout  # kept
     engine("update", "--memory-swap", "160m", "pyrun-ev-upd")
-    swap = (cg.paths["memory"] + "/memory.memsw.limit_in_bytes" if cg.version == 1 else
-            cg.path + "/memory.swap.max")
     # v1 holds memory plus swap; v2 the swap alone
     assert open(swap).read().strip() == str((160 if cg.version == 1 else 64) << 20)
     p = engine("update", "-m", "200m", "pyrun-ev-upd", check=False)

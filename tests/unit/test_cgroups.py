@@ -351,3 +351,18 @@ def test_block_io_device_lines(blkio, v1, v2):
 
 def test_device_access_ignores_letters_the_kernel_lacks():
     assert cg.device_rule({"type": "c", "major": 1, "minor": 3, "access": "rwa"}) == "c 1:3 rw"
+
+
+def test_swap_limits_are_found_where_the_kernel_accounts_swap(tmp_path):
+    from runtime.linux import cgroups
+    v2 = tmp_path / "v2"
+    (v2 / "system.slice").mkdir(parents=True)
+    (v2 / "cgroup.controllers").write_text("memory pids\n")
+    assert not cgroups.swap_limit_supported(str(v2))
+    (v2 / "system.slice" / "memory.swap.max").write_text("max\n")
+    assert cgroups.swap_limit_supported(str(v2))
+    v1 = tmp_path / "v1"
+    (v1 / "memory").mkdir(parents=True)
+    assert not cgroups.swap_limit_supported(str(v1))  # swapaccount=0
+    (v1 / "memory" / "memory.memsw.limit_in_bytes").write_text("9223372036854771712\n")
+    assert cgroups.swap_limit_supported(str(v1))

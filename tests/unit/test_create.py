@@ -132,3 +132,16 @@ def test_a_link_is_recorded_as_dockers_once_the_container_has_its_name(store):
     for bad in ("db:-x", "db:dé"):  # a container name's rule: ASCII alone, as Docker's
         with pytest.raises(ContainerError, match=f"invalid --link '{bad}'"):
             create(store, "img:1", CreateOptions(links=(bad,)))
+
+
+@pytest.mark.parametrize("supported, opts, swap", [
+    (True, CreateOptions(memory=64 << 20), 128 << 20),  # Docker's default: as much again
+    (False, CreateOptions(memory=64 << 20), 0),         # no swap accounting: none set
+    (True, CreateOptions(memory=64 << 20, memory_swap=-1), -1),
+    (True, CreateOptions(memory=64 << 20, memory_swap=96 << 20), 96 << 20),
+    (True, CreateOptions(), 0),
+])
+def test_a_memory_limit_bounds_swap_as_dockers_does(store, monkeypatch, supported, opts, swap):
+    from runtime.linux import cgroups
+    monkeypatch.setattr(cgroups, "swap_limit_supported", lambda: supported)
+    assert create(store, "img:1", opts).to_json()["HostConfig"]["MemorySwap"] == swap

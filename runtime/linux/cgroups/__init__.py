@@ -30,6 +30,24 @@ def mode(root: str = CGROUP_ROOT) -> str:
     return "legacy"
 
 
+def swap_limit_supported(root: str = CGROUP_ROOT) -> bool:
+    """Can memory plus swap be limited here (v1's memory.memsw.limit_in_bytes, v2's
+    memory.swap.max)? Not where the kernel accounts no swap (no CONFIG_MEMCG_SWAP, or
+    swapaccount=0). A stat or two: create asks on the start path."""
+    if mode(root) == "unified":
+        try:
+            names = os.listdir(root)
+        except OSError:
+            return False
+        # the file is in every non-root cgroup with the memory controller, or in none
+        return any(os.path.exists(os.path.join(root, n, "memory.swap.max")) for n in names)
+    memory = os.path.join(root, "memory")
+    if not os.path.isdir(memory):  # mounted elsewhere, or beside cpu as "memory,cpu"
+        from runtime.linux.cgroups.v1 import hierarchies
+        memory = hierarchies().get("memory", memory)
+    return os.path.exists(os.path.join(memory, "memory.memsw.limit_in_bytes"))
+
+
 def own_cgroup(pid="self") -> dict[str, str]:
     """Controller (or "" for the v2 entry, "name=x" for named ones) → path, from /proc/PID/cgroup."""
     out = {}
