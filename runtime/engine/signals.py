@@ -23,6 +23,11 @@ def send(c, sig: str) -> None:
     except FileNotFoundError:
         running = False  # removed meanwhile
     if running:
+        # The record says running until its monitor has seen the end and torn it down:
+        # the runtime's own state says whether the process is there at all.
+        st = oci.state(c)
+        running = st is not None and st.status() != "stopped"
+    if running:
         raise PyrunError(f"Cannot kill container {c.id[:12]}: {failure}")
 
 

@@ -16,6 +16,7 @@ from runtime.engine.kill import kill
 from runtime.engine.pause import pause, unpause
 from runtime.engine.stop import stop
 from runtime.engine.update import update
+from runtime.errors import PyrunError
 from tests.unit.fakes import running_container
 
 
@@ -81,6 +82,21 @@ def test_a_stopped_container_is_left_alone(running, runtime):
     assert runtime.calls == []
     with pytest.raises(cmod.ContainerStateConflict, match="is not running"):  # 409, as dockerd
         kill(running)
+
+
+def test_a_signal_that_finds_the_process_gone_is_no_error(running, runtime, monkeypatch):
+    # stop -t 0: the stop signal ends it, the SIGKILL after finds it gone while its record
+    # still says running (its monitor is tearing it down): the runtime's state decides
+    class Stopped:
+        def __init__(self, status):
+            self.status = lambda: status
+    runtime.kill = lambda c, sig: "pyrun-oci: error: container not running"
+    monkeypatch.setattr(oci, "kill", runtime.kill)
+    monkeypatch.setattr(oci, "state", lambda c: Stopped("stopped"))
+    kill(running, "SIGKILL")  # no error
+    monkeypatch.setattr(oci, "state", lambda c: Stopped("running"))
+    with pytest.raises(PyrunError, match="Cannot kill container"):
+        kill(running, "SIGKILL")
 
 
 def test_kill_thaws_a_paused_container_first(running, runtime):
