@@ -573,6 +573,9 @@ def parse_sysctls(specs, network: str, ipc: str) -> dict:
         if name.startswith("net.") and network == "host":
             raise InvalidSpec(f"sysctl {name!r} is not allowed in the host's network "
                               "namespace")
+        if name.startswith("net.") and network.startswith("container:"):
+            raise InvalidSpec(f"sysctl {name!r} is not allowed in another container's "
+                              "network namespace")
         if ipc_one and ipc == "host":
             raise InvalidSpec(f"sysctl {name!r} is not allowed in the host's IPC "
                               "namespace")
@@ -730,13 +733,18 @@ def prepare(c: Container) -> str:
     netns = None
     mode = c.host.network_mode
     from runtime.engine import networking
-    if mode != "host":
-        netns = new_netns(c)
-        networking.wire(c, netns)
-    b.write_etc(c.config.hostname,
-                hosts_file(c.config.hostname, c.net.ip_address, c.host.extra_hosts, linked),
-                resolv_file(bundlemod.host_resolv(), mode, c.host.dns,
-                            embedded=mode != "host" and networking.on_user_network(c)))
+    donor = networking.joined(c)
+    if donor:
+        netns = _join_network(c, donor, b)
+    else:
+        if mode != "host":
+            netns = new_netns(c)
+            networking.wire(c, netns)
+        b.write_etc(c.config.hostname,
+                    hosts_file(c.config.hostname, c.net.ip_address, c.host.extra_hosts,
+                               linked),
+                    resolv_file(bundlemod.host_resolv(), mode, c.host.dns,
+                                embedded=mode != "host" and networking.on_user_network(c)))
     b.mount()
     for m in c.host.binds:
         if m["Type"] == "volume":  # a new volume starts with the image's files there
@@ -745,6 +753,27 @@ def prepare(c: Container) -> str:
     ids = bundlemod.resolve_user(b.rootfs, c.config.user, c.host.group_add)
     init = init_binary() if c.host.init else None
     return b.write_config(oci_config(from_record(c, netns, ids, init)))
+
+
+def _join_network(c: Container, donor_id: str, b) -> str:
+    """--network container:NAME at start: the donor's network namespace, its host name and
+    its /etc/hosts and resolv.conf (as Docker's, which shares the three files); the donor
+    must run."""
+    try:
+        donor = load(c.store, donor_id)
+    except FileNotFoundError:
+        raise NoSuchContainer(f"No such container: {donor_id}") from None
+    if not (donor.running and donor.net.netns and os.path.exists(donor.net.netns)):
+        raise ContainerStateConflict(f"cannot join network namespace of a non running "
+                                     f"container: {donor_id}")
+    c.config.hostname = donor.config.hostname
+    theirs = bundle_of(donor)
+    texts = []
+    for name in ("hosts", "resolv.conf"):
+        with open(theirs.path(name)) as f:
+            texts.append(f.read())
+    b.write_etc(donor.config.hostname, *texts)
+    return donor.net.netns
 
 
 def parse_link(store: Store, spec: str) -> tuple[str, str]:

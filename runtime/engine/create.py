@@ -162,8 +162,13 @@ def create(store: Store, image_ref: str, opts: CreateOptions | None = None) -> C
     if o.name is not None:
         check_name(o.name)
     from runtime.engine import networking
-    settings = networking.requested(o.network, o.network_aliases, o.ip)
-    network = next(iter(settings.networks))  # its name, if an id was given
+    donor = networking.donor_ref(o.network, o)
+    if donor is not None:  # another's namespace: no endpoint of its own
+        network = f"container:{find(store, donor).id}"  # NoSuchContainer: the API's 404
+        settings = model.NetworkSettings()
+    else:
+        settings = networking.requested(o.network, o.network_aliases, o.ip)
+        network = next(iter(settings.networks))  # its name, if an id was given
     ports = []
     for spec in o.publish:
         ports += parse_publish(spec)

@@ -8,6 +8,7 @@ the default route; the others are eth1, eth2... On user-defined networks the con
 name, aliases and short id resolve for the others through 127.0.0.11 (runtime/net/dns.py).
 
     requested(network, aliases) -> the record's NetworkSettings at create
+    donor_ref(network, o)       -> NAME of --network container:NAME, checked, or None
     wire(c, netns)              every endpoint attached, ports published, names served
     unwire(c)                   all of it undone (safe to repeat)
     connect(c, network, aliases, ip) / disconnect(c, network, force)
@@ -55,8 +56,40 @@ def _check_ip(d: dict, ip: str) -> None:
         raise InvalidEndpoint(f"no configured subnet contains IP address {ip}")
 
 
+def donor_ref(network: str, o) -> str | None:
+    """--network container:NAME (a sidecar in another container's network namespace, as
+    Docker's): NAME, which create records as "container:<its id>" (a rename does not lose
+    it); None for any other network. What only a namespace of its own could take is
+    refused, in Docker's words."""
+    if not network.startswith("container:"):
+        return None
+    ref = network[len("container:"):]
+    if not ref:
+        raise InvalidEndpoint("invalid container format container:<name|id>")
+    for given, what in ((o.publish or o.publish_all, "port publishing"),
+                        (o.hostname, "hostname"), (o.dns, "dns"),
+                        (o.add_hosts, "custom host-to-IP mapping"),
+                        (o.network_aliases, "network-scoped aliases"),
+                        (o.ip, "user specified IP address"), (o.links, "links")):
+        if given:
+            raise InvalidEndpoint(f"conflicting options: {what} and the network mode")
+    return ref
+
+
 def mode(c) -> str:
     return c.host.network_mode
+
+
+def joined(c) -> str | None:
+    """The id of the container whose network namespace this one joins, or None."""
+    m = mode(c)
+    return m[len("container:"):] if m.startswith("container:") else None
+
+
+def wired(c) -> bool:
+    """Does the container have interfaces of its own (not none, host, or another's)?"""
+    m = mode(c)
+    return m not in NO_WIRING and not m.startswith("container:")
 
 
 def endpoints(c) -> dict[str, Endpoint]:
@@ -141,7 +174,7 @@ def serve_names(c, netns: str) -> None:
 def unwire(c) -> None:
     """Undo wire() (safe to repeat, and after any part of it): names, ports, addresses."""
     from runtime.net import bridge
-    if mode(c) in NO_WIRING:
+    if not wired(c):
         return
     if on_user_network(c):
         from runtime.net import dns
@@ -163,6 +196,9 @@ def connect(c, network: str, aliases=(), ip: str | None = None) -> None:
     """Put a container on one more network: at once if it runs (a new interface), at its
     next start otherwise."""
     c.reload()
+    if joined(c):
+        raise NetworkingError("container sharing network namespace with another container "
+                              "or host cannot be connected to any other network")
     if mode(c) in NO_WIRING:
         raise NetworkingError("container cannot be disconnected from host network or "
                               "connected to host network" if mode(c) == "host" else

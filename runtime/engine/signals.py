@@ -24,9 +24,9 @@ def send(c, sig: str) -> None:
         running = False  # removed meanwhile
     if running:
         # The record says running until its monitor has seen the end and torn it down:
-        # the runtime's own state says whether the process is there at all.
+        # the runtime's own state, where it has one, says whether the process is there.
         st = oci.state(c)
-        running = st is not None and st.status() != "stopped"
+        running = st is None or st.status() != "stopped"
     if running:
         raise PyrunError(f"Cannot kill container {c.id[:12]}: {failure}")
 

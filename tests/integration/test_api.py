@@ -423,6 +423,11 @@ services:
     command: ["sh", "-c", "echo hello from the volume > /data/hello; echo worker up; exec sleep 300"]
     stop_signal: SIGKILL
     volumes: ["data:/data"]
+  sidecar:
+    image: busybox
+    command: ["sleep", "300"]
+    stop_signal: SIGKILL
+    network_mode: "service:app"
 volumes:
   data:
 """
@@ -434,10 +439,12 @@ cat /data/hello
 """
 
 
-def test_docker_compose_brings_up_three_services_by_name_volume_and_health(api, tmp_path):
+def test_docker_compose_brings_up_services_by_name_volume_health_and_sidecar(api, tmp_path):
     """docker-compose 1.29 (Debian's): a web front whose CGI asks the app by its service
     name, the app gating the web's start with its healthcheck, a named volume the worker
-    writes and the web reads; up, ps, logs, exec, down -v leaving nothing."""
+    writes and the web reads, a sidecar in the app's network namespace (network_mode:
+    service:app, a container:ID to the engine); up, ps, logs, exec, down -v leaving
+    nothing."""
     compose = shutil.which("docker-compose")
     if compose is None:
         pytest.skip("docker-compose is not installed (scripts/setup --test installs it)")
@@ -466,6 +473,8 @@ def test_docker_compose_brings_up_three_services_by_name_volume_and_health(api, 
         assert "worker up" in dc("logs", "worker").stdout
         assert dc("exec", "-T", "worker", "cat", "/data/hello").stdout == \
             "hello from the volume\n"
+        assert dc("exec", "-T", "sidecar", "sh", "-c", "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | "
+                  "nc -w 2 127.0.0.1 8000 | tail -1").stdout == "app says hi\n"
         # a one-off command, its input from the client (docker-compose run: stdin attached)
         p = subprocess.run([compose, "-p", "pyruntest", "run", "-T", "--rm", "worker", "sh",
                             "-c", "cat - /data/hello; exit 3"], cwd=tmp_path, env=env,

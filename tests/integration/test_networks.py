@@ -163,3 +163,40 @@ def test_an_internal_network_has_no_way_out_but_its_names_resolve(engine, nets):
     assert out.startswith("hello from ")
     assert "default" not in out  # no route out
     assert "NXDOMAIN" in out     # and no names from outside
+
+
+def test_a_sidecar_joins_another_containers_network_namespace(engine, nets):
+    """--network container:NAME, as Docker's (and compose's network_mode: service:X):
+    the donor's interfaces, address, host name and /etc files; nothing of its own to
+    wire or tear down, so the donor keeps serving after the sidecar has gone."""
+    net = nets()
+    port = free_port()
+    sid = engine("run", "-d", "--name", "pyrun-donor", "--network", net, "-p", f"{port}:80",
+                 "busybox", *HTTPD).stdout.strip()
+    donor = json.loads(engine("inspect", "pyrun-donor").stdout)[0]
+    ip = donor["NetworkSettings"]["Networks"][net]["IPAddress"]
+    out = engine("run", "--rm", "--network", "container:pyrun-donor", "busybox", "sh", "-c",
+                 f"hostname; {GET.format('127.0.0.1')}; ip -4 -o addr show eth0; "
+                 "grep -c . /etc/resolv.conf").stdout.splitlines()
+    assert out[:2] == [sid[:12], f"hello from {sid[:12]}"]
+    assert f"inet {ip}/" in out[2]
+    assert int(out[3]) > 0
+    assert http_get(f"http://127.0.0.1:{port}/") == f"hello from {sid[:12]}\n"  # still served
+    cid = engine("create", "--name", "pyrun-side", "--network", "container:pyrun-donor",
+                 "busybox", "true").stdout.strip()
+    (side,) = json.loads(engine("inspect", cid).stdout)
+    assert side["HostConfig"]["NetworkMode"] == f"container:{sid}"  # by id: a rename keeps it
+    assert side["NetworkSettings"]["Networks"] == {}
+    p = engine("network", "connect", net, "pyrun-side", check=False)
+    assert p.returncode != 0 and "sharing network namespace" in p.stderr
+    joined = ["--network", "container:pyrun-donor"]
+    for extra, message in (([*joined, "-p", "8080:80"], "port publishing and the network mode"),
+                           ([*joined, "--hostname", "x"], "hostname and the network mode"),
+                           ([*joined, "--sysctl", "net.ipv4.ip_forward=1"],
+                            "another container's"),
+                           (["--network", "container:pyrun-nowhere"], "No such container")):
+        p = engine("run", "--rm", *extra, "busybox", "true", check=False)
+        assert p.returncode == 125 and message in p.stderr, (extra, p.stderr)
+    engine("stop", "-t", "0", "pyrun-donor")
+    p = engine("start", "pyrun-side", check=False)
+    assert p.returncode == 1 and "non running container" in p.stderr

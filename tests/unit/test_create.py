@@ -7,6 +7,7 @@ import pytest
 
 from runtime.engine.containers import ContainerError, NameConflict
 from runtime.engine.create import CreateOptions, create
+from runtime.errors import PyrunError
 from runtime.image.store import Store, new_config
 
 
@@ -145,3 +146,18 @@ def test_a_memory_limit_bounds_swap_as_dockers_does(store, monkeypatch, supporte
     from runtime.linux import cgroups
     monkeypatch.setattr(cgroups, "swap_limit_supported", lambda: supported)
     assert create(store, "img:1", opts).to_json()["HostConfig"]["MemorySwap"] == swap
+
+
+def test_a_sidecar_records_its_donor_by_id_and_asks_for_nothing_of_its_own(store):
+    donor = create(store, "img:1", CreateOptions(name="web"))
+    side = create(store, "img:1", CreateOptions(network="container:web")).to_json()
+    assert side["HostConfig"]["NetworkMode"] == f"container:{donor.id}"
+    assert side["NetworkSettings"]["Networks"] == {}
+    for opts, message in ((CreateOptions(network="container:web", publish=("80:80",)),
+                           "port publishing and the network mode"),
+                          (CreateOptions(network="container:web", hostname="x"), "hostname"),
+                          (CreateOptions(network="container:web", links=("web",)), "links"),
+                          (CreateOptions(network="container:"), "container:<name|id>"),
+                          (CreateOptions(network="container:gone"), "No such container")):
+        with pytest.raises(PyrunError, match=message):  # 400s, and the 404
+            create(store, "img:1", opts)
