@@ -755,7 +755,7 @@ def prepare(c: Container) -> str:
     return b.write_config(oci_config(from_record(c, netns, ids, init)))
 
 
-def _join_network(c: Container, donor_id: str, b) -> str:
+def _join_network(c: Container, donor_id: str, b) -> str | None:
     """--network container:NAME at start: the donor's network namespace, its host name and
     its /etc/hosts and resolv.conf (as Docker's, which shares the three files); the donor
     must run."""
@@ -763,7 +763,9 @@ def _join_network(c: Container, donor_id: str, b) -> str:
         donor = load(c.store, donor_id)
     except FileNotFoundError:
         raise NoSuchContainer(f"No such container: {donor_id}") from None
-    if not (donor.running and donor.net.netns and os.path.exists(donor.net.netns)):
+    on_host = donor.host.network_mode == "host"  # then the sidecar is on the host's too
+    if not (donor.running and (on_host or donor.net.netns and
+                               os.path.exists(donor.net.netns))):
         raise ContainerStateConflict(f"cannot join network namespace of a non running "
                                      f"container: {donor_id}")
     c.config.hostname = donor.config.hostname
@@ -773,7 +775,7 @@ def _join_network(c: Container, donor_id: str, b) -> str:
         with open(theirs.path(name)) as f:
             texts.append(f.read())
     b.write_etc(donor.config.hostname, *texts)
-    return donor.net.netns
+    return None if on_host else donor.net.netns
 
 
 def parse_link(store: Store, spec: str) -> tuple[str, str]:
