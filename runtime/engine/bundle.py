@@ -67,8 +67,16 @@ class Bundle:
             f.write(json.dumps(config))
         return self.path("bundle")
 
+    def mount_shm(self, size: int) -> None:
+        """A /dev/shm of its own on the host (shm/), for --ipc shareable: others bind it."""
+        os.makedirs(self.path("shm"), exist_ok=True)
+        sc.mount("shm", self.path("shm"), "tmpfs", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC,
+                 f"mode=1777,size={size // 1024}k")
+
     def unmount(self) -> None:
         unmount(self.rootfs)
+        if os.path.isdir(self.path("shm")):
+            unmount(self.path("shm"))
 
 
 def host_resolv() -> str:

@@ -46,6 +46,8 @@ class RunSpec:
     shm_size: int = 0               # bytes of /dev/shm; 0: 64 MiB, as Docker's
     ulimits: list = list            # Docker's {"Name", "Soft", "Hard"}: process.rlimits
     host_namespaces: tuple = ()     # of "pid", "ipc", "uts": the host's, not its own
+    joined_namespaces: dict = dict  # "pid"/"ipc" → another container's namespace to join
+    shm_source: str | None = None   # a host directory bound at /dev/shm (shareable IPC)
     sysctl: dict = dict             # linux.sysctl: namespaced settings (create checked them)
     devices: list = list            # --device: the record's entries (node numbers included)
     resources: dict = dict          # the other cgroup settings, in the spec's own shape
@@ -54,14 +56,18 @@ class RunSpec:
 
 
 def default_mounts(privileged: bool = False, shm_size: int = 0,
-                   host_ipc: bool = False) -> list[dict]:
+                   host_ipc: bool = False, shm_source: str | None = None) -> list[dict]:
     sys_options = ["nosuid", "noexec", "nodev"] + ([] if privileged else ["ro"])
     shm = f"size={shm_size // 1024}k" if shm_size else "size=65536k"
-    # --ipc host: the host's shared memory too, as Docker's
-    shm_mount = {"destination": "/dev/shm", "type": "bind", "source": "/dev/shm",
-                 "options": ["rbind", "rprivate"]} if host_ipc else \
-        {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-         "options": ["nosuid", "noexec", "nodev", "mode=1777", shm]}
+    # --ipc host: the host's shared memory too, as Docker's; a shareable IPC's (its own, or
+    # its donor's for --ipc container:NAME): POSIX shared memory lives in /dev/shm, not in
+    # the IPC namespace
+    if host_ipc or shm_source:
+        shm_mount = {"destination": "/dev/shm", "type": "bind",
+                     "source": shm_source or "/dev/shm", "options": ["rbind", "rprivate"]}
+    else:
+        shm_mount = {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+                     "options": ["nosuid", "noexec", "nodev", "mode=1777", shm]}
     return [
         {"destination": "/proc", "type": "proc", "source": "proc",
          "options": ["nosuid", "noexec", "nodev"]},
@@ -86,7 +92,9 @@ def oci_config(s: RunSpec) -> dict:
     if not any(e.startswith("PATH=") for e in env):
         env.insert(0, DEFAULT_PATH)
     caps = list(DEFAULT_CAPS if s.caps is None else s.caps)
-    namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount", "cgroup")
+    namespaces = [dict(type=t, **({"path": s.joined_namespaces[t]}
+                                  if t in s.joined_namespaces else {}))
+                  for t in ("pid", "ipc", "uts", "mount", "cgroup")
                   if t not in s.host_namespaces]
     if s.netns is not None:
         namespaces.append({"type": "network", "path": s.netns})
@@ -128,8 +136,8 @@ def oci_config(s: RunSpec) -> dict:
                                  "soft": _rlimit(u["Soft"]), "hard": _rlimit(u["Hard"])}
                                 for u in s.ulimits]},
         "root": {"path": s.rootfs, "readonly": s.readonly_rootfs},
-        "mounts": default_mounts(s.privileged, s.shm_size, "ipc" in s.host_namespaces) +
-        list(s.mounts),
+        "mounts": default_mounts(s.privileged, s.shm_size, "ipc" in s.host_namespaces,
+                                 s.shm_source) + list(s.mounts),
         "linux": linux,
     }
     if s.oom_score_adj:
@@ -187,10 +195,13 @@ def resolv_file(host: str, network_mode: str, dns=(), embedded: bool = False) ->
 
 
 def from_record(c, netns: str | None, ids: tuple[int, int, list[int]],
-                init: str | None = None) -> RunSpec:
+                init: str | None = None, joined: dict | None = None,
+                shm: str | None = None) -> RunSpec:
     """A container's RunSpec from its record (engine/containers.py's Container): the image's
     user already resolved (ids), its files under c.dir, init the host path of pyrun-init
-    when --init asked for it. Pure."""
+    when --init asked for it, joined the "pid"/"ipc" namespaces (paths) of other
+    containers it joins (--pid/--ipc container:NAME), shm a host directory to bind at
+    /dev/shm (a shareable IPC's, its own or its donor's). Pure."""
     cfg, hc, container_dir = c.config, c.host, c.dir
     mounts = etc_mounts(container_dir)
     for b in hc.binds:
@@ -216,6 +227,7 @@ def from_record(c, netns: str | None, ids: tuple[int, int, list[int]],
         ulimits=list(hc.ulimits),
         host_namespaces=tuple(ns for ns, mode in (("pid", hc.pid_mode), ("ipc", hc.ipc_mode),
                                                   ("uts", hc.uts_mode)) if mode == "host"),
+        joined_namespaces=dict(joined or {}), shm_source=shm,
         sysctl=dict(hc.sysctls), devices=list(hc.devices), resources=_resources(hc),
         oom_score_adj=hc.oom_score_adj)
 

@@ -752,7 +752,38 @@ def prepare(c: Container) -> str:
             volumes.seed(m["Source"], b.rootfs, m["Destination"])
     ids = bundlemod.resolve_user(b.rootfs, c.config.user, c.host.group_add)
     init = init_binary() if c.host.init else None
-    return b.write_config(oci_config(from_record(c, netns, ids, init)))
+    joined, shm = _namespace_donors(c)
+    if c.host.ipc_mode == "shareable":  # on the host, where a joiner can bind it too
+        b.mount_shm(c.host.shm_size or 64 << 20)
+        shm = b.path("shm")
+    return b.write_config(oci_config(from_record(c, netns, ids, init, joined, shm)))
+
+
+def _namespace_donors(c: Container) -> tuple[dict[str, str], str | None]:
+    """--pid/--ipc container:NAME at start: "pid"/"ipc" → the donor's namespace to join,
+    and the donor's /dev/shm on the host (ipc). The donor must run; an IPC donor must have
+    been made shareable (--ipc shareable, or host), as Docker's default of private IPC
+    asks: a mount of another mount namespace cannot be bound, so a shareable container's
+    /dev/shm is a tmpfs in its directory on the host, as Docker's."""
+    out, shm = {}, None
+    for kind, mode in (("pid", c.host.pid_mode), ("ipc", c.host.ipc_mode)):
+        if not mode.startswith("container:"):
+            continue
+        donor_id = mode[len("container:"):]
+        try:
+            donor = load(c.store, donor_id)
+        except FileNotFoundError:
+            raise NoSuchContainer(f"No such container: {donor_id}") from None
+        if not donor.running or not donor.state.pid:
+            raise ContainerStateConflict(f"cannot join {kind.upper()} of a non running "
+                                         f"container: {donor_id}")
+        if kind == "ipc":
+            if donor.host.ipc_mode not in ("shareable", "host"):
+                raise InvalidSpec(f"container {donor_id}: non-shareable IPC (hint: use "
+                                  "IpcMode:shareable for the donor container)")
+            shm = "/dev/shm" if donor.host.ipc_mode == "host" else bundle_of(donor).path("shm")
+        out[kind] = f"/proc/{donor.state.pid}/ns/{kind}"
+    return out, shm
 
 
 def _join_network(c: Container, donor_id: str, b) -> str | None:

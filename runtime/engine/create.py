@@ -43,8 +43,8 @@ class CreateOptions:
     shm_size: int | None = None  # bytes
     group_add: tuple = tuple     # --group-add: names (the image's /etc/group) or gids
     ulimits: tuple = tuple       # --ulimit NAME=SOFT[:HARD]
-    pid: str = ""                # --pid host
-    ipc: str = ""                # --ipc host (private, shareable: the default)
+    pid: str = ""                # --pid host|container:NAME
+    ipc: str = ""                # --ipc host|shareable|container:NAME (private: the default)
     uts: str = ""                # --uts host
     sysctls: tuple = tuple       # --sysctl NAME=VALUE
     devices: tuple = tuple       # --device HOST[:CONTAINER][:PERMISSIONS]
@@ -85,6 +85,18 @@ class CreateOptions:
     dns: tuple = tuple
     restart: str = "no"  # no, on-failure[:N], always, unless-stopped
     init: bool = False
+
+
+def _shared_mode(store: Store, kind: str, mode: str) -> str:
+    """--pid/--ipc as the record keeps them: "container:<the donor's id>" for
+    container:NAME (a rename does not lose it), "host", "shareable" (--ipc: others may join
+    it, as Docker's), else "" (its own, private)."""
+    if mode.startswith("container:"):
+        ref = mode[len("container:"):]
+        if not ref:
+            raise InvalidSpec(f"invalid --{kind} {mode!r}: container:<name|id>")
+        return f"container:{find(store, ref).id}"  # NoSuchContainer: the API's 404
+    return mode if mode in ("host", "shareable") else ""
 
 
 def _swap(o: CreateOptions) -> int:
@@ -228,9 +240,11 @@ def create(store: Store, image_ref: str, opts: CreateOptions | None = None) -> C
     for flag, mode, allowed in (("--pid", o.pid, ("", "host")),
                                 ("--ipc", o.ipc, ("", "host", "private", "shareable")),
                                 ("--uts", o.uts, ("", "host"))):
-        if mode not in allowed:
+        if mode not in allowed and not (flag != "--uts" and mode.startswith("container:")):
             raise InvalidSpec(f"invalid {flag} {mode!r}: pyrun has "
-                              f"{' and '.join(repr(a) for a in allowed if a)}")
+                              f"{' and '.join(repr(a) for a in allowed if a)} and "
+                              "'container:NAME'")
+    pid_mode, ipc_mode = _shared_mode(store, "pid", o.pid), _shared_mode(store, "ipc", o.ipc)
     _check_resources(o)
     if o.shm_size is not None and o.shm_size <= 0:
         raise InvalidSpec("invalid shm size: it must be greater than 0")
@@ -256,8 +270,8 @@ def create(store: Store, image_ref: str, opts: CreateOptions | None = None) -> C
         dns=list(o.dns), restart_policy=policy, init=o.init,
         console_size=list(o.console_size) if o.tty and o.console_size and
         all(o.console_size) else None, shm_size=o.shm_size or 0, group_add=list(o.group_add),
-        ulimits=[parse_ulimit(u) for u in o.ulimits], pid_mode=o.pid,
-        ipc_mode="host" if o.ipc == "host" else "", uts_mode=o.uts,
+        ulimits=[parse_ulimit(u) for u in o.ulimits], pid_mode=pid_mode,
+        ipc_mode=ipc_mode, uts_mode=o.uts,
         sysctls=parse_sysctls(o.sysctls, network, o.ipc),
         devices=[n for d in o.devices for n in parse_device(d)], memory_swap=_swap(o),
         memory_reservation=o.memory_reservation or 0, oom_kill_disable=o.oom_kill_disable,

@@ -158,8 +158,10 @@ class HostConfig:
     shm_size: int = 0              # bytes of /dev/shm; 0: Docker's 64 MiB
     group_add: list = list         # more groups for the process: names or gids
     ulimits: list = list           # Docker's [{"Name": "nofile", "Soft": N, "Hard": N}]
-    pid_mode: str = ""             # "host": the host's pid namespace ("": its own)
-    ipc_mode: str = ""             # "host": the host's IPC namespace and /dev/shm
+    pid_mode: str = ""             # "host": the host's pid namespace, "container:ID"
+    #                                another's ("": its own)
+    ipc_mode: str = ""             # "host": the host's IPC namespace and /dev/shm,
+    #                                "container:ID" another's, "shareable": joinable
     uts_mode: str = ""             # "host": the host's host name
     sysctls: dict = dict           # namespaced kernel settings, written at the start
     devices: list = list           # Docker's {"PathOnHost", ...} and the node's numbers

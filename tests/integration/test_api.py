@@ -336,8 +336,11 @@ def test_bad_requests_get_dockers_status_and_message_and_the_service_goes_on(api
     assert status == 400 and "Config cannot be empty" in answer["message"]
     # a flag the engine refuses is the client's mistake, as dockerd's InvalidParameter
     status, answer = raw(api, "POST", "/containers/create", json.dumps({
+        "Image": "busybox", "Cmd": ["true"], "HostConfig": {"PidMode": "bogus"}}).encode())
+    assert status == 400 and "invalid --pid 'bogus'" in answer["message"]
+    status, answer = raw(api, "POST", "/containers/create", json.dumps({
         "Image": "busybox", "Cmd": ["true"], "HostConfig": {"PidMode": "container:x"}}).encode())
-    assert status == 400 and "invalid --pid 'container:x'" in answer["message"]
+    assert status == 404 and answer["message"] == "No such container: x"
     status, answer = raw(api, "POST", "/containers/create", json.dumps({
         "Image": "busybox", "Cmd": ["true"], "HostConfig": {"Sysctls": {"kernel.panic": "1"}}
     }).encode())

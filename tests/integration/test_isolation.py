@@ -389,6 +389,33 @@ def test_a_device_directory_lets_its_nodes_through_and_no_more(engine, tmp_path)
     assert p.returncode == 125 and "error gathering device information" in p.stderr
 
 
+@pytest.mark.vm
+def test_another_containers_pid_and_ipc_are_joined_when_asked(engine):  # noqa: F811
+    """--pid/--ipc container:NAME, as Docker's: the donor's processes, its IPC namespace and
+    its /dev/shm; a donor's IPC only where it was made shareable (Docker's default is
+    private), and only while it runs."""
+    engine("run", "-d", "--network", "none", "--name", "pyrun-t-donor", "--ipc", "shareable",
+           "busybox", "sh", "-c", "echo shared > /dev/shm/mark; exec sleep 60")
+    (donor,) = json.loads(engine("inspect", "pyrun-t-donor").stdout)
+    ipc_ns = os.readlink(f"/proc/{donor['State']['Pid']}/ns/ipc")
+    out = engine("run", "--rm", "--network", "none", "--pid", "container:pyrun-t-donor",
+                 "--ipc", "container:pyrun-t-donor", "busybox", "sh", "-c",
+                 "ps -o args | grep -c '^sleep 60'; cat /dev/shm/mark; readlink /proc/self/ns/ipc"
+                 ).stdout.split()
+    assert out == ["1", "shared", ipc_ns]
+    engine("run", "-d", "--network", "none", "--name", "pyrun-t-private", "busybox", "sleep",
+           "60")
+    p = engine("run", "--rm", "--network", "none", "--ipc", "container:pyrun-t-private",
+               "busybox", "true", check=False)
+    assert p.returncode == 125 and "non-shareable IPC" in p.stderr
+    assert engine("run", "--rm", "--network", "none", "--pid", "container:pyrun-t-private",
+                  "busybox", "sh", "-c", "ps -o args | grep -c '^sleep 60'").stdout == "1\n"
+    engine("stop", "-t", "0", "pyrun-t-private")
+    p = engine("run", "--rm", "--network", "none", "--pid", "container:pyrun-t-private",
+               "busybox", "true", check=False)
+    assert p.returncode == 125 and "cannot join PID of a non running container" in p.stderr
+
+
 def test_profile_files_and_security_opts(engine, probe, tmp_path):  # noqa: F811
     profile = tmp_path / "pyrun-profile.json"
     profile.write_text(json.dumps({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [

@@ -72,6 +72,15 @@ def test_defaults_are_dockers_and_parse_as_a_runtime_would():
      lambda c: [n["type"] for n in c["linux"]["namespaces"]] == ["mount", "cgroup"] and
      "hostname" not in c and mount(c, "/dev/shm")["source"] == "/dev/shm" and
      mount(c, "/dev/shm")["type"] == "bind"),
+    # --pid/--ipc container:NAME: the donor's namespaces joined by path, its /dev/shm bound
+    ({"joined_namespaces": {"pid": "/proc/7/ns/pid", "ipc": "/proc/7/ns/ipc"},
+      "shm_source": "/var/lib/pyrun/containers/d/shm"},
+     lambda c: c["linux"]["namespaces"][:2] == [{"type": "pid", "path": "/proc/7/ns/pid"},
+                                                {"type": "ipc", "path": "/proc/7/ns/ipc"}] and
+     mount(c, "/dev/shm") == {"destination": "/dev/shm", "type": "bind",
+                              "source": "/var/lib/pyrun/containers/d/shm",
+                              "options": ["rbind", "rprivate"]} and
+     spec.parse(c).linux.namespace("pid").path == "/proc/7/ns/pid"),
     ({"ulimits": [{"Name": "nofile", "Soft": 1024, "Hard": 2048},
                   {"Name": "core", "Soft": -1, "Hard": -1}]},
      lambda c: c["process"]["rlimits"] == [

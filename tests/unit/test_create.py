@@ -49,7 +49,7 @@ def store(tmp_path, monkeypatch):
                                               "kernel.shmmax": "65536"}),
     (CreateOptions(pid="host", ipc="shareable", uts="host"),
      lambda d: (d["HostConfig"]["PidMode"], d["HostConfig"]["IpcMode"],
-                d["HostConfig"]["UTSMode"]) == ("host", "", "host")),
+                d["HostConfig"]["UTSMode"]) == ("host", "shareable", "host")),
 ])
 def test_options_become_the_record(store, opts, check):
     assert check(create(store, "img:1", opts).to_json())
@@ -62,7 +62,9 @@ def test_options_become_the_record(store, opts, check):
     (CreateOptions(cpus=-1), "Range of CPUs"),
     (CreateOptions(add_hosts=("nocolon",)), "invalid --add-host"),
     (CreateOptions(stop_signal="SIGNOPE"), "signal"),
-    (CreateOptions(pid="container:db"), "invalid --pid 'container:db': pyrun has 'host'"),
+    (CreateOptions(pid="container:db"), "No such container: db"),
+    (CreateOptions(ipc="container:"), "invalid --ipc 'container:': container:<name|id>"),
+    (CreateOptions(pid="other"), "invalid --pid 'other': pyrun has 'host' and 'container:NAME'"),
     (CreateOptions(shm_size=-1), "shm size: it must be greater than 0"),
     (CreateOptions(ulimits=("nofile=9:1",)), "soft limit must not be above"),
     (CreateOptions(sysctls=("kernel.panic=1",)), "sysctl 'kernel.panic' is not allowed"),
