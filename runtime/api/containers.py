@@ -30,9 +30,7 @@ def _duration(ns) -> str | None:
 # when set, in one line, rather than a container that silently runs without them.
 NOT_YET = {"UsernsMode": "--userns", "DeviceRequests": "--gpus",
            "CpuRealtimePeriod": "--cpu-rt-period", "CpuRealtimeRuntime": "--cpu-rt-runtime",
-           "BlkioWeightDevice": "--blkio-weight-device",
-           "BlkioDeviceReadBps": "--device-read-bps",
-           "BlkioDeviceWriteBps": "--device-write-bps", "KernelMemory": "--kernel-memory"}
+           "KernelMemory": "--kernel-memory"}
 # (Links, legacy, write /etc/hosts on the default bridge alone: docker-compose's `run` links
 # the service's containers, which on a user-defined network find each other by name and
 # alias through 127.0.0.11.)
@@ -133,6 +131,13 @@ def create_args(body: dict, name: str | None) -> dict:
         blkio_weight=hc.get("BlkioWeight") or None, oom_score_adj=hc.get("OomScoreAdj"),
         devices=tuple(f"{d.get('PathOnHost')}:{d.get('PathInContainer') or ''}:"
                       f"{d.get('CgroupPermissions') or 'rwm'}" for d in hc.get("Devices") or ()),
+        blkio_weight_device=tuple(f"{d.get('Path')}:{d.get('Weight')}"
+                                  for d in hc.get("BlkioWeightDevice") or ()),
+        **{field: tuple(f"{d.get('Path')}:{d.get('Rate')}" for d in hc.get(key) or ())
+           for field, key in (("device_read_bps", "BlkioDeviceReadBps"),
+                              ("device_write_bps", "BlkioDeviceWriteBps"),
+                              ("device_read_iops", "BlkioDeviceReadIOps"),
+                              ("device_write_iops", "BlkioDeviceWriteIOps"))},
         tty=bool(body.get("Tty")),
         read_only=bool(hc.get("ReadonlyRootfs")), stop_signal=body.get("StopSignal") or None,
         stop_timeout=body.get("StopTimeout"), cpus=(hc.get("NanoCpus") or 0) / 1e9 or None,

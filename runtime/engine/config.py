@@ -239,8 +239,16 @@ def _resources(hc) -> dict:
            "disableOOMKiller": hc.oom_kill_disable}
     cpu = {"shares": hc.cpu_shares, "quota": hc.cpu_quota, "period": hc.cpu_period,
            "cpus": hc.cpuset_cpus, "mems": hc.cpuset_mems}
-    for kind, settings in (("memory", mem), ("cpu", cpu),
-                           ("blockIO", {"weight": hc.blkio_weight})):
+    blkio = {"weight": hc.blkio_weight, "weightDevice": [
+        {"major": d["Major"], "minor": d["Minor"], "weight": d["Weight"]}
+        for d in hc.blkio_weight_device]}
+    for key, entries in (("throttleReadBpsDevice", hc.blkio_device_read_bps),
+                         ("throttleWriteBpsDevice", hc.blkio_device_write_bps),
+                         ("throttleReadIOPSDevice", hc.blkio_device_read_iops),
+                         ("throttleWriteIOPSDevice", hc.blkio_device_write_iops)):
+        blkio[key] = [{"major": d["Major"], "minor": d["Minor"], "rate": d["Rate"]}
+                      for d in entries]
+    for kind, settings in (("memory", mem), ("cpu", cpu), ("blockIO", blkio)):
         given = {k: v for k, v in settings.items() if v}
         if given:
             out[kind] = given

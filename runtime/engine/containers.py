@@ -636,6 +636,42 @@ def _device_node(host: str, inside: str, perms: str) -> dict | None:
             "Minor": os.minor(st.st_rdev), "FileMode": stat.S_IMODE(st.st_mode)}
 
 
+def parse_block_device(flag: str, spec: str) -> dict:
+    """--blkio-weight-device PATH:WEIGHT, --device-read-bps/--device-write-bps PATH:RATE[kb|
+    mb|gb], --device-read-iops/--device-write-iops PATH:RATE → the record's entry, with
+    the block device's numbers read off the host now."""
+    import stat
+    path, sep, value = spec.rpartition(":")
+    weight = flag == "--blkio-weight-device"
+    try:
+        if not sep or not path.startswith("/"):
+            raise ValueError
+        if weight:
+            number = int(value)
+            if not (number == 0 or 10 <= number <= 1000):
+                raise InvalidSpec(f"invalid weight for device: {spec}: the range is 10 to "
+                                  "1000")
+        elif flag.endswith("-iops"):
+            number = int(value)
+        else:
+            from runtime.units import parse_size
+            number = parse_size(value)
+        if number < 0:
+            raise ValueError
+    except ValueError:
+        form = "<device-path>:<number>" + ("[<unit>], the unit kb, mb or gb" if
+                                           flag.endswith("-bps") else "")
+        raise InvalidSpec(f"invalid {flag} {spec!r}: the format is {form}") from None
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise InvalidSpec(f"{flag} {path}: {e.strerror}") from None
+    if not stat.S_ISBLK(st.st_mode):
+        raise InvalidSpec(f"{flag} {path}: not a block device")
+    return {"Path": path, "Weight" if weight else "Rate": number,
+            "Major": os.major(st.st_rdev), "Minor": os.minor(st.st_rdev)}
+
+
 def parse_memory(text: str) -> int:
     from runtime.units import parse_size
     try:

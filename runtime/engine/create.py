@@ -11,7 +11,8 @@ from runtime.engine.containers import (MAKING, PENDING, SPARE, Container, Invali
                                        NameConflict, cap_name, check_cpus, check_name, check_signal,
                                        delete_tree, find, generate_name,
                                        merge_healthcheck, padded_record, parse_log_opts,
-                                       parse_device, parse_link, parse_sysctls, parse_ulimit,
+                                       parse_block_device, parse_device, parse_link,
+                                       parse_sysctls, parse_ulimit,
                                        parse_publish, parse_restart, parse_security_opts,
                                        release_name, reserve_name, root_dir, write_file)
 from runtime.image.store import Store
@@ -45,6 +46,11 @@ class CreateOptions:
     ulimits: tuple = tuple       # --ulimit NAME=SOFT[:HARD]
     pid: str = ""                # --pid host|container:NAME
     ipc: str = ""                # --ipc host|shareable|container:NAME (private: the default)
+    blkio_weight_device: tuple = tuple  # PATH:WEIGHT
+    device_read_bps: tuple = tuple      # PATH:RATE[kb|mb|gb]
+    device_write_bps: tuple = tuple
+    device_read_iops: tuple = tuple     # PATH:RATE
+    device_write_iops: tuple = tuple
     uts: str = ""                # --uts host
     sysctls: tuple = tuple       # --sysctl NAME=VALUE
     devices: tuple = tuple       # --device HOST[:CONTAINER][:PERMISSIONS]
@@ -85,6 +91,14 @@ class CreateOptions:
     dns: tuple = tuple
     restart: str = "no"  # no, on-failure[:N], always, unless-stopped
     init: bool = False
+
+
+def _block_device_flags(o: CreateOptions):
+    return (("blkio_weight_device", "--blkio-weight-device", o.blkio_weight_device),
+            ("blkio_device_read_bps", "--device-read-bps", o.device_read_bps),
+            ("blkio_device_write_bps", "--device-write-bps", o.device_write_bps),
+            ("blkio_device_read_iops", "--device-read-iops", o.device_read_iops),
+            ("blkio_device_write_iops", "--device-write-iops", o.device_write_iops))
 
 
 def _shared_mode(store: Store, kind: str, mode: str) -> str:
@@ -279,6 +293,8 @@ def create(store: Store, image_ref: str, opts: CreateOptions | None = None) -> C
         cpu_period=o.cpu_period or 0, cpuset_cpus=o.cpuset_cpus or "",
         cpuset_mems=o.cpuset_mems or "", blkio_weight=o.blkio_weight or 0,
         volumes_from=list(o.volumes_from),
+        **{field: [parse_block_device(flag, spec) for spec in specs]
+           for field, flag, specs in _block_device_flags(o)},
         oom_score_adj=o.oom_score_adj or 0)
     # The record appears whole or not at all: it is made in a directory of its own, with
     # its creator's identity, and renamed into place. The creator counts as the monitor

@@ -134,7 +134,9 @@ class HostConfig:
     them (ports as Port, mounts as engine/volumes.py's dicts); inspect gives Docker's."""
     NESTED = {"ports": (Port, "list")}
     # not State's OOMKilled spelling: Docker's HostConfig says Oom
-    RENAMED = {"oom_kill_disable": "OomKillDisable", "oom_score_adj": "OomScoreAdj"}
+    RENAMED = {"oom_kill_disable": "OomKillDisable", "oom_score_adj": "OomScoreAdj",
+               "blkio_device_read_iops": "BlkioDeviceReadIOps",
+               "blkio_device_write_iops": "BlkioDeviceWriteIOps"}
     network_mode: str = "bridge"
     ports: list = list
     auto_remove: bool = False
@@ -174,6 +176,13 @@ class HostConfig:
     cpuset_cpus: str = ""          # "0-1", "0,2"
     cpuset_mems: str = ""
     blkio_weight: int = 0          # 10..1000
+    # per block device, Docker's {"Path", "Weight"} or {"Path", "Rate"} (bytes or IOs a
+    # second) with the device's numbers read at create ("Major", "Minor")
+    blkio_weight_device: list = list
+    blkio_device_read_bps: list = list
+    blkio_device_write_bps: list = list
+    blkio_device_read_iops: list = list
+    blkio_device_write_iops: list = list
     oom_score_adj: int = 0         # -1000..1000 (0: the host's default, not set)
     volumes_from: list = list      # as given; their mounts are in binds
     links: list = list             # Docker's "/NAME:/THIS/ALIAS" (--link)

@@ -237,6 +237,12 @@ def test_shm_size_group_add_ulimit_apply_and_what_pyrun_cannot_apply_is_refused(
                                 ["67108864", "20", "0"])    # v2: swap alone, weight
     p = docker(api, "run", "--rm", "--memory-swap", "1g", "busybox", "true", check=False)
     assert p.returncode == 125 and "always set the Memory limit" in p.stderr
+    from tests.integration.test_isolation import a_whole_disk
+    disk = a_whole_disk()
+    p = docker(api, "run", "--rm", "--network", "none", "--device-write-bps", f"{disk}:2mb",
+               "busybox", "sh", "-c", "cat /sys/fs/cgroup/blkio/blkio.throttle.write_bps_device"
+               " 2>/dev/null || cat /sys/fs/cgroup/io.max")
+    assert "2097152" in p.stdout  # v1 "M:m 2097152", v2 "M:m ... wbps=2097152 ..."
     # docker update: the same flags on a running container, and its restart policy
     docker(api, "run", "-d", "--name", "pyrun-upd", "--network", "none", "busybox",
            "sleep", "60")

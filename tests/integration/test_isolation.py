@@ -416,6 +416,31 @@ def test_another_containers_pid_and_ipc_are_joined_when_asked(engine):  # noqa: 
     assert p.returncode == 125 and "cannot join PID of a non running container" in p.stderr
 
 
+def a_whole_disk() -> str:
+    """A block device the IO controller takes limits for: a disk, not a partition."""
+    for name in sorted(os.listdir("/sys/block")):
+        if os.path.exists(f"/sys/block/{name}/device") and os.path.exists(f"/dev/{name}"):
+            return f"/dev/{name}"
+    pytest.skip("no disk in /sys/block to limit")
+
+
+@pytest.mark.vm
+def test_block_device_limits_reach_the_cgroup(engine):  # noqa: F811
+    disk = a_whole_disk()
+    st = os.stat(disk)
+    dev = f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}"
+    p = engine("run", "--rm", "--network", "none", "--device-read-bps", f"{disk}:1mb",
+               "--device-write-iops", f"{disk}:300", "busybox", "sh", "-c",
+               "cd /sys/fs/cgroup; cat blkio/blkio.throttle.read_bps_device "
+               "blkio/blkio.throttle.write_iops_device 2>/dev/null || grep ^" + dev +
+               " io.max")
+    assert p.stdout.split() in ([dev, "1048576", dev, "300"],  # v1: a file each
+                                [dev, "rbps=1048576", "wbps=max", "riops=max", "wiops=300"])
+    p = engine("run", "--rm", "--device-read-bps", "/dev/null:1mb", "busybox", "true",
+               check=False)
+    assert p.returncode == 125 and "not a block device" in p.stderr
+
+
 def test_profile_files_and_security_opts(engine, probe, tmp_path):  # noqa: F811
     profile = tmp_path / "pyrun-profile.json"
     profile.write_text(json.dumps({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [

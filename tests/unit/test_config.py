@@ -110,12 +110,28 @@ def record(**hc):
 def test_the_cgroup_flags_become_the_resources_beside_memory_and_cpus():
     s = from_record(record(Memory=64 << 20, MemorySwap=-1, MemoryReservation=32 << 20,
                            OomKillDisable=True, CpuShares=512, CpusetCpus="0",
-                           BlkioWeight=300, NanoCpus=500_000_000), None, (0, 0, []))
+                           BlkioWeight=300, NanoCpus=500_000_000,
+                           BlkioWeightDevice=[{"Path": "/dev/vda", "Weight": 200, "Major": 254,
+                                               "Minor": 0}],
+                           BlkioDeviceReadBps=[{"Path": "/dev/vda", "Rate": 1 << 20,
+                                                "Major": 254, "Minor": 0}],
+                           BlkioDeviceWriteIOps=[{"Path": "/dev/vda", "Rate": 300,
+                                                  "Major": 254, "Minor": 0}]),
+                    None, (0, 0, []))
     r = oci_config(s)["linux"]["resources"]
     assert r["memory"] == {"limit": 64 << 20, "swap": -1, "reservation": 32 << 20,
                            "disableOOMKiller": True}
     assert r["cpu"] == {"quota": 50000, "period": 100000, "shares": 512, "cpus": "0"}
-    assert r["blockIO"] == {"weight": 300}
+    assert r["blockIO"] == {
+        "weight": 300, "weightDevice": [{"major": 254, "minor": 0, "weight": 200}],
+        "throttleReadBpsDevice": [{"major": 254, "minor": 0, "rate": 1 << 20}],
+        "throttleWriteIOPSDevice": [{"major": 254, "minor": 0, "rate": 300}]}
+    from runtime.linux import cgroups  # the v1 and v2 files the runtime will write
+    assert cgroups.blkio_device_lines(r["blockIO"]) == [
+        ("weight_device", "254:0 200"), ("throttle.read_bps_device", "254:0 1048576"),
+        ("throttle.write_iops_device", "254:0 300")]
+    assert cgroups.io_device_lines(r["blockIO"])[1:] == [("io.max", "254:0 rbps=1048576"),
+                                                        ("io.max", "254:0 wiops=300")]
     plain = oci_config(from_record(record(), None, (0, 0, [])))["linux"]["resources"]
     assert set(plain) == {"devices"}  # nothing asked, nothing set
 

@@ -186,3 +186,36 @@ def test_a_full_disk_writes_the_record_into_its_spare(tmp_path, monkeypatch):
     with pytest.raises(OSError) as e:
         cmod.save_when_full(str(d), new)
     assert e.value.errno == errno.ENOSPC
+
+
+def _a_block_device() -> str:
+    import stat
+    for name in sorted(os.listdir("/dev")):
+        path = f"/dev/{name}"
+        try:
+            if stat.S_ISBLK(os.stat(path).st_mode):
+                return path
+        except OSError:
+            continue
+    pytest.skip("this machine shows no block device in /dev")
+
+
+def test_block_device_limits_are_read_off_the_host():
+    dev = _a_block_device()
+    st = os.stat(dev)
+    numbers = {"Major": os.major(st.st_rdev), "Minor": os.minor(st.st_rdev)}
+    assert cmod.parse_block_device("--device-read-bps", f"{dev}:1mb") == \
+        {"Path": dev, "Rate": 1 << 20, **numbers}
+    assert cmod.parse_block_device("--device-write-iops", f"{dev}:300") == \
+        {"Path": dev, "Rate": 300, **numbers}
+    assert cmod.parse_block_device("--blkio-weight-device", f"{dev}:200") == \
+        {"Path": dev, "Weight": 200, **numbers}
+    for flag, spec, message in (
+            ("--device-read-bps", f"{dev}", "the format is <device-path>:<number>"),
+            ("--device-read-iops", f"{dev}:1mb", "the format is <device-path>:<number>$"),
+            ("--device-read-bps", "dev/x:1", "the format"),
+            ("--blkio-weight-device", f"{dev}:5", "the range is 10 to 1000"),
+            ("--device-read-bps", "/dev/null:1", "not a block device"),
+            ("--device-read-bps", "/dev/pyrun-none:1", "No such file")):
+        with pytest.raises(cmod.InvalidSpec, match=message):
+            cmod.parse_block_device(flag, spec)
