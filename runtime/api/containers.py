@@ -758,10 +758,12 @@ def exec_start(svc, conn, req, eid):
         sock = conn.hijack(req, RAW)
         # The docker CLI sizes the terminal with a resize once it has this answer (API 1.41
         # has no size in the start request): an interactive one's process waits for it,
-        # half a second at most, so that what it runs first (stty size, tput cols) sees the
-        # client's size. (The SDK's exec_run(tty=True) sends none: it must not wait.)
+        # two seconds at most, so that what it runs first (stty size, tput cols) sees the
+        # client's size. (Half a second was too little on a loaded host: the resize came
+        # later and `stty size` saw 0 0. The SDK's exec_run(tty=True) sends none and has
+        # no stdin: it does not wait.)
         if e["OpenStdin"]:
-            e["_sized"].wait(0.5)
+            e["_sized"].wait(2)
         console = execute.ConsoleSocket()
         try:
             argv = execute.argv(c, [pc["entrypoint"], *pc["arguments"]], e["_env"],
