@@ -205,10 +205,12 @@ class Container:
 
     def mark_exited(self, code: int, *, oom_killed: bool = False, error: str = "") -> None:
         self.state.exited(code, rfc3339(), oom_killed, error)
-        self.save()
+        # The events before the record: a stop waits for the record to say exited, then
+        # writes its own "stop", which must come after this "die" (Docker's order).
         if oom_killed:
             journal.record(self, "oom")
         journal.record(self, "die", exitCode=code)
+        self.save()
 
     def mark_paused(self, paused: bool) -> None:
         self.state.paused = paused

@@ -188,6 +188,17 @@ def test_update_of_memory_swap_follows_dockers_rules(running, runtime):
     assert (hc.memory, hc.memory_swap) == (256 << 20, -1)
 
 
+def test_die_is_in_the_journal_before_the_record_says_exited(running, monkeypatch):
+    # a stop returns once the record says exited and then writes "stop": were "die" written
+    # after the record, a stop could come first (test_events saw it under load)
+    seen = []
+    real_save = cmod.Container.save
+    monkeypatch.setattr(cmod.Container, "save",
+                        lambda self: (seen.append(actions(self.store)), real_save(self)))
+    running.mark_exited(137, oom_killed=True)
+    assert seen[-1][-2:] == ["oom", "die"]
+
+
 def test_the_records_questions(running):
     assert running.running and running.can_signal() and not running.can_start()
     assert not running.can_remove() and running.can_remove(force=True)
