@@ -797,6 +797,15 @@ def prepare(c: Container) -> str:
     return b.write_config(oci_config(from_record(c, netns, ids, init, joined, shm)))
 
 
+def _donor(c: Container, donor_id: str) -> Container:
+    """The container whose namespace c joins (the record names it by id), or the API's 404
+    where it has been removed since."""
+    try:
+        return load(c.store, donor_id)
+    except FileNotFoundError:
+        raise NoSuchContainer(f"No such container: {donor_id}") from None
+
+
 def _namespace_donors(c: Container) -> tuple[dict[str, str], str | None]:
     """--pid/--ipc container:NAME at start: "pid"/"ipc" → the donor's namespace to join,
     and the donor's /dev/shm on the host (ipc). The donor must run; an IPC donor must have
@@ -808,10 +817,7 @@ def _namespace_donors(c: Container) -> tuple[dict[str, str], str | None]:
         if not mode.startswith("container:"):
             continue
         donor_id = mode[len("container:"):]
-        try:
-            donor = load(c.store, donor_id)
-        except FileNotFoundError:
-            raise NoSuchContainer(f"No such container: {donor_id}") from None
+        donor = _donor(c, donor_id)
         if not donor.running or not donor.state.pid:
             raise ContainerStateConflict(f"cannot join {kind.upper()} of a non running "
                                          f"container: {donor_id}")
@@ -828,10 +834,7 @@ def _join_network(c: Container, donor_id: str, b) -> str | None:
     """--network container:NAME at start: the donor's network namespace, its host name and
     its /etc/hosts and resolv.conf (as Docker's, which shares the three files); the donor
     must run."""
-    try:
-        donor = load(c.store, donor_id)
-    except FileNotFoundError:
-        raise NoSuchContainer(f"No such container: {donor_id}") from None
+    donor = _donor(c, donor_id)
     on_host = donor.host.network_mode == "host"  # then the sidecar is on the host's too
     if not (donor.running and (on_host or donor.net.netns and
                                os.path.exists(donor.net.netns))):
