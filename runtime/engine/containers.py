@@ -575,12 +575,16 @@ def parse_sysctls(specs, network: str, ipc: str) -> dict:
         if name.startswith("net.") and network == "host":
             raise InvalidSpec(f"sysctl {name!r} is not allowed in the host's network "
                               "namespace")
-        if name.startswith("net.") and network.startswith("container:"):
+        if name.startswith("net.") and model.container_ref(network) is not None:
             raise InvalidSpec(f"sysctl {name!r} is not allowed in another container's "
                               "network namespace")
         if ipc_one and ipc == "host":
             raise InvalidSpec(f"sysctl {name!r} is not allowed in the host's IPC "
                               "namespace")
+        if ipc_one and model.container_ref(ipc) is not None:
+            # it would set the donor's: the namespace is the donor's, not this container's
+            raise InvalidSpec(f"sysctl {name!r} is not allowed in another container's "
+                              "IPC namespace")
         out[name] = value
     return out
 
@@ -814,9 +818,9 @@ def _namespace_donors(c: Container) -> tuple[dict[str, str], str | None]:
     /dev/shm is a tmpfs in its directory on the host, as Docker's."""
     out, shm = {}, None
     for kind, mode in (("pid", c.host.pid_mode), ("ipc", c.host.ipc_mode)):
-        if not mode.startswith("container:"):
+        donor_id = model.container_ref(mode)
+        if donor_id is None:
             continue
-        donor_id = mode[len("container:"):]
         donor = _donor(c, donor_id)
         if not donor.running or not donor.state.pid:
             raise ContainerStateConflict(f"cannot join {kind.upper()} of a non running "

@@ -105,8 +105,8 @@ def _shared_mode(store: Store, kind: str, mode: str) -> str:
     """--pid/--ipc as the record keeps them: "container:<the donor's id>" for
     container:NAME (a rename does not lose it), "host", "shareable" (--ipc: others may join
     it, as Docker's), else "" (its own, private)."""
-    if mode.startswith("container:"):
-        ref = mode[len("container:"):]
+    ref = model.container_ref(mode)
+    if ref is not None:
         if not ref:
             raise InvalidSpec(f"invalid --{kind} {mode!r}: container:<name|id>")
         return f"container:{find(store, ref).id}"  # NoSuchContainer: the API's 404
@@ -254,7 +254,8 @@ def create(store: Store, image_ref: str, opts: CreateOptions | None = None) -> C
     for flag, mode, allowed in (("--pid", o.pid, ("", "host")),
                                 ("--ipc", o.ipc, ("", "host", "private", "shareable")),
                                 ("--uts", o.uts, ("", "host"))):
-        if mode not in allowed and not (flag != "--uts" and mode.startswith("container:")):
+        if mode not in allowed and not (flag != "--uts" and
+                                        model.container_ref(mode) is not None):
             raise InvalidSpec(f"invalid {flag} {mode!r}: pyrun has "
                               f"{' and '.join(repr(a) for a in allowed if a)} and "
                               "'container:NAME'")

@@ -128,6 +128,13 @@ class Port:
         return f"{self.host_ip}:{self.host_port}->{self.container_port}/{self.proto}"
 
 
+def container_ref(mode: str) -> str | None:
+    """The NAME (or, in the record, the id) of a namespace mode "container:NAME" (--network,
+    --pid, --ipc: join another container's namespace), else None. "container:" alone gives
+    "", which the caller refuses in its own flag's words."""
+    return mode[len("container:"):] if mode.startswith("container:") else None
+
+
 @section
 class HostConfig:
     """How the host runs it: Docker's HostConfig, with richer types where the record needs

@@ -16,7 +16,7 @@ name, aliases and short id resolve for the others through 127.0.0.11 (runtime/ne
 
 from __future__ import annotations
 
-from runtime.engine.model import Endpoint, NetworkSettings, Port, dump, load
+from runtime.engine.model import Endpoint, NetworkSettings, Port, container_ref, dump, load
 from runtime.errors import InvalidParameter, PyrunError
 from runtime.net import networks as netdefs
 
@@ -61,9 +61,9 @@ def donor_ref(network: str, o) -> str | None:
     Docker's): NAME, which create records as "container:<its id>" (a rename does not lose
     it); None for any other network. What only a namespace of its own could take is
     refused, in Docker's words."""
-    if not network.startswith("container:"):
+    ref = container_ref(network)
+    if ref is None:
         return None
-    ref = network[len("container:"):]
     if not ref:
         raise InvalidEndpoint("invalid container format container:<name|id>")
     for given, what in ((o.publish or o.publish_all, "port publishing"),
@@ -82,14 +82,13 @@ def mode(c) -> str:
 
 def joined(c) -> str | None:
     """The id of the container whose network namespace this one joins, or None."""
-    m = mode(c)
-    return m[len("container:"):] if m.startswith("container:") else None
+    return container_ref(mode(c))
 
 
 def wired(c) -> bool:
     """Does the container have interfaces of its own (not none, host, or another's)?"""
     m = mode(c)
-    return m not in NO_WIRING and not m.startswith("container:")
+    return m not in NO_WIRING and container_ref(m) is None
 
 
 def endpoints(c) -> dict[str, Endpoint]:

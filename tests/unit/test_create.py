@@ -91,6 +91,18 @@ def test_bad_options_are_refused_and_nothing_is_written(store, opts, message):
     assert all_containers(store) == []
 
 
+@pytest.mark.parametrize("sysctl", ["kernel.shmmax=9", "fs.mqueue.msg_max=20"])
+def test_an_ipc_sysctl_is_refused_in_another_containers_ipc_namespace(store, sysctl):
+    # it would change the donor's setting, not this container's
+    create(store, "img:1", CreateOptions(name="donor", ipc="shareable"))
+    with pytest.raises(ContainerError, match="not allowed in another container's IPC"):
+        create(store, "img:1", CreateOptions(ipc="container:donor", sysctls=(sysctl,)))
+    from runtime.engine.containers import all_containers
+    assert [c.name for c in all_containers(store)] == ["donor"]
+    # its own namespace may take it
+    create(store, "img:1", CreateOptions(ipc="shareable", sysctls=(sysctl,)))
+
+
 def test_a_name_is_taken_once(store):
     create(store, "img:1", CreateOptions(name="web"))
     with pytest.raises(NameConflict, match='The container name "/web" is already in use'):
