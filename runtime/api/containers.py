@@ -722,6 +722,22 @@ def exec_resize(svc, conn, req, eid):
     conn.send(200)
 
 
+def _await_size(sized: threading.Event, sock, limit: float) -> str:
+    """Wait for an interactive exec's first resize, `limit` seconds at most: "sized",
+    "input" (the client sent input first: one that types before it sizes, which the CLI
+    does not, would only be kept waiting) or "timeout"."""
+    import select
+    end = time.monotonic() + limit
+    while not sized.is_set():
+        left = end - time.monotonic()
+        if left <= 0:
+            return "timeout"
+        # 5 ms steps: the resize handler sets an Event, which select cannot watch
+        if select.select([sock], [], [], min(left, 0.005))[0]:
+            return "input"
+    return "sized"
+
+
 def _set_size(fd: int, size) -> None:
     from runtime.engine.resize import set_size
     try:
@@ -761,9 +777,9 @@ def exec_start(svc, conn, req, eid):
         # two seconds at most, so that what it runs first (stty size, tput cols) sees the
         # client's size. (Half a second was too little on a loaded host: the resize came
         # later and `stty size` saw 0 0. The SDK's exec_run(tty=True) sends none and has
-        # no stdin: it does not wait.)
+        # no stdin: it does not wait; a client that sends input first does not either.)
         if e["OpenStdin"]:
-            e["_sized"].wait(2)
+            _await_size(e["_sized"], sock, 2)
         console = execute.ConsoleSocket()
         try:
             argv = execute.argv(c, [pc["entrypoint"], *pc["arguments"]], e["_env"],

@@ -184,3 +184,15 @@ def test_what_a_client_sends_after_the_container_ended_is_read_and_dropped():
     t.join(5)
     assert not t.is_alive() and inp.w is None
     client.close()
+
+
+def test_an_interactive_exec_waits_for_the_first_resize_unless_input_comes_first():
+    sized = threading.Event()
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        assert apic._await_size(sized, ours, 0.01) == "timeout"
+        theirs.sendall(b"ls\n")  # a client that types without sizing is not kept waiting
+        assert apic._await_size(sized, ours, 60) == "input"
+        assert ours.recv(16) == b"ls\n"  # the input is left for the relay
+        threading.Timer(0.05, sized.set).start()
+        assert apic._await_size(sized, ours, 60) == "sized"
