@@ -447,13 +447,10 @@ def cp_cmd(ctx, src, dest, follow):
     from runtime.engine import copy
     store = _store(ctx)
     cmod = _containers(store)
-    s_ref, s_sep, s_path = src.partition(":") if not src.startswith(("/", ".", "-")) else \
-        ("", "", src)
-    d_ref, d_sep, d_path = dest.partition(":") if not dest.startswith(("/", ".", "-")) else \
-        ("", "", dest)
-    if s_sep and not d_sep:
+    (s_ref, s_path), (d_ref, d_path) = copy.split_arg(src), copy.split_arg(dest)
+    if s_ref is not None and d_ref is None:
         copy.copy_out(cmod.find(store, s_ref), s_path, d_path, follow)
-    elif d_sep and not s_sep:
+    elif d_ref is not None and s_ref is None:
         copy.copy_in(cmod.find(store, d_ref), s_path, d_path)
     else:
         raise PyrunError("copying between containers, or within the host, is not supported: "

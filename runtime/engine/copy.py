@@ -19,11 +19,13 @@ class CopyError(PyrunError):
     pass
 
 
-def _filter() -> dict:
-    """tarfile's "tar" extraction filter (no absolute names, no "..", no links out of the
-    destination) where this Python has it (3.11.4 and later); the chroot holds either way."""
-    import tarfile
-    return {"filter": "tar"} if hasattr(tarfile, "tar_filter") else {}
+def split_arg(arg: str) -> tuple[str | None, str]:
+    """A `cp` argument → (container, path) for CONTAINER:PATH, (None, path) for the host's
+    (an absolute or ./ path, "-", or a name without a colon), as docker cp splits it."""
+    ref, sep, path = arg.partition(":")
+    if not sep or arg.startswith(("/", ".", "-")):
+        return None, arg
+    return ref, path
 
 
 def _in_container(c, work, stdin_fd: int | None = None, stdout_fd: int | None = None,
@@ -37,8 +39,9 @@ def _in_container(c, work, stdin_fd: int | None = None, stdout_fd: int | None = 
     # Imported before the fork, not in the child: out of reach after the chroot, and a
     # module another thread of ours is importing at the fork (the API service's requests,
     # _from_container's worker) keeps its lock held in the child for ever.
-    import tarfile  # noqa: F401
+    import tarfile
 
+    from runtime import tarfilter  # noqa: F401 - for the child, as tarfile
     from runtime.engine import bundle as bundlemod
     err_r, err_w = os.pipe()
     pid = os.fork()
@@ -50,6 +53,11 @@ def _in_container(c, work, stdin_fd: int | None = None, stdout_fd: int | None = 
             for fd, target in ((stdin_fd, 0), (stdout_fd, 1)):
                 if fd is not None:
                     os.dup2(fd, target)
+            # No user or group names are looked up past the chroot: glibc would load the
+            # NSS modules that the container's /etc/nsswitch.conf names, from the
+            # container's /lib, into this process, root on the host (CVE-2019-14271,
+            # docker cp). Entries carry numbers; extraction uses them (numeric_owner).
+            tarfile.pwd = tarfile.grp = None
             root = c.path("rootfs")
             if not c.running:
                 bundlemod.private_mount_namespace()
@@ -121,6 +129,8 @@ def copy_out(c, src: str, dest: str, follow: bool = False) -> None:
     existing directory receives SRC under its own name; otherwise SRC becomes DEST; a
     symlink SRC is copied as the link, or (follow, -L) as what it points to."""
     import tarfile
+
+    from runtime import tarfilter
     if not src.startswith("/"):
         src = "/" + src
     if dest == "-":
@@ -143,7 +153,7 @@ def copy_out(c, src: str, dest: str, follow: bool = False) -> None:
         target = dest if os.path.isdir(dest) else os.path.dirname(os.path.abspath(dest))
         try:
             with tarfile.open(fileobj=stream, mode="r|") as t:
-                t.extractall(target, **_filter())
+                tarfilter.extractall(t, target, "tar")
         except tarfile.ReadError:
             pass  # the child failed before writing: its message follows
 
@@ -160,6 +170,8 @@ def copy_in(c, src: str, dest: str) -> None:
     """SRC on the host ("-": a tar stream on stdin) → CONTAINER:DEST. As docker cp: DEST an
     existing directory receives SRC under its own name; otherwise SRC becomes DEST."""
     import tarfile
+
+    from runtime import tarfilter
     if not dest.startswith("/"):
         dest = "/" + dest
     if src != "-" and not os.path.lexists(src):
@@ -180,7 +192,7 @@ def copy_in(c, src: str, dest: str) -> None:
             for m in t:
                 if rename and (m.name == top or m.name.startswith(top + "/")):
                     m.name = rename + m.name[len(top):]
-                t.extract(m, into, **_filter())
+                tarfilter.extract(t, m, into, "tar")
 
     def feed():
         try:
@@ -270,6 +282,8 @@ def archive_in(c, directory: str, chunks) -> None:
     """A tar stream (an iterator of bytes) unpacked into `directory` of the container, which
     must exist; names stay inside it (tarfile's filter, and the chroot)."""
     import tarfile
+
+    from runtime import tarfilter
     if not directory.startswith("/"):
         directory = "/" + directory
     r, w = os.pipe()
@@ -279,7 +293,7 @@ def archive_in(c, directory: str, chunks) -> None:
             raise FileNotFoundError(2, "No such directory", directory)
         with tarfile.open(fileobj=os.fdopen(0, "rb"), mode="r|") as t:
             for m in t:
-                t.extract(m, directory, **_filter())
+                tarfilter.extract(t, m, directory, "tar")
 
     def feed():
         try:

@@ -146,6 +146,44 @@ def test_cp_both_ways_diff_export_and_commit_then_run(engine, tmp_path):  # noqa
     assert engine("exec", "pyrun-ev-cp", "cat", "/srv/stopped.txt").stdout == "hello\n"
 
 
+NSS_MODULE = r"""
+#include <fcntl.h>
+#include <unistd.h>
+__attribute__((constructor)) static void run(void) {
+    int fd = open("/pyrun-nss-ran", O_CREAT | O_WRONLY, 0644);
+    if (fd >= 0) { write(fd, "root\n", 5); close(fd); }
+}
+"""
+
+
+def test_cp_runs_none_of_the_containers_code(engine, tmp_path):  # noqa: F811
+    # CVE-2019-14271's shape: a container names an NSS module of its own in nsswitch.conf;
+    # a copy that looked up a user or group name past its chroot would load it, as root
+    # on the host (the module's constructor would write /pyrun-nss-ran).
+    (tmp_path / "nss.c").write_text(NSS_MODULE)
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(tmp_path / "libnss_pyrunevil.so.2"),
+                    str(tmp_path / "nss.c")], check=True)
+    engine("run", "-d", "--network", "none", "--name", "pyrun-ev-nss", "busybox", "sleep", "60")
+    engine("cp", str(tmp_path / "libnss_pyrunevil.so.2"), "pyrun-ev-nss:/tmp/")
+    engine("exec", "pyrun-ev-nss", "sh", "-c",
+           "mkdir -p /lib/x86_64-linux-gnu /lib64 && cp /tmp/libnss_pyrunevil.so.2 "
+           "/lib/x86_64-linux-gnu/ && mv /tmp/libnss_pyrunevil.so.2 /lib64/ && "
+           "printf 'passwd: pyrunevil files\\ngroup: pyrunevil files\\n' "
+           ">/etc/nsswitch.conf && echo owned >/tmp/owned && chown 1234:1234 /tmp/owned")
+    (tmp_path / "in.txt").write_text("in\n")
+    # a bare relative name is the host's, as docker cp reads it
+    engine("cp", "in.txt", "pyrun-ev-nss:/tmp/", cwd=str(tmp_path))
+    engine("cp", "pyrun-ev-nss:/tmp/owned", str(tmp_path / "out"))
+    assert (tmp_path / "out").read_text() == "owned\n"
+    assert os.stat(tmp_path / "out").st_uid == 1234  # owners travel as numbers
+    assert engine("exec", "pyrun-ev-nss", "cat", "/tmp/in.txt").stdout == "in\n"
+    assert engine("exec", "pyrun-ev-nss", "cat", "/etc/nsswitch.conf").stdout.startswith(
+        "passwd: pyrunevil")
+    engine("export", "-o", str(tmp_path / "fs.tar"), "pyrun-ev-nss")
+    ls = engine("exec", "pyrun-ev-nss", "ls", "/").stdout.split()
+    assert "pyrun-nss-ran" not in ls
+
+
 def test_system_df_and_prune(engine, tmp_path):  # noqa: F811
     engine("run", "-d", "--network", "none", "--name", "pyrun-ev-up", "busybox", "sleep", "60")
     engine("run", "--network", "none", "--name", "pyrun-ev-done", "busybox", "sh", "-c",

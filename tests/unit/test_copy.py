@@ -128,3 +128,15 @@ def test_export_is_the_whole_root_as_a_tar(c):
     with tarfile.open(fileobj=io.BytesIO(out.getvalue())) as t:
         names = t.getnames()
     assert {"data/a.txt", "escape", "link", "etc", "tmp"} <= set(names)
+
+
+@pytest.mark.parametrize("arg, want", [
+    ("web:/etc/passwd", ("web", "/etc/passwd")),
+    ("web:relative", ("web", "relative")),
+    ("in.txt", (None, "in.txt")),          # no colon: the host's, relative to here
+    ("./a:b", (None, "./a:b")),            # ./ and / are the host's, colons and all
+    ("/tmp/a:b", (None, "/tmp/a:b")),
+    ("-", (None, "-")),
+])
+def test_a_cp_argument_is_the_containers_only_with_a_colon(arg, want):
+    assert copy.split_arg(arg) == want
