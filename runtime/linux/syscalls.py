@@ -60,6 +60,9 @@ RESOLVE_IN_ROOT = 0x10
 PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_RAISE = 2
 PR_CAP_AMBIENT_CLEAR_ALL = 4
+SIOCGIFFLAGS = 0x8913
+SIOCSIFFLAGS = 0x8914
+IFF_UP = 0x1
 
 
 class SyscallError(OSError):
@@ -128,6 +131,27 @@ def setdomainname(name: str) -> None:
     b = name.encode()
     if _lib.setdomainname(b, len(b)) < 0:
         _fail("setdomainname", name)
+
+
+def link_up(name: str) -> None:
+    """Set a network interface up with the two ioctls ifconfig uses (SIOCGIFFLAGS and
+    SIOCSIFFLAGS on a datagram socket): for the loopback of a network namespace that the
+    runtime made, one flag needs no netlink. _socket and fcntl must be imported before a
+    user namespace is entered (runtime/oci/process.py preload)."""
+    import _socket
+    import fcntl
+    import struct
+    s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM | _socket.SOCK_CLOEXEC)
+    try:
+        ifreq = struct.pack("16sH22x", name.encode(), 0)  # struct ifreq: name, ifr_flags
+        flags = struct.unpack_from("16sH", fcntl.ioctl(s.fileno(), SIOCGIFFLAGS, ifreq))[1]
+        if not flags & IFF_UP:
+            fcntl.ioctl(s.fileno(), SIOCSIFFLAGS,
+                        struct.pack("16sH22x", name.encode(), flags | IFF_UP))
+    except OSError as e:
+        raise error(e.errno, "set link up", name) from None
+    finally:
+        s.close()
 
 
 def openat2(dirfd: int, path, flags: int, resolve: int, mode: int = 0) -> int:

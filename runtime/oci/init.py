@@ -96,12 +96,19 @@ def intermediate(ctx: InitContext) -> None:
         log.trace("intermediate: started")
         # Import all the container side needs now: inside a user namespace the process may no
         # longer read the host's Python library, and after pivot_root it cannot see it.
+        net = ctx.spec.linux.namespace("network")
+        new_netns = net is not None and not net.path
         pr.preload(ctx.spec.process, hooks=bool(ctx.spec.hooks.get("startContainer")),
-                   seccomp=ctx.seccomp is not None, notify=ctx.seccomp_sock is not None)
+                   seccomp=ctx.seccomp is not None, notify=ctx.seccomp_sock is not None,
+                   new_netns=new_netns)
         if ctx.cgroup is not None:
             ctx.cgroup.join(0)
         log.trace("intermediate: joined cgroup")
         enter_namespaces(ctx.spec, ctx.chan)
+        if new_netns:
+            # Its loopback up, as runc's (a "loopback" network for every new one) and
+            # crun's: 127.0.0.1 works in a container that has no other interface.
+            sc.link_up("lo")
         log.trace("intermediate: entered namespaces")
         # The init waits until its pid is reported: otherwise, on a busy host, its own first
         # message (Ready, RunHooks) can reach the host side before Pid does.

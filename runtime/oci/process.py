@@ -23,7 +23,8 @@ TIOCGPTN = 0x80045430
 TIOCSPTLCK = 0x40045431
 
 
-def preload(proc, hooks: bool = False, seccomp: bool = False, notify: bool = False) -> None:
+def preload(proc, hooks: bool = False, seccomp: bool = False, notify: bool = False,
+            new_netns: bool = False) -> None:
     """Import now what the steps after pivot_root (or setns into the container's mount
     namespace) will need: from then on the host's Python library is out of reach."""
     if proc.rlimits:
@@ -31,6 +32,9 @@ def preload(proc, hooks: bool = False, seccomp: bool = False, notify: bool = Fal
     if proc.terminal or notify:
         import fcntl  # noqa: F401
         import socket  # noqa: F401
+    if new_netns:  # syscalls.link_up
+        import _socket  # noqa: F401
+        import fcntl  # noqa: F401
     if hooks:
         import runtime.oci.hooks  # noqa: F401
     if seccomp:

@@ -83,6 +83,23 @@ def test_each_namespace_is_separate_from_the_hosts(oci, bundle, cid):
         assert link != os.readlink(f"/proc/self/ns/{name}"), f"{name} namespace is the host's"
 
 
+@pytest.mark.parametrize("userns", [False, True], ids=["root", "user-namespace"])
+def test_a_new_network_namespace_has_its_loopback_up_as_runcs(oci, bundle, cid, userns):
+    # runc gives every network namespace it makes a "loopback" network (crun too): a
+    # container run without CNI (ctr run, a bundle of one's own) reaches 127.0.0.1
+    if userns:
+        bundle.spec["linux"]["namespaces"].append({"type": "user"})
+        for key in ("uidMappings", "gidMappings"):
+            bundle.spec["linux"][key] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    p = run(oci, bundle, cid, args=sh(
+        "cat /sys/class/net/lo/flags; ls /sys/class/net; "
+        "httpd -p 127.0.0.1:8000 -h /etc && wget -q -O - http://127.0.0.1:8000/passwd"))
+    assert p.returncode == 0, p.stderr
+    flags, interfaces, served = p.stdout.split("\n", 2)
+    assert int(flags, 16) & 0x1 and interfaces == "lo"  # IFF_UP, and nothing but lo
+    assert served.startswith("root:")  # over 127.0.0.1
+
+
 @pytest.mark.vm
 def test_pid_1_is_the_program_and_hostname_is_set(oci, bundle, cid):
     bundle.spec["hostname"] = "box-one"

@@ -354,7 +354,8 @@ def test_intermediate_reports_the_pid_before_the_init_speaks(monkeypatch):
         cgroup = None
         seccomp = seccomp_sock = None
         spec = type("S", (), {"process": type("P", (), {"rlimits": [], "terminal": False})(),
-                              "hooks": {}})()
+                              "hooks": {},
+                              "linux": type("L", (), {"namespace": lambda self, kind: None})()})()
     pid = os.fork()
     if pid == 0:
         init.intermediate(Ctx())
