@@ -422,19 +422,19 @@ class Builder:
         b.make()
         b.mount()
         try:
-            with self._network(cid) as netns:
+            with self._network(cid) as network:
                 env_list = list(st.config["config"].get("Env") or [])
                 env = env_list + [e for e in arg_env if e.partition("=")[0] not in st.env]
                 hostname = cid[len("pyrun-build-"):][:12]
                 b.write_etc(hostname, hosts_file(hostname),
                             resolv_file(bundlemod.host_resolv(),
-                                        "host" if netns is None else "bridge"))
+                                        "host" if network == "host" else "bridge"))
                 uid, gid, extra = bundlemod.resolve_user(
                     b.rootfs, st.config["config"].get("User", ""))
                 bundle = b.write_config(oci_config(RunSpec(
                     rootfs=b.rootfs, args=cmd, env=env, cwd=st.workdir, uid=uid, gid=gid,
                     additional_gids=extra, hostname=hostname,
-                    netns=netns, cgroups_path=f"/pyrun-build/{cid}",
+                    network=network, cgroups_path=f"/pyrun-build/{cid}",
                     mounts=etc_mounts(b.dir, readonly=True),
                     # The step dies with the build: killed, the build leaves a step that
                     # the next pyrun command removes (oci.delete.reap_orphans).
@@ -497,21 +497,12 @@ class Builder:
         self._do_copy(st, ins, add=True)
 
     def _network(self, cid: str):
-        """RUN's network: the default bridge (NAT out), or the host's with --network host."""
+        """RUN's network as RunSpec's: the default bridge (NAT out: the namespace's path),
+        the host's with --network host, or with --network none one of its own that the
+        runtime makes (loopback only)."""
         import contextlib
-        if self.network == "host":
-            return contextlib.nullcontext(None)
-        if self.network == "none":
-            from runtime.net import bridge
-
-            @contextlib.contextmanager
-            def isolated():
-                path = bridge.create_netns(f"pyrun-{cid[12:24]}")
-                try:
-                    yield path
-                finally:
-                    bridge.delete_netns(f"pyrun-{cid[12:24]}")
-            return isolated()
+        if self.network in ("host", "none"):
+            return contextlib.nullcontext("host" if self.network == "host" else "new")
         from runtime.net.network import Attached
 
         @contextlib.contextmanager

@@ -31,7 +31,9 @@ class RunSpec:
     gid: int = 0
     additional_gids: list = list
     hostname: str = "pyrun"
-    netns: str | None = None        # a network namespace to join; None: the host's network
+    # "new": a network namespace of its own, made by the runtime (loopback only: --network
+    # none); "host": the host's; else the path of a namespace to join (a wired one's)
+    network: str = "new"
     cgroups_path: str | None = None
     mounts: list = list             # after the defaults, in order
     terminal: bool = False
@@ -96,8 +98,9 @@ def oci_config(s: RunSpec) -> dict:
                                   if t in s.joined_namespaces else {}))
                   for t in ("pid", "ipc", "uts", "mount", "cgroup")
                   if t not in s.host_namespaces]
-    if s.netns is not None:
-        namespaces.append({"type": "network", "path": s.netns})
+    if s.network != "host":
+        namespaces.append({"type": "network", **({} if s.network == "new" else
+                                                 {"path": s.network})})
     resources: dict = {"devices": [{"allow": s.privileged, "access": "rwm"}] + [
         {"allow": True, "type": d["Type"], "major": d["Major"], "minor": d["Minor"],
          "access": d["CgroupPermissions"]} for d in s.devices]}
@@ -194,11 +197,11 @@ def resolv_file(host: str, network_mode: str, dns=(), embedded: bool = False) ->
     return "".join(line + "\n" for line in lines)
 
 
-def from_record(c, netns: str | None, ids: tuple[int, int, list[int]],
+def from_record(c, network: str, ids: tuple[int, int, list[int]],
                 init: str | None = None, joined: dict | None = None,
                 shm: str | None = None) -> RunSpec:
-    """A container's RunSpec from its record (engine/containers.py's Container): the image's
-    user already resolved (ids), its files under c.dir, init the host path of pyrun-init
+    """A container's RunSpec from its record (engine/containers.py's Container): network as
+    RunSpec's ("new", "host" or a namespace's path), the image's user already resolved (ids), its files under c.dir, init the host path of pyrun-init
     when --init asked for it, joined the "pid"/"ipc" namespaces (paths) of other
     containers it joins (--pid/--ipc container:NAME), shm a host directory to bind at
     /dev/shm (a shareable IPC's, its own or its donor's). Pure."""
@@ -218,7 +221,7 @@ def from_record(c, netns: str | None, ids: tuple[int, int, list[int]],
     uid, gid, extra = ids
     return RunSpec(
         rootfs=f"{container_dir}/rootfs", args=args, env=cfg.env, cwd=cfg.working_dir,
-        uid=uid, gid=gid, additional_gids=extra, hostname=cfg.hostname, netns=netns,
+        uid=uid, gid=gid, additional_gids=extra, hostname=cfg.hostname, network=network,
         cgroups_path=f"/pyrun/{c.id}", mounts=mounts, terminal=cfg.tty, caps=hc.capabilities,
         seccomp=None if c.seccomp == "unconfined" else c.seccomp,
         no_new_privileges=c.no_new_privileges, privileged=hc.privileged,

@@ -772,16 +772,17 @@ def prepare(c: Container) -> str:
     linked = linked_hosts(c)  # refused before anything is made
     b = bundle_of(c, c.store.image(c.image).layer_dirs)
     b.make()
-    netns = None
     mode = c.host.network_mode
     from runtime.engine import networking
     donor = networking.joined(c)
     if donor:
-        netns = _join_network(c, donor, b)
+        network = _join_network(c, donor, b)
     else:
-        if mode != "host":
-            netns = new_netns(c)
-            networking.wire(c, netns)
+        network = mode if mode in ("host", "none") else new_netns(c)
+        if network == "none":
+            network = "new"  # the runtime makes it, loopback only: nothing here to undo
+        elif network != "host":
+            networking.wire(c, network)
         b.write_etc(c.config.hostname,
                     hosts_file(c.config.hostname, c.net.ip_address, c.host.extra_hosts,
                                linked),
@@ -798,7 +799,7 @@ def prepare(c: Container) -> str:
     if c.host.ipc_mode == "shareable":  # on the host, where a joiner can bind it too
         b.mount_shm(c.host.shm_size or 64 << 20)
         shm = b.path("shm")
-    return b.write_config(oci_config(from_record(c, netns, ids, init, joined, shm)))
+    return b.write_config(oci_config(from_record(c, network, ids, init, joined, shm)))
 
 
 def _donor(c: Container, donor_id: str) -> Container:
@@ -834,14 +835,19 @@ def _namespace_donors(c: Container) -> tuple[dict[str, str], str | None]:
     return out, shm
 
 
-def _join_network(c: Container, donor_id: str, b) -> str | None:
-    """--network container:NAME at start: the donor's network namespace, its host name and
-    its /etc/hosts and resolv.conf (as Docker's, which shares the three files); the donor
-    must run."""
+def _join_network(c: Container, donor_id: str, b) -> str:
+    """--network container:NAME at start: the donor's network namespace (RunSpec's network:
+    "host" for a donor on the host's), its host name and its /etc/hosts and resolv.conf (as
+    Docker's, which shares the three files); the donor must run."""
     donor = _donor(c, donor_id)
     on_host = donor.host.network_mode == "host"  # then the sidecar is on the host's too
-    if not (donor.running and (on_host or donor.net.netns and
-                               os.path.exists(donor.net.netns))):
+    if donor.running and not donor.net.netns and donor.state.pid:
+        # --network none: the runtime made its namespace, pinned by no file (as --pid and
+        # --ipc container:NAME join theirs)
+        netns = f"/proc/{donor.state.pid}/ns/net"
+    else:
+        netns = donor.net.netns
+    if not (donor.running and (on_host or netns and os.path.exists(netns))):
         raise ContainerStateConflict(f"cannot join network namespace of a non running "
                                      f"container: {donor_id}")
     c.config.hostname = donor.config.hostname
@@ -851,7 +857,7 @@ def _join_network(c: Container, donor_id: str, b) -> str | None:
         with open(theirs.path(name)) as f:
             texts.append(f.read())
     b.write_etc(donor.config.hostname, *texts)
-    return None if on_host else donor.net.netns
+    return "host" if on_host else netns
 
 
 def parse_link(store: Store, spec: str) -> tuple[str, str]:
@@ -913,7 +919,7 @@ def teardown(c: Container) -> None:
     """Undo prepare(): ports, veth, lease, netns, overlay mount. Idempotent."""
     from runtime.engine import networking
     networking.unwire(c)
-    if c.net.netns or c.host.network_mode != "host":
+    if c.net.netns or networking.wired(c):
         from runtime.net import bridge
         bridge.delete_netns(f"pyrun-{c.id[:12]}")
     bundle_of(c).unmount()

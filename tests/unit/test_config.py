@@ -18,8 +18,8 @@ def test_defaults_are_dockers_and_parse_as_a_runtime_would():
     cfg = oci_config(RunSpec("/r", ["sh"], env=["A=1"]))
     assert cfg["process"]["env"] == [DEFAULT_PATH, "A=1"]
     assert cfg["process"]["capabilities"]["bounding"] == DEFAULT_CAPS
-    assert [n["type"] for n in cfg["linux"]["namespaces"]] == ["pid", "ipc", "uts", "mount",
-                                                                "cgroup"]  # host network
+    assert cfg["linux"]["namespaces"] == [{"type": t} for t in (  # all its own
+        "pid", "ipc", "uts", "mount", "cgroup", "network")]
     assert cfg["linux"]["maskedPaths"] == MASKED
     assert cfg["linux"]["resources"] == {"devices": [{"allow": False, "access": "rwm"}]}
     assert "ro" in mount(cfg, "/sys")["options"]
@@ -32,8 +32,12 @@ def test_defaults_are_dockers_and_parse_as_a_runtime_would():
 
 
 @pytest.mark.parametrize("settings,check", [
-    ({"netns": "/run/pyrun/netns/x"},
+    ({"network": "/run/pyrun/netns/x"},
      lambda c: {"type": "network", "path": "/run/pyrun/netns/x"} in c["linux"]["namespaces"]),
+    # --network none: one of its own, which the runtime makes (and sets its loopback up)
+    ({"network": "new"}, lambda c: {"type": "network"} in c["linux"]["namespaces"]),
+    ({"network": "host"},
+     lambda c: "network" not in {n["type"] for n in c["linux"]["namespaces"]}),
     ({"env": ["PATH=/x"]}, lambda c: c["process"]["env"] == ["PATH=/x"]),
     ({"memory": 64 << 20, "pids_limit": 50, "nano_cpus": 500_000_000},
      lambda c: c["linux"]["resources"]["memory"] == {"limit": 64 << 20} and
@@ -68,7 +72,7 @@ def test_defaults_are_dockers_and_parse_as_a_runtime_would():
          {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rw"}]),
     ({"sysctl": {"net.core.somaxconn": "1024"}},
      lambda c: c["linux"]["sysctl"] == {"net.core.somaxconn": "1024"}),
-    ({"host_namespaces": ("pid", "ipc", "uts")},
+    ({"host_namespaces": ("pid", "ipc", "uts"), "network": "host"},
      lambda c: [n["type"] for n in c["linux"]["namespaces"]] == ["mount", "cgroup"] and
      "hostname" not in c and mount(c, "/dev/shm")["source"] == "/dev/shm" and
      mount(c, "/dev/shm")["type"] == "bind"),
@@ -132,7 +136,7 @@ def test_the_cgroup_flags_become_the_resources_beside_memory_and_cpus():
         ("throttle.write_iops_device", "254:0 300")]
     assert cgroups.io_device_lines(r["blockIO"])[1:] == [("io.max", "254:0 rbps=1048576"),
                                                         ("io.max", "254:0 wiops=300")]
-    plain = oci_config(from_record(record(), None, (0, 0, [])))["linux"]["resources"]
+    plain = oci_config(from_record(record(), "host", (0, 0, [])))["linux"]["resources"]
     assert set(plain) == {"devices"}  # nothing asked, nothing set
 
 
@@ -145,13 +149,13 @@ def test_a_container_record_becomes_its_run_spec():
                                                     "/etc/resolv.conf", "/d"]
     assert "ro" in s.mounts[-1]["options"] and s.memory == 1 << 30
     assert s.cgroups_path == "/pyrun/" + "c" * 64 and s.hostname == "web"
-    assert s.caps == DEFAULT_CAPS and s.cwd == "/srv" and s.netns == "/ns"
+    assert s.caps == DEFAULT_CAPS and s.cwd == "/srv" and s.network == "/ns"
 
 
 def test_init_and_unconfined_records():
     c = record(Init=True)
     c.seccomp = "unconfined"
-    s = from_record(c, None, (0, 0, []), init="/opt/pyrun-init")
+    s = from_record(c, "host", (0, 0, []), init="/opt/pyrun-init")
     assert s.args[:2] == ["/sbin/pyrun-init", "--"] and s.seccomp is None
     assert s.mounts[-1]["source"] == "/opt/pyrun-init"
 
