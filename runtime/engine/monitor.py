@@ -84,7 +84,8 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
             cgroups.finish_warm_up()  # no thread may live across the fork
             trace("engine: cgroup lock warm")
             creating = oci.Creating(c, bundle, c.path("pid"), console_path,
-                                    (None if tty else stdin, out_w, err_w), log=oci_log)
+                                    (None if tty else stdin, out_w, err_w), log=oci_log,
+                                    start=not tty)
             master = console.receive(creating) if console else None
             creating.check()
             if master is not None and c.host.console_size:
@@ -97,7 +98,8 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
                 out_r = master  # a terminal has one stream: it is the container's stdout
             with open(c.path("pid")) as f:
                 pid = int(f.read())
-            oci.start(c)  # in-process: no interpreter to start
+            if tty:  # else the child started it
+                oci.start(c)  # in-process: no interpreter to start
         except BaseException as e:
             msg = str(e) or type(e).__name__
             cmod.teardown(c)

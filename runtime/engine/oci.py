@@ -5,8 +5,8 @@ and the runtime's failures turned into the engine's.
                                ps, run in the foreground, kill with the fast native path)
     create(c, bundle, ...) start(c) delete(c) pause(c) resume(c) update(c, resources)
                                in this process (no interpreter to start)
-    Creating(c, bundle, ...)   create in a forked child that takes the container's stdio;
-                               check() raises its failure, typed
+    Creating(c, bundle, ...)   create (and start) in a forked child that takes the
+                               container's stdio; check() raises its failure, typed
     state(c) -> oci State or None       cgroup(c) -> its cgroup manager or None
     kill(c, sig) -> bool       False: it had ended (not an error for stop/rm -f)
 
@@ -58,10 +58,15 @@ class Creating:
     """create() run in a forked child instead of a new pyrun-oci (an interpreter's start
     saved): the child takes the container's stdio (None: /dev/null), logs as
     pyrun-oci would, and sends a failure whole over a pipe (message and exit code, as the
-    runtime's typed error had them). poll() as Popen's; check() waits and raises it."""
+    runtime's typed error had them). poll() as Popen's; check() waits and raises it.
+
+    start=True: the child starts it too, as `pyrun-oci run --detach` does (over the
+    channel it already has to the init: no start.sock, no second look at the state), so
+    check() returns once the program runs. Not with a terminal, whose size the caller sets
+    between create and start."""
 
     def __init__(self, c, bundle: str, pid_file: str, console_socket: str | None, stdio,
-                 log: str):
+                 log: str, start: bool = False):
         self.returncode = None
         r, w = os.pipe()
         self.pid = os.fork()
@@ -75,7 +80,11 @@ class Creating:
                 from runtime.oci import log as ocilog
                 ocilog.configure(log, "json")
                 try:
-                    create(c, bundle, pid_file, console_socket)
+                    if start:
+                        from runtime.oci import create as ocicreate
+                        ocicreate.run(ROOT, c.id, bundle, detach=True, pid_file=pid_file)
+                    else:
+                        create(c, bundle, pid_file, console_socket)
                     code = 0
                 except (PyrunError, OSError) as e:
                     ocilog.error(str(e))
