@@ -549,7 +549,7 @@ def restart(svc, conn, req, ref):
     from runtime.engine.start import start as start_
     from runtime.engine.stop import stop as stop_
     c = _find(svc, ref)
-    stop_(c, req.int_arg("t"))
+    stop_(c, req.int_arg("t"), restarting=True)
     start_(svc.store, c.reload())
     conn.send(204)
 

@@ -260,7 +260,7 @@ def restart_cmd(ctx, containers, timeout):
     from runtime.engine.start import start
     from runtime.engine.stop import stop
     for store, ref, c in _each(ctx, containers):
-        stop(c, timeout)
+        stop(c, timeout, restarting=True)
         start(store, c.reload())
         click.echo(ref)
 

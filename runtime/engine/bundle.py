@@ -34,7 +34,9 @@ class Bundle:
     def __init__(self, directory: str, layers: list[str] = (), volatile: bool = False):
         self.dir = directory
         self.layers = list(layers)  # the image's layer dirs, lowest first
-        self.volatile = volatile  # a build step's: see mount_overlay
+        # a build step's, and a --rm container's (as podman's and CRI-O's): see
+        # mount_overlay
+        self.volatile = volatile
 
     def path(self, *parts) -> str:
         return os.path.join(self.dir, *parts)
@@ -92,9 +94,11 @@ def mount_overlay(lowers: list[str], target: str, upper: str | None = None,
                   work: str | None = None, volatile: bool = False) -> None:
     """Mount the layers (lowest first) at target; with upper/work it is writable.
     overlayfs wants the topmost lower first, and at least two lowers when read-only.
-    volatile (a build step's scratch overlay): no sync reaches the upper filesystem, so the
-    unmount does not wait for the step's writes to reach the disk; a crash loses the step,
-    which is then simply run again."""
+    volatile (a build step's scratch overlay, a --rm container's writable layer): no sync
+    reaches the upper filesystem. The unmount does not wait for the writes to reach the
+    disk: without it, the last unmount of an overlay syncs the whole filesystem under
+    upper/ (the store's), every container's and build's dirty files with it. A crash loses
+    what was written, which neither keeps past its end anyway."""
     lowers = list(reversed(lowers))
     if upper is None and len(lowers) < 2:
         empty = target + ".empty"
@@ -113,6 +117,17 @@ def mount_overlay(lowers: list[str], target: str, upper: str | None = None,
     tries = [opts + ",redirect_dir=off,index=off", opts]
     if volatile and upper is not None:
         tries.insert(0, tries[0] + ",volatile")  # kernel 5.10 and later
+        # A volatile mount leaves work/work/incompat/volatile, and overlayfs refuses to
+        # mount those dirs again while it is there (an unclean end may have lost writes).
+        # Ours was clean: its unmount came before (a restart); after a crash, refresh
+        # removes a --rm container before any command could start it.
+        left = os.path.join(work, "work", "incompat", "volatile")
+        if os.path.isdir(left):
+            try:
+                os.unlink(os.path.join(left, "dirty"))  # its one file
+            except FileNotFoundError:
+                pass
+            os.rmdir(left)
     for i, o in enumerate(tries):
         try:
             sc.mount("overlay", target, "overlay", 0, o)

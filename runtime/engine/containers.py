@@ -216,10 +216,12 @@ class Container:
         self.state.paused = paused
         self.save()
 
-    def mark_stopped_by_user(self, stopped: bool = True) -> None:
+    def mark_stopped_by_user(self, stopped: bool = True, restarting: bool = False) -> None:
         """A user's stop or kill (True): the restart policy must not bring the container
-        back; a start (False) lifts that."""
+        back; a start (False) lifts that. restarting: the stop of a user's restart, which
+        --rm does not end in a removal."""
         self.state.stopped_by_user = stopped
+        self.state.restarting = restarting
         self.save()
 
     def mark_restarting(self) -> None:
@@ -761,7 +763,7 @@ def write_file(path: str, text: str) -> None:
 
 def bundle_of(c: Container, layers=()):
     from runtime.engine.bundle import Bundle
-    return Bundle(c.dir, layers)
+    return Bundle(c.dir, layers, volatile=c.host.auto_remove)
 
 
 def prepare(c: Container) -> str:

@@ -81,6 +81,8 @@ class State:
     monitor_pid: int = 0          # who supervises it: its creator until a monitor takes over
     monitor_start: int = 0
     stopped_by_user: bool = False  # a user's stop or kill: no restart policy brings it back
+    restarting: bool = False      # a user's restart is stopping it: --rm does not remove
+    #                               it (Docker's State.Restarting, HasBeenManuallyRestarted)
 
     # The moves (Container.mark_* saves the record and writes the event after each).
     def monitored_by(self, pid: int, start: int) -> None:
@@ -88,7 +90,7 @@ class State:
 
     def started(self, pid: int, now: str) -> None:
         self.status, self.pid, self.started_at = "running", pid, now
-        self.error, self.oom_killed, self.paused = "", False, False
+        self.error, self.oom_killed, self.paused, self.restarting = "", False, False, False
 
     def exited(self, code: int, now: str, oom_killed: bool = False, error: str = "") -> None:
         self.status, self.exit_code, self.pid, self.paused = "exited", code, 0, False

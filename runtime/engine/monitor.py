@@ -71,7 +71,7 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
                 c.mark_exited(code)
                 cmod.teardown(c)
                 cmod.after_last()
-                if c.host.auto_remove:
+                if c.host.auto_remove and not c.reload().state.restarting:
                     cmod.remove_files(c)
                 return code
             console_path = None
@@ -164,7 +164,7 @@ def finish(store: Store, c: cmod.Container, code: int) -> None:
     cmod.teardown(c)
     c.mark_exited(code, oom_killed=oom)
     cmod.after_last()
-    if c.host.auto_remove:
+    if c.host.auto_remove and not c.state.restarting:  # a restart starts it again
         cmod.remove_files(c)
 
 

@@ -47,6 +47,27 @@ def test_rename_frees_the_old_name_and_takes_the_new(engine):  # noqa: F811
     assert p.returncode != 0 and "Invalid container name" in p.stderr
 
 
+def test_restart_keeps_a_rm_container_and_a_stop_removes_it(engine):  # noqa: F811
+    # Docker's: a restart is no end for --rm (HasBeenManuallyRestarted); its files stay
+    cid = engine("run", "-d", "--rm", "--network", "none", "--name", "pyrun-ev-rm", "busybox",
+                 "sh", "-c", "echo ran >> /runs; exec sleep 60").stdout.strip()
+    mounts = [line.split() for line in open("/proc/mounts") if cid in line]
+    # its writable layer is volatile (no sync at unmount: it is thrown away), as podman's
+    # (6.1 lists "volatile"; newer kernels "fsync=volatile")
+    assert any(m[2] == "overlay" and {"volatile", "fsync=volatile"} & set(m[3].split(","))
+               for m in mounts), mounts
+    engine("restart", "-t", "0", "pyrun-ev-rm")
+    assert engine("inspect", "-f", "{{.State.Status}} {{.State.Restarting}}",
+                  "pyrun-ev-rm").stdout.split() == ["running", "false"]
+    assert engine("exec", "pyrun-ev-rm", "cat", "/runs").stdout == "ran\nran\n"
+    engine("stop", "-t", "0", "pyrun-ev-rm")
+    deadline = time.monotonic() + 10
+    while engine("ls", "-aq").stdout.strip() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert engine("ls", "-aq").stdout.strip() == ""
+    assert not [line for line in open("/proc/mounts") if cid in line]
+
+
 def test_update_changes_a_running_containers_limits(engine):  # noqa: F811
     cid = engine("run", "-d", "--network", "none", "-m", "64m", "--name", "pyrun-ev-upd",
                  "busybox", "sleep", "60").stdout.strip()

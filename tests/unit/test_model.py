@@ -51,7 +51,8 @@ def full_record() -> dict:
         "State": {"Status": "running", "Pid": 4242, "ExitCode": 0,
                   "StartedAt": "2026-12-01T10:00:01.000000000Z", "FinishedAt": "",
                   "OOMKilled": False, "Paused": False, "Error": "", "MonitorPid": 0,
-                  "MonitorStart": 0, "StoppedByUser": False},
+                  "MonitorStart": 0, "StoppedByUser": False,
+                  "Restarting": False},
         "NetworkSettings": {
             "Networks": {"front": {"NetworkID": "c" * 64, "Aliases": ["www"],
                                    "IPAMConfig": {"IPv4Address": "10.1.0.5"},
