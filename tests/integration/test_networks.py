@@ -200,3 +200,13 @@ def test_a_sidecar_joins_another_containers_network_namespace(engine, nets):
     engine("stop", "-t", "0", "pyrun-donor")
     p = engine("start", "pyrun-side", check=False)
     assert p.returncode == 1 and "non running container" in p.stderr
+    # a donor with --network none: its namespace is the runtime's, pinned by no file
+    engine("run", "-d", "--name", "pyrun-lonely", "--network", "none", "busybox", "sh", "-c",
+           "httpd -p 127.0.0.1:8000 -h /etc; exec sleep 60")
+    out = engine("run", "--rm", "--network", "container:pyrun-lonely", "busybox", "sh", "-c",
+                 "readlink /proc/self/ns/net; ls /sys/class/net; "
+                 "wget -q -O - http://127.0.0.1:8000/hostname").stdout.split()
+    assert out[0] == engine("exec", "pyrun-lonely", "readlink",
+                            "/proc/self/ns/net").stdout.strip()
+    assert out[1:] == ["lo", engine("inspect", "-f", "{{.Config.Hostname}}",
+                                    "pyrun-lonely").stdout.strip()]
