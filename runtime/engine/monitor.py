@@ -57,11 +57,23 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
     code = 125
     tty = c.config.tty
     console = None
+    creating = None
     try:
         try:
+            oci_log = c.path("oci.log")
+            if not (tty and attach):
+                console_path = None
+                if tty:
+                    # sun_path holds 108 bytes: a short path, not one under the store
+                    os.makedirs(paths.RUN, exist_ok=True)
+                    console = _ConsoleReceiver(paths.console_socket(c.id))
+                    console_path = console.path
+                # forked now: it imports the runtime while this process prepares
+                creating = oci.Creating(c, c.path("pid"), console_path,
+                                        (None if tty else stdin, out_w, err_w), log=oci_log,
+                                        start=not tty)
             bundle = cmod.prepare(c)
             trace("engine: prepared (mount, network, bundle)")
-            oci_log = c.path("oci.log")
             if tty and attach:
                 # In the foreground pyrun-oci relays the terminal itself (as runc run does).
                 c.mark_running()
@@ -74,20 +86,11 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
                 if c.host.auto_remove and not c.reload().state.restarting:
                     cmod.remove_files(c)
                 return code
-            console_path = None
-            if tty:
-                # sun_path holds 108 bytes: a short path, not one under the store
-                os.makedirs(paths.RUN, exist_ok=True)
-                console = _ConsoleReceiver(paths.console_socket(c.id))
-                console_path = console.path
-            from runtime.linux import cgroups
-            cgroups.finish_warm_up()  # no thread may live across the fork
-            trace("engine: cgroup lock warm")
-            creating = oci.Creating(c, bundle, c.path("pid"), console_path,
-                                    (None if tty else stdin, out_w, err_w), log=oci_log,
-                                    start=not tty)
+            creating.go(bundle)
             master = console.receive(creating) if console else None
             creating.check()
+            from runtime.linux import cgroups
+            cgroups.finish_warm_up()  # the container's process has moved: no more need
             if master is not None and c.host.console_size:
                 # the client's size before the program runs (`docker run -t stty size`);
                 # without it the terminal is 0x0 until the client's first resize
@@ -102,6 +105,8 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
                 oci.start(c)  # in-process: no interpreter to start
         except BaseException as e:
             msg = str(e) or type(e).__name__
+            if creating is not None:
+                creating.abort()  # if prepare failed: the child has made nothing
             cmod.teardown(c)
             c.mark_exited(exit_code(e), error=msg)
             cmod.after_last()

@@ -3,10 +3,11 @@ and the runtime's failures turned into the engine's.
 
     argv(verb, ...)            pyrun-oci's command line (for a process of its own: exec,
                                ps, run in the foreground, kill with the fast native path)
-    create(c, bundle, ...) start(c) delete(c) pause(c) resume(c) update(c, resources)
+    start(c) delete(c) pause(c) resume(c) update(c, resources)
                                in this process (no interpreter to start)
-    Creating(c, bundle, ...)   create (and start) in a forked child that takes the
-                               container's stdio; check() raises its failure, typed
+    Creating(c, ...)           create (and start) in a child forked early, which takes the
+                               container's stdio; go(bundle), then check() raises its
+                               failure, typed
     state(c) -> oci State or None       cgroup(c) -> its cgroup manager or None
     kill(c, sig) -> bool       False: it had ended (not an error for stop/rm -f)
 
@@ -49,42 +50,54 @@ def argv(verb: str, *args: str, log: str | None = None) -> list[str]:
     return head + [verb, *args]
 
 
-def create(c, bundle: str, pid_file: str, console_socket: str | None = None) -> None:
-    from runtime.oci import create as ocicreate
-    ocicreate.create(ROOT, c.id, bundle, pid_file=pid_file, console_socket=console_socket)
-
-
 class Creating:
     """create() run in a forked child instead of a new pyrun-oci (an interpreter's start
     saved): the child takes the container's stdio (None: /dev/null), logs as
     pyrun-oci would, and sends a failure whole over a pipe (message and exit code, as the
     runtime's typed error had them). poll() as Popen's; check() waits and raises it.
 
+    The child is forked before the bundle exists: it imports the runtime's create (some
+    milliseconds) while the engine mounts and writes the bundle, then waits for go(bundle);
+    abort() sends it away with nothing made. The caller's warm-up thread (cgroups) may
+    still run: it is the parent's, and the child forgets it.
+
     start=True: the child starts it too, as `pyrun-oci run --detach` does (over the
     channel it already has to the init: no start.sock, no second look at the state), so
     check() returns once the program runs. Not with a terminal, whose size the caller sets
     between create and start."""
 
-    def __init__(self, c, bundle: str, pid_file: str, console_socket: str | None, stdio,
-                 log: str, start: bool = False):
+    def __init__(self, c, pid_file: str, console_socket: str | None, stdio, log: str,
+                 start: bool = False):
         self.returncode = None
         r, w = os.pipe()
+        go_r, go_w = os.pipe()
         self.pid = os.fork()
         if self.pid == 0:
             code = 1
             try:
                 os.close(r)
+                os.close(go_w)
+                from runtime.linux import cgroups
+                cgroups.forget_warm_up()
                 devnull = os.open(os.devnull, os.O_RDWR)
                 for target, fd in zip((0, 1, 2), stdio):
                     os.dup2(devnull if fd is None else fd, target)
+                from runtime.oci import create as ocicreate
                 from runtime.oci import log as ocilog
+                # what create will need (the manager of this host's cgroup version)
+                cgroups.manager(None, c.id)
+                import runtime.linux.seccomp  # noqa: F401
+                import runtime.oci.process  # noqa: F401
+                bundle = os.read(go_r, 4096).decode()  # one write, under PIPE_BUF
+                if not bundle:  # abort(): the engine gave up before the bundle was ready
+                    os._exit(0)
                 ocilog.configure(log, "json")
                 try:
                     if start:
-                        from runtime.oci import create as ocicreate
                         ocicreate.run(ROOT, c.id, bundle, detach=True, pid_file=pid_file)
                     else:
-                        create(c, bundle, pid_file, console_socket)
+                        ocicreate.create(ROOT, c.id, bundle, pid_file=pid_file,
+                                         console_socket=console_socket)
                     code = 0
                 except (PyrunError, OSError) as e:
                     ocilog.error(str(e))
@@ -94,7 +107,26 @@ class Creating:
             finally:
                 os._exit(code)
         os.close(w)
+        os.close(go_r)
         self._failure = r
+        self._go = go_w
+
+    def go(self, bundle: str) -> None:
+        """The bundle is ready: create it."""
+        os.write(self._go, bundle.encode())
+        os.close(self._go)
+        self._go = -1
+
+    def abort(self) -> None:
+        """No bundle will come (the engine failed before go()): the child ends, having made
+        nothing. After go(), nothing to do: check() reports what the child did."""
+        if self._go < 0:
+            return
+        os.close(self._go)
+        self._go = -1
+        os.waitpid(self.pid, 0)
+        self.returncode = 0
+        os.close(self._failure)
 
     def poll(self):
         if self.returncode is None:

@@ -42,8 +42,8 @@ def run(store, c, *, detach: bool = False, interactive: bool = False) -> int:
     from runtime.engine import monitor
     try:
         return monitor.supervise(store, c, attach=True, stdin=0 if interactive else None)
-    except PyrunError:
-        if c.host.auto_remove:
+    except BaseException:  # not only pyrun's errors: a closed stderr (EPIPE) too
+        if c.host.auto_remove and c.state.status != "running":  # its start failed
             cmod.remove_files(c)
         raise
 

@@ -343,7 +343,9 @@ def memory_value(v) -> str:
 # period passes while the main thread imports and prepares, then one every few ms, so that
 # the lock is still warm when the container's process moves, however long the preparing
 # took (an engine's network, say). finish_warm_up() stops and joins the thread; call it
-# before any fork. (native/pyrun_launch.c makes the first move even before Python starts.)
+# before a fork, or forget_warm_up() in a child forked while it runs (the engine's create
+# child, forked early to import while the bundle is prepared). (native/pyrun_launch.c makes
+# the first move even before Python starts.)
 
 _warm = None
 REWARM_S = 0.005
@@ -372,6 +374,13 @@ def start_warm_up() -> None:
 
     _thread.start_new_thread(run, ())
     _warm = (stop, done)
+
+
+def forget_warm_up() -> None:
+    """In a child forked while the thread ran: the thread is the parent's (finish_warm_up
+    here would wait for it for ever)."""
+    global _warm
+    _warm = None
 
 
 def finish_warm_up() -> None:
