@@ -107,6 +107,8 @@ def supervise(store: Store, c: cmod.Container, attach: bool = False, notify=None
             msg = str(e) or type(e).__name__
             if creating is not None:
                 creating.abort()  # if prepare failed: the child has made nothing
+            if console is not None:
+                console.close()  # made before prepare, which may have failed
             cmod.teardown(c)
             c.mark_exited(exit_code(e), error=msg)
             cmod.after_last()
@@ -198,11 +200,15 @@ class _ConsoleReceiver:
                 _, fds, _, _ = socket.recv_fds(conn, 1024, 1)
             return fds[0] if fds else None
         finally:
-            self.sock.close()
-            try:
-                os.unlink(self.path)
-            except OSError:
-                pass
+            self.close()
+
+    def close(self) -> None:
+        """The socket and its file gone (again: no error)."""
+        self.sock.close()
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
 
 
 def main(argv: list[str]) -> int:

@@ -38,11 +38,13 @@ def leftovers() -> dict:
         # the resolver of user-defined networks, and what it serves
         "dns": [p for p in procs.splitlines() if "pyrun-dns" in p] +
         (os.listdir("/run/pyrun/dns") if os.path.isdir("/run/pyrun/dns") else []),
+        # where a detached -t container's monitor receives its terminal
+        "consoles": glob.glob("/run/pyrun/console-*.sock"),
     }
 
 
 NOTHING = {"links": [], "tables": [], "mounts": [], "netns": [], "leases": [], "monitors": [],
-           "dns": []}
+           "dns": [], "consoles": []}
 
 
 def settled(*keys: str, timeout: float = 10) -> dict:
@@ -335,6 +337,12 @@ def test_tty_foreground_and_detached(engine):
     while "/dev/pts" not in engine("logs", cid).stdout and time.monotonic() < deadline:
         time.sleep(0.1)
     assert engine("logs", cid).stdout.replace("\r", "") == "/dev/pts/0\n"
+    # a start that fails while it is prepared leaves no socket behind for the terminal
+    engine("create", "--name", "pyrun-t-stopped", "--network", "none", "busybox", "true")
+    p = engine("run", "-dt", "--network", "container:pyrun-t-stopped", "busybox", "sh",
+               check=False)
+    assert p.returncode == 125 and "non running container" in p.stderr
+    assert glob.glob("/run/pyrun/console-*.sock") == []
 
 
 def test_a_file_can_be_bind_mounted(engine, tmp_path):
