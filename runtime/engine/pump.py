@@ -130,7 +130,14 @@ def pump(pid: int, log: LogFile, streams: dict, echo: bool = False,
                                   streams[fd], stamp)).encode())
                     start = end
                 if echo:
-                    os.write(1 if streams[fd] == "stdout" else 2, data)
+                    try:
+                        os.write(1 if streams[fd] == "stdout" else 2, data)
+                    except BrokenPipeError:
+                        # Our reader went away (`pyrun run ... | head -1`): the container's
+                        # writer learns it as in a pipeline, through its own EPIPE/SIGPIPE
+                        # once this end of its pipe is closed, and the run ends with it.
+                        os.close(fd)
+                        del streams[fd]
         else:
             time.sleep(0.2)
         while True:

@@ -345,6 +345,21 @@ def test_tty_foreground_and_detached(engine):
     assert glob.glob("/run/pyrun/console-*.sock") == []
 
 
+def test_a_reader_that_goes_away_ends_the_run_as_in_a_pipeline(engine):
+    # `pyrun run --rm busybox yes | head -1`: the container's writer gets EPIPE, as in a
+    # shell pipeline, instead of pyrun dying on its own write and leaving it running
+    from tests.integration.test_build import PYRUN
+    p = subprocess.Popen([PYRUN, "run", "--rm", "--network", "none", "busybox", "yes"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         env=dict(os.environ, PYRUN_ROOT=engine.root))
+    assert p.stdout.readline() == b"y\n"
+    p.stdout.close()
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=30) == 1, err  # busybox's yes, as PID 1, exits 1 on EPIPE
+    assert "Broken pipe" in err and "pyrun:" not in err
+    assert engine("ls", "-aq").stdout == ""  # --rm did its work
+
+
 def test_a_file_can_be_bind_mounted(engine, tmp_path):
     f = tmp_path / "conf.txt"
     f.write_text("single file\n")
