@@ -780,10 +780,12 @@ def prepare(c: Container) -> str:
     if donor:
         network = _join_network(c, donor, b)
     else:
-        network = mode if mode in ("host", "none") else new_netns(c)
-        if network == "none":
+        if mode == "host":
+            network = "host"
+        elif mode == "none":
             network = "new"  # the runtime makes it, loopback only: nothing here to undo
-        elif network != "host":
+        else:
+            network = new_netns(c)
             networking.wire(c, network)
         b.write_etc(c.config.hostname,
                     hosts_file(c.config.hostname, c.net.ip_address, c.host.extra_hosts,
