@@ -28,7 +28,7 @@ def _duration(ns) -> str | None:
 
 # HostConfig fields pyrun does not apply yet, with the docker flag that sets each: refused
 # when set, in one line, rather than a container that silently runs without them.
-NOT_YET = {"UsernsMode": "--userns", "DeviceRequests": "--gpus",
+NOT_YET = {"DeviceRequests": "--gpus",
            "CpuRealtimePeriod": "--cpu-rt-period", "CpuRealtimeRuntime": "--cpu-rt-runtime",
            "KernelMemory": "--kernel-memory"}
 # (Links, legacy, write /etc/hosts on the default bridge alone: docker-compose's `run` links
@@ -122,6 +122,7 @@ def create_args(body: dict, name: str | None) -> dict:
         ulimits=tuple(f"{u.get('Name')}={u.get('Soft')}:{u.get('Hard')}"
                       for u in hc.get("Ulimits") or ()),
         pid=hc.get("PidMode") or "", ipc=hc.get("IpcMode") or "", uts=hc.get("UTSMode") or "",
+        userns=hc.get("UsernsMode") or "",
         sysctls=tuple(f"{k}={v}" for k, v in (hc.get("Sysctls") or {}).items()),
         memory_swap=hc.get("MemorySwap") or None,
         memory_reservation=hc.get("MemoryReservation") or None,

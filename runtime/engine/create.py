@@ -52,6 +52,7 @@ class CreateOptions:
     device_read_iops: tuple = tuple     # PATH:RATE
     device_write_iops: tuple = tuple
     uts: str = ""                # --uts host
+    userns: str = ""             # --userns host: what every container has (no remap here)
     sysctls: tuple = tuple       # --sysctl NAME=VALUE
     devices: tuple = tuple       # --device HOST[:CONTAINER][:PERMISSIONS]
     memory_swap: int | None = None      # bytes, -1: unlimited
@@ -259,6 +260,8 @@ def create(store: Store, image_ref: str, opts: CreateOptions | None = None) -> C
             raise InvalidSpec(f"invalid {flag} {mode!r}: pyrun has "
                               f"{' and '.join(repr(a) for a in allowed if a)} and "
                               "'container:NAME'")
+    if o.userns not in ("", "host"):  # Docker's words, as its CLI checks the flag
+        raise InvalidSpec("--userns: invalid USER mode")
     pid_mode, ipc_mode = _shared_mode(store, "pid", o.pid), _shared_mode(store, "ipc", o.ipc)
     _check_resources(o)
     if o.shm_size is not None and o.shm_size <= 0:
@@ -286,7 +289,7 @@ def create(store: Store, image_ref: str, opts: CreateOptions | None = None) -> C
         console_size=list(o.console_size) if o.tty and o.console_size and
         all(o.console_size) else None, shm_size=o.shm_size or 0, group_add=list(o.group_add),
         ulimits=[parse_ulimit(u) for u in o.ulimits], pid_mode=pid_mode,
-        ipc_mode=ipc_mode, uts_mode=o.uts,
+        ipc_mode=ipc_mode, uts_mode=o.uts, userns_mode=o.userns,
         sysctls=parse_sysctls(o.sysctls, network, o.ipc),
         devices=[n for d in o.devices for n in parse_device(d)], memory_swap=_swap(o),
         memory_reservation=o.memory_reservation or 0, oom_kill_disable=o.oom_kill_disable,

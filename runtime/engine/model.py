@@ -174,6 +174,7 @@ class HostConfig:
     ipc_mode: str = ""             # "host": the host's IPC namespace and /dev/shm,
     #                                "container:ID" another's, "shareable": joinable
     uts_mode: str = ""             # "host": the host's host name
+    userns_mode: str = ""          # "host" as asked; either way the host's user namespace
     sysctls: dict = dict           # namespaced kernel settings, written at the start
     devices: list = list           # Docker's {"PathOnHost", ...} and the node's numbers
     memory_swap: int = 0           # memory + swap, bytes (-1: unlimited swap)

@@ -83,6 +83,7 @@ def test_options_become_the_record(store, opts, check):
      "not allowed in the host's network namespace"),
     (CreateOptions(ipc="host", sysctls=("kernel.shmmax=9",)),
      "not allowed in the host's IPC namespace"),
+    (CreateOptions(userns="private"), "--userns: invalid USER mode"),  # Docker: "" or host
 ])
 def test_bad_options_are_refused_and_nothing_is_written(store, opts, message):
     from runtime.engine.containers import all_containers
