@@ -167,7 +167,8 @@ def run(*, image: str, command=(), root=None, create_only=False, detach=False, n
         labels = dict(kv.partition("=")[::2] for kv in label)
         from runtime.engine import run as runmod
         from runtime.engine.create import CreateOptions, create
-        runmod.pull_if_needed(store, image, pull, out=sys.stderr)
+        if pull == "always":
+            runmod.pull_if_needed(store, image, pull, out=sys.stderr)
         opts = CreateOptions(
             name=name, command=tuple(command),
             entrypoint=[entrypoint] if entrypoint else None, env=tuple(envs),
@@ -198,11 +199,14 @@ def run(*, image: str, command=(), root=None, create_only=False, detach=False, n
             health_start_period=health_start_period, no_healthcheck=no_healthcheck,
             privileged=privileged, security_opt=tuple(security_opt),
             add_hosts=tuple(add_hosts), dns=tuple(dns), restart=restart, init=use_init)
-        try:
+        try:  # the flags are checked before the image is looked up: a bad one is no pull
             c = create(store, image, opts)
         except ImageNotFound:
-            raise PyrunError(f"Unable to find image '{image}' locally (--pull {pull})") \
-                from None
+            if pull != "missing":
+                raise PyrunError(f"Unable to find image '{image}' locally (--pull {pull})") \
+                    from None
+            runmod.pull_if_needed(store, image, pull, out=sys.stderr)
+            c = create(store, image, opts)
         trace("engine: container recorded")
         if create_only:
             c.mark_monitored_by(0, 0)  # created, and left so

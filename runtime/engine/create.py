@@ -184,8 +184,8 @@ def _volumes_from(store: Store, specs, taken: set) -> list[dict]:
 def create(store: Store, image_ref: str, opts: CreateOptions | None = None) -> Container:
     """Validate everything, then write the record; nothing is mounted or wired yet."""
     o = opts or CreateOptions()
-    image = store.resolve(image_ref)
-    cfg = image.config.get("config", {})
+    # What needs no image first, as Docker's daemon checks the settings before it looks
+    # the image up (and its CLI before it pulls one): a bad flag is one line, not a pull.
     if o.name is not None:
         check_name(o.name)
     from runtime.engine import networking
@@ -199,20 +199,11 @@ def create(store: Store, image_ref: str, opts: CreateOptions | None = None) -> C
     ports = []
     for spec in o.publish:
         ports += parse_publish(spec)
-    if o.publish_all:
-        for p in (cfg.get("ExposedPorts") or {}):
-            port, _, proto = p.partition("/")
-            ports.append(model.Port("0.0.0.0", 0, int(port), proto or "tcp"))
-    if ports and network in networking.NO_WIRING:
-        raise InvalidSpec(f"published ports need a bridge network (not {network})")
     check_cpus(o.cpus)
     if o.stop_signal is not None:
         check_signal(o.stop_signal)
     policy = parse_restart(o.restart)
     log_config = parse_log_opts(o.log_driver, o.log_opts)
-    healthcheck = merge_healthcheck(cfg.get("Healthcheck"), o.health_cmd, o.health_interval,
-                                    o.health_timeout, o.health_retries, o.health_start_period,
-                                    o.no_healthcheck)
     if policy["Name"] != "no" and o.auto_remove:
         raise InvalidSpec("Conflicting options: --restart and --rm")
     parsed = []
@@ -246,12 +237,6 @@ def create(store: Store, image_ref: str, opts: CreateOptions | None = None) -> C
         if not sep or not host or not ip:
             raise InvalidSpec(f"invalid --add-host {h!r}: use HOST:IP")
         hosts.append((host, ip))
-    ep = list(o.entrypoint) if o.entrypoint is not None else list(cfg.get("Entrypoint") or [])
-    cmd = list(o.command) if o.command else ([] if o.entrypoint is not None else
-                                          list(cfg.get("Cmd") or []))
-    args = ep + cmd
-    if not args:
-        raise InvalidSpec("No command specified")
     for flag, mode, allowed in (("--pid", o.pid, ("", "host")),
                                 ("--ipc", o.ipc, ("", "host", "private", "shareable")),
                                 ("--uts", o.uts, ("", "host"))):
@@ -266,6 +251,30 @@ def create(store: Store, image_ref: str, opts: CreateOptions | None = None) -> C
     _check_resources(o)
     if o.shm_size is not None and o.shm_size <= 0:
         raise InvalidSpec("invalid shm size: it must be greater than 0")
+    ulimits = [parse_ulimit(u) for u in o.ulimits]
+    sysctls = parse_sysctls(o.sysctls, network, o.ipc)
+    devices = [n for d in o.devices for n in parse_device(d)]
+    block_devices = {field: [parse_block_device(flag, spec) for spec in specs]
+                     for field, flag, specs in _block_device_flags(o)}
+    links = [parse_link(store, spec) for spec in o.links]  # (target, alias), checked now
+    swap = _swap(o)
+    image = store.resolve(image_ref)  # ImageNotFound: the CLI pulls it, the API says 404
+    cfg = image.config.get("config", {})
+    if o.publish_all:
+        for p in (cfg.get("ExposedPorts") or {}):
+            port, _, proto = p.partition("/")
+            ports.append(model.Port("0.0.0.0", 0, int(port), proto or "tcp"))
+    if ports and network in networking.NO_WIRING:
+        raise InvalidSpec(f"published ports need a bridge network (not {network})")
+    healthcheck = merge_healthcheck(cfg.get("Healthcheck"), o.health_cmd, o.health_interval,
+                                    o.health_timeout, o.health_retries, o.health_start_period,
+                                    o.no_healthcheck)
+    ep = list(o.entrypoint) if o.entrypoint is not None else list(cfg.get("Entrypoint") or [])
+    cmd = list(o.command) if o.command else ([] if o.entrypoint is not None else
+                                          list(cfg.get("Cmd") or []))
+    args = ep + cmd
+    if not args:
+        raise InvalidSpec("No command specified")
     cid = os.urandom(32).hex()
     config = model.Config(
         env=list(cfg.get("Env") or []) + list(o.env), cmd=cmd, entrypoint=ep,
@@ -277,7 +286,6 @@ def create(store: Store, image_ref: str, opts: CreateOptions | None = None) -> C
         stop_signal=o.stop_signal or cfg.get("StopSignal") or "SIGTERM",
         stop_timeout=10 if o.stop_timeout is None else o.stop_timeout,
         exposed_ports=cfg.get("ExposedPorts") or {}, healthcheck=healthcheck)
-    links = [parse_link(store, spec) for spec in o.links]  # (target, alias), checked now
     host = model.HostConfig(
         network_mode=network, ports=ports, auto_remove=o.auto_remove, memory=o.memory or 0,
         pids_limit=o.pids_limit or 0, nano_cpus=int((o.cpus or 0) * 1e9),
@@ -288,17 +296,15 @@ def create(store: Store, image_ref: str, opts: CreateOptions | None = None) -> C
         dns=list(o.dns), restart_policy=policy, init=o.init,
         console_size=list(o.console_size) if o.tty and o.console_size and
         all(o.console_size) else None, shm_size=o.shm_size or 0, group_add=list(o.group_add),
-        ulimits=[parse_ulimit(u) for u in o.ulimits], pid_mode=pid_mode,
+        ulimits=ulimits, pid_mode=pid_mode,
         ipc_mode=ipc_mode, uts_mode=o.uts, userns_mode=o.userns,
-        sysctls=parse_sysctls(o.sysctls, network, o.ipc),
-        devices=[n for d in o.devices for n in parse_device(d)], memory_swap=_swap(o),
+        sysctls=sysctls, devices=devices, memory_swap=swap,
         memory_reservation=o.memory_reservation or 0, oom_kill_disable=o.oom_kill_disable,
         cpu_shares=o.cpu_shares or 0, cpu_quota=o.cpu_quota or 0,
         cpu_period=o.cpu_period or 0, cpuset_cpus=o.cpuset_cpus or "",
         cpuset_mems=o.cpuset_mems or "", blkio_weight=o.blkio_weight or 0,
         volumes_from=list(o.volumes_from),
-        **{field: [parse_block_device(flag, spec) for spec in specs]
-           for field, flag, specs in _block_device_flags(o)},
+        **block_devices,
         oom_score_adj=o.oom_score_adj or 0)
     # The record appears whole or not at all: it is made in a directory of its own, with
     # its creator's identity, and renamed into place. The creator counts as the monitor

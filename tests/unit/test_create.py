@@ -104,6 +104,19 @@ def test_an_ipc_sysctl_is_refused_in_another_containers_ipc_namespace(store, sys
     create(store, "img:1", CreateOptions(ipc="shareable", sysctls=(sysctl,)))
 
 
+@pytest.mark.parametrize("opts, message", [
+    (CreateOptions(userns="private"), "invalid USER mode"),
+    (CreateOptions(publish=("99999:80",)), "99999"),
+    (CreateOptions(sysctls=("kernel.panic=1",)), "kernel.panic"),
+    (CreateOptions(ulimits=("nofile=x",)), "nofile"),
+])
+def test_the_flags_are_checked_before_the_image_is_looked_up(store, opts, message):
+    # as Docker's daemon (and CLI): a bad flag is its own error, not a missing image (and
+    # for `pyrun run`, not a pull first)
+    with pytest.raises(ContainerError, match=message):
+        create(store, "not-in-the-store:1", opts)
+
+
 def test_a_name_is_taken_once(store):
     create(store, "img:1", CreateOptions(name="web"))
     with pytest.raises(NameConflict, match='The container name "/web" is already in use'):
