@@ -53,7 +53,7 @@ def filtered(m: tarfile.TarInfo, dest: str, kind: str) -> tarfile.TarInfo:
             mode |= 0o600
         elif not (m.isdir() or m.issym()):
             raise FilterError(f"{m.name!r} is a special file")
-        out.uid = out.gid = os.geteuid()  # the owner is the one who extracts
+        out.uid, out.gid = os.geteuid(), os.getegid()  # the owner is the one who extracts
         out.uname = out.gname = ""
         if m.islnk() or m.issym():
             if os.path.isabs(m.linkname):
