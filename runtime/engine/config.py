@@ -201,10 +201,11 @@ def from_record(c, network: str, ids: tuple[int, int, list[int]],
                 init: str | None = None, joined: dict | None = None,
                 shm: str | None = None) -> RunSpec:
     """A container's RunSpec from its record (engine/containers.py's Container): network as
-    RunSpec's ("new", "host" or a namespace's path), the image's user already resolved (ids), its files under c.dir, init the host path of pyrun-init
-    when --init asked for it, joined the "pid"/"ipc" namespaces (paths) of other
-    containers it joins (--pid/--ipc container:NAME), shm a host directory to bind at
-    /dev/shm (a shareable IPC's, its own or its donor's). Pure."""
+    RunSpec's ("new", "host" or a namespace's path), the image's user already resolved
+    (ids), its files under c.dir, init the host path of pyrun-init when --init asked for it,
+    joined the "pid"/"ipc" namespaces (paths) of other containers it joins (--pid/--ipc
+    container:NAME), shm a host directory to bind at /dev/shm (a shareable IPC's, its own
+    or its donor's). Pure."""
     cfg, hc, container_dir = c.config, c.host, c.dir
     mounts = etc_mounts(container_dir)
     for b in hc.binds:
